@@ -1,0 +1,63 @@
+// Builds the Elysia app from the platform and the modules. One factory, used by main and tests.
+import { Elysia } from "elysia";
+import { cors } from "@elysiajs/cors";
+import pkg from "../package.json" with { type: "json" };
+import type { Platform } from "./platform";
+import { httpPlatform } from "./platform/http";
+import { openapiDocs } from "./platform/http/openapi";
+import { opsRoutes } from "./platform/http/ops";
+import { AccountsRepository, AccountsService, accountsController } from "./modules/accounts";
+
+export const version: string = pkg.version;
+
+export interface Modules {
+  accounts: AccountsService;
+}
+
+/** Services of every module, wired to the platform; event consumers registered on the bus. */
+export function createModules(platform: Platform): Modules {
+  const { config } = platform;
+  const accounts = new AccountsService(
+    new AccountsRepository(platform.db),
+    platform.writer,
+    platform.events,
+    platform.limiter,
+    {
+      jwtSecret: config.jwtSecret,
+      accessTokenTtlSec: config.accessTokenTtlSec,
+      refreshTokenTtlSec: config.refreshTokenTtlSec,
+      loginMaxAttempts: config.loginMaxAttempts,
+      loginWindowSec: config.loginWindowSec,
+      loginBlockSec: config.loginBlockSec,
+    },
+    platform.logger.child({ module: "accounts" }),
+  );
+  return { accounts };
+}
+
+export interface AppState {
+  /** Set during graceful shutdown: readiness turns 503 so a proxy stops sending. */
+  draining: boolean;
+}
+
+export function createApp(platform: Platform, modules: Modules, state: AppState = { draining: false }) {
+  const { config } = platform;
+  return new Elysia({
+    // Bun rejects larger bodies before they are buffered; the http plugin answers with problem+json.
+    serve: { maxRequestBodySize: config.bodyLimitBytes },
+  })
+    .use(httpPlatform({ logger: platform.logger, metrics: platform.metrics, bodyLimitBytes: config.bodyLimitBytes }))
+    .use(
+      cors({
+        // No origin configured = same-origin only (the API is meant for the WireGuard network).
+        origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+        credentials: false,
+        maxAge: 600,
+      }),
+    )
+    .use(openapiDocs(version))
+    .use(opsRoutes(platform, () => state.draining))
+    .use(accountsController(modules.accounts));
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,60 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, redactedConfig } from "./config";
+
+const dir = mkdtempSync(join(tmpdir(), "homebase-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("config", () => {
+  test("embedded defaults: loopback, port 3000, role all, no backends, FULL sync", () => {
+    const c = loadConfig({ HOMEBASE_DATA_DIR: dir });
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.port).toBe(3000);
+    expect(c.role).toBe("all");
+    expect([c.redisUrl, c.natsUrl, c.mongoUrl]).toEqual([null, null, null]);
+    expect(c.sqliteSynchronous).toBe("FULL");
+  });
+
+  test("the JWT secret is generated once, persisted 0600 and reused", () => {
+    const a = loadConfig({ HOMEBASE_DATA_DIR: dir });
+    const b = loadConfig({ HOMEBASE_DATA_DIR: dir });
+    expect(a.jwtSecret).toBe(b.jwtSecret);
+    expect(a.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(join(dir, "jwt.secret"), "utf8").trim()).toBe(a.jwtSecret);
+    expect(statSync(join(dir, "jwt.secret")).mode & 0o777).toBe(0o600);
+  });
+
+  test.each([
+    ["HOMEBASE_PORT", "70000", "an integer from 0 to 65535"],
+    ["HOMEBASE_PORT", "80a", "an integer"],
+    ["HOMEBASE_ROLE", "boss", "one of serve, worker, all"],
+    ["REDIS_URL", "localhost:6379", "a URL"],
+    ["NATS_URL", "http://x", "scheme nats:"],
+    ["MONGO_URL", "postgres://x", "scheme mongodb:"],
+    ["HOMEBASE_HOST", "not a host!", "an IP address"],
+    ["HOMEBASE_JWT_SECRET", "short", "at least 32 characters"],
+  ])("%s=%s is refused naming the variable", (name, value, expected) => {
+    try {
+      loadConfig({ HOMEBASE_DATA_DIR: dir, [name]: value });
+      throw new Error("accepted");
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(name);
+      expect((err as Error).message).toContain(expected);
+    }
+  });
+
+  test("redaction hides the secret and URL passwords", () => {
+    const c = loadConfig({
+      HOMEBASE_DATA_DIR: dir,
+      HOMEBASE_JWT_SECRET: "s".repeat(40),
+      REDIS_URL: "redis://:hunter2@127.0.0.1:6379/0",
+    });
+    const text = JSON.stringify(redactedConfig(c));
+    expect(text).not.toContain("s".repeat(40));
+    expect(text).not.toContain("hunter2");
+    expect(text).toContain("redacted");
+  });
+});

@@ -1,0 +1,143 @@
+#!/usr/bin/env bun
+// CLI entry point of the homebase binary.
+import { ConfigError, loadConfig, redactedConfig, type Config, type Role } from "./config";
+import { createApp, createModules, version, type AppState } from "./app";
+import { createPlatform } from "./platform";
+import { migrate, openDatabase } from "./platform/db/sqlite";
+import { migrations } from "./migrations";
+import { join } from "node:path";
+
+const usage = `homebase ${version}
+
+Usage: homebase [command]
+
+Commands:
+  all              HTTP API and background worker in one process (default)
+  serve            HTTP API only
+  worker           background worker only (outbox relay, event consumers)
+  migrate          apply database migrations and exit
+  config           print the effective configuration (secrets redacted)
+  promote <email>  grant the admin role to an existing account
+  version          print the version
+  help             this text
+
+Configuration comes from environment variables (HOMEBASE_HOST, HOMEBASE_PORT,
+HOMEBASE_DATA_DIR, HOMEBASE_ROLE, REDIS_URL, NATS_URL, MONGO_URL, HOMEBASE_JWT_SECRET, …);
+see README.md.`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`homebase: ${message}\n`);
+  process.exit(code);
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`);
+    throw err;
+  }
+}
+
+async function run(role: Role, config: Config): Promise<void> {
+  const platform = await createPlatform(config);
+  const { logger } = platform;
+  const modules = createModules(platform);
+  const state: AppState = { draining: false };
+  const withHttp = role === "serve" || role === "all";
+  const withWorker = role === "worker" || role === "all";
+
+  if (withWorker) await platform.events.start();
+  const app = withHttp ? createApp(platform, modules, state).listen({ hostname: config.host, port: config.port }) : null;
+  logger.info("homebase started", {
+    version,
+    role,
+    url: app?.server ? `http://${config.host}:${app.server.port}` : null,
+    backends: {
+      cache: platform.cacheStore.kind,
+      locks: platform.locks.kind,
+      rateLimits: platform.limiter.kind,
+      events: config.natsUrl ? "nats" : "in-process",
+      mongo: platform.mongo ? "mongodb" : null,
+    },
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    state.draining = true;
+    logger.info("shutting down", { signal });
+    const timer = setTimeout(() => {
+      logger.error("graceful shutdown timed out; exiting", { graceMs: config.shutdownGraceMs });
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    try {
+      // Stop accepting, let in-flight requests finish (a sibling on the same port takes new ones).
+      await app?.server?.stop(false);
+      await platform.events.flush(config.shutdownGraceMs / 2).catch((err: unknown) => logger.warn("relay flush", { err }));
+      await platform.close();
+      clearTimeout(timer);
+      logger.info("stopped", { signal });
+      process.exit(0);
+    } catch (err) {
+      logger.error("shutdown failed", { err });
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = "all", ...rest] = argv;
+  switch (command) {
+    case "version":
+    case "--version":
+      process.stdout.write(`homebase ${version} (bun ${Bun.version})\n`);
+      return;
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(usage + "\n");
+      return;
+    case "config":
+      process.stdout.write(JSON.stringify(redactedConfig(readConfig()), null, 2) + "\n");
+      return;
+    case "migrate": {
+      const config = readConfig();
+      const db = openDatabase(join(config.dataDir, "homebase.sqlite"), { synchronous: config.sqliteSynchronous });
+      const ran = migrate(db, migrations);
+      db.close();
+      process.stdout.write(ran.length > 0 ? `applied migrations ${ran.join(", ")}\n` : "schema is up to date\n");
+      return;
+    }
+    case "promote": {
+      const email = rest[0];
+      if (!email) fail("usage: homebase promote <email>");
+      const platform = await createPlatform(readConfig());
+      try {
+        const user = await createModules(platform).accounts.promoteByEmail(email);
+        process.stdout.write(`${user.email} is now an admin\n`);
+      } catch (err) {
+        fail(err instanceof Error ? err.message : String(err), 1);
+      } finally {
+        await platform.close();
+      }
+      return;
+    }
+    case "all":
+    case "serve":
+    case "worker": {
+      const config = readConfig();
+      // An explicit command wins over HOMEBASE_ROLE; `homebase` alone follows HOMEBASE_ROLE.
+      const role: Role = argv.length === 0 ? config.role : command;
+      await run(role, config);
+      return;
+    }
+    default:
+      fail(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+await main(process.argv.slice(2));

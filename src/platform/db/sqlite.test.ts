@@ -1,0 +1,88 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GroupCommitWriter, migrate, openDatabase, transaction } from "./sqlite";
+import { migrations } from "../../migrations";
+
+describe("sqlite platform", () => {
+  let dir: string;
+  let db: Database;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "homebase-sqlite-"));
+    db = openDatabase(join(dir, "t.sqlite"), { synchronous: "FULL" });
+    db.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("WAL and synchronous=FULL by default", () => {
+    expect(db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
+    expect(db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous).toBe(2);
+  });
+
+  test("migrations apply once, in order, each in a transaction", () => {
+    expect(migrate(db, migrations)).toEqual(migrations.map((m) => m.version));
+    expect(migrate(db, migrations)).toEqual([]);
+    const broken = [...migrations, { version: 999, name: "broken", sql: "CREATE TABLE half (x); SELECT nope FROM missing;" }];
+    expect(() => migrate(db, broken)).toThrow();
+    // The failed migration left nothing behind: neither its table nor its version row.
+    expect(db.query("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeNull();
+    expect(db.query("SELECT 1 FROM schema_migrations WHERE version = 999").get()).toBeNull();
+  });
+
+  test("concurrent writes share transactions; each resolves after commit with its own result", async () => {
+    const writer = new GroupCommitWriter(db);
+    const insert = db.query<unknown, [string, number]>("INSERT INTO kv (k, v) VALUES (?, ?)");
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => writer.write(() => (insert.run(`k${i}`, i), i * 2))),
+    );
+    expect(results).toEqual(Array.from({ length: 500 }, (_, i) => i * 2));
+    expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM kv").get()?.n).toBe(500);
+    expect(writer.stats.writes).toBe(500);
+    // Batched: far fewer commits than writes.
+    expect(writer.stats.batches).toBeLessThan(10);
+    expect(writer.stats.maxBatch).toBeGreaterThan(1);
+  });
+
+  test("a failing write rolls back only itself; its neighbours in the batch commit", async () => {
+    const writer = new GroupCommitWriter(db);
+    const insert = db.query<unknown, [string, number]>("INSERT INTO kv (k, v) VALUES (?, ?)");
+    const outcomes = await Promise.allSettled([
+      writer.write(() => insert.run("a", 1)),
+      writer.write(() => {
+        insert.run("b", 2);
+        insert.run("a", 3); // duplicate key: this whole write must vanish, "b" included
+      }),
+      writer.write(() => insert.run("c", 3)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const keys = db.query<{ k: string }, []>("SELECT k FROM kv ORDER BY k").all().map((r) => r.k);
+    expect(keys).toEqual(["a", "c"]);
+  });
+
+  test("transaction() nests as a savepoint", () => {
+    const insert = db.query<unknown, [string, number]>("INSERT INTO kv (k, v) VALUES (?, ?)");
+    transaction(db, () => {
+      insert.run("outer", 1);
+      expect(() =>
+        transaction(db, () => {
+          insert.run("inner", 2);
+          throw new Error("inner fails");
+        }),
+      ).toThrow("inner fails");
+    });
+    const keys = db.query<{ k: string }, []>("SELECT k FROM kv").all().map((r) => r.k);
+    expect(keys).toEqual(["outer"]);
+  });
+
+  test("writes after close are refused", async () => {
+    const writer = new GroupCommitWriter(db);
+    await writer.close();
+    expect(writer.write(() => 1)).rejects.toThrow("closed");
+  });
+});

@@ -1,0 +1,158 @@
+// bun:sqlite in WAL mode. Reads run on prepared statements directly; every write goes through
+// the GroupCommitWriter so concurrent requests share one transaction (and one fsync).
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export interface OpenOptions {
+  synchronous: "FULL" | "NORMAL";
+}
+
+export function openDatabase(path: string, options: OpenOptions): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(`PRAGMA synchronous = ${options.synchronous}`);
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("PRAGMA busy_timeout = 5000");
+  db.exec("PRAGMA temp_store = MEMORY");
+  db.exec("PRAGMA cache_size = -65536");
+  return db;
+}
+
+/** Applies the migrations newer than the schema's version, each in its own transaction. */
+export function migrate(db: Database, migrations: readonly Migration[]): number[] {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
+  const applied = new Set(
+    db.query<{ version: number }, []>("SELECT version FROM schema_migrations").all().map((r) => r.version),
+  );
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  const ran: number[] = [];
+  for (const m of sorted) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }).immediate();
+    ran.push(m.version);
+  }
+  return ran;
+}
+
+/** Runs fn in a transaction (BEGIN IMMEDIATE) unless one is already open, then as a savepoint. */
+export function transaction<T>(db: Database, fn: () => T): T {
+  if (db.inTransaction) return savepoint(db, fn);
+  return db.transaction(fn).immediate();
+}
+
+let savepointSeq = 0;
+function savepoint<T>(db: Database, fn: () => T): T {
+  const name = `sp_${++savepointSeq}`;
+  db.exec(`SAVEPOINT ${name}`);
+  try {
+    const out = fn();
+    db.exec(`RELEASE ${name}`);
+    return out;
+  } catch (err) {
+    db.exec(`ROLLBACK TO ${name}`);
+    db.exec(`RELEASE ${name}`);
+    throw err;
+  }
+}
+
+interface Job {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  result?: unknown;
+}
+
+/**
+ * Group commit: writes queued in the same tick run in one transaction, each inside its own
+ * savepoint so a failing write rolls back only itself. The promise of a write resolves only
+ * after COMMIT returned, i.e. after the fsync that makes it durable (synchronous=FULL).
+ */
+export class GroupCommitWriter {
+  private queue: Job[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly afterCommitHooks: Array<() => void> = [];
+  /** Batches committed and writes in them, for metrics and tests. */
+  readonly stats = { batches: 0, writes: 0, maxBatch: 0 };
+
+  constructor(
+    private readonly db: Database,
+    private readonly maxBatch = 512,
+  ) {}
+
+  /** Queues fn to run inside the next group transaction; resolves with its result after commit. */
+  write<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("database writer is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Called after every committed batch (the outbox relay uses it to wake up). */
+  onCommit(hook: () => void): void {
+    this.afterCommitHooks.push(hook);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      const done: Job[] = [];
+      const failed: Array<{ job: Job; err: unknown }> = [];
+      try {
+        this.db.exec("BEGIN IMMEDIATE");
+        for (const job of batch) {
+          this.db.exec("SAVEPOINT gc_job");
+          try {
+            job.result = job.fn();
+            this.db.exec("RELEASE gc_job");
+            done.push(job);
+          } catch (err) {
+            this.db.exec("ROLLBACK TO gc_job");
+            this.db.exec("RELEASE gc_job");
+            failed.push({ job, err });
+          }
+        }
+        this.db.exec("COMMIT");
+      } catch (err) {
+        // BEGIN or COMMIT itself failed: nothing in this batch is durable.
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        for (const job of batch) job.reject(err);
+        continue;
+      }
+      this.stats.batches++;
+      this.stats.writes += done.length;
+      this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
+      for (const job of done) job.resolve(job.result);
+      for (const { job, err } of failed) job.reject(err);
+      for (const hook of this.afterCommitHooks) hook();
+    }
+  }
+
+  /** Waits for queued writes, then refuses new ones. */
+  async close(): Promise<void> {
+    if (this.queue.length > 0) await new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+    this.closed = true;
+  }
+}

@@ -1,0 +1,114 @@
+// Cross-cutting HTTP concerns every route gets: request id, problem+json errors, structured
+// access logs, the request-duration histogram, body size limit and security headers.
+import { Elysia, ValidationError } from "elysia";
+import type { Logger } from "../logger";
+import type { Metrics } from "../metrics";
+import { HttpProblem, problemResponse, type FieldError, type Problem } from "./problem";
+
+export { HttpProblem, problems, ProblemSchema, problemResponses } from "./problem";
+
+interface RequestMeta {
+  id: string;
+  start: number;
+}
+
+const securityHeaders: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+};
+
+const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+export interface HttpPlatformOptions {
+  logger: Logger;
+  metrics: Metrics;
+  bodyLimitBytes: number;
+}
+
+function validationProblem(error: ValidationError, instance: string, requestId: string): Problem {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const e of error.all) {
+    const field = "path" in e && typeof e.path === "string" && e.path !== "" ? e.path : "/";
+    const message = ("summary" in e && e.summary) || e.message;
+    const key = `${field}:${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    errors.push({ field, message });
+    if (errors.length >= 20) break;
+  }
+  return new HttpProblem(422, "validation_failed", `${error.type} is invalid`, { errors }).toProblem(
+    instance,
+    requestId,
+  );
+}
+
+export function httpPlatform({ logger, metrics, bodyLimitBytes }: HttpPlatformOptions) {
+  // Keyed by the Request object: Elysia's `store` is app-wide, not per request.
+  const meta = new WeakMap<Request, RequestMeta>();
+
+  return new Elysia({ name: "homebase.http" })
+    .onRequest(({ request, set }) => {
+      const incoming = request.headers.get("x-request-id");
+      const id = incoming && requestIdPattern.test(incoming) ? incoming : Bun.randomUUIDv7();
+      meta.set(request, { id, start: performance.now() });
+      Object.assign(set.headers, securityHeaders);
+      set.headers["x-request-id"] = id;
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > bodyLimitBytes) {
+        const path = new URL(request.url).pathname;
+        return problemResponse(
+          new HttpProblem(413, "body_too_large", `request body exceeds ${bodyLimitBytes} bytes`).toProblem(path, id),
+          { "x-request-id": id, ...securityHeaders },
+        );
+      }
+    })
+    .onError({ as: "global" }, ({ code, error, request, path, set }) => {
+      const requestId = meta.get(request)?.id ?? Bun.randomUUIDv7();
+      const headers: Record<string, string> = { "x-request-id": requestId, ...securityHeaders };
+      let problem: Problem;
+      if (error instanceof HttpProblem) {
+        problem = error.toProblem(path, requestId);
+        Object.assign(headers, error.headers);
+      } else if (code === "VALIDATION" && error instanceof ValidationError) {
+        problem = validationProblem(error, path, requestId);
+      } else if (code === "PARSE") {
+        problem = new HttpProblem(400, "malformed_body", "the request body could not be parsed").toProblem(
+          path,
+          requestId,
+        );
+      } else if (code === "NOT_FOUND") {
+        problem = new HttpProblem(404, "route_not_found", `no route for ${request.method} ${path}`).toProblem(
+          path,
+          requestId,
+        );
+      } else if (code === "INVALID_COOKIE_SIGNATURE") {
+        problem = new HttpProblem(400, "invalid_cookie", "a cookie signature is invalid").toProblem(path, requestId);
+      } else {
+        logger.error("unhandled error", { requestId, method: request.method, path, error });
+        problem = new HttpProblem(500, "internal_error", "an unexpected error occurred").toProblem(path, requestId);
+      }
+      set.status = problem.status;
+      return problemResponse(problem, headers);
+    })
+    .onAfterResponse({ as: "global" }, ({ request, route, set, path }) => {
+      const m = meta.get(request);
+      if (!m) return;
+      const seconds = (performance.now() - m.start) / 1000;
+      const status = typeof set.status === "number" ? set.status : 200;
+      // Route template, never the raw path: unbounded label values would blow up the registry.
+      const template = route && route !== "" ? route : "unmatched";
+      metrics.httpDuration.observe({ route: template, method: request.method, status: String(status) }, seconds);
+      logger.debug("request", {
+        requestId: m.id,
+        method: request.method,
+        path,
+        route: template,
+        status,
+        ms: Math.round(seconds * 100_000) / 100,
+      });
+    });
+}

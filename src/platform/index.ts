@@ -1,0 +1,105 @@
+// The platform: every piece of infrastructure a module may use, built from the config.
+// Each port picks its real backend when its URL is set, its embedded one otherwise.
+import type { Database } from "bun:sqlite";
+import { join } from "node:path";
+import type Redis from "ioredis";
+import type { Config } from "../config";
+import { migrations } from "../migrations";
+import { CacheAside, createCacheStore } from "./cache";
+import type { CacheStore } from "./cache/port";
+import { connectMongo, type MongoHandle } from "./db/mongo";
+import { GroupCommitWriter, migrate, openDatabase } from "./db/sqlite";
+import { EventBus } from "./events/bus";
+import { createLockManager } from "./lock";
+import type { LockManager } from "./lock/port";
+import { createLogger, type Logger } from "./logger";
+import { Metrics } from "./metrics";
+import { createRateLimiter } from "./ratelimit";
+import type { RateLimiter } from "./ratelimit/port";
+import { createRedis } from "./redis";
+
+export interface Platform {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  db: Database;
+  writer: GroupCommitWriter;
+  redis: Redis | null;
+  mongo: MongoHandle | null;
+  cacheStore: CacheStore;
+  cache: CacheAside;
+  locks: LockManager;
+  limiter: RateLimiter;
+  events: EventBus;
+  /** Readiness of every configured backend, by name. */
+  readiness(): Promise<Record<string, boolean>>;
+  close(): Promise<void>;
+}
+
+export interface PlatformOptions {
+  /** Tests pass a logger that stays quiet. */
+  logger?: Logger;
+}
+
+export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+  const db = openDatabase(join(config.dataDir, "homebase.sqlite"), { synchronous: config.sqliteSynchronous });
+  const applied = migrate(db, migrations);
+  if (applied.length > 0) logger.info("migrations applied", { versions: applied });
+  const writer = new GroupCommitWriter(db);
+
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
+  const mongo = config.mongoUrl ? await connectMongo(config.mongoUrl) : null;
+  const cacheStore = createCacheStore({ redis });
+  const cache = new CacheAside(cacheStore, metrics, logger);
+  const locks = createLockManager(redis);
+  const limiter = createRateLimiter(redis);
+  const events = new EventBus({
+    db,
+    writer,
+    metrics,
+    logger,
+    natsUrl: config.natsUrl,
+    maxDeliver: config.eventMaxDeliver,
+  });
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    metrics,
+    db,
+    writer,
+    redis,
+    mongo,
+    cacheStore,
+    cache,
+    locks,
+    limiter,
+    events,
+    async readiness() {
+      const checks: Record<string, Promise<boolean>> = {
+        sqlite: Promise.resolve().then(() => db.query("SELECT 1 AS ok").get() !== null),
+      };
+      if (redis) checks.redis = cacheStore.ping();
+      if (config.natsUrl) checks.nats = events.ping();
+      if (mongo) checks.mongo = mongo.ping();
+      const out: Record<string, boolean> = {};
+      for (const [name, check] of Object.entries(checks)) {
+        out[name] = await check.catch(() => false);
+      }
+      return out;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await events.close();
+      await writer.close();
+      await Promise.allSettled([cacheStore.close(), locks.close(), limiter.close(), mongo?.close()]);
+      if (redis) redis.disconnect();
+      metrics.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// One prom-client registry for the process. prom-client's default Node metrics are partly
+// wrong under Bun, so we export RSS, CPU and event-loop lag ourselves.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: "homebase_http_request_duration_seconds",
+    help: "HTTP request duration by route template, method and status",
+    labelNames: ["route", "method", "status"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly cacheRequests = new Counter({
+    name: "homebase_cache_requests_total",
+    help: "Cache lookups by cache name and result (hit, miss, error)",
+    labelNames: ["cache", "result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly outboxBacklog = new Gauge({
+    name: "homebase_outbox_backlog",
+    help: "Outbox rows not yet relayed",
+    registers: [this.registry],
+  });
+
+  readonly relayLag = new Gauge({
+    name: "homebase_relay_lag_seconds",
+    help: "Age of the oldest unrelayed outbox row",
+    registers: [this.registry],
+  });
+
+  readonly eventsPublished = new Counter({
+    name: "homebase_events_published_total",
+    help: "Outbox events relayed, by outcome (sent, duplicate)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly consumerDeliveries = new Counter({
+    name: "homebase_consumer_deliveries_total",
+    help: "Event deliveries to consumers by consumer and outcome (processed, duplicate, failed)",
+    labelNames: ["consumer", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly consumerRedeliveries = new Counter({
+    name: "homebase_consumer_redeliveries_total",
+    help: "Deliveries that were not the first attempt for that event and consumer",
+    labelNames: ["consumer"] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Counter({
+    name: "homebase_dead_letters_total",
+    help: "Events given up after the maximum number of attempts",
+    labelNames: ["consumer"] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimited = new Counter({
+    name: "homebase_rate_limited_total",
+    help: "Requests refused by a rate limiter, by limiter name",
+    labelNames: ["limiter"] as const,
+    registers: [this.registry],
+  });
+
+  private readonly loop = monitorEventLoopDelay({ resolution: 10 });
+  private lastCpu = process.cpuUsage();
+
+  constructor() {
+    this.loop.enable();
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes",
+      registers: [this.registry],
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+    const self = this;
+    new Counter({
+      name: "process_cpu_seconds_total",
+      help: "Total user and system CPU time spent in seconds",
+      registers: [this.registry],
+      collect() {
+        const now = process.cpuUsage();
+        const delta = (now.user - self.lastCpu.user + now.system - self.lastCpu.system) / 1e6;
+        self.lastCpu = now;
+        if (delta > 0) this.inc(delta);
+      },
+    });
+    new Gauge({
+      name: "homebase_event_loop_lag_seconds",
+      help: "Event loop delay since the last scrape (p99 and max)",
+      labelNames: ["quantile"] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ quantile: "0.99" }, self.loop.percentile(99) / 1e9);
+        this.set({ quantile: "max" }, self.loop.max / 1e9);
+        self.loop.reset();
+      },
+    });
+    new Gauge({
+      name: "process_start_time_seconds",
+      help: "Start time of the process since unix epoch in seconds",
+      registers: [this.registry],
+    }).set(Math.round(Date.now() / 1000 - process.uptime()));
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}
