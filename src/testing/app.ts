@@ -47,7 +47,7 @@ export async function createTestApp(
     dataDir,
     request(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
-      let body: BodyInit | undefined;
+      let body: string | undefined;
       if (options.body !== undefined) {
         if (typeof options.body === "string") body = options.body;
         else {

@@ -1,0 +1,25 @@
+// The two modes every integration test runs in (DESIGN.md "Modes"): embedded (no env, all
+// in-process) and real (REDIS_URL, NATS_URL, MONGO_URL on servers the harness starts).
+import { startRealBackends } from "./servers";
+
+export type Mode = "embedded" | "real";
+
+const allModes: Mode[] = ["embedded", "real"];
+
+/** Both by default; HOMEBASE_TEST_MODES=embedded (comma list) narrows it for quick local runs. */
+function selectModes(raw: string | undefined): Mode[] {
+  if (!raw?.trim()) return allModes;
+  const wanted = raw.split(",").map((m) => m.trim()).filter(Boolean);
+  const unknown = wanted.filter((m) => !allModes.includes(m as Mode));
+  if (unknown.length) throw new Error(`HOMEBASE_TEST_MODES: unknown mode(s) ${unknown.join(", ")}; expected a comma list of ${allModes.join(", ")}`);
+  return allModes.filter((m) => wanted.includes(m));
+}
+
+export const modes: Mode[] = selectModes(process.env.HOMEBASE_TEST_MODES);
+
+/** The env a test app needs for a mode: {} for embedded; the three URLs for real. */
+export async function backendEnv(mode: Mode): Promise<Record<string, string>> {
+  if (mode === "embedded") return {};
+  const { redisUrl, natsUrl, mongoUrl } = await startRealBackends();
+  return { REDIS_URL: redisUrl, NATS_URL: natsUrl, MONGO_URL: mongoUrl };
+}

@@ -1,0 +1,442 @@
+// The real-backend harness: starts redis-server, nats-server -js and a MongoDB wire-protocol
+// server (mongo-java-server) on free ports of 127.0.0.1, once per process, in a fresh temp dir,
+// and stops them when the process exits. Missing tools are installed (apt-get, as root) or
+// reported with exactly what to install — never skipped silently.
+import type { Subprocess } from "bun";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort } from "./ports";
+
+export interface RealBackends {
+  redisUrl: string;
+  natsUrl: string;
+  mongoUrl: string;
+}
+
+const root = resolve(import.meta.dir, "../..");
+const mongoServerDir = join(root, "src/testing/mongo-server");
+const mongoToolsDir = join(root, ".tools/mongo-server");
+
+function log(line: string): void {
+  process.stderr.write(`[harness] ${line}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools: which binary comes from which Debian package.
+
+const debianPackage = {
+  "redis-server": "redis-server",
+  "nats-server": "nats-server",
+  chromium: "chromium",
+  java: "default-jre-headless",
+  mvn: "maven",
+} as const;
+export type Tool = keyof typeof debianPackage;
+
+let aptUpdated = false;
+
+/**
+ * Makes sure each binary is on PATH; installs the missing ones with apt-get when we are root on
+ * a Debian-like machine, else throws saying what to install. Returns the packages it installed.
+ */
+export function ensureTools(tools: Tool[]): string[] {
+  const missing = tools.filter((t) => !Bun.which(t));
+  if (missing.length === 0) return [];
+  const pkgs = [...new Set(missing.map((t) => debianPackage[t]))];
+  const hint = `missing ${missing.join(", ")}: install the Debian packages ${pkgs.join(" ")} (apt-get install -y ${pkgs.join(" ")})`;
+  if (process.getuid?.() !== 0 || !Bun.which("apt-get")) throw new Error(`[harness] ${hint}; not root or no apt-get, so not installing it myself`);
+  const run = (cmd: string[]) => {
+    log(`$ ${cmd.join(" ")}`);
+    const r = Bun.spawnSync(cmd, { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, stdout: "inherit", stderr: "inherit" });
+    if (r.exitCode !== 0) throw new Error(`[harness] \`${cmd.join(" ")}\` failed (exit ${r.exitCode}); ${hint}`);
+  };
+  // A fresh machine often has no package lists yet; update once per process.
+  if (!aptUpdated) {
+    run(["apt-get", "update"]);
+    aptUpdated = true;
+  }
+  run(["apt-get", "install", "-y", ...pkgs]);
+  const still = missing.filter((t) => !Bun.which(t));
+  if (still.length) throw new Error(`[harness] installed ${pkgs.join(" ")} but ${still.join(", ")} still not on PATH`);
+  return pkgs;
+}
+
+/** Path to a Chromium for Playwright; installs the Debian package if missing. */
+export function findChromium(): string {
+  const candidates = () => [
+    process.env.CHROMIUM_PATH,
+    // The real binary: /usr/bin/chromium is a shell wrapper that adds desktop flags and noise.
+    "/usr/lib/chromium/chromium",
+    Bun.which("chromium"),
+    Bun.which("chromium-browser"),
+    Bun.which("google-chrome"),
+  ];
+  const found = () => candidates().find((p): p is string => !!p && existsSync(p));
+  const path = found();
+  if (path) return path;
+  ensureTools(["chromium"]);
+  const installed = found();
+  if (!installed) throw new Error("[harness] chromium was installed but no binary was found; set CHROMIUM_PATH");
+  return installed;
+}
+
+/**
+ * The mongo-java-server classpath, resolved by Maven once and cached under .tools (reused while
+ * pom.xml is unchanged and every jar is still in the local Maven repository).
+ */
+export function mongoClasspath(): string {
+  const cpFile = join(mongoToolsDir, "classpath.txt");
+  const pom = join(mongoServerDir, "pom.xml");
+  if (existsSync(cpFile) && statSync(cpFile).mtimeMs >= statSync(pom).mtimeMs) {
+    const cp = readFileSync(cpFile, "utf8").trim();
+    if (cp && cp.split(":").every((jar) => existsSync(jar))) return cp;
+  }
+  ensureTools(["java", "mvn"]);
+  mkdirSync(mongoToolsDir, { recursive: true });
+  // Maven writes to a temp file that we rename: concurrent test processes never read half a file.
+  const tmp = `${cpFile}.${process.pid}.tmp`;
+  const cmd = ["mvn", "-q", "-B", "-f", pom, "dependency:build-classpath", `-Dmdep.outputFile=${tmp}`];
+  log(`resolving mongo-java-server with Maven: ${cmd.join(" ")}`);
+  const t0 = performance.now();
+  const r = Bun.spawnSync(cmd, { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0 || !existsSync(tmp)) {
+    throw new Error(`[harness] Maven could not resolve mongo-java-server (exit ${r.exitCode}); it needs Maven Central (https://repo.maven.apache.org) or a filled ~/.m2:\n${r.stdout.toString()}${r.stderr.toString()}`);
+  }
+  renameSync(tmp, cpFile);
+  log(`mongo-java-server classpath cached in ${cpFile} (${Math.round(performance.now() - t0)} ms)`);
+  return readFileSync(cpFile, "utf8").trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+interface Server {
+  name: string;
+  port: number;
+  proc?: Subprocess;
+  logFile: string;
+  spawn(): Subprocess;
+  /** A line in the server's log that says it is listening. */
+  readyMarker: string;
+  /** A protocol-level check once the marker is seen. */
+  probe(): Promise<void>;
+}
+
+let workDir: string | undefined;
+let redis: Server | undefined;
+let nats: Server | undefined;
+let mongo: Server | undefined;
+let started: Promise<RealBackends> | undefined;
+
+// `bun test` never fires process.on("exit") (oven-sh/bun#8434), so the exit hook alone would
+// leave servers behind. setpriv --pdeathsig makes the kernel send SIGTERM to each server when
+// we die, however we die; it execs, so the PID stays the server's own.
+const setpriv = process.platform === "linux" ? Bun.which("setpriv") : null;
+
+function spawnLogged(server: { logFile: string }, cmd: string[], stdin: "ignore" | "pipe" = "ignore"): Subprocess {
+  // stdout+stderr go to one append-only file: nothing to pump, and the tail explains failures.
+  const fd = openSync(server.logFile, "a");
+  try {
+    const argv = setpriv ? [setpriv, "--pdeathsig", "TERM", "--", ...cmd] : cmd;
+    const proc = Bun.spawn(argv, { cwd: workDir, stdin, stdout: fd, stderr: fd, env: process.env });
+    // The servers must not keep a script alive; the exit hook stops them.
+    proc.unref();
+    return proc;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function logTail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function startServer(server: Server, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  const logStart = existsSync(server.logFile) ? statSync(server.logFile).size : 0;
+  const proc = server.spawn();
+  server.proc = proc;
+  const deadline = Date.now() + timeoutMs;
+  // Wait for our own process to say it is ready (a TCP connect alone could reach a stranger that
+  // grabbed the port), and fail fast if it exited.
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      server.proc = undefined;
+      throw new Error(`[harness] ${server.name} exited (${proc.exitCode ?? proc.signalCode}) before it was ready on port ${server.port}:\n${logTail(server.logFile)}`);
+    }
+    const text = readFileSync(server.logFile).subarray(logStart).toString();
+    if (text.includes(server.readyMarker)) break;
+    if (Date.now() > deadline) {
+      await stopServer(server);
+      throw new Error(`[harness] ${server.name} not ready after ${timeoutMs} ms on port ${server.port}:\n${logTail(server.logFile)}`);
+    }
+    await Bun.sleep(20);
+  }
+  await server.probe();
+  log(`${server.name} up on 127.0.0.1:${server.port} (pid ${proc.pid}, ${Math.round(performance.now() - t0)} ms)`);
+}
+
+/** Starts on a fresh port, retrying with another one if the port was taken in between. */
+async function startOnFreePort(make: (port: number) => Server, timeoutMs: number): Promise<Server> {
+  for (let attempt = 1; ; attempt++) {
+    const server = make(await freePort());
+    try {
+      await startServer(server, timeoutMs);
+      return server;
+    } catch (err) {
+      const inUse = /address already in use|bindexception|eaddrinuse/i.test(logTail(server.logFile));
+      if (!inUse || attempt >= 3) throw err;
+      log(`${server.name}: port ${server.port} was taken, retrying on another`);
+    }
+  }
+}
+
+async function stopServer(server: Server | undefined, timeoutMs = 10_000): Promise<void> {
+  const proc = server?.proc;
+  if (!server || !proc) return;
+  server.proc = undefined;
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
+  await proc.exited;
+  clearTimeout(timer);
+  log(`${server.name} stopped (pid ${proc.pid})`);
+}
+
+/** Connects, optionally sends a line, resolves when the reply contains `expect`. */
+function tcpProbe(port: number, send: string | undefined, expect: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolveProbe, reject) => {
+    const socket = tcpConnect({ host: "127.0.0.1", port });
+    let got = "";
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new Error(`[harness] probe of 127.0.0.1:${port} failed: ${why} (got ${JSON.stringify(got.slice(0, 200))})`));
+    };
+    socket.setTimeout(timeoutMs, () => fail("timeout"));
+    socket.on("error", (e) => fail(e.message));
+    socket.on("connect", () => {
+      if (send !== undefined) socket.write(send);
+    });
+    socket.on("data", (chunk) => {
+      got += chunk.toString();
+      if (got.includes(expect)) {
+        socket.destroy();
+        resolveProbe();
+      }
+    });
+  });
+}
+
+function makeRedis(port: number): Server {
+  const logFile = join(workDir!, "redis.log");
+  return {
+    name: "redis-server",
+    port,
+    logFile,
+    readyMarker: "Ready to accept connections",
+    spawn: () =>
+      spawnLogged({ logFile }, [
+        Bun.which("redis-server")!,
+        "--port", String(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", workDir!,
+        // Without this a stray config could daemonize and we would lose the PID.
+        "--daemonize", "no",
+      ]),
+    probe: () => tcpProbe(port, "PING\r\n", "+PONG"),
+  };
+}
+
+function makeNats(port: number): Server {
+  const logFile = join(workDir!, "nats.log");
+  return {
+    name: "nats-server",
+    port,
+    logFile,
+    readyMarker: "Server is ready",
+    // Same store dir across restarts, so streams and consumers survive stopNats/startNats.
+    spawn: () => spawnLogged({ logFile }, [Bun.which("nats-server")!, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(workDir!, "js")]),
+    probe: () => tcpProbe(port, undefined, "INFO "),
+  };
+}
+
+function makeMongo(port: number, classpath: string): Server {
+  const logFile = join(workDir!, "mongo.log");
+  return {
+    name: "mongo-java-server",
+    port,
+    logFile,
+    readyMarker: `mongo-java-server ready on 127.0.0.1:${port}`,
+    // stdin "pipe": the launcher exits on EOF, so it dies with us even on SIGKILL.
+    spawn: () =>
+      spawnLogged(
+        { logFile },
+        [
+          Bun.which("java")!,
+          "-XX:+UseSerialGC",
+          "-XX:TieredStopAtLevel=1",
+          "-Xss512k",
+          "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+          "-cp", classpath,
+          join(mongoServerDir, "MongoLauncher.java"),
+          String(port),
+        ],
+        "pipe",
+      ),
+    // A MongoDB wire-protocol reply needs a real client; connecting proves it accepts sockets.
+    probe: () =>
+      new Promise((ok, fail) => {
+        const s = tcpConnect({ host: "127.0.0.1", port }, () => {
+          s.destroy();
+          ok();
+        });
+        s.on("error", fail);
+      }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle.
+
+let hooksInstalled = false;
+
+/** Synchronous, for the exit hook: kill our own PIDs and remove the temp dir. */
+function killAllNow(): void {
+  for (const server of [redis, nats, mongo]) {
+    const proc = server?.proc;
+    if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  }
+  if (workDir) {
+    try {
+      rmSync(workDir, { recursive: true, force: true });
+    } catch {
+      // best effort: a dying server may still be writing
+    }
+  }
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on("exit", killAllNow);
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    const onSignal = () => {
+      killAllNow();
+      // Exit ourselves only if nobody else handles the signal (else they decide when to exit).
+      if (process.listenerCount(signal) <= 1) process.exit(code);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+const workDirPrefix = "homebase-backends-";
+
+/** Removes temp dirs of earlier runs whose process is gone (bun test skips our exit hook). */
+function sweepStaleWorkDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(workDirPrefix)) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const owner = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
+      if (owner && isAlive(owner)) continue;
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // no owner file yet (being created) or not ours to remove: leave it
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Starts all three servers (once per process; later calls get the same URLs). */
+export function startRealBackends(): Promise<RealBackends> {
+  started ??= (async () => {
+    const t0 = performance.now();
+    ensureTools(["redis-server", "nats-server", "java", "mvn"]);
+    const classpath = mongoClasspath();
+    sweepStaleWorkDirs();
+    workDir = mkdtempSync(join(tmpdir(), workDirPrefix));
+    writeFileSync(join(workDir, "owner.pid"), String(process.pid));
+    installExitHooks();
+    try {
+      // In parallel: the JVM (compiles the launcher) dominates, the others are ~10 ms.
+      [redis, nats, mongo] = await Promise.all([
+        startOnFreePort(makeRedis, 20_000),
+        startOnFreePort(makeNats, 20_000),
+        startOnFreePort((port) => makeMongo(port, classpath), 60_000),
+      ]);
+    } catch (err) {
+      // Stop whichever did start; keep the first error.
+      killAllNow();
+      throw err;
+    }
+    log(`all real backends up in ${Math.round(performance.now() - t0)} ms (dir ${workDir})`);
+    return {
+      redisUrl: `redis://127.0.0.1:${redis.port}`,
+      natsUrl: `nats://127.0.0.1:${nats.port}`,
+      mongoUrl: `mongodb://127.0.0.1:${mongo.port}`,
+    };
+  })();
+  return started;
+}
+
+/** Stops every server and forgets them; the next startRealBackends() starts fresh ones. */
+export async function stopRealBackends(): Promise<void> {
+  if (!started) return;
+  await started.catch(() => undefined);
+  await Promise.all([stopServer(redis), stopServer(nats), stopServer(mongo)]);
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  started = workDir = redis = nats = mongo = undefined;
+}
+
+function need(server: Server | undefined, name: string): Server {
+  if (!server) throw new Error(`[harness] ${name} is not started: call startRealBackends() first`);
+  return server;
+}
+
+/** Chaos: stop redis (clients see connection refused on its port until startRedis). */
+export async function stopRedis(): Promise<void> {
+  await stopServer(need(redis, "redis-server"));
+}
+
+/** Starts redis again on the same port (empty: it runs without persistence). */
+export async function startRedis(): Promise<void> {
+  const server = need(redis, "redis-server");
+  if (!server.proc) await startServer(server, 20_000);
+}
+
+export async function restartRedis(): Promise<void> {
+  await stopRedis();
+  await startRedis();
+}
+
+/** Chaos: stop nats-server (graceful; JetStream state stays in the store dir). */
+export async function stopNats(): Promise<void> {
+  await stopServer(need(nats, "nats-server"));
+}
+
+/** Starts nats-server again on the same port with the same JetStream store dir. */
+export async function startNats(): Promise<void> {
+  const server = need(nats, "nats-server");
+  if (!server.proc) await startServer(server, 20_000);
+}
+
+export async function restartNats(): Promise<void> {
+  await stopNats();
+  await startNats();
+}
