@@ -29,6 +29,10 @@ export interface Config {
   loginBlockSec: number;
   /** Attempts before an event goes to the dead letters. */
   eventMaxDeliver: number;
+  /** First retry delay of a failed event delivery; doubles per attempt (capped at 30 s). */
+  eventRetryMs: number;
+  /** Prefix of the JetStream stream, subjects and durable names, so several installs (or tests) share one NATS. */
+  eventNamespace: string;
   shutdownGraceMs: number;
 }
 
@@ -92,6 +96,14 @@ function host(env: Env): string {
   return raw;
 }
 
+function namespace(env: Env): string {
+  const raw = str(env, "HOMEBASE_EVENT_NAMESPACE", "");
+  if (raw !== "" && !/^[a-z][a-z0-9_]{0,31}$/.test(raw)) {
+    throw new ConfigError("HOMEBASE_EVENT_NAMESPACE", "empty or 1-32 of a-z, 0-9, _ starting with a letter", raw);
+  }
+  return raw;
+}
+
 /** The JWT secret is generated once and kept in the data dir so tokens survive restarts. */
 function jwtSecret(env: Env, dataDir: string): { secret: string; source: "env" | "file" } {
   const raw = env.HOMEBASE_JWT_SECRET;
@@ -131,6 +143,8 @@ export function loadConfig(env: Env = process.env): Config {
     loginWindowSec: int(env, "HOMEBASE_LOGIN_WINDOW_SEC", 300, 1, 86_400),
     loginBlockSec: int(env, "HOMEBASE_LOGIN_BLOCK_SEC", 900, 0, 86_400),
     eventMaxDeliver: int(env, "HOMEBASE_EVENT_MAX_DELIVER", 5, 1, 100),
+    eventRetryMs: int(env, "HOMEBASE_EVENT_RETRY_MS", 1000, 1, 60_000),
+    eventNamespace: namespace(env),
     shutdownGraceMs: int(env, "HOMEBASE_SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
   };
   const { secret, source } = jwtSecret(env, dataDir);

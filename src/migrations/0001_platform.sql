@@ -4,10 +4,11 @@ CREATE TABLE outbox (
   subject     TEXT NOT NULL,             -- homebase.<domain>.<event>
   payload     TEXT NOT NULL,             -- JSON
   created_at  INTEGER NOT NULL,          -- epoch ms
-  attempts    INTEGER NOT NULL DEFAULT 0,
-  sent_at     INTEGER                    -- NULL until relayed
+  attempts    INTEGER NOT NULL DEFAULT 0, -- failed relay/delivery rounds
+  next_attempt_at INTEGER NOT NULL DEFAULT 0, -- epoch ms; backoff after a failed round
+  sent_at     INTEGER                    -- NULL until relayed (embedded: until every consumer is done)
 );
-CREATE INDEX outbox_unsent ON outbox (created_at) WHERE sent_at IS NULL;
+CREATE INDEX outbox_unsent ON outbox (next_attempt_at, created_at) WHERE sent_at IS NULL;
 
 -- One row per (consumer, event) handled: inserted in the handler's transaction so a
 -- redelivered event is recognised and skipped.

@@ -54,7 +54,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const cacheStore = createCacheStore({ redis });
   const cache = new CacheAside(cacheStore, metrics, logger);
   const locks = createLockManager(redis);
-  const limiter = createRateLimiter(redis);
+  const limiter = createRateLimiter(redis, metrics);
   const events = new EventBus({
     db,
     writer,
@@ -62,6 +62,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     logger,
     natsUrl: config.natsUrl,
     maxDeliver: config.eventMaxDeliver,
+    retryMs: config.eventRetryMs,
+    namespace: config.eventNamespace,
   });
 
   let closed = false;

@@ -31,6 +31,8 @@ export async function createTestApp(
     HOMEBASE_DATA_DIR: dataDir,
     HOMEBASE_LOG_LEVEL: "silent",
     HOMEBASE_PORT: "0",
+    // Own stream and durable consumers on the shared test NATS.
+    HOMEBASE_EVENT_NAMESPACE: `t${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`,
     ...(await backendEnv(mode)),
     ...env,
   });

@@ -4,6 +4,8 @@ export interface RateLimitRule {
   windowMs: number;
   /** When set, passing the limit blocks the key for this long (from that moment). */
   blockMs?: number;
+  /** Label of the refused-requests metric; defaults to the key up to its first ':'. */
+  name?: string;
 }
 
 export interface RateLimitResult {

@@ -1,0 +1,290 @@
+// The outbox → relay → consumer path, embedded and on a real nats-server with JetStream.
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { migrations } from "../../migrations";
+import { modes, type Mode } from "../../testing/modes";
+import { startNats, startRealBackends, stopNats } from "../../testing/servers";
+import { waitFor } from "../../testing/wait";
+import { GroupCommitWriter, migrate, openDatabase } from "../db/sqlite";
+import { createLogger } from "../logger";
+import { Metrics } from "../metrics";
+import { EventBus, subjectMatches, type ConsumerSpec, type EventEnvelope } from "./bus";
+
+interface Harness {
+  db: Database;
+  writer: GroupCommitWriter;
+  metrics: Metrics;
+  bus: EventBus;
+  dir: string;
+  namespace: string;
+  natsUrl: string | null;
+}
+
+const open: Harness[] = [];
+
+async function harness(
+  mode: Mode,
+  consumers: ConsumerSpec[],
+  reuse?: { dir: string; namespace: string },
+  maxDeliver = 3,
+): Promise<Harness> {
+  const dir = reuse?.dir ?? mkdtempSync(join(tmpdir(), "homebase-bus-"));
+  const namespace = reuse?.namespace ?? `b${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
+  const natsUrl = mode === "real" ? (await startRealBackends()).natsUrl : null;
+  const db = openDatabase(join(dir, "bus.sqlite"), { synchronous: "NORMAL" });
+  migrate(db, migrations);
+  const writer = new GroupCommitWriter(db);
+  const metrics = new Metrics();
+  const bus = new EventBus({ db, writer, metrics, logger: createLogger("silent"), natsUrl, maxDeliver, retryMs: 10, namespace });
+  for (const c of consumers) bus.register(c);
+  await bus.start();
+  const h = { db, writer, metrics, bus, dir, namespace, natsUrl };
+  open.push(h);
+  return h;
+}
+
+async function shutdown(h: Harness): Promise<void> {
+  const i = open.indexOf(h);
+  if (i < 0) return;
+  open.splice(i, 1);
+  await h.bus.close();
+  await h.writer.close();
+  h.metrics.close();
+  h.db.close();
+}
+
+afterEach(async () => {
+  const dirs = new Set(open.map((h) => h.dir));
+  for (const h of [...open]) await shutdown(h);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A consumer that records every apply, by event id. */
+function recorder(name: string, subjects = ["homebase.test.>"]) {
+  const applied: EventEnvelope[] = [];
+  const spec: ConsumerSpec = { name, subjects, apply: (e) => void applied.push(e) };
+  const times = (id: string) => applied.filter((e) => e.id === id).length;
+  return { spec, applied, times };
+}
+
+async function metric(metrics: Metrics, name: "consumerDeliveries" | "eventsPublished" | "deadLetters", labels: Record<string, string>) {
+  const { values } = await metrics[name].get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+const emit = (h: Harness, subject: string, payload: unknown) => h.writer.write(() => h.bus.emit(subject, payload));
+
+test("subject patterns follow NATS wildcards", () => {
+  expect(subjectMatches("homebase.accounts.>", "homebase.accounts.user.registered")).toBe(true);
+  expect(subjectMatches("homebase.accounts.>", "homebase.accounts")).toBe(false);
+  expect(subjectMatches("homebase.*.user.deleted", "homebase.accounts.user.deleted")).toBe(true);
+  expect(subjectMatches("homebase.*.user.deleted", "homebase.accounts.user.registered")).toBe(false);
+  expect(subjectMatches("homebase.a.b", "homebase.a.b.c")).toBe(false);
+});
+
+describe.each(modes)("event bus (%s)", (mode) => {
+  test("emit outside a write transaction is refused: an event never commits without its domain change", async () => {
+    const h = await harness(mode, []);
+    expect(() => h.bus.emit("homebase.test.thing", {})).toThrow(/inside a write transaction/);
+    await expect(emit(h, "not-a-subject", {})).rejects.toThrow(/homebase\.<domain>\.<event>/);
+  });
+
+  test("a rolled-back domain write emits nothing", async () => {
+    const seen = recorder("rollback-observer");
+    const h = await harness(mode, [seen.spec]);
+    h.db.exec("CREATE TABLE things (id TEXT PRIMARY KEY)");
+    const failing = h.writer.write(() => {
+      h.db.query("INSERT INTO things (id) VALUES ('a')").run();
+      h.bus.emit("homebase.test.thing_created", { id: "a" });
+      throw new Error("domain rule violated");
+    });
+    await expect(failing).rejects.toThrow("domain rule violated");
+    // A committed write after it proves the relay ran past the point where the rolled-back one would be.
+    const id = await h.writer.write(() => {
+      h.db.query("INSERT INTO things (id) VALUES ('b')").run();
+      return h.bus.emit("homebase.test.thing_created", { id: "b" });
+    });
+    await waitFor(() => seen.times(id) === 1, { what: "the committed event" });
+    await h.bus.flush();
+    expect(h.db.query("SELECT id FROM things").all()).toEqual([{ id: "b" }]);
+    expect(seen.applied.map((e) => e.payload)).toEqual([{ id: "b" }]);
+    expect(h.db.query("SELECT COUNT(*) AS n FROM outbox").get()).toEqual({ n: 1 });
+  });
+
+  test("a committed event reaches each matching consumer exactly once, with its envelope", async () => {
+    const a = recorder("consumer-a");
+    const b = recorder("consumer-b", ["homebase.test.order.*"]);
+    const other = recorder("consumer-other", ["homebase.elsewhere.>"]);
+    const h = await harness(mode, [a.spec, b.spec, other.spec]);
+    const ids = await Promise.all(Array.from({ length: 50 }, (_, i) => emit(h, "homebase.test.order.placed", { n: i })));
+    await waitFor(() => a.applied.length === 50 && b.applied.length === 50, { what: "50 events at both consumers" });
+    await h.bus.flush();
+    await Bun.sleep(100); // would let a stray duplicate arrive
+    for (const id of ids) {
+      expect(a.times(id)).toBe(1);
+      expect(b.times(id)).toBe(1);
+    }
+    expect(other.applied).toHaveLength(0);
+    const first = a.applied.find((e) => e.id === ids[0])!;
+    expect(first.subject).toBe("homebase.test.order.placed");
+    expect(first.payload).toEqual({ n: 0 });
+    expect(Number.isNaN(Date.parse(first.occurredAt))).toBe(false);
+    expect(h.bus.backlog()).toBe(0);
+    const processed = h.db.query("SELECT COUNT(*) AS n FROM processed_events WHERE consumer IN ('consumer-a','consumer-b')").get();
+    expect(processed).toEqual({ n: 100 });
+  });
+
+  test("relay dies between publish and mark: the event goes out again, consumers still apply it once", async () => {
+    const seen = recorder("crash-observer");
+    const first = await harness(mode, [seen.spec]);
+    const id = await emit(first, "homebase.test.crash", { v: 1 });
+    await waitFor(() => seen.times(id) === 1, { what: "first delivery" });
+    await first.bus.flush();
+    // The state a crash right after publish/delivery leaves behind: the row is not marked sent.
+    first.db.query("UPDATE outbox SET sent_at = NULL WHERE id = ?").run(id);
+    const reuse = { dir: first.dir, namespace: first.namespace };
+    await shutdown(first);
+
+    const second = await harness(mode, [seen.spec], reuse);
+    await second.bus.flush();
+    if (mode === "real") {
+      // JetStream remembered the Nats-Msg-Id: the re-publish was acknowledged as a duplicate.
+      expect(await metric(second.metrics, "eventsPublished", { outcome: "duplicate" })).toBe(1);
+    } else {
+      await waitFor(async () => (await metric(second.metrics, "consumerDeliveries", { outcome: "duplicate" })) === 1, { what: "the redelivery" });
+    }
+    await Bun.sleep(200);
+    expect(seen.times(id)).toBe(1);
+    expect(second.bus.backlog()).toBe(0);
+  });
+
+  test("a handler that fails is retried with backoff and then succeeds, once", async () => {
+    let calls = 0;
+    const applied: string[] = [];
+    const h = await harness(mode, [
+      {
+        name: "flaky",
+        subjects: ["homebase.test.>"],
+        apply: (e) => {
+          if (++calls < 3) throw new Error(`transient failure ${calls}`);
+          applied.push(e.id);
+        },
+      },
+    ]);
+    const id = await emit(h, "homebase.test.flaky", {});
+    await waitFor(() => applied.length === 1, { what: "the third attempt" });
+    await h.bus.flush();
+    expect(applied).toEqual([id]);
+    expect(calls).toBe(3);
+    expect(await metric(h.metrics, "consumerDeliveries", { consumer: "flaky", outcome: "failed" })).toBe(2);
+    expect(h.db.query("SELECT COUNT(*) AS n FROM dead_letters").get()).toEqual({ n: 0 });
+  });
+
+  test("an effect that keeps failing is dead-lettered after maxDeliver attempts, and the rest flows on", async () => {
+    let effects = 0;
+    const healthy = recorder("healthy-neighbour");
+    const h = await harness(mode, [
+      {
+        name: "broken",
+        subjects: ["homebase.test.poison"],
+        effect: async () => {
+          effects++;
+          throw new Error("cannot handle this");
+        },
+        apply: () => {
+          throw new Error("apply must not run after a failed effect");
+        },
+      },
+      healthy.spec,
+    ]);
+    const poison = await emit(h, "homebase.test.poison", { bad: true });
+    const fine = await emit(h, "homebase.test.fine", {});
+    await waitFor(() => h.db.query("SELECT 1 FROM dead_letters").get() !== null, { what: "the dead letter" });
+    const letter = h.db.query("SELECT consumer, event_id, subject, payload, error, attempts FROM dead_letters").get();
+    expect(letter).toEqual({
+      consumer: "broken",
+      event_id: poison,
+      subject: "homebase.test.poison",
+      payload: JSON.stringify({ bad: true }),
+      error: "Error: cannot handle this",
+      attempts: 3,
+    });
+    expect(effects).toBe(3);
+    await waitFor(() => healthy.times(fine) === 1 && healthy.times(poison) === 1, { what: "the healthy consumer" });
+    await h.bus.flush();
+    expect(await metric(h.metrics, "deadLetters", { consumer: "broken" })).toBe(1);
+    if (mode === "real") {
+      const nc = await connect({ servers: h.natsUrl! });
+      try {
+        const info = await (await jetstreamManager(nc)).streams.info(`HOMEBASE_${h.namespace.toUpperCase()}_DLQ`);
+        expect(info.state.messages).toBe(1);
+      } finally {
+        await nc.close();
+      }
+    }
+  });
+
+  test("events emitted while the relay is stopped stay in the outbox and go out on the next start", async () => {
+    const seen = recorder("late-observer");
+    const first = await harness(mode, []);
+    await first.bus.close(); // a serve-only process: nothing relays
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => emit(first, "homebase.test.late", { i })));
+    expect(first.bus.backlog()).toBe(10);
+    const reuse = { dir: first.dir, namespace: first.namespace };
+    await shutdown(first);
+    const second = await harness(mode, [seen.spec], reuse);
+    await waitFor(() => ids.every((id) => seen.times(id) === 1), { what: "the backlog" });
+    await second.bus.flush();
+    expect(seen.applied).toHaveLength(10);
+  });
+});
+
+describe.if(modes.includes("real"))("event bus on JetStream", () => {
+  test("the same event published twice (outside the dedupe window) is applied once", async () => {
+    const seen = recorder("twice-observer");
+    const h = await harness("real", [seen.spec]);
+    const id = await emit(h, "homebase.test.twice", { x: 1 });
+    await waitFor(() => seen.times(id) === 1, { what: "first delivery" });
+    const event = seen.applied[0]!;
+    const nc = await connect({ servers: h.natsUrl! });
+    try {
+      // No Nats-Msg-Id: the stream stores it again, as after the duplicate window has passed.
+      await jetstream(nc).publish(`${h.namespace}.${event.subject}`, JSON.stringify(event));
+    } finally {
+      await nc.drain();
+    }
+    await waitFor(async () => (await metric(h.metrics, "consumerDeliveries", { consumer: "twice-observer", outcome: "duplicate" })) === 1, {
+      what: "the second copy to be seen and skipped",
+    });
+    expect(seen.times(id)).toBe(1);
+  });
+
+  test("NATS down: writes still commit, the outbox holds the events, and they arrive once after it returns", async () => {
+    const seen = recorder("outage-observer");
+    const h = await harness("real", [seen.spec]);
+    const before = await emit(h, "homebase.test.outage", { phase: "before" });
+    await waitFor(() => seen.times(before) === 1, { what: "the first event" });
+    await stopNats();
+    let ids: string[] = [];
+    try {
+      ids = await Promise.all(Array.from({ length: 20 }, (_, i) => emit(h, "homebase.test.outage", { i })));
+      await Bun.sleep(300);
+      expect(h.bus.backlog()).toBe(20);
+      expect(await h.bus.ping().catch(() => false)).toBe(false);
+    } finally {
+      await startNats();
+    }
+    await waitFor(() => ids.every((id) => seen.times(id) === 1), { what: "the backlog after NATS returned", timeoutMs: 30_000 });
+    await h.bus.flush(10_000);
+    await Bun.sleep(200);
+    for (const id of [before, ...ids]) expect(seen.times(id)).toBe(1);
+    expect(await h.bus.ping()).toBe(true);
+  }, 60_000);
+});

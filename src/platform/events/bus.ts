@@ -1,0 +1,323 @@
+// The event bus: a transactional outbox in SQLite, a relay, and idempotent consumers.
+//
+//   domain write + emit() ──(one transaction)──▶ outbox row
+//   relay (woken by every commit, and every second)
+//     NATS_URL set: publish to JetStream (Nats-Msg-Id = event id), mark sent
+//     embedded:     deliver in-process to every matching consumer, mark sent
+//   consumer: skip if (consumer, event) is in processed_events; else effect(), then
+//             apply() + the processed_events row in one transaction; dead letter after N tries.
+//
+// Delivery is at least once; the processed_events record makes handling exactly once.
+import type { Database, Statement } from "bun:sqlite";
+import type { GroupCommitWriter } from "../db/sqlite";
+import type { Logger } from "../logger";
+import type { Metrics } from "../metrics";
+import { JetStreamTransport, type DeliveryOutcome, type EventEnvelope } from "./jetstream";
+
+export type { EventEnvelope } from "./jetstream";
+
+export interface ConsumerSpec {
+  /** Durable name: letters, digits, '-' and '_'. Keep it stable; it keys the processed-event records. */
+  name: string;
+  /** Subject patterns with NATS wildcards, e.g. "homebase.accounts.>" or "homebase.*.user.deleted". */
+  subjects: string[];
+  /** Side effect outside SQLite (Redis, MongoDB), run before apply; must be idempotent. */
+  effect?(event: EventEnvelope): Promise<void>;
+  /** SQLite changes, run in the same transaction as the processed-event record. */
+  apply?(event: EventEnvelope): void;
+}
+
+export interface EventBusOptions {
+  db: Database;
+  writer: GroupCommitWriter;
+  metrics: Metrics;
+  logger: Logger;
+  natsUrl: string | null;
+  /** Attempts per consumer before an event is dead-lettered. */
+  maxDeliver: number;
+  /** First retry delay; doubles per attempt, capped at 30 s. */
+  retryMs?: number;
+  /** Prefix of stream, subjects and durable names on a shared NATS. */
+  namespace?: string;
+}
+
+interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: string;
+  created_at: number;
+  attempts: number;
+}
+
+const relayBatch = 256;
+const subjectPattern = /^homebase\.[a-z0-9_-]+(\.[a-z0-9_-]+)+$/;
+
+/** NATS subject matching: '*' is one token, '>' is one or more trailing tokens. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+export class EventBus {
+  private readonly consumers: ConsumerSpec[] = [];
+  private transport: JetStreamTransport | null = null;
+  private started = false;
+  private closed = false;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private relaying: Promise<void> | null = null;
+  private wakeAgain = false;
+  private readonly retryMs: number;
+
+  private readonly insertOutbox: Statement;
+  private readonly selectDue: Statement<OutboxRow, [number, number]>;
+  private readonly markSent: Statement;
+  private readonly markFailed: Statement;
+  private readonly countUnsent: Statement<{ n: number; oldest: number | null }, []>;
+  private readonly selectProcessed: Statement<{ one: number }, [string, string]>;
+  private readonly insertProcessed: Statement;
+  private readonly insertDeadLetter: Statement;
+
+  constructor(private readonly options: EventBusOptions) {
+    const { db } = options;
+    this.retryMs = options.retryMs ?? 1000;
+    this.insertOutbox = db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)");
+    this.selectDue = db.prepare(
+      "SELECT id, subject, payload, created_at, attempts FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?",
+    );
+    this.markSent = db.prepare("UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL");
+    this.markFailed = db.prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?");
+    this.countUnsent = db.prepare("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL");
+    this.selectProcessed = db.prepare("SELECT 1 AS one FROM processed_events WHERE consumer = ? AND event_id = ?");
+    this.insertProcessed = db.prepare("INSERT OR IGNORE INTO processed_events (consumer, event_id, processed_at) VALUES (?, ?, ?)");
+    this.insertDeadLetter = db.prepare(
+      "INSERT OR REPLACE INTO dead_letters (consumer, event_id, subject, payload, error, attempts, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    options.writer.onCommit(() => this.wake());
+  }
+
+  get kind(): "nats" | "in-process" {
+    return this.options.natsUrl ? "nats" : "in-process";
+  }
+
+  /**
+   * Records an event in the outbox. Must run inside writer.write() (or another transaction),
+   * so the event commits or rolls back with the domain change. Returns the event id.
+   */
+  emit(subject: string, payload: unknown): string {
+    if (!this.options.db.inTransaction) {
+      throw new Error("EventBus.emit must run inside a write transaction (writer.write)");
+    }
+    if (!subjectPattern.test(subject)) throw new Error(`event subject must be homebase.<domain>.<event>, got ${subject}`);
+    const id = Bun.randomUUIDv7();
+    this.insertOutbox.run(id, subject, JSON.stringify(payload ?? null), Date.now());
+    return id;
+  }
+
+  /** Adds a consumer; call before start(). */
+  register(spec: ConsumerSpec): void {
+    if (this.started) throw new Error(`consumer ${spec.name} registered after the event bus started`);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(spec.name)) throw new Error(`bad consumer name ${spec.name}`);
+    if (this.consumers.some((c) => c.name === spec.name)) throw new Error(`consumer ${spec.name} registered twice`);
+    if (spec.subjects.length === 0) throw new Error(`consumer ${spec.name} has no subjects`);
+    this.consumers.push(spec);
+  }
+
+  /** Starts the relay and, with NATS, the durable consumers (the worker role). */
+  async start(): Promise<void> {
+    if (this.started || this.closed) return;
+    const { natsUrl, logger } = this.options;
+    if (natsUrl) {
+      this.transport = await JetStreamTransport.connect(natsUrl, this.options.namespace ?? "", logger, (n) => this.retryDelay(n));
+      for (const spec of this.consumers) {
+        await this.transport.subscribe(spec.name, spec.subjects, (event, count) => this.deliver(spec, event, count));
+      }
+    }
+    this.started = true;
+    this.timer = setInterval(() => this.wake(), 1000);
+    this.wake();
+  }
+
+  /** Outbox rows not yet relayed. */
+  backlog(): number {
+    const { n, oldest } = this.countUnsent.get()!;
+    this.options.metrics.outboxBacklog.set(n);
+    this.options.metrics.relayLag.set(oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+    return n;
+  }
+
+  /** Waits until the outbox is empty (every event relayed), or throws after timeoutMs. */
+  async flush(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.backlog() > 0) {
+      if (!this.started || this.closed) throw new Error("event bus is not running; the outbox keeps the events");
+      if (Date.now() > deadline) throw new Error(`outbox not drained after ${timeoutMs} ms: ${this.backlog()} events left`);
+      this.wake();
+      await Bun.sleep(10);
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    if (!this.options.natsUrl) return true;
+    if (!this.transport) return false;
+    return this.transport.ping();
+  }
+
+  /** Stops the relay and the consumers; undelivered events stay in the outbox for the next start. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.relaying;
+    await this.transport?.close();
+  }
+
+  private retryDelay(attempt: number): number {
+    return Math.min(30_000, this.retryMs * 2 ** Math.max(0, attempt - 1));
+  }
+
+  private wake(): void {
+    if (!this.started || this.closed) return;
+    if (this.relaying) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.relaying = (async () => {
+      let full = true;
+      while ((full || this.wakeAgain) && !this.closed) {
+        this.wakeAgain = false;
+        full = (await this.relayOnce()) === relayBatch;
+      }
+    })()
+      .catch((err: unknown) => this.options.logger.error("outbox relay failed", { err }))
+      .finally(() => {
+        this.relaying = null;
+      });
+  }
+
+  private async relayOnce(): Promise<number> {
+    const rows = this.selectDue.all(Date.now(), relayBatch);
+    this.backlog();
+    if (rows.length === 0) return 0;
+    if (this.transport) {
+      if (!(await this.publishRows(this.transport, rows))) {
+        // NATS unreachable: end this round; the 1 s timer tries again.
+        this.wakeAgain = false;
+        return 0;
+      }
+    } else await this.deliverRows(rows);
+    return rows.length;
+  }
+
+  private envelope(row: OutboxRow): EventEnvelope {
+    return { id: row.id, subject: row.subject, occurredAt: new Date(row.created_at).toISOString(), payload: JSON.parse(row.payload) };
+  }
+
+  /** NATS mode: publish in order on one connection; rows that failed stay for the next round. */
+  private async publishRows(transport: JetStreamTransport, rows: OutboxRow[]): Promise<boolean> {
+    const { metrics, writer, logger } = this.options;
+    const results = await Promise.allSettled(rows.map((row) => transport.publish(this.envelope(row))));
+    const now = Date.now();
+    let firstError: unknown = null;
+    await writer.write(() => {
+      results.forEach((result, i) => {
+        const row = rows[i]!;
+        if (result.status === "fulfilled") {
+          metrics.eventsPublished.inc({ outcome: result.value });
+          this.markSent.run(now, row.id);
+        } else {
+          firstError ??= result.reason;
+          // No per-row backoff: an outage delays every row alike, and the next tick retries.
+          this.markFailed.run(0, row.id);
+        }
+      });
+    });
+    if (firstError === null) return true;
+    logger.warn("outbox relay: publish failed; events stay in the outbox", { err: firstError });
+    return false;
+  }
+
+  /** Embedded mode: each consumer takes the batch in order; a row is sent when no consumer asks for a retry. */
+  private async deliverRows(rows: OutboxRow[]): Promise<void> {
+    const retry = new Set<string>();
+    const events = rows.map((row) => this.envelope(row));
+    await Promise.all(
+      this.consumers.map(async (spec) => {
+        for (const [i, event] of events.entries()) {
+          if (!spec.subjects.some((p) => subjectMatches(p, event.subject))) continue;
+          const outcome = await this.deliver(spec, event, rows[i]!.attempts + 1);
+          if (outcome === "retry") retry.add(event.id);
+        }
+      }),
+    );
+    const now = Date.now();
+    let soonest = Infinity;
+    await this.options.writer.write(() => {
+      for (const row of rows) {
+        if (!retry.has(row.id)) {
+          this.markSent.run(now, row.id);
+          continue;
+        }
+        const delay = this.retryDelay(row.attempts + 1);
+        soonest = Math.min(soonest, delay);
+        this.markFailed.run(now + delay, row.id);
+      }
+    });
+    // Retry when the first backoff ends rather than on the next 1 s tick.
+    if (soonest < 1000) setTimeout(() => this.wake(), soonest);
+  }
+
+  /** One delivery of one event to one consumer, in either mode. */
+  private async deliver(spec: ConsumerSpec, event: EventEnvelope, attempt: number): Promise<DeliveryOutcome> {
+    const { metrics, writer, logger, maxDeliver } = this.options;
+    const consumer = spec.name;
+    if (attempt > 1) metrics.consumerRedeliveries.inc({ consumer });
+    if (this.selectProcessed.get(consumer, event.id)) {
+      metrics.consumerDeliveries.inc({ consumer, outcome: "duplicate" });
+      return "duplicate";
+    }
+    try {
+      await spec.effect?.(event);
+      const fresh = await writer.write(() => {
+        if (this.insertProcessed.run(consumer, event.id, Date.now()).changes === 0) return false;
+        spec.apply?.(event);
+        return true;
+      });
+      metrics.consumerDeliveries.inc({ consumer, outcome: fresh ? "processed" : "duplicate" });
+      return fresh ? "processed" : "duplicate";
+    } catch (err) {
+      metrics.consumerDeliveries.inc({ consumer, outcome: "failed" });
+      if (attempt < maxDeliver) {
+        logger.warn("event handler failed; will retry", { consumer, eventId: event.id, subject: event.subject, attempt, err });
+        return "retry";
+      }
+      await this.deadLetter(spec, event, attempt, err);
+      return "dead";
+    }
+  }
+
+  /** Gives up on an event for one consumer: recorded in SQLite (and the DLQ stream with NATS). */
+  private async deadLetter(spec: ConsumerSpec, event: EventEnvelope, attempts: number, err: unknown): Promise<void> {
+    const { metrics, writer, logger } = this.options;
+    const error = errorText(err);
+    logger.error("event dead-lettered", { consumer: spec.name, eventId: event.id, subject: event.subject, attempts, error });
+    metrics.deadLetters.inc({ consumer: spec.name });
+    await writer.write(() => {
+      const now = Date.now();
+      this.insertDeadLetter.run(spec.name, event.id, event.subject, JSON.stringify(event.payload), error, attempts, now);
+      // Recorded as handled so a redelivery does not retry it; replaying means deleting both rows.
+      this.insertProcessed.run(spec.name, event.id, now);
+    });
+    await this.transport
+      ?.publishDeadLetter(spec.name, event, error, attempts)
+      .catch((e: unknown) => logger.warn("dead-letter publish failed (kept in SQLite)", { consumer: spec.name, eventId: event.id, err: e }));
+  }
+}

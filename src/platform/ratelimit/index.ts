@@ -1,0 +1,33 @@
+// The RateLimiter port's factory: Redis when configured, else in-process. Both get the same
+// rule normalisation and the refused-requests metric from the wrapper here.
+import type Redis from "ioredis";
+import type { Metrics } from "../metrics";
+import { MemoryRateLimiter } from "./memory";
+import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+import { RedisRateLimiter } from "./redis";
+
+export { MemoryRateLimiter } from "./memory";
+export type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+export { RedisRateLimiter } from "./redis";
+
+export function createRateLimiter(redis: Redis | null, metrics?: Metrics): RateLimiter {
+  const inner: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter();
+  // Redis wants whole milliseconds (PX, PEXPIRE); the memory limiter follows suit.
+  const normalise = (rule: RateLimitRule): RateLimitRule => ({
+    ...rule,
+    limit: Math.floor(rule.limit),
+    windowMs: Math.max(1, Math.ceil(rule.windowMs)),
+    blockMs: rule.blockMs && rule.blockMs > 0 ? Math.ceil(rule.blockMs) : 0,
+  });
+  return {
+    kind: inner.kind,
+    async hit(key, rule) {
+      const result: RateLimitResult = await inner.hit(key, normalise(rule));
+      if (!result.allowed) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
+      return result;
+    },
+    peek: (key, rule) => inner.peek(key, normalise(rule)),
+    reset: (key) => inner.reset(key),
+    close: () => inner.close(),
+  };
+}

@@ -1,0 +1,61 @@
+// In-process fixed-window limiter: the same steps as the Redis script (see redis.ts), on a Map.
+import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+
+interface Entry {
+  count: number;
+  windowEndsAt: number;
+  blockedUntil: number;
+}
+
+export class MemoryRateLimiter implements RateLimiter {
+  readonly kind = "memory" as const;
+  private readonly entries = new Map<string, Entry>();
+  private sweepAt = 1024;
+
+  async hit(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): Promise<RateLimitResult> {
+    const now = Date.now();
+    let entry = this.entries.get(key);
+    if (entry && entry.blockedUntil > now) return refused(entry.blockedUntil - now);
+    if (!entry || entry.windowEndsAt <= now) {
+      entry = { count: 0, windowEndsAt: now + windowMs, blockedUntil: 0 };
+      this.entries.set(key, entry);
+      this.sweep(now);
+    }
+    entry.count++;
+    if (entry.count <= limit) return allowed(limit - entry.count);
+    if (blockMs > 0) {
+      // The block replaces the rest of the window, so the key starts afresh when it ends.
+      this.entries.set(key, { count: 0, windowEndsAt: 0, blockedUntil: now + blockMs });
+      return refused(blockMs);
+    }
+    return refused(entry.windowEndsAt - now);
+  }
+
+  async peek(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): Promise<RateLimitResult> {
+    const now = Date.now();
+    const entry = this.entries.get(key);
+    if (entry && entry.blockedUntil > now) return refused(entry.blockedUntil - now);
+    const live = entry && entry.windowEndsAt > now ? entry : undefined;
+    const count = live?.count ?? 0;
+    if (count < limit) return allowed(limit - count);
+    return refused(blockMs > 0 ? blockMs : live ? live.windowEndsAt - now : windowMs);
+  }
+
+  async reset(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async close(): Promise<void> {
+    this.entries.clear();
+  }
+
+  // Drops keys whose window and block are both over; amortised O(1) (the threshold doubles).
+  private sweep(now: number): void {
+    if (this.entries.size < this.sweepAt) return;
+    for (const [key, e] of this.entries) if (e.windowEndsAt <= now && e.blockedUntil <= now) this.entries.delete(key);
+    this.sweepAt = Math.max(1024, this.entries.size * 2);
+  }
+}
+
+const allowed = (remaining: number): RateLimitResult => ({ allowed: true, remaining, retryAfterMs: 0 });
+const refused = (retryAfterMs: number): RateLimitResult => ({ allowed: false, remaining: 0, retryAfterMs: Math.max(1, retryAfterMs) });

@@ -1,0 +1,144 @@
+// The same rate-limit assertions against the in-process limiter and a real redis-server.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import type Redis from "ioredis";
+import { modes, type Mode } from "../../testing/modes";
+import { freePort } from "../../testing/ports";
+import { startRealBackends } from "../../testing/servers";
+import { waitFor } from "../../testing/wait";
+import { createLogger } from "../logger";
+import { Metrics } from "../metrics";
+import { createRedis } from "../redis";
+import { createRateLimiter, type RateLimiter } from "./index";
+
+let seq = 0;
+const uniqueKey = (name: string) => `test:${process.pid}:${Date.now()}:${++seq}:${name}`;
+
+describe.each(modes)("rate limiter (%s)", (mode: Mode) => {
+  let redis: Redis | null = null;
+  let metrics: Metrics;
+  let limiter: RateLimiter;
+
+  beforeAll(async () => {
+    if (mode === "real") redis = createRedis((await startRealBackends()).redisUrl, createLogger("silent"));
+    metrics = new Metrics();
+  });
+  afterAll(() => {
+    redis?.disconnect();
+    metrics.close();
+  });
+  beforeEach(() => {
+    limiter = createRateLimiter(redis, metrics);
+    expect(limiter.kind).toBe(mode === "real" ? "redis" : "memory");
+  });
+
+  test("exact under concurrency: 200 simultaneous hits with limit 50 allow exactly 50", async () => {
+    const key = uniqueKey("burst");
+    const rule = { limit: 50, windowMs: 60_000 };
+    const results = await Promise.all(Array.from({ length: 200 }, () => limiter.hit(key, rule)));
+    const allowed = results.filter((r) => r.allowed);
+    expect(allowed).toHaveLength(50);
+    // Each remaining count handed out once: no two hits saw the same counter value.
+    expect(allowed.map((r) => r.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    for (const r of results.filter((r) => !r.allowed)) {
+      expect(r.remaining).toBe(0);
+      expect(r.retryAfterMs).toBeGreaterThan(0);
+      expect(r.retryAfterMs).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  test("exact with a block period too: the 51st hit blocks, the rest are refused", async () => {
+    const key = uniqueKey("burst-block");
+    const results = await Promise.all(Array.from({ length: 200 }, () => limiter.hit(key, { limit: 50, windowMs: 60_000, blockMs: 30_000 })));
+    expect(results.filter((r) => r.allowed)).toHaveLength(50);
+  });
+
+  test("retryAfter is the rest of the window when there is no block", async () => {
+    const key = uniqueKey("retry");
+    const rule = { limit: 2, windowMs: 10_000 };
+    expect(await limiter.hit(key, rule)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+    expect(await limiter.hit(key, rule)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    const refused = await limiter.hit(key, rule);
+    expect(refused.allowed).toBe(false);
+    expect(refused.remaining).toBe(0);
+    expect(refused.retryAfterMs).toBeGreaterThan(5_000);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(10_000);
+  });
+
+  test("a block period refuses every hit until it ends, then the key starts afresh", async () => {
+    const key = uniqueKey("block");
+    const rule = { limit: 2, windowMs: 60_000, blockMs: 300 };
+    await limiter.hit(key, rule);
+    await limiter.hit(key, rule);
+    const blocked = await limiter.hit(key, rule);
+    expect(blocked).toEqual({ allowed: false, remaining: 0, retryAfterMs: 300 });
+    const again = await limiter.hit(key, rule);
+    expect(again.allowed).toBe(false);
+    expect(again.retryAfterMs).toBeGreaterThan(0);
+    expect(again.retryAfterMs).toBeLessThanOrEqual(300);
+    expect((await limiter.peek(key, rule)).allowed).toBe(false);
+    await waitFor(async () => (await limiter.peek(key, rule)).allowed, { timeoutMs: 5_000, what: "the block to end" });
+    // The window was 60 s, but the block replaced it: a full new window.
+    expect(await limiter.hit(key, rule)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+  });
+
+  test("the window resets after windowMs", async () => {
+    const key = uniqueKey("window");
+    const rule = { limit: 2, windowMs: 200 };
+    expect((await limiter.hit(key, rule)).allowed).toBe(true);
+    expect((await limiter.hit(key, rule)).allowed).toBe(true);
+    expect((await limiter.hit(key, rule)).allowed).toBe(false);
+    await waitFor(async () => (await limiter.peek(key, rule)).allowed, { timeoutMs: 5_000, what: "the window to end" });
+    expect(await limiter.hit(key, rule)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+  });
+
+  test("peek doesn't count, and reports what the next hit would", async () => {
+    const key = uniqueKey("peek");
+    const rule = { limit: 2, windowMs: 10_000, blockMs: 20_000 };
+    for (let i = 0; i < 5; i++) expect(await limiter.peek(key, rule)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    await limiter.hit(key, rule);
+    expect(await limiter.peek(key, rule)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+    await limiter.hit(key, rule);
+    // The next hit would pass the limit and block for blockMs.
+    expect(await limiter.peek(key, rule)).toEqual({ allowed: false, remaining: 0, retryAfterMs: 20_000 });
+    const noBlock = await limiter.peek(key, { limit: 2, windowMs: 10_000 });
+    expect(noBlock.allowed).toBe(false);
+    expect(noBlock.retryAfterMs).toBeGreaterThan(5_000);
+    expect(noBlock.retryAfterMs).toBeLessThanOrEqual(10_000);
+  });
+
+  test("reset clears the count and the block; keys are independent", async () => {
+    const [key, other] = [uniqueKey("reset"), uniqueKey("other")];
+    const rule = { limit: 1, windowMs: 60_000, blockMs: 60_000 };
+    await limiter.hit(key, rule);
+    expect((await limiter.hit(key, rule)).allowed).toBe(false);
+    expect(await limiter.hit(other, rule)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    await limiter.reset(key);
+    expect(await limiter.hit(key, rule)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    expect((await limiter.hit(other, rule)).allowed).toBe(false);
+  });
+
+  test("refused hits are counted by limiter name", async () => {
+    const key = uniqueKey("metric");
+    const refusedBefore = await refusedCount(metrics, "metric-test");
+    for (let i = 0; i < 5; i++) await limiter.hit(key, { limit: 2, windowMs: 60_000, name: "metric-test" });
+    expect((await refusedCount(metrics, "metric-test")) - refusedBefore).toBe(3);
+  });
+});
+
+async function refusedCount(metrics: Metrics, limiter: string): Promise<number> {
+  const { values } = await metrics.rateLimited.get();
+  return values.find((v) => v.labels.limiter === limiter)?.value ?? 0;
+}
+
+describe.if(modes.includes("real"))("rate limiter when redis is down", () => {
+  test("hit and peek fail with an error, promptly: the caller decides to fail open or closed", async () => {
+    const redis = createRedis(`redis://127.0.0.1:${await freePort()}`, createLogger("silent"));
+    try {
+      const limiter = createRateLimiter(redis);
+      await expect(limiter.hit("k", { limit: 1, windowMs: 1_000 })).rejects.toThrow();
+      await expect(limiter.peek("k", { limit: 1, windowMs: 1_000 })).rejects.toThrow();
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
