@@ -60,6 +60,9 @@ describe("CLI", () => {
 describe("process lifecycle", () => {
   test("SIGTERM finishes in-flight requests, then exits 0", async () => {
     const server = await startServer();
+    // Open 8 keep-alive connections first, so the signups below are read by the server (not
+    // waiting in the listen backlog, which closes with the listener) before SIGTERM.
+    await Promise.all(Array.from({ length: 8 }, () => fetch(`${server.url}/health/live`).then((r) => r.text())));
     // Signups are slow on purpose (Argon2id), so these are still in flight at SIGTERM.
     const inflight = Array.from({ length: 8 }, () =>
       fetch(`${server.url}/auth/signup`, {
@@ -68,7 +71,7 @@ describe("process lifecycle", () => {
         body: JSON.stringify(newUser("term")),
       }).then((r) => r.status),
     );
-    await Bun.sleep(5);
+    await Bun.sleep(20);
     const code = await server.stop("SIGTERM");
     expect(await Promise.all(inflight)).toEqual(Array(8).fill(201));
     expect(code).toBe(0);

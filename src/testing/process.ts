@@ -19,19 +19,18 @@ export interface RunningServer {
 
 const root = resolve(import.meta.dir, "../..");
 
-export function homebaseCommand(args: string[]): string[] {
-  const bin = process.env.HOMEBASE_BIN;
+export function homebaseCommand(args: string[], bin = process.env.HOMEBASE_BIN): string[] {
   return bin ? [resolve(bin), ...args] : [process.execPath, join(root, "src/main.ts"), ...args];
 }
 
 export async function startServer(
   env: Record<string, string> = {},
-  { args = ["all"], dataDir }: { args?: string[]; dataDir?: string } = {},
+  { args = ["all"], dataDir, bin, cwd = root }: { args?: string[]; dataDir?: string; bin?: string; cwd?: string } = {},
 ): Promise<RunningServer> {
   const port = await freePort();
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "homebase-proc-"));
-  const proc = Bun.spawn(homebaseCommand(args), {
-    cwd: root,
+  const proc = Bun.spawn(homebaseCommand(args, bin), {
+    cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOMEBASE_DATA_DIR: dir, HOMEBASE_PORT: String(port), HOMEBASE_LOG_LEVEL: "info", ...env },
     stdin: "ignore",
     stdout: "pipe",

@@ -18,7 +18,7 @@ describe.each(modes)("accounts (%s)", (mode) => {
   const seen: EventEnvelope[] = [];
 
   beforeAll(async () => {
-    t = await createTestApp(mode, { HOMEBASE_LOGIN_MAX_ATTEMPTS: "3", HOMEBASE_LOGIN_BLOCK_SEC: "60" }, (platform) => {
+    t = await createTestApp(mode, { HOMEBASE_LOGIN_MAX_ATTEMPTS: "3", HOMEBASE_LOGIN_WINDOW_SEC: "2", HOMEBASE_LOGIN_BLOCK_SEC: "60" }, (platform) => {
       platform.events.register({
         name: "accounts-test-observer",
         subjects: ["homebase.accounts.>"],
@@ -136,6 +136,11 @@ describe.each(modes)("accounts (%s)", (mode) => {
       expect(blocked.status).toBe(429);
       expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
       expect((await problem(blocked)).code).toBe("login_rate_limited");
+      // The block (60 s) outlasts the 2 s counting window.
+      await Bun.sleep(2100);
+      const stillBlocked = await t.request("POST", "/auth/login", { body: { email: u.email, password: u.password } });
+      expect(stillBlocked.status).toBe(429);
+      expect(Number(stillBlocked.headers.get("retry-after"))).toBeGreaterThan(50);
       // Another account from the same address is still allowed (IP limit is 4×).
       const other = await signupAndLogin(t);
       expect(other.tokens.accessToken).toBeString();

@@ -37,14 +37,16 @@ export function authPlugin(accounts: AccountsService) {
   return new Elysia({ name: "homebase.auth" }).macro({
     auth: {
       detail: { security: bearerSecurity },
-      async resolve({ headers }) {
-        return { principal: await principalOf(headers.authorization) };
+      // request, not the headers object: Elysia infers `headers` from source text, which the
+      // compiled (minified) binary changes.
+      async resolve({ request }) {
+        return { principal: await principalOf(request.headers.get("authorization") ?? undefined) };
       },
     },
     admin: {
       detail: { security: bearerSecurity },
-      async resolve({ headers }) {
-        const principal = await principalOf(headers.authorization);
+      async resolve({ request }) {
+        const principal = await principalOf(request.headers.get("authorization") ?? undefined);
         if (principal.role !== "admin") throw problems.forbidden("admin_only", "this operation needs the admin role");
         return { principal };
       },

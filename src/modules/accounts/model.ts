@@ -32,8 +32,9 @@ export const Password = t.String({
 export const Nickname = t.String({
   minLength: 2,
   maxLength: 30,
-  pattern: "^[\\p{L}\\p{N}_.-]{2,30}$",
-  description: "2–30 letters, digits, '_', '.', '-'; unique case-insensitively; not admin/root/system",
+  // ASCII only: TypeBox compiles patterns without the u flag, and ASCII keeps case-folding unambiguous.
+  pattern: "^[A-Za-z0-9_.-]{2,30}$",
+  description: "2–30 ASCII letters, digits, '_', '.', '-'; unique case-insensitively; not admin/root/system",
   examples: ["ada"],
 });
 

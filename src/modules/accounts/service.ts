@@ -75,9 +75,9 @@ export class AccountsService {
     this.key = new TextEncoder().encode(settings.jwtSecret);
     const windowMs = settings.loginWindowSec * 1000;
     const blockMs = settings.loginBlockSec > 0 ? settings.loginBlockSec * 1000 : undefined;
-    this.accountRule = { limit: settings.loginMaxAttempts, windowMs, blockMs };
+    this.accountRule = { name: "login", limit: settings.loginMaxAttempts, windowMs, blockMs };
     // One address may mistype several accounts' passwords; brute force across accounts may not.
-    this.ipRule = { limit: settings.loginMaxAttempts * 4, windowMs, blockMs };
+    this.ipRule = { name: "login", limit: settings.loginMaxAttempts * 4, windowMs, blockMs };
     this.dummyHash = Bun.password.hash(randomToken(), argon2);
   }
 
@@ -132,11 +132,17 @@ export class AccountsService {
     const email = body.email.trim().toLowerCase();
     const accountKey = `login:account:${email}`;
     const ipKey = `login:ip:${client.ip ?? "unknown"}`;
-    const [byAccount, byIp] = await Promise.all([
+    let [byAccount, byIp] = await Promise.all([
       this.limiter.peek(accountKey, this.accountRule),
       this.limiter.peek(ipKey, this.ipRule),
     ]);
     if (!byAccount.allowed || !byIp.allowed) {
+      // The attempt past the limit counts, which arms the block period on the limited key.
+      const armed = await Promise.all([
+        byAccount.allowed ? byAccount : this.limiter.hit(accountKey, this.accountRule),
+        byIp.allowed ? byIp : this.limiter.hit(ipKey, this.ipRule),
+      ]);
+      [byAccount, byIp] = armed;
       const retry = Math.max(byAccount.allowed ? 0 : byAccount.retryAfterMs, byIp.allowed ? 0 : byIp.retryAfterMs);
       throw problems.tooManyRequests("login_rate_limited", retry, "too many failed logins; try again later");
     }

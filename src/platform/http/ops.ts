@@ -32,11 +32,27 @@ export function opsRoutes(platform: Platform, isDraining: () => boolean) {
     .get(
       "/metrics",
       async () => {
-        platform.metrics.outboxBacklog.set(platform.events.backlog());
+        platform.events.backlog(); // refreshes the outbox backlog and relay lag gauges
         return new Response(await platform.metrics.registry.metrics(), {
           headers: { "content-type": platform.metrics.registry.contentType },
         });
       },
-      { detail: { tags, summary: "Prometheus metrics (text exposition format)" } },
+      {
+        detail: {
+          tags,
+          summary: "Prometheus metrics (text exposition format)",
+          responses: {
+            200: {
+              description: "Metrics in the Prometheus text format 0.0.4",
+              content: {
+                "text/plain": {
+                  schema: { type: "string" },
+                  example: "# TYPE homebase_outbox_backlog gauge\nhomebase_outbox_backlog 0\n",
+                },
+              },
+            },
+          },
+        },
+      },
     );
 }

@@ -1,0 +1,72 @@
+// `npm run build` produces one executable that runs with no source tree, node_modules or
+// internet: migrations and Swagger UI assets are inside it. Checked from an empty directory.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { newUser } from "../src/testing/app";
+import { startServer, type RunningServer } from "../src/testing/process";
+
+const root = resolve(import.meta.dir, "..");
+
+describe("compiled binary", () => {
+  const dir = mkdtempSync(join(tmpdir(), "homebase-build-"));
+  const bin = join(dir, "homebase");
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], {
+      cwd: root,
+      env: { ...process.env, HOMEBASE_BUILD_OUT: bin },
+    });
+    if (build.exitCode !== 0) throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`);
+    server = await startServer({}, { bin, cwd: dir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("is a single executable that reports its version", () => {
+    expect(statSync(bin).mode & 0o111).toBeGreaterThan(0);
+    const r = Bun.spawnSync([bin, "version"], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toMatch(/^homebase \d+\.\d+\.\d+ \(bun /);
+  });
+
+  test("signup → login → /me → PATCH /me over HTTP, migrations applied from inside the binary", async () => {
+    const user = newUser("bin");
+    const json = { "content-type": "application/json" };
+    const signup = await fetch(`${server.url}/auth/signup`, { method: "POST", headers: json, body: JSON.stringify(user) });
+    expect(signup.status).toBe(201);
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    expect(login.status).toBe(200);
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const me = await fetch(`${server.url}/me`, { headers: auth });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { email: string }).email).toBe(user.email);
+    const patched = await fetch(`${server.url}/me`, { method: "PATCH", headers: { ...auth, ...json }, body: JSON.stringify({ nickname: `${user.nickname.slice(0, 26)}_bin` }) });
+    expect(patched.status).toBe(200);
+    const forbidden = await fetch(`${server.url}/users?limit=5`, { headers: auth });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.headers.get("content-type")).toContain("application/problem+json");
+  });
+
+  test("serves Swagger UI and its assets from the binary", async () => {
+    const page = await fetch(`${server.url}/swagger`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("/swagger-assets/swagger-ui-bundle.js");
+    const bundle = await fetch(`${server.url}/swagger-assets/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(500_000);
+    const spec = (await (await fetch(`${server.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(spec.paths)).toContain("/auth/login");
+  });
+});
