@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { startServer } from "../src/testing/process";
 import { freePort } from "../src/testing/ports";
 import { newUser } from "../src/testing/app";
+import { waitFor } from "../src/testing/wait";
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -65,7 +66,13 @@ async function load(name: string, url: string, opts: { method?: string; headers?
   return { name, ...(JSON.parse(line) as Omit<Result, "name">) };
 }
 
-const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_LOGIN_MAX_ATTEMPTS: "1000" });
+// The artifact users run: dist/homebase (built when missing), or HOMEBASE_BIN.
+const bin = resolve(process.env.HOMEBASE_BIN ?? join(root, "dist/homebase"));
+if (!existsSync(bin)) {
+  const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], { cwd: root, stdout: "inherit", stderr: "inherit" });
+  if (build.exitCode !== 0) process.exit(build.exitCode ?? 1);
+}
+const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_LOGIN_MAX_ATTEMPTS: "1000" }, { bin });
 const user = newUser("bench");
 await fetch(`${server.url}/auth/signup`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(user) });
 const login = (await (await fetch(`${server.url}/auth/login`, {
@@ -77,7 +84,7 @@ const meBody = await (await fetch(`${server.url}/me`, { headers: { authorization
 
 const ceilingPort = await freePort();
 const ceiling = Bun.spawn([process.execPath, join(import.meta.dir, "ceiling.ts"), String(ceilingPort), String(meBody.length)], { stdout: "ignore" });
-await Bun.sleep(300);
+await waitFor(() => fetch(`http://127.0.0.1:${ceilingPort}/`).then((r) => r.ok, () => false), { what: "the ceiling server" });
 
 const results: Result[] = [];
 try {
@@ -109,5 +116,6 @@ console.log(table);
 const outDir = join(import.meta.dir, "results");
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `${new Date().toISOString().slice(0, 10)}-auth.json`);
-writeFileSync(file, JSON.stringify({ env: { cpu: cpus()[0]?.model, cores: cpus().length, bun: Bun.version, tool: ohaBin ? "oha" : "wrk", seconds, connections }, results, table }, null, 2));
+const env = { cpu: cpus()[0]?.model, cores: cpus().length, bun: Bun.version, tool: ohaBin ? "oha" : "wrk", seconds, connections, target: bin };
+writeFileSync(file, JSON.stringify({ env, results, table }, null, 2));
 console.log(`\nwrote ${file}`);
