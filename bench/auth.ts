@@ -42,15 +42,14 @@ async function load(name: string, url: string, opts: { method?: string; headers?
     const proc = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
     if (proc.exitCode !== 0) throw new Error(`oha failed: ${proc.stderr.toString()}`);
     const raw = JSON.parse(proc.stdout.toString()) as {
-      summary: { requestsPerSec: number; successRate: number };
+      summary: { requestsPerSec: number; successRate: number; slowest: number };
       latencyPercentiles: Record<string, number>;
       statusCodeDistribution: Record<string, number>;
-      slowest?: number;
     };
     const total = Object.values(raw.statusCodeDistribution).reduce((a, b) => a + b, 0);
     const ok = Object.entries(raw.statusCodeDistribution).filter(([s]) => s.startsWith("2")).reduce((a, [, n]) => a + n, 0);
     const ms = (k: string) => (raw.latencyPercentiles[k] ?? NaN) * 1000;
-    return { name, rps: raw.summary.requestsPerSec, p50: ms("p50"), p95: ms("p95"), p99: ms("p99"), max: (raw.slowest ?? NaN) * 1000, errors: total - ok, total, raw };
+    return { name, rps: raw.summary.requestsPerSec, p50: ms("p50"), p95: ms("p95"), p99: ms("p99"), max: raw.summary.slowest * 1000, errors: total - ok, total, raw };
   }
   // wrk fallback (no JSON output): a Lua script reports what we need.
   const script = join(mkdtempSync(join(tmpdir(), "wrk-")), "s.lua");

@@ -175,6 +175,19 @@ describe.each(modes)("accounts (%s)", (mode) => {
       }
     });
 
+    test("a token that worked (and was remembered as verified) is refused once it expires", async () => {
+      const u = await signupAndLogin(t);
+      const payload = JSON.parse(Buffer.from(u.tokens.accessToken.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+      const shortLived = await new SignJWT({ ...payload, exp: Math.floor(Date.now() / 1000) + 2 })
+        .setProtectedHeader({ alg: "HS256" })
+        .sign(new TextEncoder().encode(t.platform.config.jwtSecret));
+      expect((await t.request("GET", "/me", { token: shortLived })).status).toBe(200);
+      await Bun.sleep(2100);
+      const expired = await t.request("GET", "/me", { token: shortLived });
+      expect(expired.status).toBe(401);
+      expect((await problem(expired)).code).toBe("token_expired");
+    });
+
     test("refresh rotates; replaying a rotated token revokes the whole session", async () => {
       const u = await signupAndLogin(t);
       const first = await t.request("POST", "/auth/refresh", { body: { refreshToken: u.tokens.refreshToken } });
