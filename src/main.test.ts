@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { homebaseCommand, startServer } from "./testing/process";
 import { newUser } from "./testing/app";
+import { backendEnv, modes } from "./testing/modes";
 
 function runCli(args: string[], env: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "homebase-cli-"));
@@ -125,5 +126,83 @@ describe("process lifecycle", () => {
     } finally {
       await restarted.stop();
     }
+  });
+});
+
+describe("backup, restore, doctor", () => {
+  test("backup while serving and writing; restore into a new data dir; the restored server knows every backed-up account", async () => {
+    const server = await startServer();
+    const json = { "content-type": "application/json" };
+    const signup = async () => {
+      const user = newUser("bak");
+      const res = await fetch(`${server.url}/auth/signup`, { method: "POST", headers: json, body: JSON.stringify(user) });
+      expect(res.status).toBe(201);
+      return user;
+    };
+    const before = await Promise.all(Array.from({ length: 6 }, signup));
+    let stop = false;
+    const background = (async () => {
+      while (!stop) await signup();
+    })();
+    const file = join(mkdtempSync(join(tmpdir(), "homebase-bak-")), "homebase.backup");
+    const backup = runCli(["backup", file], { HOMEBASE_DATA_DIR: server.dataDir });
+    stop = true;
+    await background;
+    expect(backup.stderr).toBe("");
+    expect(backup.code).toBe(0);
+    const summary = JSON.parse(backup.stdout) as { tables: Record<string, number>; checksum: string };
+    expect(summary.tables.users!).toBeGreaterThanOrEqual(before.length);
+    // Every user row has its user.registered outbox row: the snapshot is not torn.
+    expect(summary.tables.outbox).toBe(summary.tables.users);
+
+    const busy = runCli(["restore", file, "--force"], { HOMEBASE_DATA_DIR: server.dataDir });
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain("stop homebase");
+    await server.stop();
+
+    const restoredDir = mkdtempSync(join(tmpdir(), "homebase-restored-"));
+    const restore = runCli(["restore", file], { HOMEBASE_DATA_DIR: restoredDir });
+    expect(restore.code).toBe(0);
+    expect((JSON.parse(restore.stdout) as { checksum: string }).checksum).toBe(summary.checksum);
+    const again = runCli(["restore", file], { HOMEBASE_DATA_DIR: restoredDir });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("--force");
+
+    // Tokens are signed with the data dir's secret; the restored server logs users in again.
+    const restored = await startServer({}, { dataDir: restoredDir });
+    try {
+      for (const user of before) {
+        const login = await fetch(`${restored.url}/auth/login`, { method: "POST", headers: json, body: JSON.stringify({ email: user.email, password: user.password }) });
+        expect(login.status).toBe(200);
+      }
+    } finally {
+      await restored.stop();
+    }
+  }, 60_000);
+
+  test("doctor on the embedded defaults: pass lines, exit 0", () => {
+    const r = runCli(["doctor"]);
+    expect(r.code).toBe(0);
+    for (const name of ["config", "data dir", "jwt secret", "sqlite", "open files", "listen address"]) {
+      expect(r.stdout).toMatch(new RegExp(`^(PASS|WARN)\\s+${name}\\s`, "m"));
+    }
+  });
+
+  test("doctor with an unreachable Redis and a listen address on no interface: fail lines, exit 1", () => {
+    const r = runCli(["doctor"], { REDIS_URL: "redis://127.0.0.1:1", HOMEBASE_HOST: "10.254.254.254" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL\s+redis\s+unreachable/m);
+    expect(r.stdout).toMatch(/^FAIL\s+listen address\s+10\.254\.254\.254 is not an address of any interface/m);
+  });
+
+  test.if(modes.includes("real"))("doctor against the real backends: redis, nats, jetstream, mongo and clock lines", async () => {
+    const env = await backendEnv("real");
+    const r = runCli(["doctor"], env);
+    expect(r.stdout).toMatch(/^PASS\s+redis\s+reachable/m);
+    expect(r.stdout).toMatch(/^PASS\s+clock\/redis\s/m);
+    expect(r.stdout).toMatch(/^PASS\s+nats\s+reachable/m);
+    expect(r.stdout).toMatch(/^(PASS|WARN)\s+jetstream\s/m);
+    expect(r.stdout).toMatch(/^PASS\s+mongo\s+reachable/m);
+    expect(r.code).toBe(0);
   });
 });

@@ -5,6 +5,8 @@ import { createApp, createModules, version, type AppState } from "./app";
 import { createPlatform } from "./platform";
 import { migrate, openDatabase } from "./platform/db/sqlite";
 import { migrations } from "./migrations";
+import { BackupError, backupDatabase, restoreDatabase } from "./platform/db/backup";
+import { formatChecks, runDoctor } from "./platform/doctor";
 import { join } from "node:path";
 
 const usage = `homebase ${version}
@@ -18,6 +20,10 @@ Commands:
   migrate          apply database migrations and exit
   config           print the effective configuration (secrets redacted)
   promote <email>  grant the admin role to an existing account
+  backup <file>    write a consistent copy of the database while serving
+  restore <file> [--force]
+                   replace the (stopped) data dir's database with a backup
+  doctor           check config, data dir, SQLite, backends, clocks, limits, listen address
   version          print the version
   help             this text
 
@@ -124,6 +130,38 @@ async function main(argv: string[]): Promise<void> {
       } finally {
         await platform.close();
       }
+      return;
+    }
+    case "backup": {
+      const file = rest[0];
+      if (!file) fail("usage: homebase backup <file>");
+      const config = readConfig();
+      try {
+        const summary = backupDatabase(join(config.dataDir, "homebase.sqlite"), file);
+        process.stdout.write(JSON.stringify({ backup: file, ...summary }, null, 2) + "\n");
+      } catch (err) {
+        if (err instanceof BackupError) fail(err.message, 1);
+        throw err;
+      }
+      return;
+    }
+    case "restore": {
+      const file = rest.find((a) => !a.startsWith("--"));
+      if (!file) fail("usage: homebase restore <file> [--force]");
+      const config = readConfig();
+      try {
+        const summary = restoreDatabase(file, config.dataDir, rest.includes("--force"));
+        process.stdout.write(JSON.stringify({ restored: file, dataDir: config.dataDir, ...summary }, null, 2) + "\n");
+      } catch (err) {
+        if (err instanceof BackupError) fail(err.message, 1);
+        throw err;
+      }
+      return;
+    }
+    case "doctor": {
+      const checks = await runDoctor();
+      process.stdout.write(formatChecks(checks) + "\n");
+      if (checks.some((c) => c.status === "fail")) process.exit(1);
       return;
     }
     case "all":

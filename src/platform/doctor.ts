@@ -1,0 +1,209 @@
+// `homebase doctor`: one pass/warn/fail line per thing an operator would check by hand.
+// Every probe is bounded in time; nothing here writes to the database or the backends.
+import { Database } from "bun:sqlite";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
+import Redis from "ioredis";
+import { MongoClient } from "mongodb";
+import { ConfigError, loadConfig, type Config } from "../config";
+import { migrations } from "../migrations";
+
+export type CheckStatus = "pass" | "warn" | "fail";
+
+export interface Check {
+  status: CheckStatus;
+  name: string;
+  detail: string;
+}
+
+/** Clock differences beyond this make token expiry and event timestamps disagree. */
+const maxSkewMs = 2_000;
+const probeTimeoutMs = 2_000;
+
+const check = (status: CheckStatus, name: string, detail: string): Check => ({ status, name, detail });
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function skewCheck(name: string, remoteMs: number, before: number, after: number): Check {
+  // The remote clock was read somewhere between before and after: compare with the midpoint.
+  const skew = remoteMs - (before + after) / 2;
+  const detail = `clock skew ${skew >= 0 ? "+" : ""}${Math.round(skew)} ms against ${name}`;
+  return check(Math.abs(skew) > maxSkewMs ? "warn" : "pass", `clock/${name}`, detail);
+}
+
+function dataDirChecks(config: Config): Check[] {
+  const out: Check[] = [];
+  const dir = config.dataDir;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [check("fail", "data dir", `${dir} is not a directory`)];
+  try {
+    accessSync(dir, constants.W_OK | constants.R_OK);
+  } catch {
+    return [check("fail", "data dir", `${dir} is not readable and writable by this user`)];
+  }
+  const mode = statSync(dir).mode & 0o777;
+  out.push(
+    mode & 0o007
+      ? check("warn", "data dir", `${dir} is accessible to other users (mode ${mode.toString(8)}); chmod 700`)
+      : check("pass", "data dir", `${dir} (mode ${mode.toString(8)})`),
+  );
+  const secret = join(dir, "jwt.secret");
+  if (config.jwtSecretSource === "file" && existsSync(secret)) {
+    const secretMode = statSync(secret).mode & 0o777;
+    out.push(
+      secretMode & 0o077
+        ? check("fail", "jwt secret", `${secret} is readable by others (mode ${secretMode.toString(8)}); chmod 600`)
+        : check("pass", "jwt secret", `generated, ${secret} mode ${secretMode.toString(8)}`),
+    );
+  } else {
+    out.push(check("pass", "jwt secret", "from HOMEBASE_JWT_SECRET"));
+  }
+  return out;
+}
+
+function sqliteCheck(config: Config): Check {
+  const path = join(config.dataDir, "homebase.sqlite");
+  if (!existsSync(path)) return check("warn", "sqlite", `${path} does not exist yet (created on first start)`);
+  try {
+    const db = new Database(path, { readonly: true, strict: true });
+    try {
+      const result = db.query<{ quick_check: string }, []>("PRAGMA quick_check").all();
+      if (result[0]?.quick_check !== "ok") return check("fail", "sqlite", `quick_check: ${result.map((r) => r.quick_check).join("; ")}`);
+      const version = db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_migrations").get()?.v ?? 0;
+      const latest = Math.max(...migrations.map((m) => m.version));
+      if (version < latest) return check("warn", "sqlite", `integrity ok; schema ${version} < ${latest} (run homebase migrate)`);
+      if (version > latest) return check("fail", "sqlite", `schema ${version} is newer than this binary knows (${latest}): downgrade?`);
+      return check("pass", "sqlite", `integrity ok, schema version ${version}, ${(statSync(path).size / 1048576).toFixed(1)} MiB`);
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    return check("fail", "sqlite", errorText(err));
+  }
+}
+
+async function redisChecks(url: string): Promise<Check[]> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: probeTimeoutMs, commandTimeout: probeTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let lastError: unknown = null;
+  redis.on("error", (err: unknown) => void (lastError = err));
+  try {
+    await redis.connect();
+    const before = Date.now();
+    const [seconds, micros] = await redis.time();
+    const after = Date.now();
+    const info = await redis.info("server");
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? "?";
+    return [check("pass", "redis", `reachable, redis ${version}`), skewCheck("redis", Number(seconds) * 1000 + Number(micros) / 1000, before, after)];
+  } catch (err) {
+    return [check("fail", "redis", `unreachable: ${errorText(lastError ?? err)}`)];
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function natsChecks(url: string, namespace: string): Promise<Check[]> {
+  let nc;
+  try {
+    nc = await natsConnect({ servers: url, timeout: probeTimeoutMs, maxReconnectAttempts: 0 });
+  } catch (err) {
+    return [check("fail", "nats", `unreachable: ${errorText(err)}`)];
+  }
+  try {
+    const out = [check("pass", "nats", `reachable, server ${nc.info?.version ?? "?"}`)];
+    const stream = namespace ? `HOMEBASE_${namespace.toUpperCase()}` : "HOMEBASE";
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: probeTimeoutMs });
+      const info = await jsm.streams.info(stream);
+      const consumers: string[] = [];
+      for await (const c of jsm.consumers.list(stream)) consumers.push(`${c.name} (${c.num_pending} pending, ${c.num_ack_pending} unacked)`);
+      out.push(check("pass", "jetstream", `stream ${stream}: ${info.state.messages} messages; consumers: ${consumers.join(", ") || "none"}`));
+    } catch (err) {
+      out.push(check("warn", "jetstream", `stream ${stream} not found (created when a worker starts): ${errorText(err)}`));
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+async function mongoChecks(url: string): Promise<Check[]> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: probeTimeoutMs, connectTimeoutMS: probeTimeoutMs });
+  try {
+    await client.connect();
+    const admin = client.db("admin");
+    const before = Date.now();
+    // `hello` on MongoDB ≥ 4.4; older servers and mongo-java-server know only isMaster.
+    const hello = (await admin.command({ hello: 1 }).catch(() => admin.command({ isMaster: 1 }))) as { localTime?: Date };
+    const after = Date.now();
+    const out = [check("pass", "mongo", "reachable")];
+    if (hello.localTime instanceof Date) out.push(skewCheck("mongo", hello.localTime.getTime(), before, after));
+    return out;
+  } catch (err) {
+    return [check("fail", "mongo", `unreachable: ${errorText(err)}`)];
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+function fileLimitCheck(): Check {
+  try {
+    const limits = readFileSync("/proc/self/limits", "utf8");
+    const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+    if (!soft) return check("warn", "open files", "could not read the limit");
+    if (soft === "unlimited" || Number(soft) >= 100_000) return check("pass", "open files", `limit ${soft}`);
+    return check("warn", "open files", `limit ${soft} < 100000 sockets (systemd: LimitNOFILE=131072)`);
+  } catch (err) {
+    return check("warn", "open files", errorText(err));
+  }
+}
+
+function isWireGuard(iface: string): boolean {
+  try {
+    return readFileSync(`/sys/class/net/${iface}/uevent`, "utf8").includes("DEVTYPE=wireguard");
+  } catch {
+    return false;
+  }
+}
+
+function listenCheck(host: string): Check {
+  if (host === "0.0.0.0" || host === "::") return check("fail", "listen address", `${host} listens on every interface, public ones included`);
+  if (host === "127.0.0.1" || host === "::1" || host === "localhost") {
+    return check("warn", "listen address", `${host}: reachable from this machine only (set HOMEBASE_HOST to the wg0 address)`);
+  }
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    if (!addresses?.some((a) => a.address === host)) continue;
+    return isWireGuard(name)
+      ? check("pass", "listen address", `${host} on WireGuard interface ${name}`)
+      : check("warn", "listen address", `${host} is on ${name}, which is not a WireGuard interface`);
+  }
+  return check("fail", "listen address", `${host} is not an address of any interface here`);
+}
+
+/** Runs every check for the configuration in `env`. */
+export async function runDoctor(env: Record<string, string | undefined> = process.env): Promise<Check[]> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    return [check("fail", "config", err instanceof ConfigError ? err.message : errorText(err))];
+  }
+  const backends = [config.redisUrl && "redis", config.natsUrl && "nats", config.mongoUrl && "mongo"].filter(Boolean);
+  const checks: Check[] = [check("pass", "config", `valid; backends: ${backends.join(", ") || "embedded"}`)];
+  checks.push(...dataDirChecks(config), sqliteCheck(config));
+  const probes = await Promise.all([
+    config.redisUrl ? redisChecks(config.redisUrl) : [],
+    config.natsUrl ? natsChecks(config.natsUrl, config.eventNamespace) : [],
+    config.mongoUrl ? mongoChecks(config.mongoUrl) : [],
+  ]);
+  checks.push(...probes.flat(), fileLimitCheck(), listenCheck(config.host));
+  return checks;
+}
+
+export function formatChecks(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  return checks.map((c) => `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(width)}  ${c.detail}`).join("\n");
+}
