@@ -46,7 +46,14 @@ export function createApp(platform: Platform, modules: Modules, state: AppState 
     // Bun rejects larger bodies before they are buffered; the http plugin answers with problem+json.
     serve: { maxRequestBodySize: config.bodyLimitBytes },
   })
-    .use(httpPlatform({ logger: platform.logger, metrics: platform.metrics, bodyLimitBytes: config.bodyLimitBytes }))
+    .use(
+      httpPlatform({
+        logger: platform.logger,
+        metrics: platform.metrics,
+        bodyLimitBytes: config.bodyLimitBytes,
+        isDraining: () => state.draining,
+      }),
+    )
     .use(
       cors({
         // No origin configured = same-origin only (the API is meant for the WireGuard network).

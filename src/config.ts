@@ -34,6 +34,10 @@ export interface Config {
   /** Prefix of the JetStream stream, subjects and durable names, so several installs (or tests) share one NATS. */
   eventNamespace: string;
   shutdownGraceMs: number;
+  /** SIGTERM: how long to keep serving (readiness 503, Connection: close) before the listener closes. */
+  drainMs: number;
+  /** TTL of the cached GET /challenges/logs/:userId answers; 0 turns that cache off (benchmarks). */
+  challengeLogsTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -146,6 +150,8 @@ export function loadConfig(env: Env = process.env): Config {
     eventRetryMs: int(env, "HOMEBASE_EVENT_RETRY_MS", 1000, 1, 60_000),
     eventNamespace: namespace(env),
     shutdownGraceMs: int(env, "HOMEBASE_SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
+    drainMs: int(env, "HOMEBASE_DRAIN_MS", 1_000, 0, 60_000),
+    challengeLogsTtlMs: int(env, "HOMEBASE_CHALLENGE_LOGS_TTL_MS", 30_000, 0, 86_400_000),
   };
   const { secret, source } = jwtSecret(env, dataDir);
   return { ...base, jwtSecret: secret, jwtSecretSource: source };

@@ -129,6 +129,52 @@ describe("process lifecycle", () => {
   });
 });
 
+describe("rolling restart", () => {
+  test("two instances on one port (SO_REUSEPORT), restarted one at a time under load: no request fails", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "homebase-rolling-"));
+    const env = { HOMEBASE_DRAIN_MS: "500", HOMEBASE_LOG_LEVEL: "warn" };
+    let a = await startServer(env, { dataDir });
+    let b = await startServer(env, { dataDir, port: a.port, args: ["serve"] });
+    const user = newUser("roll");
+    const json = { "content-type": "application/json" };
+    expect((await fetch(`${a.url}/auth/signup`, { method: "POST", headers: json, body: JSON.stringify(user) })).status).toBe(201);
+    const login = await fetch(`${a.url}/auth/login`, { method: "POST", headers: json, body: JSON.stringify({ email: user.email, password: user.password }) });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const client = async () => {
+      while (!stop) {
+        try {
+          const res = await fetch(`${a.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+          await res.arrayBuffer();
+          if (res.status === 200) ok++;
+          else failures.push(`status ${res.status}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    };
+    const clients = Array.from({ length: 16 }, client);
+    try {
+      await Bun.sleep(300);
+      expect(await a.stop("SIGTERM")).toBe(0);
+      a = await startServer(env, { dataDir, port: b.port });
+      await Bun.sleep(300);
+      expect(await b.stop("SIGTERM")).toBe(0);
+      b = await startServer(env, { dataDir, port: a.port, args: ["serve"] });
+      await Bun.sleep(300);
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(100);
+  }, 60_000);
+});
+
 describe("backup, restore, doctor", () => {
   test("backup while serving and writing; restore into a new data dir; the restored server knows every backed-up account", async () => {
     const server = await startServer();

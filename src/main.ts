@@ -79,7 +79,10 @@ async function run(role: Role, config: Config): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs);
     try {
-      // Stop accepting, let in-flight requests finish (a sibling on the same port takes new ones).
+      // Drain: readiness answers 503 and every response closes its connection, so clients
+      // reconnect — to a sibling on the same port (SO_REUSEPORT) once this listener is gone.
+      if (app?.server && config.drainMs > 0) await Bun.sleep(config.drainMs);
+      // Stop accepting, let in-flight requests finish.
       await app?.server?.stop(false);
       await platform.events.flush(config.shutdownGraceMs / 2).catch((err: unknown) => logger.warn("relay flush", { err }));
       await platform.close();

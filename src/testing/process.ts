@@ -25,9 +25,15 @@ export function homebaseCommand(args: string[], bin = process.env.HOMEBASE_BIN):
 
 export async function startServer(
   env: Record<string, string> = {},
-  { args = ["all"], dataDir, bin, cwd = root }: { args?: string[]; dataDir?: string; bin?: string; cwd?: string } = {},
+  {
+    args = ["all"],
+    dataDir,
+    bin,
+    cwd = root,
+    port: fixedPort,
+  }: { args?: string[]; dataDir?: string; bin?: string; cwd?: string; port?: number } = {},
 ): Promise<RunningServer> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "homebase-proc-"));
   const proc = Bun.spawn(homebaseCommand(args, bin), {
     cwd,

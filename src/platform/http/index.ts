@@ -26,6 +26,8 @@ export interface HttpPlatformOptions {
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
+  /** While draining, every response closes its connection so keep-alive clients move on. */
+  isDraining?: () => boolean;
 }
 
 function validationProblem(error: ValidationError, instance: string, requestId: string): Problem {
@@ -46,7 +48,7 @@ function validationProblem(error: ValidationError, instance: string, requestId: 
   );
 }
 
-export function httpPlatform({ logger, metrics, bodyLimitBytes }: HttpPlatformOptions) {
+export function httpPlatform({ logger, metrics, bodyLimitBytes, isDraining = () => false }: HttpPlatformOptions) {
   // Keyed by the Request object: Elysia's `store` is app-wide, not per request.
   const meta = new WeakMap<Request, RequestMeta>();
 
@@ -57,18 +59,20 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes }: HttpPlatformOp
       meta.set(request, { id, start: performance.now() });
       Object.assign(set.headers, securityHeaders);
       set.headers["x-request-id"] = id;
+      if (isDraining()) set.headers.connection = "close";
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > bodyLimitBytes) {
         const path = new URL(request.url).pathname;
         return problemResponse(
           new HttpProblem(413, "body_too_large", `request body exceeds ${bodyLimitBytes} bytes`).toProblem(path, id),
-          { "x-request-id": id, ...securityHeaders },
+          { "x-request-id": id, ...securityHeaders, ...(isDraining() ? { connection: "close" } : {}) },
         );
       }
     })
     .onError({ as: "global" }, ({ code, error, request, path, set }) => {
       const requestId = meta.get(request)?.id ?? Bun.randomUUIDv7();
       const headers: Record<string, string> = { "x-request-id": requestId, ...securityHeaders };
+      if (isDraining()) headers.connection = "close";
       let problem: Problem;
       if (error instanceof HttpProblem) {
         problem = error.toProblem(path, requestId);
