@@ -4,7 +4,7 @@
 // Usage: bun scripts/ensure-tools.ts   (scripts/test.ts runs it first)
 import { ensureTools, findChromium, mongoClasspath, type Tool } from "../src/testing/servers";
 
-const tools: Tool[] = ["redis-server", "nats-server", "java", "mvn", "chromium"];
+const tools: Tool[] = ["redis-server", "nats-server", "java", "mvn", "chromium", "wrk"];
 
 /** Returns one line per tool saying where it is (and what was installed). Throws on failure. */
 export function ensureTestTools(): string[] {

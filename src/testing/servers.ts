@@ -32,6 +32,8 @@ const debianPackage = {
   chromium: "chromium",
   java: "default-jre-headless",
   mvn: "maven",
+  // The benchmark harness's fallback load generator (bench/bench.test.ts runs it when oha is absent).
+  wrk: "wrk",
 } as const;
 export type Tool = keyof typeof debianPackage;
 
