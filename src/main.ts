@@ -7,6 +7,7 @@ import { migrate, openDatabase } from "./platform/db/sqlite";
 import { migrations } from "./migrations";
 import { BackupError, backupDatabase, restoreDatabase } from "./platform/db/backup";
 import { formatChecks, runDoctor } from "./platform/doctor";
+import { seeders } from "./seed";
 import { join } from "node:path";
 
 const usage = `homebase ${version}
@@ -20,6 +21,7 @@ Commands:
   migrate          apply database migrations and exit
   config           print the effective configuration (secrets redacted)
   promote <email>  grant the admin role to an existing account
+  seed <domain>    create demo and benchmark data (homebase seed --list)
   backup <file>    write a consistent copy of the database while serving
   restore <file> [--force]
                    replace the (stopped) data dir's database with a backup
@@ -130,6 +132,28 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(`${user.email} is now an admin\n`);
       } catch (err) {
         fail(err instanceof Error ? err.message : String(err), 1);
+      } finally {
+        await platform.close();
+      }
+      return;
+    }
+    case "seed": {
+      const domain = rest[0];
+      if (!domain || domain === "--list") {
+        const names = Object.entries(seeders).map(([name, s]) => `  ${name.padEnd(12)} ${s.describe}`);
+        process.stdout.write(names.length > 0 ? `${names.join("\n")}\n` : "no seeders yet\n");
+        if (!domain) process.exit(2);
+        return;
+      }
+      const seeder = seeders[domain];
+      if (!seeder) fail(`unknown seed "${domain}"; known: ${Object.keys(seeders).join(", ") || "none"}`);
+      const platform = await createPlatform(readConfig());
+      try {
+        // The worker part runs too, so events the seed emits are delivered before exit.
+        const modules = createModules(platform);
+        await platform.events.start();
+        process.stdout.write(`${await seeder.run(platform, modules, rest.slice(1))}\n`);
+        await platform.events.flush(60_000).catch(() => undefined);
       } finally {
         await platform.close();
       }
