@@ -80,10 +80,12 @@ export class AccountsRepository {
          VALUES ($id, $user_id, $created_at, $last_used_at, $expires_at, $user_agent, $ip)`,
       ),
       sessionById: db.query<SessionRow, [string]>("SELECT * FROM sessions WHERE id = ?"),
-      sessionAuthState: db.query<SessionAuthState, [string, string]>(
-        `SELECT s.revoked_at, s.expires_at, u.deleted_at AS user_deleted_at, u.role
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?`,
+      // Two primary-key reads: about half the cost of the equivalent join (measured, every
+      // authenticated request pays it).
+      sessionAuthState: db.query<{ revoked_at: number | null; expires_at: number; user_id: string }, [string]>(
+        "SELECT revoked_at, expires_at, user_id FROM sessions WHERE id = ?",
       ),
+      userAuthState: db.query<{ deleted_at: number | null; role: Role }, [string]>("SELECT deleted_at, role FROM users WHERE id = ?"),
       touchSession: db.query<unknown, [number, number, string]>(
         "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL",
       ),
@@ -142,7 +144,11 @@ export class AccountsRepository {
     return this.q.sessionById.get(id);
   }
   sessionAuthState(sessionId: string, userId: string): SessionAuthState | null {
-    return this.q.sessionAuthState.get(sessionId, userId);
+    const session = this.q.sessionAuthState.get(sessionId);
+    if (!session || session.user_id !== userId) return null;
+    const user = this.q.userAuthState.get(userId);
+    if (!user) return null;
+    return { revoked_at: session.revoked_at, expires_at: session.expires_at, user_deleted_at: user.deleted_at, role: user.role };
   }
   touchSession(id: string, now: number, expiresAt: number): void {
     this.q.touchSession.run(now, expiresAt, id);
