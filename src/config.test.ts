@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, redactedConfig } from "./config";
@@ -43,6 +43,37 @@ describe("config", () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).variable).toBe(name);
       expect((err as Error).message).toContain(expected);
+    }
+  });
+
+  test("HOMEBASE_JWT_SECRET_FILE (systemd LoadCredential=) supplies the secret; nothing is generated", () => {
+    const own = mkdtempSync(join(tmpdir(), "homebase-config-file-"));
+    try {
+      const data = join(own, "data");
+      const secretFile = join(own, "jwt-secret");
+      writeFileSync(secretFile, "f".repeat(40) + "\n");
+      const c = loadConfig({ HOMEBASE_DATA_DIR: data, HOMEBASE_JWT_SECRET_FILE: secretFile });
+      expect(c.jwtSecret).toBe("f".repeat(40));
+      expect(c.jwtSecretSource).toBe("secret-file");
+      expect(existsSync(join(data, "jwt.secret"))).toBe(false);
+      expect(JSON.stringify(redactedConfig(c))).not.toContain("f".repeat(40));
+
+      const refused = (env: Record<string, string>, expected: string) => {
+        try {
+          loadConfig({ HOMEBASE_DATA_DIR: data, ...env });
+          throw new Error("accepted");
+        } catch (err) {
+          expect(err).toBeInstanceOf(ConfigError);
+          expect((err as ConfigError).variable).toBe("HOMEBASE_JWT_SECRET_FILE");
+          expect((err as Error).message).toContain(expected);
+        }
+      };
+      refused({ HOMEBASE_JWT_SECRET_FILE: join(own, "missing") }, "a readable file");
+      writeFileSync(join(own, "short"), "tooshort\n");
+      refused({ HOMEBASE_JWT_SECRET_FILE: join(own, "short") }, "at least 32 characters");
+      refused({ HOMEBASE_JWT_SECRET_FILE: secretFile, HOMEBASE_JWT_SECRET: "e".repeat(40) }, "use one of them");
+    } finally {
+      rmSync(own, { recursive: true, force: true });
     }
   });
 

@@ -15,8 +15,11 @@ export interface Config {
   natsUrl: string | null;
   mongoUrl: string | null;
   jwtSecret: string;
-  /** Where the JWT secret came from: the environment or the generated file in the data dir. */
-  jwtSecretSource: "env" | "file";
+  /**
+   * Where the JWT secret came from: the environment, a file named by HOMEBASE_JWT_SECRET_FILE
+   * (systemd LoadCredential=) or the generated file in the data dir.
+   */
+  jwtSecretSource: "env" | "secret-file" | "file";
   accessTokenTtlSec: number;
   refreshTokenTtlSec: number;
   sqliteSynchronous: "FULL" | "NORMAL";
@@ -109,8 +112,24 @@ function namespace(env: Env): string {
 }
 
 /** The JWT secret is generated once and kept in the data dir so tokens survive restarts. */
-function jwtSecret(env: Env, dataDir: string): { secret: string; source: "env" | "file" } {
+function jwtSecret(env: Env, dataDir: string): { secret: string; source: Config["jwtSecretSource"] } {
   const raw = env.HOMEBASE_JWT_SECRET;
+  const path = env.HOMEBASE_JWT_SECRET_FILE;
+  // A file keeps the secret out of the environment (/proc/<pid>/environ, `systemctl show`):
+  // the units hand it over with LoadCredential= and point this at $CREDENTIALS_DIRECTORY.
+  if (path !== undefined && path !== "") {
+    const name = "HOMEBASE_JWT_SECRET_FILE";
+    if (raw !== undefined && raw !== "") throw new ConfigError(name, "to be unset when HOMEBASE_JWT_SECRET is set (use one of them)", path);
+    let content: string;
+    try {
+      content = readFileSync(path, "utf8");
+    } catch {
+      throw new ConfigError(name, "a readable file holding the secret", path);
+    }
+    const secret = content.trim();
+    if (secret.length < 32) throw new ConfigError(name, "a file holding at least 32 characters", path);
+    return { secret, source: "secret-file" };
+  }
   if (raw !== undefined && raw !== "") {
     if (raw.length < 32) throw new ConfigError("HOMEBASE_JWT_SECRET", "at least 32 characters", "<redacted>");
     return { secret: raw, source: "env" };

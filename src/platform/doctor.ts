@@ -60,7 +60,7 @@ function dataDirChecks(config: Config): Check[] {
         : check("pass", "jwt secret", `generated, ${secret} mode ${secretMode.toString(8)}`),
     );
   } else {
-    out.push(check("pass", "jwt secret", "from HOMEBASE_JWT_SECRET"));
+    out.push(check("pass", "jwt secret", config.jwtSecretSource === "env" ? "from HOMEBASE_JWT_SECRET" : `from HOMEBASE_JWT_SECRET_FILE`));
   }
   return out;
 }

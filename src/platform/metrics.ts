@@ -61,6 +61,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly consumerPending = new Gauge({
+    name: "homebase_consumer_pending",
+    help: "Events relayed but not yet processed, per consumer (JetStream pending + unacked; embedded: unsent outbox rows)",
+    labelNames: ["consumer"] as const,
+    registers: [this.registry],
+  });
+
   readonly rateLimited = new Counter({
     name: "homebase_rate_limited_total",
     help: "Requests refused by a rate limiter, by limiter name",

@@ -31,22 +31,23 @@ export function migrate(db: Database, migrations: readonly Migration[]): number[
   db.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
   );
-  const applied = new Set(
-    db.query<{ version: number }, []>("SELECT version FROM schema_migrations").all().map((r) => r.version),
-  );
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  const isApplied = db.query<{ one: number }, [number]>("SELECT 1 AS one FROM schema_migrations WHERE version = ?");
   const ran: number[] = [];
   for (const m of sorted) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
+    // Checked inside the write transaction: processes starting together (several api units)
+    // serialize on BEGIN IMMEDIATE, and the later ones see the migration as applied.
+    const applied = db.transaction(() => {
+      if (isApplied.get(m.version)) return false;
       db.exec(m.sql);
       db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
         m.version,
         m.name,
         Date.now(),
       );
+      return true;
     }).immediate();
-    ran.push(m.version);
+    if (applied) ran.push(m.version);
   }
   return ran;
 }

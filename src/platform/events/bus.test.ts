@@ -187,6 +187,31 @@ describe.each(modes)("event bus (%s)", (mode) => {
     expect(h.db.query("SELECT COUNT(*) AS n FROM dead_letters").get()).toEqual({ n: 0 });
   });
 
+  test("homebase_consumer_pending shows an event a consumer has not processed yet, and 0 once it has", async () => {
+    let open = false;
+    const applied: string[] = [];
+    const h = await harness(mode, [
+      {
+        name: "gated",
+        subjects: ["homebase.test.>"],
+        apply: (e) => {
+          if (!open) throw new Error("not yet");
+          applied.push(e.id);
+        },
+      },
+    ], undefined, 100);
+    const pending = async () => {
+      await h.bus.refreshConsumerLag();
+      const { values } = await h.metrics.consumerPending.get();
+      return values.find((v) => v.labels.consumer === "gated")?.value ?? -1;
+    };
+    const id = await emit(h, "homebase.test.gated", {});
+    await waitFor(async () => (await pending()) === 1, { what: "one pending event" });
+    open = true;
+    await waitFor(() => applied.includes(id), { what: "the event once the gate opens", timeoutMs: 20_000 });
+    await waitFor(async () => (await pending()) === 0, { what: "nothing pending" });
+  }, 30_000);
+
   test("an effect that keeps failing is dead-lettered after maxDeliver attempts, and the rest flows on", async () => {
     let effects = 0;
     const healthy = recorder("healthy-neighbour");

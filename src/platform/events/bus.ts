@@ -154,6 +154,22 @@ export class EventBus {
     return n;
   }
 
+  /** Updates homebase_consumer_pending (called on each /metrics scrape; bounded by NATS's request timeout). */
+  async refreshConsumerLag(): Promise<void> {
+    const { metrics, natsUrl } = this.options;
+    const unsent = this.backlog();
+    // A serve-only process with NATS runs no consumers: it has nothing to report.
+    if (natsUrl && !this.transport) return;
+    const transport = this.transport;
+    const withinASecond = <T>(p: Promise<T>) => Promise.race([p, Bun.sleep(1000).then(() => null)]);
+    await Promise.all(
+      this.consumers.map(async (spec) => {
+        const pending = transport ? await withinASecond(transport.pending(spec.name, spec.subjects.length)).catch(() => null) : unsent;
+        if (pending !== null) metrics.consumerPending.set({ consumer: spec.name }, pending);
+      }),
+    );
+  }
+
   /** Waits until the outbox is empty (every event relayed), or throws after timeoutMs. */
   async flush(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

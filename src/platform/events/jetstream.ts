@@ -144,6 +144,17 @@ export class JetStreamTransport {
     else msg.ack();
   }
 
+  /** Pending plus unacknowledged messages of each durable consumer of `name`. */
+  async pending(name: string, subjects: number): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < subjects; i++) {
+      const durable = `${this.namespace ? `${this.namespace}_` : ""}${name}${subjects > 1 ? `_${i}` : ""}`;
+      const info = await this.jsm.consumers.info(this.stream, durable);
+      total += info.num_pending + info.num_ack_pending;
+    }
+    return total;
+  }
+
   async ping(): Promise<boolean> {
     if (this.nc.isClosed()) return false;
     await this.nc.rtt();

@@ -32,7 +32,8 @@ export function opsRoutes(platform: Platform, isDraining: () => boolean) {
     .get(
       "/metrics",
       async () => {
-        platform.events.backlog(); // refreshes the outbox backlog and relay lag gauges
+        // Refreshes the outbox backlog, relay lag and per-consumer pending gauges.
+        await platform.events.refreshConsumerLag();
         return new Response(await platform.metrics.registry.metrics(), {
           headers: { "content-type": platform.metrics.registry.contentType },
         });

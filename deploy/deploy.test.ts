@@ -1,0 +1,289 @@
+// The monitoring and backend configs in deploy/: Prometheus accepts them (promtool check), the
+// alerts fire when they should (promtool test rules), every dashboard query is valid PromQL,
+// every homebase_/process_ metric they use is exported by the app (GET /metrics on a real app),
+// and the configs agree with each other and with the WireGuard setup. Redis and NATS load theirs.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadConfig } from "../src/config";
+import { createTestApp, signupAndLogin, type TestApp } from "../src/testing/app";
+import { freePort } from "../src/testing/ports";
+import { waitFor } from "../src/testing/wait";
+
+const here = import.meta.dir;
+const root = resolve(here, "..");
+const PATH = `${process.env.PATH ?? ""}:/usr/sbin:/sbin`;
+const scratch = mkdtempSync(join(tmpdir(), "homebase-deploy-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/**
+ * homebase_ metrics the rules or the dashboard use before the app exports them. Each entry says
+ * which feature brings it; the test fails if a used metric is neither exported nor listed here,
+ * or if an entry is no longer used (once one is exported, delete its entry). node_*
+ * (node_exporter) and `up` (Prometheus) are not ours.
+ */
+const notExportedYet: Record<string, string> = {};
+
+function run(cmd: string[], cwd = here): { code: number; out: string } {
+  const r = Bun.spawnSync(cmd, { cwd, env: { ...process.env, PATH }, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+}
+const rules = (Bun.YAML.parse(readFileSync(join(here, "alerts.yml"), "utf8")) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+
+interface Panel {
+  id: number;
+  title: string;
+  type: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource: { uid: string };
+  targets: { expr: string; refId: string; legendFormat?: string }[];
+}
+const dashboard = JSON.parse(readFileSync(join(here, "grafana-dashboard.json"), "utf8")) as {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: string }[] };
+};
+const panelExprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+/** Grafana's variables replaced by what they stand for, so promtool can parse the query. */
+const promql = (expr: string) => expr.replaceAll("$__rate_interval", "1m").replaceAll("$__range", "1h").replaceAll("$job", "homebase");
+
+/** Writes expressions as recording rules and runs `promtool check rules` on them. */
+function checkPromql(exprs: string[]): { code: number; out: string } {
+  const file = join(scratch, `queries-${Math.random().toString(36).slice(2)}.yml`);
+  const yaml = ["groups:", "  - name: dashboard", "    rules:"];
+  exprs.forEach((e, i) => yaml.push(`      - record: dashboard:query_${i}`, `        expr: ${JSON.stringify(promql(e))}`));
+  writeFileSync(file, yaml.join("\n") + "\n");
+  return run(["promtool", "check", "rules", file]);
+}
+
+describe("Prometheus config and alert rules", () => {
+  test("promtool check config accepts prometheus.yml and the rule file it names", () => {
+    const r = run(["promtool", "check", "config", "prometheus.yml"]);
+    expect(r.out).toContain("SUCCESS: 1 rule files found");
+    expect(r.out).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(r.code).toBe(0);
+  });
+
+  test("promtool check rules accepts alerts.yml", () => {
+    const r = run(["promtool", "check", "rules", "alerts.yml"]);
+    expect(r.out).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(r.code).toBe(0);
+  });
+
+  test("the issue's alerts are all there", () => {
+    const byName = new Map(rules.map((r) => [r.alert, r.expr]));
+    const wanted: [string, RegExp][] = [
+      ["HomebaseDown", /up\{job="homebase"\} == 0/],
+      ["HomebaseHighErrorRatio", /status=~"5\.\."[\s\S]*\) > 0\.05/],
+      ["HomebaseSlowRequests", /histogram_quantile\(0\.95,[\s\S]*> 0\.8/],
+      ["HomebaseOutboxBacklogGrowing", /deriv\(homebase_outbox_backlog/],
+      ["HomebaseRelayLag", /homebase_relay_lag_seconds/],
+      ["HomebasePaymentBreakerOpen", /homebase_circuit_breaker_state/],
+      ["HostDiskNearlyFull", /node_filesystem_avail_bytes/],
+    ];
+    for (const [name, shape] of wanted) expect(byName.get(name) ?? `${name} missing`).toMatch(shape);
+  });
+
+  test("promtool test rules: every alert fires on its situation and stays quiet on a near miss", () => {
+    const r = run(["promtool", "test", "rules", "alerts.test.yml"]);
+    expect(r.out).toContain("SUCCESS");
+    expect(r.code).toBe(0);
+    // Every alert has a firing case in alerts.test.yml.
+    const tests = Bun.YAML.parse(readFileSync(join(here, "alerts.test.yml"), "utf8")) as {
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    const firing = new Set(tests.tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
+    expect([...firing].sort()).toEqual(rules.map((r) => r.alert!).sort());
+  });
+});
+
+describe("Grafana dashboard", () => {
+  test("every query is valid PromQL (promtool parses it), and a broken one would be caught", () => {
+    const r = checkPromql(panelExprs);
+    expect(r.out).toContain(`SUCCESS: ${panelExprs.length} rules found`);
+    expect(r.code).toBe(0);
+    expect(checkPromql(["sum(rate(homebase_outbox_backlog[5m])"]).code).not.toBe(0);
+  });
+
+  test("covers RPS, latency percentiles per route, errors, cache hit ratio, WS, outbox, consumer lag, RSS", () => {
+    const has = (re: RegExp) => panelExprs.some((e) => re.test(e));
+    expect(has(/sum by \(route\) \(rate\(homebase_http_request_duration_seconds_count/)).toBe(true);
+    for (const q of ["0.5", "0.95", "0.99"]) {
+      expect(has(new RegExp(`histogram_quantile\\(${q.replace(".", "\\.")}, sum by \\(route, le\\)`))).toBe(true);
+    }
+    expect(has(/status=~"5\.\."/)).toBe(true);
+    expect(has(/sum by \(cache\) \(rate\(homebase_cache_requests_total\{[^}]*result="hit"/)).toBe(true);
+    expect(has(/homebase_ws_connections/)).toBe(true);
+    expect(has(/homebase_outbox_backlog/)).toBe(true);
+    expect(has(/by \(consumer\) \(homebase_consumer_pending/)).toBe(true);
+    expect(has(/process_resident_memory_bytes/)).toBe(true);
+  });
+
+  test("is importable: unique ids and refIds, a 24-column grid without overlaps, the datasource variable", () => {
+    expect(dashboard.uid).toBe("homebase-overview");
+    expect(dashboard.templating.list.find((v) => v.name === "datasource")).toMatchObject({ type: "datasource", query: "prometheus" });
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+    for (const p of dashboard.panels) {
+      expect(p.datasource.uid).toBe("${datasource}");
+      expect(p.targets.length).toBeGreaterThan(0);
+      expect(new Set(p.targets.map((t) => t.refId)).size).toBe(p.targets.length);
+      expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24);
+    }
+    const overlap = (a: Panel["gridPos"], b: Panel["gridPos"]) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    const clashes = dashboard.panels.flatMap((a, i) => dashboard.panels.slice(i + 1).filter((b) => overlap(a.gridPos, b.gridPos)).map((b) => `${a.title} × ${b.title}`));
+    expect(clashes).toEqual([]);
+  });
+});
+
+describe("metrics used by the rules and the dashboard", () => {
+  let app: TestApp;
+  let exposition = "";
+  const meTwice = /homebase_http_request_duration_seconds_count\{[^}]*route="\/me"[^}]*status="200"[^}]*\} 2$/m;
+  beforeAll(async () => {
+    app = await createTestApp("embedded");
+    const { tokens } = await signupAndLogin(app);
+    for (let i = 0; i < 2; i++) expect((await app.request("GET", "/me", { token: tokens.accessToken })).status).toBe(200);
+    // Requests are observed after the response is sent: wait until both GET /me are in.
+    await waitFor(
+      async () => {
+        const res = await app.request("GET", "/metrics");
+        expect(res.status).toBe(200);
+        exposition = await res.text();
+        return meTwice.test(exposition);
+      },
+      { what: "GET /me in the request histogram" },
+    );
+  });
+  afterAll(() => app?.close());
+
+  /** Every series name /metrics exports; a histogram exports _bucket, _sum and _count. */
+  function exported(text: string): Set<string> {
+    const names = new Set<string>();
+    for (const m of text.matchAll(/^# TYPE (\S+) (\w+)$/gm)) {
+      const [, name, type] = m as unknown as [string, string, string];
+      if (type === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(name + s);
+      else if (type === "summary") for (const s of ["", "_sum", "_count"]) names.add(name + s);
+      else names.add(name);
+    }
+    for (const m of text.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/gm)) names.add(m[1]!);
+    return names;
+  }
+  const used = [...rules.map((r) => r.expr), ...panelExprs];
+  const usedNames = [...new Set(used.flatMap((e) => [...e.matchAll(/\b((?:homebase|process)_[a-z0-9_]+)\b/g)].map((m) => m[1]!)))].sort();
+
+  test("every homebase_ and process_ metric is exported, except the listed future ones", () => {
+    const names = exported(exposition);
+    const missing = usedNames.filter((n) => !names.has(n) && !(n in notExportedYet));
+    expect(missing).toEqual([]);
+    // No stale entries: everything listed is still used.
+    expect(Object.keys(notExportedYet).filter((n) => !usedNames.includes(n))).toEqual([]);
+    // The comparison sees real data: the requests above are in the histogram by route template.
+    expect(exposition).toMatch(meTwice);
+  });
+
+  test("every label they select or group by exists on the metrics of that query", () => {
+    // Label names of each exported metric family, from the registry (also for families with no sample yet).
+    const labelsOf = (family: string): string[] | null => {
+      const metric = app.platform.metrics.registry.getSingleMetric(family);
+      return metric ? [...((metric as unknown as { labelNames?: readonly string[] }).labelNames ?? [])] : null;
+    };
+    const targetLabels = ["job", "instance"];
+    const problems: string[] = [];
+    for (const expr of used) {
+      const metrics = [...expr.matchAll(/\b((?:homebase|process)_[a-z0-9_]+)(?:\{([^}]*)\})?/g)];
+      const known = new Set(targetLabels);
+      for (const [, name, selector] of metrics) {
+        const family = name!.replace(/_(bucket|sum|count)$/, "");
+        const labels = labelsOf(name!) ?? labelsOf(family);
+        if (labels === null) continue; // a future metric (checked above)
+        const allowed = [...labels, ...targetLabels, ...(name!.endsWith("_bucket") ? ["le"] : [])];
+        allowed.forEach((l) => known.add(l));
+        for (const [, label] of (selector ?? "").matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) {
+          if (!allowed.includes(label!)) problems.push(`${name}{${label}} in: ${expr}`);
+        }
+      }
+      if (metrics.length === 0 || metrics.every(([, n]) => (labelsOf(n!) ?? labelsOf(n!.replace(/_(bucket|sum|count)$/, ""))) === null)) continue;
+      for (const [, list] of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
+        for (const label of list!.split(",").map((s) => s.trim()).filter(Boolean)) {
+          if (!known.has(label)) problems.push(`by (${label}) in: ${expr}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("deploy configs agree with each other and load", () => {
+  const env = Object.fromEntries(
+    readFileSync(join(here, "homebase.env.example"), "utf8")
+      .split("\n")
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  ) as Record<string, string>;
+
+  test("homebase.env.example is a valid configuration on the wg0 address, scraped by prometheus.yml", () => {
+    const secret = join(scratch, "jwt-secret");
+    writeFileSync(secret, "s".repeat(48) + "\n");
+    // What the units add: the state directory and the credential.
+    const config = loadConfig({ ...env, HOMEBASE_DATA_DIR: join(scratch, "data"), HOMEBASE_JWT_SECRET_FILE: secret });
+    expect(env.HOMEBASE_JWT_SECRET).toBeUndefined();
+    expect(env.HOMEBASE_DATA_DIR).toBeUndefined();
+    const wgAddress = /^Address = ([\d.]+)\//m.exec(readFileSync(join(root, "wireguard/wg0.conf.example"), "utf8"))?.[1];
+    expect(config.host).toBe(wgAddress!);
+    const prometheus = Bun.YAML.parse(readFileSync(join(here, "prometheus.yml"), "utf8")) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const job = prometheus.scrape_configs.find((j) => j.job_name === "homebase");
+    expect(job?.static_configs[0]?.targets).toEqual([`${config.host}:${config.port}`]);
+    const nft = readFileSync(join(root, "wireguard/nftables.conf"), "utf8");
+    expect(/^define SERVICE_PORT = (\d+)$/m.exec(nft)?.[1]).toBe(String(config.port));
+    expect(/^define WG_PORT = (\d+)$/m.exec(nft)?.[1]).toBe(/^ListenPort = (\d+)$/m.exec(readFileSync(join(root, "wireguard/wg0.conf.example"), "utf8"))?.[1]!);
+    expect(config.redisUrl).toBe("redis://127.0.0.1:6379/0");
+    expect(config.natsUrl).toBe("nats://127.0.0.1:4222");
+  });
+
+  test("redis-server runs with redis.conf: AOF every second, no RDB snapshots, capped memory", async () => {
+    const port = await freePort();
+    const proc = Bun.spawn(["redis-server", join(here, "redis.conf"), "--port", String(port), "--dir", scratch], { stdout: "pipe", stderr: "pipe", env: { PATH } });
+    try {
+      // --raw prints the name, then the value, one a line (an empty value is an empty line).
+      const get = (key: string) => run(["redis-cli", "-p", String(port), "--raw", "CONFIG", "GET", key]).out.split("\n")[1] ?? "missing";
+      await waitFor(() => proc.exitCode === null && run(["redis-cli", "-p", String(port), "PING"]).out.trim() === "PONG", { what: "redis-server with redis.conf" });
+      expect(get("appendonly")).toBe("yes");
+      expect(get("appendfsync")).toBe("everysec");
+      expect(get("save")).toBe("");
+      expect(get("maxmemory")).toBe(String(512 * 1024 * 1024));
+      expect(get("maxmemory-policy")).toBe("volatile-lru");
+      expect(get("bind")).toBe("127.0.0.1 -::1");
+    } finally {
+      proc.kill();
+      await proc.exited;
+    }
+  });
+
+  test("nats-server accepts nats.conf (sync_interval: always needs nats-server 2.10+)", () => {
+    const version = /v(\d+)\.(\d+)/.exec(run(["nats-server", "--version"]).out);
+    const atLeast210 = version !== null && (Number(version[1]) > 2 || (Number(version[1]) === 2 && Number(version[2]) >= 10));
+    const full = run(["nats-server", "-t", "-c", join(here, "nats.conf")]);
+    if (atLeast210) {
+      expect(full.out).toContain("is valid");
+      expect(full.code).toBe(0);
+    } else {
+      // Debian bookworm's 2.9: the only complaint is sync_interval, the rest is valid.
+      expect(full.out).toContain('unknown field "sync_interval"');
+      const rest = join(scratch, "nats-2.9.conf");
+      writeFileSync(rest, readFileSync(join(here, "nats.conf"), "utf8").replace(/^\s*sync_interval:.*$/m, ""));
+      const r = run(["nats-server", "-t", "-c", rest]);
+      expect(r.out).toContain("is valid");
+      expect(r.code).toBe(0);
+    }
+  });
+});
