@@ -132,7 +132,8 @@ describe("process lifecycle", () => {
 describe("rolling restart", () => {
   test("two instances on one port (SO_REUSEPORT), restarted one at a time under load: no request fails", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "homebase-rolling-"));
-    const env = { HOMEBASE_DRAIN_MS: "500", HOMEBASE_LOG_LEVEL: "warn" };
+    // Log level info: startServer waits for each process's own "started" line (the port is shared).
+    const env = { HOMEBASE_DRAIN_MS: "500", HOMEBASE_LOG_LEVEL: "info" };
     let a = await startServer(env, { dataDir });
     let b = await startServer(env, { dataDir, port: a.port, args: ["serve"] });
     const user = newUser("roll");

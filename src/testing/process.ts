@@ -53,6 +53,10 @@ export async function startServer(
   await waitFor(
     async () => {
       if (proc.exitCode !== null) throw new Error(`homebase exited with ${proc.exitCode}:\n${out}`);
+      // With a shared port (SO_REUSEPORT) a sibling may answer the probe: when the log level
+      // shows it, also wait for this process's own "started" line (logged after listen()).
+      const quiet = ["warn", "error", "silent"].includes(env.HOMEBASE_LOG_LEVEL ?? "info");
+      if (!quiet && !out.includes('"msg":"homebase started"')) return false;
       try {
         return (await fetch(`${url}/health/ready`)).status === 200;
       } catch {
