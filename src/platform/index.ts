@@ -85,7 +85,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         sqlite: Promise.resolve().then(() => db.query("SELECT 1 AS ok").get() !== null),
       };
       if (redis) checks.redis = cacheStore.ping();
-      if (config.natsUrl) checks.nats = events.ping();
+      // Only worker roles talk to NATS; a serve-only process writes events to the outbox.
+      if (config.natsUrl && events.running) checks.nats = events.ping();
       if (mongo) checks.mongo = mongo.ping();
       const out: Record<string, boolean> = {};
       for (const [name, check] of Object.entries(checks)) {

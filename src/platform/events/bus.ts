@@ -25,6 +25,20 @@ export interface ConsumerSpec {
   effect?(event: EventEnvelope): Promise<void>;
   /** SQLite changes, run in the same transaction as the processed-event record. */
   apply?(event: EventEnvelope): void;
+  /**
+   * Events handled at once (default 1: one at a time, in stream order). Raise it for slow,
+   * order-independent effects such as sending notifications.
+   */
+  concurrency?: number;
+}
+
+/** Runs fn over items with at most `limit` in flight, starting them in order. */
+async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 export interface EventBusOptions {
@@ -104,6 +118,11 @@ export class EventBus {
     options.writer.onCommit(() => this.wake());
   }
 
+  /** True once start() ran (worker roles): the relay and consumers are live. */
+  get running(): boolean {
+    return this.started && !this.closed;
+  }
+
   get kind(): "nats" | "in-process" {
     return this.options.natsUrl ? "nats" : "in-process";
   }
@@ -138,7 +157,7 @@ export class EventBus {
     if (natsUrl) {
       this.transport = await JetStreamTransport.connect(natsUrl, this.options.namespace ?? "", logger, (n) => this.retryDelay(n));
       for (const spec of this.consumers) {
-        await this.transport.subscribe(spec.name, spec.subjects, (event, count) => this.deliver(spec, event, count));
+        await this.transport.subscribe(spec.name, spec.subjects, spec.concurrency ?? 1, (event, count) => this.deliver(spec, event, count));
       }
     }
     this.started = true;
@@ -267,11 +286,10 @@ export class EventBus {
     const events = rows.map((row) => this.envelope(row));
     await Promise.all(
       this.consumers.map(async (spec) => {
-        for (const [i, event] of events.entries()) {
-          if (!spec.subjects.some((p) => subjectMatches(p, event.subject))) continue;
-          const outcome = await this.deliver(spec, event, rows[i]!.attempts + 1);
-          if (outcome === "retry") retry.add(event.id);
-        }
+        const mine = events.flatMap((event, i) => (spec.subjects.some((p) => subjectMatches(p, event.subject)) ? [{ event, row: rows[i]! }] : []));
+        await inPool(mine, spec.concurrency ?? 1, async ({ event, row }) => {
+          if ((await this.deliver(spec, event, row.attempts + 1)) === "retry") retry.add(event.id);
+        });
       }),
     );
     const now = Date.now();

@@ -97,9 +97,9 @@ export class JetStreamTransport {
 
   /**
    * Starts a durable pull consumer per subject (NATS 2.9 filters one subject per consumer).
-   * Messages of one consumer are handled one at a time, in stream order.
+   * Messages of one consumer are handled `concurrency` at a time (1: in stream order).
    */
-  async subscribe(name: string, subjects: string[], handle: DeliveryHandler): Promise<void> {
+  async subscribe(name: string, subjects: string[], concurrency: number, handle: DeliveryHandler): Promise<void> {
     for (const [i, subject] of subjects.entries()) {
       const durable = `${this.namespace ? `${this.namespace}_` : ""}${name}${subjects.length > 1 ? `_${i}` : ""}`;
       const config = {
@@ -118,7 +118,14 @@ export class JetStreamTransport {
       const consumer = await this.js.consumers.get(this.stream, durable);
       const messages = await consumer.consume({ max_messages: 64 });
       const done = (async () => {
-        for await (const msg of messages) await this.handleMessage(name, msg, handle);
+        // Up to `concurrency` messages in hand; with 1, strictly one at a time in stream order.
+        const inFlight = new Set<Promise<void>>();
+        for await (const msg of messages) {
+          const p = this.handleMessage(name, msg, handle).finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
       })().catch((err: unknown) => this.logger.error("event consumer stopped", { consumer: durable, err }));
       this.loops.push({ messages, done });
     }

@@ -2,12 +2,14 @@
 // swagger-ui-dist files are embedded in the binary and served from /swagger-assets/.
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
+import { registerFastFormats } from "./formats";
 import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
 const assetHeaders = { "cache-control": "public, max-age=86400" };
 
 export function openapiDocs(version: string) {
+  registerFastFormats();
   return new Elysia({ name: "homebase.openapi" })
     .get("/swagger-assets/swagger-ui-bundle.js", () =>
       new Response(Bun.file(bundlePath), { headers: { ...assetHeaders, "content-type": "text/javascript; charset=utf-8" } }),
@@ -38,6 +40,11 @@ export function openapiDocs(version: string) {
           },
           tags: [
             { name: "accounts", description: "Signup, login, sessions, profile, roles" },
+            { name: "challenges", description: "Challenges, membership, daily logs, leaderboards" },
+            { name: "todos", description: "Projects, tasks, subtasks, and the failure coach (insights, re-plans)" },
+            { name: "reservations", description: "Movies now showing, theaters, screenings, seat booking" },
+            { name: "chat", description: "Rooms (secret ones with a password), history, deletes, files; live messages, read receipts and presence over the WebSocket at /ws (page: /chat)" },
+            { name: "shop", description: "Supplement shop: catalog, reviews, carts, orders, payments (KakaoPay-style, sandbox PG built in), subscriptions with recurring billing, internal billing endpoints" },
             { name: "ops", description: "Health and metrics" },
           ],
           components: {
