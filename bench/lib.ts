@@ -22,6 +22,10 @@ export interface LoadOptions {
   seconds: number;
   /** Fixed request rate (req/s) instead of as fast as possible; oha corrects for coordinated omission. */
   rate?: number;
+  /** A file of URLs, one per line, picked at random per request (instead of `url`). */
+  urlsFile?: string;
+  /** A file of request bodies, one per line, picked at random per request (instead of `body`). */
+  bodyLinesFile?: string;
 }
 
 export interface LoadResult {
@@ -108,7 +112,9 @@ async function runOha(bin: string, variant: string, o: LoadOptions): Promise<Loa
   if (o.rate) cmd.push("-q", String(o.rate), "--latency-correction");
   for (const [k, v] of Object.entries(o.headers ?? {})) cmd.push("-H", `${k}: ${v}`);
   if (o.body !== undefined) cmd.push("-d", o.body);
-  cmd.push(o.url);
+  if (o.bodyLinesFile) cmd.push("-Z", o.bodyLinesFile);
+  if (o.urlsFile) cmd.push("--urls-from-file", o.urlsFile);
+  else cmd.push(o.url);
   const proc = Bun.spawn(pin(1, cmd), { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`oha failed (${code}): ${err}`);
@@ -134,7 +140,16 @@ async function runWrk(bin: string, variant: string, o: LoadOptions): Promise<Loa
   const script = join(dir, "report.lua");
   const lua = [
     `wrk.method = "${o.method ?? "GET"}"`,
+    // A URL list: each request takes a random path from it (what oha's --urls-from-file does).
+    o.urlsFile
+      ? `local paths = {} for line in io.lines("${o.urlsFile}") do local p = line:match("^https?://[^/]+(/.*)$") if p then paths[#paths + 1] = p end end
+request = function() return wrk.format(nil, paths[math.random(#paths)]) end`
+      : "",
     o.body !== undefined ? `wrk.body = [==[${o.body}]==]` : "",
+    o.bodyLinesFile
+      ? `local bodies = {} for line in io.lines("${o.bodyLinesFile}") do bodies[#bodies + 1] = line end
+request = function() return wrk.format(nil, nil, nil, bodies[math.random(#bodies)]) end`
+      : "",
     ...Object.entries(o.headers ?? {}).map(([k, v]) => `wrk.headers["${k}"] = "${v}"`),
     // Non-2xx responses count as errors, as with oha.
     `local bad = 0`,
@@ -175,16 +190,16 @@ export function releaseBinary(): string {
   return bin;
 }
 
-/** The release binary on a fresh data dir, pinned to CPU 0. */
-export async function startHomebase(ctx: BenchContext, env: Record<string, string> = {}): Promise<RunningServer> {
+/** The release binary on a fresh data dir (or `dataDir`, which the caller then owns), pinned to CPU 0. */
+export async function startHomebase(ctx: BenchContext, env: Record<string, string> = {}, dataDir?: string): Promise<RunningServer> {
   const bin = releaseBinary();
   const launcher = join(mkdtempSync(join(tmpdir(), "homebase-bench-bin-")), "pinned.sh");
   // taskset in front of the binary; startServer runs the file named by `bin`.
   writeFileSync(launcher, `#!/bin/sh\nexec ${pin(0, [bin]).join(" ")} "$@"\n`, { mode: 0o755 });
-  const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn", ...env }, { bin: launcher });
+  const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn", ...env }, { bin: launcher, dataDir });
   ctx.cleanup.push(async () => {
     await server.stop();
-    rmSync(server.dataDir, { recursive: true, force: true });
+    if (!dataDir) rmSync(server.dataDir, { recursive: true, force: true });
   });
   return server;
 }

@@ -3,6 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { parseTrustedProxies } from "./platform/http/client-ip";
+import { Cron } from "croner";
 
 export type Role = "serve" | "worker" | "all";
 
@@ -41,6 +43,75 @@ export interface Config {
   drainMs: number;
   /** TTL of the cached GET /challenges/logs/:userId answers; 0 turns that cache off (benchmarks). */
   challengeLogsTtlMs: number;
+  /** The shop: payment gateway, resilience, billing schedule, internal endpoints (HOMEBASE_SHOP_*, HOMEBASE_KAKAOPAY_*, HOMEBASE_SANDBOX_PG_*). */
+  shop: ShopConfig;
+  /** Todos writes: `direct` (applied in the request's transaction) or `async` (write-behind through the outbox, 202). */
+  todosWriteMode: "direct" | "async";
+  /** Peers whose X-Forwarded-For is believed (IPs or CIDR blocks); see src/platform/http/client-ip.ts. */
+  trustedProxies: string[];
+  /** Movie reservations: list cache, rate limits, notifier (HOMEBASE_MOVIES_*, HOMEBASE_BOOKING_*, HOMEBASE_NOTIFIER_*). */
+  reservations: ReservationsConfig;
+  /** Chat: WebSocket limits, read-state flushing, file storage (HOMEBASE_CHAT_*). */
+  chat: ChatConfig;
+}
+
+export interface ChatConfig {
+  /** Messages a socket may send per second (token bucket, bursts of twice that). */
+  wsRatePerSec: number;
+  /** A socket whose unsent bytes pass this is closed with 4008 (slow consumer). */
+  wsMaxBufferedBytes: number;
+  /** Largest frame a client may send; bigger ones close the socket with 1009. */
+  wsMaxPayloadBytes: number;
+  /** Seconds without traffic (pings answered count) before a socket is closed. */
+  wsIdleSec: number;
+  /** How often read marks move from Redis / memory to the store (through the event bus). */
+  readFlushMs: number;
+  /** GET /rooms per client IP per minute. */
+  roomListPerMin: number;
+  /** S3-compatible storage for uploads; null = files under <data dir>/chat-files. */
+  s3: { bucket: string; endpoint: string | null; region: string | null; accessKeyId: string | null; secretAccessKey: string | null } | null;
+}
+
+function chatConfig(env: Env): ChatConfig {
+  const bucket = str(env, "HOMEBASE_CHAT_S3_BUCKET", "");
+  const opt = (name: string) => {
+    const v = str(env, name, "");
+    return v === "" ? null : v;
+  };
+  const endpoint = url(env, "HOMEBASE_CHAT_S3_ENDPOINT", ["http:", "https:"]);
+  if (bucket === "" && endpoint !== null) throw new ConfigError("HOMEBASE_CHAT_S3_BUCKET", "a bucket name when HOMEBASE_CHAT_S3_ENDPOINT is set", "");
+  return {
+    wsRatePerSec: int(env, "HOMEBASE_CHAT_WS_RATE", 20, 1, 100_000),
+    wsMaxBufferedBytes: int(env, "HOMEBASE_CHAT_WS_MAX_BUFFERED_BYTES", 1_048_576, 16_384, 256 * 1_048_576),
+    wsMaxPayloadBytes: int(env, "HOMEBASE_CHAT_WS_MAX_PAYLOAD_BYTES", 65_536, 1024, 1_048_576),
+    wsIdleSec: int(env, "HOMEBASE_CHAT_WS_IDLE_SEC", 60, 8, 960),
+    readFlushMs: int(env, "HOMEBASE_CHAT_READ_FLUSH_MS", 1000, 10, 60_000),
+    roomListPerMin: int(env, "HOMEBASE_CHAT_ROOM_LIST_PER_MIN", 600, 1, 1_000_000),
+    s3:
+      bucket === ""
+        ? null
+        : {
+            bucket,
+            endpoint,
+            region: opt("HOMEBASE_CHAT_S3_REGION"),
+            accessKeyId: opt("HOMEBASE_CHAT_S3_ACCESS_KEY_ID"),
+            secretAccessKey: opt("HOMEBASE_CHAT_S3_SECRET_ACCESS_KEY"),
+          },
+  };
+}
+
+export interface ReservationsConfig {
+  /** TTL of the cached now-showing lists (also cut at the next UTC midnight); 0 turns the cache off. */
+  moviesCacheTtlMs: number;
+  /** GET /movies per client IP: more than `moviesRateLimit` in `moviesRateWindowMs` blocks the IP for `moviesRateBlockMs`; limit 0 = off. */
+  moviesRateLimit: number;
+  moviesRateWindowMs: number;
+  moviesRateBlockMs: number;
+  /** Successful bookings per user per screening in `bookingRateWindowMs`; 0 = off. */
+  bookingRateLimit: number;
+  bookingRateWindowMs: number;
+  /** How long the default (log) notifier takes per confirmation, like the reference's push service. */
+  notifierLatencyMs: number;
 }
 
 export class ConfigError extends Error {
@@ -103,6 +174,27 @@ function host(env: Env): string {
   return raw;
 }
 
+function trustedProxies(env: Env): string[] {
+  const raw = str(env, "HOMEBASE_TRUSTED_PROXIES", "");
+  try {
+    return parseTrustedProxies(raw);
+  } catch (err) {
+    throw new ConfigError("HOMEBASE_TRUSTED_PROXIES", `a comma list of IP addresses or CIDR blocks (${(err as Error).message})`, raw);
+  }
+}
+
+function reservationsConfig(env: Env): ReservationsConfig {
+  return {
+    moviesCacheTtlMs: int(env, "HOMEBASE_MOVIES_CACHE_TTL_MS", 3_600_000, 0, 86_400_000),
+    moviesRateLimit: int(env, "HOMEBASE_MOVIES_RATE_LIMIT", 50, 0, 1_000_000_000),
+    moviesRateWindowMs: int(env, "HOMEBASE_MOVIES_RATE_WINDOW_MS", 60_000, 1, 86_400_000),
+    moviesRateBlockMs: int(env, "HOMEBASE_MOVIES_RATE_BLOCK_MS", 3_600_000, 0, 7 * 86_400_000),
+    bookingRateLimit: int(env, "HOMEBASE_BOOKING_RATE_LIMIT", 1, 0, 1_000_000),
+    bookingRateWindowMs: int(env, "HOMEBASE_BOOKING_RATE_WINDOW_MS", 300_000, 1, 86_400_000),
+    notifierLatencyMs: int(env, "HOMEBASE_NOTIFIER_LATENCY_MS", 500, 0, 60_000),
+  };
+}
+
 function namespace(env: Env): string {
   const raw = str(env, "HOMEBASE_EVENT_NAMESPACE", "");
   if (raw !== "" && !/^[a-z][a-z0-9_]{0,31}$/.test(raw)) {
@@ -145,6 +237,112 @@ function jwtSecret(env: Env, dataDir: string): { secret: string; source: Config[
   return { secret, source: "file" };
 }
 
+export interface ShopConfig {
+  /** Which PaymentGateway adapter the shop uses. */
+  pg: "sandbox" | "kakaopay";
+  /** Base URL of that gateway's API (default: this server's /sandbox-pg, or KakaoPay's open API). */
+  pgUrl: string;
+  /** Base URL the gateway redirects the buyer back to (approval/cancel/fail URLs). */
+  publicUrl: string;
+  kakaopaySecretKey: string | null;
+  kakaopayCid: string;
+  kakaopaySubscriptionCid: string;
+  /** Per gateway call; a timeout is a transient failure. */
+  pgTimeoutMs: number;
+  /** Retries of a transient failure (after the first attempt), exponential backoff from pgBackoffMs up to pgBackoffMaxMs. */
+  pgRetries: number;
+  pgBackoffMs: number;
+  pgBackoffMaxMs: number;
+  /** Circuit breaker over the last `breakerWindow` calls: opens at breakerFailurePct % failures once breakerMinCalls were made. */
+  breakerWindow: number;
+  breakerMinCalls: number;
+  breakerFailurePct: number;
+  breakerOpenMs: number;
+  breakerHalfOpenCalls: number;
+  /** Cron expression (croner, UTC) of the daily recurring-billing run. */
+  billingCron: string;
+  billingChunk: number;
+  /** CIDRs allowed to call /internal/* and the sandbox's control routes. */
+  internalAllow: string[];
+  /** TTL of the cached GET /items/main. */
+  mainTtlMs: number;
+  /** Unpaid (REQUEST) orders older than this are cancelled and their stock released. */
+  orderTtlMin: number;
+  sandbox: {
+    /** Mount /sandbox-pg (default: on when pg = sandbox). */
+    enabled: boolean;
+    secretKey: string;
+    /** Injected faults, in percent of calls: 503 before processing, a hang after processing, a card decline. */
+    errorPct: number;
+    timeoutPct: number;
+    declinePct: number;
+    latencyMs: number;
+    /** How long an injected timeout holds the response (longer than the client's timeout). */
+    hangMs: number;
+  };
+}
+
+function cidrList(env: Env, name: string, fallback: string): string[] {
+  const raw = str(env, name, fallback);
+  try {
+    return parseTrustedProxies(raw);
+  } catch (err) {
+    throw new ConfigError(name, `a comma list of IP addresses or CIDR blocks, e.g. 127.0.0.0/8,::1/128,10.44.0.0/24 (${(err as Error).message})`, raw);
+  }
+}
+
+function cron(env: Env, name: string, fallback: string): string {
+  const expr = str(env, name, fallback);
+  try {
+    new Cron(expr, { paused: true, timezone: "UTC" }).stop();
+  } catch {
+    throw new ConfigError(name, "a cron expression (e.g. \"0 4 * * *\")", expr);
+  }
+  return expr;
+}
+
+function shopConfig(env: Env, host: string, port: number): ShopConfig {
+  const pg = oneOf(env, "HOMEBASE_SHOP_PG", ["sandbox", "kakaopay"] as const, "sandbox");
+  // The server's own address as seen from itself: a wildcard listen address is reached on loopback.
+  const self = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  const publicUrl = (url(env, "HOMEBASE_SHOP_PUBLIC_URL", ["http:", "https:"]) ?? `http://${self}:${port}`).replace(/\/+$/, "");
+  const pgUrl = (url(env, "HOMEBASE_SHOP_PG_URL", ["http:", "https:"]) ?? (pg === "sandbox" ? `http://${self}:${port}/sandbox-pg` : "https://open-api.kakaopay.com")).replace(/\/+$/, "");
+  const secret = str(env, "HOMEBASE_KAKAOPAY_SECRET_KEY", "");
+  if (pg === "kakaopay" && secret === "") throw new ConfigError("HOMEBASE_KAKAOPAY_SECRET_KEY", "the KakaoPay secret key when HOMEBASE_SHOP_PG=kakaopay", "");
+  const sandboxSwitch = oneOf(env, "HOMEBASE_SANDBOX_PG", ["on", "off"] as const, pg === "sandbox" ? "on" : "off");
+  return {
+    pg,
+    pgUrl,
+    publicUrl,
+    kakaopaySecretKey: secret === "" ? null : secret,
+    kakaopayCid: str(env, "HOMEBASE_KAKAOPAY_CID", "TC0ONETIME"),
+    kakaopaySubscriptionCid: str(env, "HOMEBASE_KAKAOPAY_SUBSCRIPTION_CID", "TCSUBSCRIP"),
+    pgTimeoutMs: int(env, "HOMEBASE_SHOP_PG_TIMEOUT_MS", 3_000, 10, 120_000),
+    pgRetries: int(env, "HOMEBASE_SHOP_PG_RETRIES", 3, 0, 10),
+    pgBackoffMs: int(env, "HOMEBASE_SHOP_PG_BACKOFF_MS", 1_000, 1, 60_000),
+    pgBackoffMaxMs: int(env, "HOMEBASE_SHOP_PG_BACKOFF_MAX_MS", 300_000, 1, 3_600_000),
+    breakerWindow: int(env, "HOMEBASE_SHOP_BREAKER_WINDOW", 40, 2, 10_000),
+    breakerMinCalls: int(env, "HOMEBASE_SHOP_BREAKER_MIN_CALLS", 20, 1, 10_000),
+    breakerFailurePct: int(env, "HOMEBASE_SHOP_BREAKER_FAILURE_PCT", 60, 1, 100),
+    breakerOpenMs: int(env, "HOMEBASE_SHOP_BREAKER_OPEN_MS", 10_000, 10, 3_600_000),
+    breakerHalfOpenCalls: int(env, "HOMEBASE_SHOP_BREAKER_HALF_OPEN_CALLS", 10, 1, 1_000),
+    billingCron: cron(env, "HOMEBASE_SHOP_BILLING_CRON", "0 4 * * *"),
+    billingChunk: int(env, "HOMEBASE_SHOP_BILLING_CHUNK", 20, 1, 1_000),
+    internalAllow: cidrList(env, "HOMEBASE_SHOP_INTERNAL_ALLOW", "127.0.0.0/8,::1/128,10.44.0.0/24"),
+    mainTtlMs: int(env, "HOMEBASE_SHOP_MAIN_TTL_MS", 60_000, 0, 86_400_000),
+    orderTtlMin: int(env, "HOMEBASE_SHOP_ORDER_TTL_MIN", 30, 1, 10_080),
+    sandbox: {
+      enabled: sandboxSwitch === "on",
+      secretKey: str(env, "HOMEBASE_SANDBOX_PG_SECRET_KEY", "DEV-SANDBOX-SECRET"),
+      errorPct: int(env, "HOMEBASE_SANDBOX_PG_ERROR_PCT", 0, 0, 100),
+      timeoutPct: int(env, "HOMEBASE_SANDBOX_PG_TIMEOUT_PCT", 0, 0, 100),
+      declinePct: int(env, "HOMEBASE_SANDBOX_PG_DECLINE_PCT", 0, 0, 100),
+      latencyMs: int(env, "HOMEBASE_SANDBOX_PG_LATENCY_MS", 0, 0, 60_000),
+      hangMs: int(env, "HOMEBASE_SANDBOX_PG_HANG_MS", 10_000, 0, 600_000),
+    },
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(str(env, "HOMEBASE_DATA_DIR", "./data"));
   const cors = str(env, "HOMEBASE_CORS_ORIGINS", "");
@@ -171,9 +369,13 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int(env, "HOMEBASE_SHUTDOWN_GRACE_MS", 10_000, 0, 300_000),
     drainMs: int(env, "HOMEBASE_DRAIN_MS", 1_000, 0, 60_000),
     challengeLogsTtlMs: int(env, "HOMEBASE_CHALLENGE_LOGS_TTL_MS", 30_000, 0, 86_400_000),
+    todosWriteMode: oneOf(env, "HOMEBASE_TODOS_WRITE_MODE", ["direct", "async"] as const, "direct"),
+    trustedProxies: trustedProxies(env),
+    reservations: reservationsConfig(env),
+    chat: chatConfig(env),
   };
   const { secret, source } = jwtSecret(env, dataDir);
-  return { ...base, jwtSecret: secret, jwtSecretSource: source };
+  return { ...base, jwtSecret: secret, jwtSecretSource: source, shop: shopConfig(env, base.host, base.port) };
 }
 
 /** The effective configuration with secrets and URL credentials redacted, for `homebase config`. */
@@ -190,5 +392,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     redisUrl: redactUrl(config.redisUrl),
     natsUrl: redactUrl(config.natsUrl),
     mongoUrl: redactUrl(config.mongoUrl),
+    shop: { ...config.shop, kakaopaySecretKey: config.shop.kakaopaySecretKey === null ? null : "<redacted>" },
+    chat: { ...config.chat, s3: config.chat.s3 && { ...config.chat.s3, secretAccessKey: config.chat.s3.secretAccessKey === null ? null : "<redacted>" } },
   };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { homebaseCommand, startServer } from "./testing/process";
 import { newUser } from "./testing/app";
+import { migrations } from "./migrations";
 import { backendEnv, modes } from "./testing/modes";
 
 function runCli(args: string[], env: Record<string, string> = {}) {
@@ -51,10 +52,13 @@ describe("CLI", () => {
   test("migrate applies the embedded migrations once", () => {
     const first = runCli(["migrate"]);
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain("applied migrations 1, 2");
+    const versions = migrations.map((m) => m.version).sort((a, b) => a - b);
+    expect(first.stdout).toBe(`applied migrations ${versions.join(", ")}\n`);
     const db = new Database(join(first.dataDir, "homebase.sqlite"), { readonly: true });
-    expect(db.query("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: 2 });
+    expect(db.query("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: versions.length });
     db.close();
+    const again = runCli(["migrate"], { HOMEBASE_DATA_DIR: first.dataDir });
+    expect(again.stdout).toBe("schema is up to date\n");
   });
 });
 

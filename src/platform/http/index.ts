@@ -26,6 +26,8 @@ export interface HttpPlatformOptions {
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
+  /** Larger limits for a few routes, keyed "METHOD /path" (exact path), e.g. uploads. */
+  routeBodyLimits?: Record<string, number>;
   /** While draining, every response closes its connection so keep-alive clients move on. */
   isDraining?: () => boolean;
 }
@@ -48,7 +50,7 @@ function validationProblem(error: ValidationError, instance: string, requestId: 
   );
 }
 
-export function httpPlatform({ logger, metrics, bodyLimitBytes, isDraining = () => false }: HttpPlatformOptions) {
+export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits = {}, isDraining = () => false }: HttpPlatformOptions) {
   // Keyed by the Request object: Elysia's `store` is app-wide, not per request.
   const meta = new WeakMap<Request, RequestMeta>();
 
@@ -63,8 +65,11 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, isDraining = () 
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > bodyLimitBytes) {
         const path = new URL(request.url).pathname;
+        // Only past the default limit is the path looked at: the common case costs nothing.
+        const limit = routeBodyLimits[`${request.method} ${path}`] ?? bodyLimitBytes;
+        if (length <= limit) return;
         return problemResponse(
-          new HttpProblem(413, "body_too_large", `request body exceeds ${bodyLimitBytes} bytes`).toProblem(path, id),
+          new HttpProblem(413, "body_too_large", `request body exceeds ${limit} bytes`).toProblem(path, id),
           { "x-request-id": id, ...securityHeaders, ...(isDraining() ? { connection: "close" } : {}) },
         );
       }

@@ -1,0 +1,107 @@
+// Scenario 1, challenge logs: GET /challenges/logs/:userId?count=5|10|20 over many users, with
+// the logs cache off, in memory and in Redis — at a fixed 3,000 req/s (the reference's peak
+// arrival rate; oha corrects latency for coordinated omission) and at the maximum rate. The hit
+// ratio comes from /metrics. Seeded once through the API; every variant reuses that data dir.
+// Reference (NestJS + Redis, Artillery ramp to 3,000 arrivals/s): p95 6,440 ms cache off →
+// 1,979 ms cache on, hit ratio 40 %.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { newUser } from "../../src/testing/app";
+import { startRealBackends, stopRealBackends } from "../../src/testing/servers";
+import { runLoad, scrape, startCeiling, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
+
+const counts = [5, 10, 20];
+const rate = 3000;
+
+async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: size }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/** Users, challenges they joined, one log per user per challenge — through the HTTP API. */
+async function seed(ctx: BenchContext, dataDir: string, users: number, challenges: number) {
+  const server = await startHomebase(ctx, { HOMEBASE_LOGIN_MAX_ATTEMPTS: "1000" }, dataDir);
+  const api = async (method: string, path: string, body?: unknown, token?: string) => {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${server.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return res.status === 204 ? null : res.json();
+  };
+  const signup = async () => {
+    const u = newUser("bench");
+    const { id } = (await api("POST", "/auth/signup", u)) as { id: string };
+    const { accessToken } = (await api("POST", "/auth/login", { email: u.email, password: u.password })) as { accessToken: string };
+    return { id, token: accessToken };
+  };
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  ctx.progress(`seeding ${users} users × ${challenges} logs`);
+  const owner = await signup();
+  const ids: string[] = [];
+  for (let i = 0; i < challenges; i++) {
+    ids.push(((await api("POST", "/challenges", { title: `bench ${i}`, startDate: day(-1), endDate: day(1) }, owner.token)) as { id: string }).id);
+  }
+  const members: Array<{ id: string; token: string }> = [];
+  await pool(Array.from({ length: users }), 8, async () => void members.push(await signup()));
+  await pool(members, 16, async (u) => {
+    for (const id of ids) {
+      await api("POST", `/challenges/${id}/members`, undefined, u.token);
+      await api("POST", `/challenges/${id}/logs`, undefined, u.token);
+    }
+  });
+  await server.stop();
+  return { token: owner.token, userIds: members.map((m) => m.id) };
+}
+
+export const challenges: Scenario = {
+  name: "challenges",
+  title: "challenge logs: cache off vs memory vs Redis, fixed 3,000 req/s and max",
+  async run(ctx) {
+    const dataDir = mkdtempSync(join(tmpdir(), "homebase-bench-challenges-"));
+    ctx.cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const { token, userIds } = await seed(ctx, dataDir, ctx.quick ? 50 : 200, ctx.quick ? 3 : 10);
+    const auth = { authorization: `Bearer ${token}` };
+    const connections = 64;
+
+    let redisUrl: string | null = null;
+    try {
+      redisUrl = (await startRealBackends()).redisUrl;
+      ctx.cleanup.push(() => stopRealBackends());
+    } catch (err) {
+      process.stderr.write(`\n[bench] no Redis variant: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    const variants: Array<[string, Record<string, string>]> = [
+      ["off", { HOMEBASE_CHALLENGE_LOGS_TTL_MS: "0" }],
+      ["memory", {}],
+      ...(redisUrl ? ([["redis", { REDIS_URL: redisUrl }]] as Array<[string, Record<string, string>]>) : []),
+    ];
+
+    const results: LoadResult[] = [];
+    let bodyBytes = 0;
+    const urlsFile = join(dataDir, "urls.txt");
+    for (const [cache, env] of variants) {
+      const server = await startHomebase(ctx, env, dataDir);
+      writeFileSync(urlsFile, userIds.flatMap((id) => counts.map((n) => `${server.url}/challenges/logs/${id}?count=${n}`)).join("\n") + "\n");
+      bodyBytes ||= (await (await fetch(`${server.url}/challenges/logs/${userIds[0]}?count=10`, { headers: auth })).text()).length;
+      for (const fixed of [true, false]) {
+        const before = await Promise.all(["hit", "miss", "error"].map((result) => scrape(server.url, "homebase_cache_requests_total", { cache: "challenge_logs", result })));
+        const r = await runLoad(ctx, `cache ${cache}, ${fixed ? `${rate}/s` : "max"}`, { url: server.url, urlsFile, headers: auth, connections, seconds: ctx.seconds, rate: fixed ? rate : undefined });
+        const after = await Promise.all(["hit", "miss", "error"].map((result) => scrape(server.url, "homebase_cache_requests_total", { cache: "challenge_logs", result })));
+        const [hits, misses, errors] = after.map((a, i) => a - before[i]!) as [number, number, number];
+        const lookups = hits + misses + errors;
+        results.push({ ...r, extra: { "hit ratio": lookups > 0 ? `${((100 * hits) / lookups).toFixed(1)} %` : "–" } });
+      }
+      await server.stop();
+    }
+    const ceiling = await startCeiling(ctx, bodyBytes);
+    results.unshift(
+      { ...(await runLoad(ctx, `ceiling: Bun.serve, ${bodyBytes} B JSON, max`, { url: ceiling, connections, seconds: ctx.seconds })), isCeiling: true },
+      await runLoad(ctx, `ceiling: Bun.serve, ${rate}/s`, { url: ceiling, connections, seconds: ctx.seconds, rate }),
+    );
+    return results;
+  },
+};

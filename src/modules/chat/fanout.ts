@@ -1,0 +1,136 @@
+// Live fanout between instances over NATS core pub/sub (not JetStream: live events are not
+// replayed; history is the store's job). One subject per room, subscribed only while this
+// instance has a connection in the room. Every envelope carries the sender's instance id:
+// an instance delivers its own events locally and drops their echo, so each connected
+// member gets each event exactly once.
+import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Logger } from "../../platform/logger";
+
+export interface Envelope {
+  /** Origin instance id. */
+  o: string;
+  /** Room id. */
+  r: string;
+  /** The event, already serialized for the sockets. */
+  e: string;
+  /** Skip the connections of this user (e.g. a read receipt goes to the others only). */
+  x?: string;
+  /** After delivering, drop this user's connections from the room (they left it). */
+  u?: string;
+}
+
+export type RemoteHandler = (envelope: Envelope) => void;
+
+export interface Fanout {
+  readonly kind: "nats" | "local";
+  publish(envelope: Envelope): void;
+  watch(roomId: string): void;
+  unwatch(roomId: string): void;
+  /** Resolves once events published anywhere for the room reach this instance. */
+  watching(roomId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One instance: everything is local already. */
+export class LocalFanout implements Fanout {
+  readonly kind = "local" as const;
+  publish(): void {}
+  watch(): void {}
+  unwatch(): void {}
+  async watching(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class NatsFanout implements Fanout {
+  readonly kind = "nats" as const;
+  private nc: Promise<NatsConnection> | null = null;
+  private readonly subs = new Map<string, Subscription | Promise<Subscription | null>>();
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    /** Outside the JetStream stream's `homebase.>` so live traffic is never stored. */
+    private readonly subjectPrefix: string,
+    private readonly instanceId: string,
+    private readonly onRemote: RemoteHandler,
+    private readonly logger: Logger,
+  ) {}
+
+  private connection(): Promise<NatsConnection> {
+    this.nc ??= connect({ servers: this.url, name: `homebase-chat-${this.instanceId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 }).catch(
+      (err: unknown) => {
+        // Retry on next use rather than remembering the failure forever.
+        this.nc = null;
+        throw err;
+      },
+    );
+    return this.nc;
+  }
+
+  subject(roomId: string): string {
+    return `${this.subjectPrefix}.room.${roomId}`;
+  }
+
+  publish(envelope: Envelope): void {
+    if (this.closed) return;
+    this.connection()
+      .then((nc) => nc.publish(this.subject(envelope.r), encoder.encode(JSON.stringify(envelope))))
+      .catch((err: unknown) => this.logger.warn("chat fanout publish failed", { err: String(err) }));
+  }
+
+  watch(roomId: string): void {
+    if (this.closed || this.subs.has(roomId)) return;
+    const pending = this.connection()
+      .then((nc) => {
+        // Unwatched (or closed) while connecting.
+        if (this.subs.get(roomId) !== pending) return null;
+        const sub = nc.subscribe(this.subject(roomId), {
+          callback: (err, msg) => {
+            if (err) return;
+            let envelope: Envelope;
+            try {
+              envelope = JSON.parse(decoder.decode(msg.data)) as Envelope;
+            } catch {
+              return;
+            }
+            if (envelope.o !== this.instanceId) this.onRemote(envelope);
+          },
+        });
+        this.subs.set(roomId, sub);
+        return sub;
+      })
+      .catch((err: unknown) => {
+        if (this.subs.get(roomId) === pending) this.subs.delete(roomId);
+        this.logger.warn("chat fanout subscribe failed", { roomId, err: String(err) });
+        return null;
+      });
+    this.subs.set(roomId, pending);
+  }
+
+  unwatch(roomId: string): void {
+    const sub = this.subs.get(roomId);
+    this.subs.delete(roomId);
+    if (!sub) return;
+    if (sub instanceof Promise) void sub.then((s) => s?.unsubscribe());
+    else sub.unsubscribe();
+  }
+
+  /** Resolves once the room's subscription is registered with the server (tests, join replies). */
+  async watching(roomId: string): Promise<void> {
+    const sub = this.subs.get(roomId);
+    if (sub instanceof Promise) await sub;
+    const nc = await this.connection();
+    await nc.flush();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const nc = this.nc;
+    this.nc = null;
+    this.subs.clear();
+    if (nc) await nc.then((c) => c.drain()).catch(() => undefined);
+  }
+}

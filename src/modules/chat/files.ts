@@ -1,0 +1,231 @@
+// Chat uploads: what may be uploaded (MIME type ↔ extension ↔ content must agree, size per
+// category) and where the bytes go — the data dir, or S3-compatible storage via Bun's client.
+import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { FileCategory } from "./model";
+
+const MiB = 1024 * 1024;
+export const categoryLimits: Record<FileCategory, number> = {
+  image: 10 * MiB,
+  video: 50 * MiB,
+  audio: 20 * MiB,
+  document: 20 * MiB,
+};
+/** The largest upload body: the largest file plus room for the multipart framing. */
+export const maxUploadBodyBytes = categoryLimits.video + 64 * 1024;
+
+type Sniff = (head: Uint8Array) => boolean;
+
+const ascii = (head: Uint8Array, at: number, text: string) => {
+  for (let i = 0; i < text.length; i++) if (head[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+};
+const bytes = (head: Uint8Array, at: number, values: number[]) => values.every((v, i) => head[at + i] === v);
+
+const png: Sniff = (h) => bytes(h, 0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const jpeg: Sniff = (h) => bytes(h, 0, [0xff, 0xd8, 0xff]);
+const gif: Sniff = (h) => ascii(h, 0, "GIF87a") || ascii(h, 0, "GIF89a");
+const webp: Sniff = (h) => ascii(h, 0, "RIFF") && ascii(h, 8, "WEBP");
+const isoBmff: Sniff = (h) => ascii(h, 4, "ftyp");
+const ebml: Sniff = (h) => bytes(h, 0, [0x1a, 0x45, 0xdf, 0xa3]);
+const mp3: Sniff = (h) => ascii(h, 0, "ID3") || (h[0] === 0xff && ((h[1] ?? 0) & 0xe0) === 0xe0);
+const ogg: Sniff = (h) => ascii(h, 0, "OggS");
+const wav: Sniff = (h) => ascii(h, 0, "RIFF") && ascii(h, 8, "WAVE");
+const flac: Sniff = (h) => ascii(h, 0, "fLaC");
+const pdf: Sniff = (h) => ascii(h, 0, "%PDF-");
+const zip: Sniff = (h) => bytes(h, 0, [0x50, 0x4b, 0x03, 0x04]);
+const ole: Sniff = (h) => bytes(h, 0, [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
+/** Text: valid UTF-8 with no NUL and no markup that a browser could take for a page. */
+const text: Sniff = (h) => {
+  if (h.includes(0)) return false;
+  // The head may end inside a multi-byte character: drop an incomplete tail before decoding.
+  let end = h.length;
+  for (let back = 1; back <= 3 && end - back >= 0; back++) {
+    const b = h[end - back]!;
+    if ((b & 0xc0) === 0xc0) {
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      if (back < need) end -= back;
+      break;
+    }
+    if ((b & 0x80) === 0) break;
+  }
+  try {
+    const s = new TextDecoder("utf-8", { fatal: true }).decode(h.subarray(0, end));
+    return !/^\s*<(!doctype|html|script|svg)/i.test(s);
+  } catch {
+    return false;
+  }
+};
+
+interface Kind {
+  category: FileCategory;
+  extensions: string[];
+  sniff: Sniff;
+}
+
+/** Accepted MIME types. SVG and HTML are refused on purpose: they run script when opened. */
+export const allowedTypes: Record<string, Kind> = {
+  "image/png": { category: "image", extensions: ["png"], sniff: png },
+  "image/jpeg": { category: "image", extensions: ["jpg", "jpeg"], sniff: jpeg },
+  "image/gif": { category: "image", extensions: ["gif"], sniff: gif },
+  "image/webp": { category: "image", extensions: ["webp"], sniff: webp },
+  "video/mp4": { category: "video", extensions: ["mp4", "m4v"], sniff: isoBmff },
+  "video/quicktime": { category: "video", extensions: ["mov"], sniff: isoBmff },
+  "video/webm": { category: "video", extensions: ["webm"], sniff: ebml },
+  "audio/mpeg": { category: "audio", extensions: ["mp3"], sniff: mp3 },
+  "audio/ogg": { category: "audio", extensions: ["ogg", "oga", "opus"], sniff: ogg },
+  "audio/wav": { category: "audio", extensions: ["wav"], sniff: wav },
+  "audio/x-wav": { category: "audio", extensions: ["wav"], sniff: wav },
+  "audio/mp4": { category: "audio", extensions: ["m4a"], sniff: isoBmff },
+  "audio/webm": { category: "audio", extensions: ["weba", "webm"], sniff: ebml },
+  "audio/flac": { category: "audio", extensions: ["flac"], sniff: flac },
+  "application/pdf": { category: "document", extensions: ["pdf"], sniff: pdf },
+  "text/plain": { category: "document", extensions: ["txt", "log"], sniff: text },
+  "text/csv": { category: "document", extensions: ["csv"], sniff: text },
+  "text/markdown": { category: "document", extensions: ["md", "markdown"], sniff: text },
+  "application/zip": { category: "document", extensions: ["zip"], sniff: zip },
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": { category: "document", extensions: ["docx"], sniff: zip },
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { category: "document", extensions: ["xlsx"], sniff: zip },
+  "application/vnd.openxmlformats-officedocument.presentationml.presentation": { category: "document", extensions: ["pptx"], sniff: zip },
+  "application/vnd.oasis.opendocument.text": { category: "document", extensions: ["odt"], sniff: zip },
+  "application/msword": { category: "document", extensions: ["doc"], sniff: ole },
+  "application/vnd.ms-excel": { category: "document", extensions: ["xls"], sniff: ole },
+  "application/vnd.ms-powerpoint": { category: "document", extensions: ["ppt"], sniff: ole },
+};
+
+export type UploadCheck =
+  | { ok: true; mime: string; category: FileCategory }
+  | { ok: false; status: 413 | 415 | 422; code: string; detail: string };
+
+/** Checks a declared MIME type, a file name and the first bytes of the content. */
+export function checkUpload(declaredType: string, name: string, size: number, head: Uint8Array): UploadCheck {
+  const mime = declaredType.split(";")[0]!.trim().toLowerCase();
+  const kind = allowedTypes[mime];
+  if (!kind) return { ok: false, status: 415, code: "unsupported_type", detail: `${mime || "(none)"} is not an accepted file type` };
+  const ext = /\.([A-Za-z0-9]{1,10})$/.exec(name)?.[1]?.toLowerCase();
+  if (!ext || !kind.extensions.includes(ext)) {
+    return { ok: false, status: 422, code: "extension_mismatch", detail: `a ${mime} file must be named *.${kind.extensions.join(" or *.")}` };
+  }
+  const limit = categoryLimits[kind.category];
+  if (size > limit) return { ok: false, status: 413, code: "file_too_large", detail: `${kind.category} files are limited to ${limit / MiB} MiB` };
+  if (size === 0) return { ok: false, status: 422, code: "empty_file", detail: "the file is empty" };
+  if (!kind.sniff(head)) return { ok: false, status: 422, code: "content_mismatch", detail: `the content is not ${mime}` };
+  return { ok: true, mime, category: kind.category };
+}
+
+/** A file name safe for storage and for Content-Disposition: no path, no control characters. */
+export function cleanFileName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? "";
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f"]/g, "").trim().slice(-200);
+  return clean === "" ? "file" : clean;
+}
+
+export interface BlobStore {
+  readonly kind: "local" | "s3";
+  put(key: string, data: Blob, mime: string): Promise<void>;
+  /** The bytes, or null when missing. */
+  get(key: string): Promise<Blob | null>;
+  delete(key: string): Promise<void>;
+}
+
+export class LocalBlobStore implements BlobStore {
+  readonly kind = "local" as const;
+  constructor(private readonly dir: string) {}
+
+  private path(key: string) {
+    return join(this.dir, key);
+  }
+
+  async put(key: string, data: Blob): Promise<void> {
+    const path = this.path(key);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Write aside and rename: a crash never leaves a half file under the real name.
+    const tmp = `${path}.${process.pid}.tmp`;
+    await Bun.write(tmp, data);
+    renameSync(tmp, path);
+  }
+
+  async get(key: string): Promise<Blob | null> {
+    const file = Bun.file(this.path(key));
+    return (await file.exists()) ? file : null;
+  }
+
+  async delete(key: string): Promise<void> {
+    rmSync(this.path(key), { force: true });
+  }
+}
+
+export interface S3Settings {
+  bucket: string;
+  endpoint: string | null;
+  region: string | null;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+}
+
+export class S3BlobStore implements BlobStore {
+  readonly kind = "s3" as const;
+  private readonly client: Bun.S3Client;
+
+  constructor(settings: S3Settings) {
+    this.client = new Bun.S3Client({
+      bucket: settings.bucket,
+      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+      ...(settings.region ? { region: settings.region } : {}),
+      ...(settings.accessKeyId ? { accessKeyId: settings.accessKeyId } : {}),
+      ...(settings.secretAccessKey ? { secretAccessKey: settings.secretAccessKey } : {}),
+    });
+  }
+
+  async put(key: string, data: Blob, mime: string): Promise<void> {
+    await this.client.write(key, data, { type: mime });
+  }
+
+  async get(key: string): Promise<Blob | null> {
+    const file = this.client.file(key);
+    return (await file.exists()) ? file : null;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.delete(key);
+  }
+}
+
+export interface UploadedPart {
+  name: string;
+  /** The Content-Type the client declared for the part (Bun's formData() replaces it with a guess from the name). */
+  type: string;
+  data: Uint8Array;
+}
+
+/**
+ * The `file` part of a multipart/form-data body, with the MIME type exactly as declared.
+ * Returns null when the body is not multipart or has no `file` part.
+ */
+export function fileFromMultipart(contentType: string | null, body: Uint8Array): UploadedPart | null {
+  const boundary = /^multipart\/form-data;.*\bboundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType ?? "");
+  const mark = boundary?.[1] ?? boundary?.[2];
+  if (!mark) return null;
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const delimiter = Buffer.from(`--${mark}`);
+  let at = buf.indexOf(delimiter);
+  while (at !== -1) {
+    const headerStart = at + delimiter.length + 2; // past "\r\n"
+    if (buf[at + delimiter.length] === 0x2d) return null; // "--": the closing delimiter
+    const headerEnd = buf.indexOf("\r\n\r\n", headerStart);
+    if (headerEnd === -1) return null;
+    const next = buf.indexOf(Buffer.concat([Buffer.from("\r\n"), delimiter]), headerEnd + 4);
+    if (next === -1) return null;
+    const headers = buf.subarray(headerStart, headerEnd).toString("utf8");
+    const disposition = /content-disposition:\s*form-data;([^\r\n]*)/i.exec(headers)?.[1] ?? "";
+    if (/\bname="file"/.test(disposition)) {
+      const filename = /\bfilename="([^"]*)"/.exec(disposition)?.[1] ?? "";
+      const type = /content-type:\s*([^\r\n]*)/i.exec(headers)?.[1]?.trim() ?? "";
+      // Browsers send a quote in a file name as %22.
+      return { name: filename.replaceAll("%22", '"'), type, data: body.subarray(headerEnd + 4, next) };
+    }
+    at = next + 2;
+  }
+  return null;
+}

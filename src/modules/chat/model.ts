@@ -1,0 +1,200 @@
+// Schemas for the chat routes and the WebSocket protocol: the single source for validation,
+// types and OpenAPI. WebSocket ops are checked with the same `t` schemas (see ws.ts).
+import { t, type Static } from "elysia";
+
+const uuid = (description?: string) => t.String({ format: "uuid", ...(description ? { description } : {}) });
+const exampleRoomId = "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2a20";
+const exampleUserId = "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2a10";
+const exampleMessageId = "01936f3f-0c4d-7e2a-8b1c-3d4e5f6a7b8c";
+
+/** Longest text message, in UTF-16 units (what JavaScript's length counts). */
+export const maxContentLength = 10_000;
+/** Messages per history page when the client does not say. */
+export const defaultHistoryLimit = 30;
+
+export const RoomName = t.String({ minLength: 1, maxLength: 100, description: "1–100 characters", examples: ["general"] });
+export const RoomPassword = t.String({
+  minLength: 4,
+  maxLength: 128,
+  description: "Makes the room secret: joining needs it. Stored as an Argon2id hash.",
+  examples: ["open-sesame"],
+});
+
+const exampleRoom = {
+  id: exampleRoomId,
+  name: "general",
+  secret: false,
+  ownerId: exampleUserId,
+  participants: 3,
+  joined: true,
+  createdAt: "2026-11-22T10:00:00.000Z",
+};
+
+export const Room = t.Object(
+  {
+    id: uuid(),
+    name: t.String(),
+    secret: t.Boolean({ description: "Joining needs the room's password" }),
+    ownerId: uuid(),
+    participants: t.Integer({ minimum: 0, description: "Members of the room" }),
+    joined: t.Boolean({ description: "Whether the caller is a member" }),
+    createdAt: t.String({ format: "date-time" }),
+  },
+  { examples: [exampleRoom] },
+);
+export type Room = Static<typeof Room>;
+
+export const CreateRoomBody = t.Object(
+  { name: RoomName, password: t.Optional(RoomPassword) },
+  { examples: [{ name: "general" }, { name: "inner circle", password: "open-sesame" }] },
+);
+export type CreateRoomBody = Static<typeof CreateRoomBody>;
+
+export const JoinRoomBody = t.Object(
+  { password: t.Optional(t.String({ maxLength: 128, description: "Needed for a secret room" })) },
+  { examples: [{}, { password: "open-sesame" }] },
+);
+
+export const RoomIdParams = t.Object({ id: uuid("Room id") });
+export const MessageIdParams = t.Object({ id: uuid("Message id") });
+export const FileIdParams = t.Object({ id: uuid("File id") });
+
+export const RoomSort = t.Union([t.Literal("name"), t.Literal("created"), t.Literal("participants")]);
+export type RoomSort = Static<typeof RoomSort>;
+
+export const RoomListQuery = t.Object({
+  page: t.Optional(t.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
+  pageSize: t.Optional(t.Integer({ minimum: 1, maximum: 50, default: 10, description: "At most 50" })),
+  search: t.Optional(t.String({ maxLength: 100, description: "Case-insensitive part of the room name" })),
+  sort: t.Optional(t.Union([t.Literal("name"), t.Literal("created"), t.Literal("participants")], { default: "created" })),
+  order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")], { description: "Default: asc for name, desc otherwise" })),
+  joined: t.Optional(t.Boolean({ description: "Only rooms the caller is a member of" })),
+});
+export type RoomListQuery = Static<typeof RoomListQuery>;
+
+export const RoomPage = t.Object({
+  items: t.Array(Room),
+  page: t.Integer(),
+  pageSize: t.Integer(),
+  total: t.Integer({ description: "Rooms matching the search" }),
+  hasMore: t.Boolean(),
+});
+export type RoomPage = Static<typeof RoomPage>;
+
+export const FileCategory = t.Union([t.Literal("image"), t.Literal("video"), t.Literal("audio"), t.Literal("document")]);
+export type FileCategory = Static<typeof FileCategory>;
+
+export const FileInfo = t.Object(
+  {
+    id: uuid(),
+    name: t.String(),
+    mime: t.String(),
+    size: t.Integer({ minimum: 0 }),
+    category: FileCategory,
+    url: t.String({ description: "GET it with the bearer token" }),
+    createdAt: t.String({ format: "date-time" }),
+  },
+  {
+    examples: [
+      {
+        id: "01936f40-1111-7e2a-8b1c-3d4e5f6a7b8c",
+        name: "cat.png",
+        mime: "image/png",
+        size: 48213,
+        category: "image",
+        url: "/files/01936f40-1111-7e2a-8b1c-3d4e5f6a7b8c",
+        createdAt: "2026-11-22T10:00:00.000Z",
+      },
+    ],
+  },
+);
+export type FileInfo = Static<typeof FileInfo>;
+
+export const MessageKind = t.Union([t.Literal("text"), t.Literal("file"), t.Literal("system")]);
+
+export const Message = t.Object(
+  {
+    id: uuid("Server id"),
+    roomId: uuid(),
+    senderId: uuid(),
+    senderNickname: t.String(),
+    kind: MessageKind,
+    content: t.String({ description: "Empty once deleted. System messages: joined | left" }),
+    file: t.Union([FileInfo, t.Null()], { description: "The attached file; null for text, or once the file or message is deleted" }),
+    clientMsgId: t.String({ description: "The sender's id for the message: the acknowledgement key" }),
+    createdAt: t.String({ format: "date-time" }),
+    deleted: t.Boolean(),
+  },
+  {
+    examples: [
+      {
+        id: exampleMessageId,
+        roomId: exampleRoomId,
+        senderId: exampleUserId,
+        senderNickname: "ada",
+        kind: "text",
+        content: "hello",
+        file: null,
+        clientMsgId: "c-1",
+        createdAt: "2026-11-22T10:00:00.000Z",
+        deleted: false,
+      },
+    ],
+  },
+);
+export type Message = Static<typeof Message>;
+
+export const HistoryQuery = t.Object({
+  before: t.Optional(uuid("A message id: only older messages (the previous page's last id)")),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: defaultHistoryLimit })),
+});
+
+export const MessagePage = t.Object({
+  items: t.Array(Message, { description: "Newest first" }),
+  hasMore: t.Boolean({ description: "Older messages exist; pass the last id as before" }),
+});
+export type MessagePage = Static<typeof MessagePage>;
+
+// ---- WebSocket protocol: client → server ops -------------------------------------------------
+
+const ref = t.Optional(t.String({ maxLength: 64, description: "Echoed in the reply and in errors" }));
+const roomId = uuid();
+
+export const ClientOps = {
+  join: t.Object({ op: t.Literal("join"), roomId, password: t.Optional(t.String({ maxLength: 128 })), ref }, { additionalProperties: false }),
+  leave: t.Object({ op: t.Literal("leave"), roomId, ref }, { additionalProperties: false }),
+  send: t.Object(
+    {
+      op: t.Literal("send"),
+      roomId,
+      clientMsgId: t.String({ minLength: 1, maxLength: 64 }),
+      kind: t.Union([t.Literal("text"), t.Literal("file")]),
+      content: t.String({ maxLength: maxContentLength }),
+      fileId: t.Optional(uuid()),
+      ref,
+    },
+    { additionalProperties: false },
+  ),
+  history: t.Object(
+    { op: t.Literal("history"), roomId, before: t.Optional(uuid()), limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })), ref },
+    { additionalProperties: false },
+  ),
+  read: t.Object({ op: t.Literal("read"), roomId, upToMessageId: uuid(), ref }, { additionalProperties: false }),
+  delete: t.Object({ op: t.Literal("delete"), messageId: uuid(), ref }, { additionalProperties: false }),
+  typing: t.Object({ op: t.Literal("typing"), roomId, typing: t.Optional(t.Boolean()), ref }, { additionalProperties: false }),
+  ping: t.Object({ op: t.Literal("ping"), t: t.Optional(t.Number()), ref }, { additionalProperties: false }),
+} as const;
+
+export type ClientOp = { [K in keyof typeof ClientOps]: Static<(typeof ClientOps)[K]> }[keyof typeof ClientOps];
+export type OpName = keyof typeof ClientOps;
+
+/** Close codes the server uses (4000–4999 are the application's). */
+export const closeCodes = {
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  /** The client did not read fast enough: its send buffer passed the bound. */
+  slowConsumer: 4008,
+  /** Too many messages per second, for too long. */
+  rateLimited: 4029,
+} as const;

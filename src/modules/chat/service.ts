@@ -1,0 +1,350 @@
+// Chat use cases: rooms, membership, messages, read marks and files. No Elysia types here;
+// errors are HttpProblems (the REST layer renders problem+json, the socket an error event).
+// Live effects go through the hub, which reaches every instance.
+import { HttpProblem, problems } from "../../platform/http/problem";
+import type { Logger } from "../../platform/logger";
+import type { Metrics } from "../../platform/metrics";
+import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import { checkUpload, cleanFileName, type BlobStore, type UploadedPart } from "./files";
+import type { Hub } from "./hub";
+import { defaultHistoryLimit, type FileInfo, type Message, type MessagePage, type Room, type RoomListQuery, type RoomPage } from "./model";
+import type { PresenceStore } from "./presence";
+import type { HotReadState } from "./reads";
+import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
+
+/** Who is acting: the authenticated user and the nickname their messages carry. */
+export interface Actor {
+  userId: string;
+  nickname: string;
+}
+
+export interface Participant {
+  userId: string;
+  nickname: string;
+  online: boolean;
+}
+
+export interface ReadMark {
+  userId: string;
+  upToMessageId: string;
+}
+
+export interface SendInput {
+  roomId: string;
+  clientMsgId: string;
+  kind: "text" | "file";
+  content: string;
+  fileId?: string;
+}
+
+export interface ChatSettings {
+  /** GET /rooms per client IP per minute. */
+  roomListPerMinute: number;
+  /** Most participants listed in a join reply. */
+  maxParticipantsListed: number;
+}
+
+// Argon2id at OWASP's minimum, like account passwords: a leaked store must not give room passwords away.
+const argon2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
+const wrongPasswordRule: RateLimitRule = { name: "chat_room_password", limit: 10, windowMs: 5 * 60_000, blockMs: 5 * 60_000 };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toFileInfo(f: FileRecord): FileInfo {
+  return { id: f.id, name: f.name, mime: f.mime, size: f.size, category: f.category, url: `/files/${f.id}`, createdAt: iso(f.createdAt) };
+}
+
+export function toMessage(m: MessageRecord, file: FileRecord | null | undefined): Message {
+  const deleted = m.deletedAt !== null;
+  return {
+    id: m.id,
+    roomId: m.roomId,
+    senderId: m.senderId,
+    senderNickname: m.senderNickname,
+    kind: m.kind,
+    content: deleted ? "" : m.content,
+    file: !deleted && file && file.deletedAt === null ? toFileInfo(file) : null,
+    clientMsgId: m.kind === "system" ? "" : m.clientMsgId,
+    createdAt: iso(m.createdAt),
+    deleted,
+  };
+}
+
+function systemMessage(roomId: string, actor: Actor, content: "joined" | "left", at: number): MessageRecord {
+  const id = Bun.randomUUIDv7();
+  return { id, roomId, senderId: actor.userId, senderNickname: actor.nickname, kind: "system", content, fileId: null, clientMsgId: `system:${id}`, createdAt: at, deletedAt: null };
+}
+
+export class ChatService {
+  private readonly listRule: RateLimitRule;
+
+  constructor(
+    readonly store: ChatStore,
+    readonly hub: Hub,
+    private readonly presence: PresenceStore,
+    private readonly hot: HotReadState,
+    private readonly blobs: BlobStore,
+    private readonly limiter: RateLimiter,
+    private readonly metrics: Metrics,
+    private readonly settings: ChatSettings,
+    private readonly logger: Logger,
+  ) {
+    this.listRule = { name: "chat_room_list", limit: settings.roomListPerMinute, windowMs: 60_000 };
+  }
+
+  private toRoom(r: RoomRecord, joined: boolean): Room {
+    return { id: r.id, name: r.name, secret: r.passwordHash !== null, ownerId: r.ownerId, participants: r.memberCount, joined, createdAt: iso(r.createdAt) };
+  }
+
+  private async roomOr404(id: string): Promise<RoomRecord> {
+    const room = await this.store.room(id);
+    if (!room) throw problems.notFound("room_not_found", "no such room");
+    return room;
+  }
+
+  /** The room, for its members only: 403 not_member for others. */
+  async requireMember(roomId: string, userId: string): Promise<RoomRecord> {
+    const [room, member] = await Promise.all([this.roomOr404(roomId), this.store.member(roomId, userId)]);
+    if (!member) throw problems.forbidden("not_member", "join the room first");
+    return room;
+  }
+
+  // ---- rooms ---------------------------------------------------------------------------------
+
+  async createRoom(actor: Actor, body: { name: string; password?: string }): Promise<Room> {
+    const name = body.name.trim();
+    if (name === "") throw problems.unprocessable("blank_name", "the room name is blank", [{ field: "/name", message: "blank" }]);
+    const now = Date.now();
+    const room: RoomRecord = {
+      id: Bun.randomUUIDv7(),
+      name,
+      nameKey: nameKey(name),
+      passwordHash: body.password !== undefined ? await Bun.password.hash(body.password, argon2) : null,
+      ownerId: actor.userId,
+      createdAt: now,
+      memberCount: 1,
+    };
+    await this.store.createRoom(room, { roomId: room.id, userId: actor.userId, nickname: actor.nickname, joinedAt: now }, systemMessage(room.id, actor, "joined", now));
+    this.logger.info("chat room created", { roomId: room.id, secret: room.passwordHash !== null });
+    return this.toRoom(room, true);
+  }
+
+  async listRooms(userId: string, query: RoomListQuery, ip: string | null): Promise<RoomPage> {
+    const limited = await this.limiter.hit(`chat-rooms:ip:${ip ?? "unknown"}`, this.listRule);
+    if (!limited.allowed) throw problems.tooManyRequests("room_list_rate_limited", limited.retryAfterMs, "too many room list requests; slow down");
+    const page = query.page ?? 1;
+    const pageSize = query.pageSize ?? 10;
+    const sort = query.sort ?? "created";
+    const order = query.order ?? (sort === "name" ? "asc" : "desc");
+    const search = query.search?.trim() || undefined;
+    const { items, total } = await this.store.listRooms({
+      search,
+      sort,
+      order,
+      limit: pageSize,
+      offset: (page - 1) * pageSize,
+      memberId: query.joined ? userId : undefined,
+    });
+    const joined = query.joined ? new Set(items.map((r) => r.id)) : await this.store.joinedAmong(userId, items.map((r) => r.id));
+    return { items: items.map((r) => this.toRoom(r, joined.has(r.id))), page, pageSize, total, hasMore: page * pageSize < total };
+  }
+
+  async getRoom(userId: string, id: string): Promise<Room> {
+    const [room, member] = await Promise.all([this.roomOr404(id), this.store.member(id, userId)]);
+    return this.toRoom(room, member !== null);
+  }
+
+  /** Joins (idempotent; a member needs no password again). A secret room needs its password: 401 otherwise. */
+  async joinRoom(actor: Actor, roomId: string, password: string | undefined): Promise<Room> {
+    const room = await this.roomOr404(roomId);
+    if (await this.store.member(roomId, actor.userId)) return this.toRoom(room, true);
+    if (room.passwordHash !== null) await this.checkPassword(room, actor.userId, password);
+    const now = Date.now();
+    const joinedMessage = systemMessage(roomId, actor, "joined", now);
+    const added = await this.store.join({ roomId, userId: actor.userId, nickname: actor.nickname, joinedAt: now }, joinedMessage);
+    const fresh = (await this.store.room(roomId)) ?? room;
+    if (added) {
+      this.hub.broadcast(roomId, { event: "message", roomId, message: toMessage(joinedMessage, null) });
+      this.hub.broadcast(roomId, { event: "participants", roomId, change: "joined", userId: actor.userId, nickname: actor.nickname, participants: fresh.memberCount });
+    }
+    return this.toRoom(fresh, true);
+  }
+
+  private async checkPassword(room: RoomRecord, userId: string, password: string | undefined): Promise<void> {
+    if (password === undefined || password === "") throw problems.unauthorized("room_password_required", "this room is secret: send its password");
+    const key = `chat-room-password:${room.id}:${userId}`;
+    const gate = await this.limiter.peek(key, wrongPasswordRule);
+    if (!gate.allowed) throw problems.tooManyRequests("room_password_rate_limited", gate.retryAfterMs, "too many wrong passwords for this room; try later");
+    if (!(await Bun.password.verify(password, room.passwordHash!))) {
+      await this.limiter.hit(key, wrongPasswordRule);
+      throw problems.unauthorized("wrong_room_password", "the room password is wrong");
+    }
+  }
+
+  /** Leaves (idempotent). Every connection of the user stops getting the room's events. */
+  async leaveRoom(actor: Actor, roomId: string): Promise<void> {
+    await this.roomOr404(roomId);
+    const now = Date.now();
+    const leftMessage = systemMessage(roomId, actor, "left", now);
+    if (!(await this.store.leave(roomId, actor.userId, leftMessage))) return;
+    const room = await this.store.room(roomId);
+    this.hub.broadcast(roomId, { event: "message", roomId, message: toMessage(leftMessage, null) });
+    this.hub.broadcast(
+      roomId,
+      { event: "participants", roomId, change: "left", userId: actor.userId, nickname: actor.nickname, participants: room?.memberCount ?? 0 },
+      { unsubscribe: actor.userId },
+    );
+  }
+
+  async participants(roomId: string): Promise<Participant[]> {
+    const [members, online] = await Promise.all([this.store.members(roomId, this.settings.maxParticipantsListed), this.presence.online(roomId)]);
+    return members.map((m) => ({ userId: m.userId, nickname: m.nickname, online: online.has(m.userId) }));
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  private async render(records: MessageRecord[]): Promise<Message[]> {
+    const fileIds = records.map((m) => m.fileId).filter((f): f is string => f !== null);
+    const files = fileIds.length > 0 ? await this.store.files(fileIds) : new Map<string, FileRecord>();
+    return records.map((m) => toMessage(m, m.fileId ? files.get(m.fileId) : null));
+  }
+
+  /** Newest first; `before` is a message id of the same room. Members only. */
+  async history(userId: string, roomId: string, before: string | undefined, limit = defaultHistoryLimit): Promise<MessagePage> {
+    await this.requireMember(roomId, userId);
+    return this.page(roomId, before, limit);
+  }
+
+  /** A history page without the membership check (the caller did it). */
+  async page(roomId: string, before: string | undefined, limit = defaultHistoryLimit): Promise<MessagePage> {
+    let cursor = null;
+    if (before) {
+      const anchor = await this.store.message(before);
+      if (!anchor || anchor.roomId !== roomId) throw problems.unprocessable("unknown_cursor", "before must be the id of a message in this room", [{ field: "/before", message: "unknown" }]);
+      cursor = { createdAt: anchor.createdAt, id: anchor.id };
+    }
+    const rows = await this.store.history(roomId, cursor, limit + 1);
+    const hasMore = rows.length > limit;
+    return { items: await this.render(rows.slice(0, limit)), hasMore };
+  }
+
+  /**
+   * Stores and broadcasts a message. A clientMsgId the sender already used returns the stored
+   * message (duplicate: true) and broadcasts nothing: re-sends never duplicate.
+   */
+  async send(actor: Actor, input: SendInput, memberChecked = false): Promise<{ message: Message; duplicate: boolean }> {
+    if (!memberChecked) await this.requireMember(input.roomId, actor.userId);
+    let file: FileRecord | null = null;
+    if (input.kind === "file") {
+      if (!input.fileId) throw problems.unprocessable("file_required", "a file message needs fileId", [{ field: "/fileId", message: "required" }]);
+      file = await this.store.file(input.fileId);
+      if (!file || file.deletedAt !== null || file.uploaderId !== actor.userId) throw problems.notFound("file_not_found", "no such file of yours");
+    } else {
+      if (input.fileId) throw problems.unprocessable("unexpected_file", "only file messages carry fileId", [{ field: "/fileId", message: "not allowed" }]);
+      if (input.content.trim() === "") throw problems.unprocessable("blank_message", "the message is blank", [{ field: "/content", message: "blank" }]);
+    }
+    const record: MessageRecord = {
+      id: Bun.randomUUIDv7(),
+      roomId: input.roomId,
+      senderId: actor.userId,
+      senderNickname: actor.nickname,
+      kind: input.kind,
+      content: input.content,
+      fileId: file?.id ?? null,
+      clientMsgId: input.clientMsgId,
+      createdAt: Date.now(),
+      deletedAt: null,
+    };
+    const { message: stored, duplicate } = await this.store.insertMessage(record);
+    this.metrics.chatMessages.inc({ outcome: duplicate ? "duplicate" : "stored" });
+    const message = duplicate ? (await this.render([stored]))[0]! : toMessage(stored, file);
+    if (!duplicate) this.hub.broadcast(stored.roomId, { event: "message", roomId: stored.roomId, message });
+    return { message, duplicate };
+  }
+
+  /** Soft delete by the author; every member connected anywhere gets messageDeleted. */
+  async deleteMessage(userId: string, messageId: string): Promise<void> {
+    const message = await this.store.message(messageId);
+    if (!message || message.kind === "system" || !(await this.store.member(message.roomId, userId))) {
+      throw problems.notFound("message_not_found", "no such message");
+    }
+    if (message.senderId !== userId) throw problems.forbidden("not_author", "only the author can delete a message");
+    if (message.deletedAt !== null) return;
+    await this.store.softDeleteMessage(messageId, Date.now());
+    this.hub.broadcast(message.roomId, { event: "messageDeleted", roomId: message.roomId, messageId });
+  }
+
+  /** Moves the user's read mark forward; the other members get a read event. */
+  async markRead(userId: string, roomId: string, upToMessageId: string, memberChecked = false): Promise<boolean> {
+    if (!memberChecked) await this.requireMember(roomId, userId);
+    const message = await this.store.message(upToMessageId);
+    if (!message || message.roomId !== roomId) throw problems.notFound("message_not_found", "no such message in this room");
+    let advanced: boolean;
+    try {
+      advanced = await this.hot.mark(roomId, userId, upToMessageId, Date.now());
+    } catch (err) {
+      this.logger.warn("read state unavailable", { err: String(err) });
+      throw problems.unavailable("read_state_unavailable", "read receipts are unavailable right now");
+    }
+    if (advanced) this.hub.broadcast(roomId, { event: "read", roomId, userId, upToMessageId }, { except: userId });
+    return advanced;
+  }
+
+  /** Every member's read mark: the store's, moved forward by the hot copy. */
+  async reads(roomId: string): Promise<ReadMark[]> {
+    const [stored, hot] = await Promise.all([this.store.reads(roomId), this.hot.room(roomId).catch(() => new Map<string, string>())]);
+    const marks = new Map(stored.map((r) => [r.userId, r.upToMessageId]));
+    for (const [userId, upTo] of hot) if ((marks.get(userId) ?? "") < upTo) marks.set(userId, upTo);
+    return [...marks].map(([userId, upToMessageId]) => ({ userId, upToMessageId }));
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+
+  async upload(userId: string, part: UploadedPart): Promise<FileInfo> {
+    const name = cleanFileName(part.name);
+    const check = checkUpload(part.type, name, part.data.byteLength, part.data.subarray(0, 4096));
+    if (!check.ok) {
+      if (check.status === 422) throw problems.unprocessable(check.code, check.detail, [{ field: "/file", message: check.detail }]);
+      throw new HttpProblem(check.status, check.code, check.detail);
+    }
+    const id = Bun.randomUUIDv7();
+    const record: FileRecord = {
+      id,
+      uploaderId: userId,
+      name,
+      mime: check.mime,
+      size: part.data.byteLength,
+      category: check.category,
+      storage: this.blobs.kind,
+      storageKey: `chat/${id.slice(-2)}/${id}`,
+      createdAt: Date.now(),
+      deletedAt: null,
+    };
+    // Bytes first: a record never points at a blob that is not there.
+    await this.blobs.put(record.storageKey, new Blob([part.data]), record.mime);
+    try {
+      await this.store.insertFile(record);
+    } catch (err) {
+      await this.blobs.delete(record.storageKey).catch(() => undefined);
+      throw err;
+    }
+    return toFileInfo(record);
+  }
+
+  /** The uploader, or members of a room where the file was posted; 404 for everyone else. */
+  async download(userId: string, id: string): Promise<{ file: FileRecord; blob: Blob }> {
+    const file = await this.store.file(id);
+    if (!file || file.deletedAt !== null || (file.uploaderId !== userId && !(await this.store.fileVisibleTo(id, userId)))) {
+      throw problems.notFound("file_not_found", "no such file");
+    }
+    const blob = await this.blobs.get(file.storageKey);
+    if (!blob) throw problems.notFound("file_not_found", "no such file");
+    return { file, blob };
+  }
+
+  async deleteFile(userId: string, id: string): Promise<void> {
+    const file = await this.store.file(id);
+    if (!file || file.deletedAt !== null || file.uploaderId !== userId) throw problems.notFound("file_not_found", "no such file of yours");
+    if (await this.store.deleteFile(id, Date.now())) await this.blobs.delete(file.storageKey);
+  }
+}

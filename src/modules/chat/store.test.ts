@@ -1,0 +1,236 @@
+// The chat store contract: the SQLite and the MongoDB implementations pass the same tests
+// (Mongo against the harness's mongo-java-server, in the "real" mode).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MongoClient } from "mongodb";
+import { migrations } from "../../migrations";
+import { GroupCommitWriter, migrate, openDatabase } from "../../platform/db/sqlite";
+import { modes } from "../../testing/modes";
+import { startRealBackends } from "../../testing/servers";
+import { MongoChatStore } from "./mongo";
+import { SqliteChatStore } from "./repository";
+import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
+
+// Embedded mode runs the SQLite store; real mode the Mongo store (the one MONGO_URL selects).
+const kinds = modes.map((m) => (m === "embedded" ? "sqlite" : "mongo"));
+
+const id = () => Bun.randomUUIDv7();
+let clock = Date.now();
+const tick = () => ++clock;
+
+function roomRecord(name: string, over: Partial<RoomRecord> = {}): RoomRecord {
+  return { id: id(), name, nameKey: nameKey(name), passwordHash: null, ownerId: id(), createdAt: tick(), memberCount: 0, ...over };
+}
+
+function message(roomId: string, senderId: string, over: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    id: id(),
+    roomId,
+    senderId,
+    senderNickname: "nick",
+    kind: "text",
+    content: "hello",
+    fileId: null,
+    clientMsgId: id(),
+    createdAt: tick(),
+    deletedAt: null,
+    ...over,
+  };
+}
+
+const system = (roomId: string, userId: string, content: "joined" | "left") =>
+  message(roomId, userId, { kind: "system", content, clientMsgId: `system:${id()}` });
+
+describe.each(kinds)("chat store (%s)", (kind) => {
+  let store: ChatStore;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    if (kind === "sqlite") {
+      const dir = mkdtempSync(join(tmpdir(), "homebase-chat-store-"));
+      const db = openDatabase(join(dir, "t.sqlite"), { synchronous: "NORMAL" });
+      migrate(db, migrations);
+      const writer = new GroupCommitWriter(db);
+      store = new SqliteChatStore(db, writer);
+      close = async () => {
+        await writer.close();
+        db.close();
+        rmSync(dir, { recursive: true, force: true });
+      };
+    } else {
+      const { mongoUrl } = await startRealBackends();
+      const client = new MongoClient(mongoUrl);
+      await client.connect();
+      const db = client.db(`chat_store_${id().replaceAll("-", "").slice(-12)}`);
+      store = new MongoChatStore(db);
+      close = async () => {
+        await db.dropDatabase().catch(() => undefined);
+        await client.close();
+      };
+    }
+    await store.init();
+  });
+  afterAll(() => close());
+
+  async function newRoom(name: string, over: Partial<RoomRecord> = {}) {
+    const room = roomRecord(name, over);
+    await store.createRoom(room, { roomId: room.id, userId: room.ownerId, nickname: "owner", joinedAt: room.createdAt }, system(room.id, room.ownerId, "joined"));
+    return room;
+  }
+
+  test("a created room has its owner as member and a join message", async () => {
+    const room = await newRoom("Store Basics", { passwordHash: "hash" });
+    const got = await store.room(room.id);
+    expect(got).toMatchObject({ id: room.id, name: "Store Basics", nameKey: "store basics", passwordHash: "hash", memberCount: 1 });
+    expect(await store.member(room.id, room.ownerId)).toMatchObject({ nickname: "owner" });
+    const history = await store.history(room.id, null, 10);
+    expect(history.map((m) => [m.kind, m.content])).toEqual([["system", "joined"]]);
+    expect(await store.room(id())).toBeNull();
+  });
+
+  test("join and leave are idempotent and keep the participant count", async () => {
+    const room = await newRoom("Join Leave");
+    const user = id();
+    const member = { roomId: room.id, userId: user, nickname: "u", joinedAt: tick() };
+    expect(await store.join(member, system(room.id, user, "joined"))).toBe(true);
+    expect(await store.join(member, system(room.id, user, "joined"))).toBe(false);
+    expect((await store.room(room.id))!.memberCount).toBe(2);
+    expect((await store.members(room.id, 10)).map((m) => m.userId)).toEqual([room.ownerId, user]);
+    expect(await store.joinedAmong(user, [room.id, id()])).toEqual(new Set([room.id]));
+
+    expect(await store.leave(room.id, user, system(room.id, user, "left"))).toBe(true);
+    expect(await store.leave(room.id, user, system(room.id, user, "left"))).toBe(false);
+    expect((await store.room(room.id))!.memberCount).toBe(1);
+    expect(await store.member(room.id, user)).toBeNull();
+    // One join, one leave message for the user (the repeated calls wrote nothing).
+    const mine = (await store.history(room.id, null, 10)).filter((m) => m.senderId === user).map((m) => m.content);
+    expect(mine).toEqual(["left", "joined"]);
+  });
+
+  test("room list: search, sort by name / created / participants, paging, members only", async () => {
+    const tag = `srt${id().slice(-8)}`;
+    const a = await newRoom(`${tag} Alpha`);
+    const b = await newRoom(`${tag} bravo`);
+    const c = await newRoom(`${tag} Charlie_%`);
+    const other = id();
+    for (const room of [b, c]) await store.join({ roomId: room.id, userId: other, nickname: "o", joinedAt: tick() }, system(room.id, other, "joined"));
+    await store.join({ roomId: c.id, userId: id(), nickname: "p", joinedAt: tick() }, system(c.id, other, "joined"));
+
+    const list = (q: Partial<Parameters<ChatStore["listRooms"]>[0]>) =>
+      store.listRooms({ search: tag.toUpperCase(), sort: "created", order: "desc", limit: 10, offset: 0, ...q });
+    expect((await list({ sort: "name", order: "asc" })).items.map((r) => r.id)).toEqual([a.id, b.id, c.id]);
+    expect((await list({ sort: "created", order: "desc" })).items.map((r) => r.id)).toEqual([c.id, b.id, a.id]);
+    expect((await list({ sort: "participants", order: "desc" })).items.map((r) => [r.id, r.memberCount])).toEqual([
+      [c.id, 3],
+      [b.id, 2],
+      [a.id, 1],
+    ]);
+    const page2 = await list({ sort: "name", order: "asc", limit: 2, offset: 2 });
+    expect(page2).toEqual({ items: [expect.objectContaining({ id: c.id })], total: 3 });
+    // LIKE wildcards and regex characters in the search are literal.
+    expect((await list({ search: `${tag} charlie_%` })).items.map((r) => r.id)).toEqual([c.id]);
+    expect((await list({ search: `${tag} .*` })).total).toBe(0);
+    expect((await list({ memberId: other })).items.map((r) => r.id)).toEqual([c.id, b.id]);
+  });
+
+  test("a re-sent clientMsgId returns the first message instead of a duplicate", async () => {
+    const room = await newRoom("Dedup");
+    const first = message(room.id, room.ownerId, { clientMsgId: "c-1", content: "one" });
+    expect(await store.insertMessage(first)).toEqual({ message: first, duplicate: false });
+    const again = await store.insertMessage(message(room.id, room.ownerId, { clientMsgId: "c-1", content: "two" }));
+    expect(again.duplicate).toBe(true);
+    expect(again.message).toEqual(first);
+    // The same client id from another sender is another message.
+    const other = await store.insertMessage(message(room.id, id(), { clientMsgId: "c-1" }));
+    expect(other.duplicate).toBe(false);
+    const concurrent = await Promise.all([1, 2, 3].map(() => store.insertMessage(message(room.id, room.ownerId, { clientMsgId: "c-2" }))));
+    expect(concurrent.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(new Set(concurrent.map((r) => r.message.id)).size).toBe(1);
+  });
+
+  test("history pages newest first with a cursor, ties on createdAt broken by id", async () => {
+    const room = await newRoom("History");
+    const at = tick();
+    const sent: MessageRecord[] = [];
+    for (let i = 0; i < 7; i++) {
+      // Pairs share a timestamp: the cursor must still neither skip nor repeat.
+      const m = message(room.id, room.ownerId, { content: `m${i}`, createdAt: at + Math.floor(i / 2) });
+      sent.push(m);
+      await store.insertMessage(m);
+    }
+    clock += 10;
+    const seen: string[] = [];
+    let cursor: MessageRecord | null = null;
+    for (;;) {
+      const page: MessageRecord[] = await store.history(room.id, cursor ? { createdAt: cursor.createdAt, id: cursor.id } : null, 3);
+      seen.push(...page.map((m) => m.content));
+      if (page.length < 3) break;
+      cursor = page[page.length - 1]!;
+    }
+    expect(seen).toEqual(["m6", "m5", "m4", "m3", "m2", "m1", "m0", "joined"]);
+  });
+
+  test("soft delete empties the content and keeps the message", async () => {
+    const room = await newRoom("Delete");
+    const m = message(room.id, room.ownerId, { content: "secret" });
+    await store.insertMessage(m);
+    const deleted = await store.softDeleteMessage(m.id, 1234);
+    expect(deleted).toMatchObject({ id: m.id, content: "", deletedAt: 1234 });
+    // Deleting again keeps the first deletion time.
+    expect((await store.softDeleteMessage(m.id, 9999))!.deletedAt).toBe(1234);
+    expect(await store.softDeleteMessage(id(), 1)).toBeNull();
+    expect((await store.history(room.id, null, 1))[0]).toMatchObject({ id: m.id, content: "" });
+  });
+
+  test("read marks only move forward and a repeated batch changes nothing", async () => {
+    const room = await newRoom("Reads");
+    const [u1, u2] = [id(), id()];
+    const [m1, m2, m3] = [id(), id(), id()];
+    await store.saveReads([
+      { roomId: room.id, userId: u1, upToMessageId: m2, updatedAt: 1 },
+      { roomId: room.id, userId: u2, upToMessageId: m1, updatedAt: 1 },
+    ]);
+    await store.saveReads([
+      { roomId: room.id, userId: u1, upToMessageId: m1, updatedAt: 2 },
+      { roomId: room.id, userId: u2, upToMessageId: m3, updatedAt: 2 },
+    ]);
+    await store.saveReads([{ roomId: room.id, userId: u2, upToMessageId: m3, updatedAt: 2 }]);
+    const reads = (await store.reads(room.id)).map((r) => [r.userId, r.upToMessageId]).sort();
+    expect(reads).toEqual([[u1, m2], [u2, m3]].sort() as string[][]);
+    expect(await store.reads(id())).toEqual([]);
+  });
+
+  test("files: visible to members of a room where they were posted, until deleted", async () => {
+    const room = await newRoom("Files");
+    const member = id();
+    const outsider = id();
+    await store.join({ roomId: room.id, userId: member, nickname: "m", joinedAt: tick() }, system(room.id, member, "joined"));
+    const file: FileRecord = {
+      id: id(),
+      uploaderId: room.ownerId,
+      name: "cat.png",
+      mime: "image/png",
+      size: 10,
+      category: "image",
+      storage: "local",
+      storageKey: "ab/cat",
+      createdAt: tick(),
+      deletedAt: null,
+    };
+    await store.insertFile(file);
+    expect(await store.file(file.id)).toEqual(file);
+    expect(await store.fileVisibleTo(file.id, member)).toBe(false); // not posted yet
+    const post = message(room.id, room.ownerId, { kind: "file", fileId: file.id, content: "" });
+    await store.insertMessage(post);
+    expect(await store.fileVisibleTo(file.id, member)).toBe(true);
+    expect(await store.fileVisibleTo(file.id, outsider)).toBe(false);
+    expect((await store.files([file.id, file.id, id()])).get(file.id)).toEqual(file);
+    await store.softDeleteMessage(post.id, tick());
+    expect(await store.fileVisibleTo(file.id, member)).toBe(false);
+    expect(await store.deleteFile(file.id, 77)).toBe(true);
+    expect(await store.deleteFile(file.id, 78)).toBe(false);
+    expect((await store.file(file.id))!.deletedAt).toBe(77);
+  });
+});

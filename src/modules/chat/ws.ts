@@ -1,0 +1,178 @@
+// The /ws protocol: typed JSON ops in, `{event, ...}` out. Each connection is authenticated
+// before the upgrade, rate limited (token bucket; persistent flooding closes it with 4029),
+// and runs its ops one at a time in arrival order (so a client's sends keep their order).
+// Flooding = more refused frames within a second than the rate itself: about twice the
+// allowed rate sustained past the burst.
+import { getSchemaValidator } from "elysia";
+import { HttpProblem } from "../../platform/http/problem";
+import type { Logger } from "../../platform/logger";
+import type { Metrics } from "../../platform/metrics";
+import { Conn, type Hub, type Socket } from "./hub";
+import { ClientOps, closeCodes, type ClientOp, type OpName } from "./model";
+import type { Actor, ChatService } from "./service";
+
+export interface SocketSettings {
+  ratePerSec: number;
+}
+
+/** What the upgrade hook found out about the caller; kept with the socket. */
+export interface SocketAuth {
+  userId: string;
+  sessionId: string;
+  nickname: string;
+}
+
+type Validator = { Check(value: unknown): boolean; Errors(value: unknown): Iterable<{ path: string; message: string }> };
+
+const validators = Object.fromEntries(
+  Object.entries(ClientOps).map(([op, schema]) => [op, getSchemaValidator(schema, {}) as unknown as Validator]),
+) as Record<OpName, Validator>;
+
+/** Ops a single connection may have waiting; more means the client ignores our pace. */
+const maxQueued = 64;
+
+export class ChatSockets {
+  private readonly burst: number;
+  /** Refused messages within a second before the connection is closed. */
+  private readonly maxStrikes: number;
+
+  constructor(
+    private readonly service: ChatService,
+    private readonly hub: Hub,
+    private readonly settings: SocketSettings,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.burst = settings.ratePerSec * 2;
+    this.maxStrikes = settings.ratePerSec + 10;
+  }
+
+  open(socket: Socket, auth: SocketAuth): Conn {
+    const conn = new Conn(socket, auth.userId, auth.sessionId, auth.nickname, this.burst);
+    this.hub.add(conn);
+    this.hub.send(conn, { event: "ready", userId: auth.userId, nickname: auth.nickname, connectionId: conn.id });
+    return conn;
+  }
+
+  close(conn: Conn): Promise<void> {
+    return this.hub.remove(conn);
+  }
+
+  private takeToken(conn: Conn): boolean {
+    const now = performance.now();
+    conn.tokens = Math.min(this.burst, conn.tokens + ((now - conn.refilledAt) / 1000) * this.settings.ratePerSec);
+    conn.refilledAt = now;
+    if (conn.tokens < 1) return false;
+    conn.tokens -= 1;
+    return true;
+  }
+
+  private error(conn: Conn, code: string, detail: string, extra: Record<string, unknown> = {}): void {
+    this.hub.send(conn, { event: "error", code, detail, ...extra });
+  }
+
+  /** One frame from the client, already JSON-parsed by Elysia when it looked like JSON. */
+  message(conn: Conn, raw: unknown): void {
+    if (conn.closed) return;
+    this.metrics.wsMessages.inc({ direction: "in" });
+    if (!this.takeToken(conn)) {
+      // Refusals are counted per second: past the bound the client ignores our notices.
+      const now = performance.now();
+      if (now - conn.strikesSince > 1000) {
+        conn.strikesSince = now;
+        conn.strikes = 0;
+      }
+      conn.strikes++;
+      this.metrics.chatMessages.inc({ outcome: "rejected" });
+      if (conn.strikes > this.maxStrikes) {
+        this.hub.close(conn, closeCodes.rateLimited, "rate limit", "rate_limited");
+        return;
+      }
+      // One notice per burst of refusals is enough for a well-behaved client to slow down.
+      if (conn.strikes === 1) this.error(conn, "rate_limited", `at most ${this.settings.ratePerSec} messages per second`);
+      return;
+    }
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      this.error(conn, "invalid_message", "send a JSON object {op, ...}");
+      return;
+    }
+    const op = (raw as { op?: unknown }).op;
+    const ref = typeof (raw as { ref?: unknown }).ref === "string" ? (raw as { ref: string }).ref.slice(0, 64) : undefined;
+    const validator = typeof op === "string" && Object.hasOwn(validators, op) ? validators[op as OpName] : undefined;
+    if (!validator) {
+      this.error(conn, "unknown_op", `op must be one of ${Object.keys(ClientOps).join(", ")}`, { op: typeof op === "string" ? op.slice(0, 32) : null, ref });
+      return;
+    }
+    if (!validator.Check(raw)) {
+      const errors = [...validator.Errors(raw)].slice(0, 10).map((e) => ({ field: e.path || "/", message: e.message }));
+      this.error(conn, "validation_failed", `${String(op)} is invalid`, { op, ref, errors });
+      return;
+    }
+    if (conn.queued >= maxQueued) {
+      this.error(conn, "busy", "too many operations in flight; wait for replies", { op, ref });
+      return;
+    }
+    conn.queued++;
+    const msg = raw as ClientOp;
+    conn.queue = conn.queue
+      .then(() => this.handle(conn, msg))
+      .catch((err: unknown) => {
+        if (conn.closed) return;
+        if (err instanceof HttpProblem) {
+          this.error(conn, err.code, err.detail ?? err.code, { status: err.status, op: msg.op, ref: msg.ref, ...err.extensions });
+        } else {
+          this.logger.error("websocket op failed", { op: msg.op, err: err instanceof Error ? err.message : String(err) });
+          this.error(conn, "internal_error", "an unexpected error occurred", { op: msg.op, ref: msg.ref });
+        }
+      })
+      .finally(() => void conn.queued--);
+  }
+
+  private async handle(conn: Conn, msg: ClientOp): Promise<void> {
+    if (conn.closed) return;
+    const actor: Actor = { userId: conn.userId, nickname: conn.nickname };
+    const s = this.service;
+    switch (msg.op) {
+      case "join": {
+        const room = await s.joinRoom(actor, msg.roomId, msg.password);
+        // Subscribe first, then read: nothing falls between the page and the live events
+        // (a message in both is the same id; clients keep one).
+        await this.hub.enter(conn, msg.roomId);
+        const [page, participants, reads] = await Promise.all([s.page(msg.roomId, undefined), s.participants(msg.roomId), s.reads(msg.roomId)]);
+        this.hub.send(conn, { event: "joined", roomId: msg.roomId, room, participants, messages: page.items, hasMore: page.hasMore, reads, ref: msg.ref });
+        return;
+      }
+      case "leave":
+        await s.leaveRoom(actor, msg.roomId);
+        await this.hub.part(conn, msg.roomId);
+        this.hub.send(conn, { event: "left", roomId: msg.roomId, ref: msg.ref });
+        return;
+      case "send": {
+        const inRoom = this.hub.isIn(conn, msg.roomId);
+        const { message, duplicate } = await s.send(actor, msg, inRoom);
+        // The room broadcast is the acknowledgement; a re-send (or a send from outside the
+        // room) gets the stored message back on this connection only.
+        if (duplicate || !inRoom) this.hub.send(conn, { event: "message", roomId: msg.roomId, message, duplicate, ref: msg.ref });
+        return;
+      }
+      case "history": {
+        const page = this.hub.isIn(conn, msg.roomId) ? await s.page(msg.roomId, msg.before, msg.limit) : await s.history(conn.userId, msg.roomId, msg.before, msg.limit);
+        this.hub.send(conn, { event: "history", roomId: msg.roomId, messages: page.items, hasMore: page.hasMore, ref: msg.ref });
+        return;
+      }
+      case "read":
+        await s.markRead(conn.userId, msg.roomId, msg.upToMessageId, this.hub.isIn(conn, msg.roomId));
+        return;
+      case "delete":
+        await s.deleteMessage(conn.userId, msg.messageId);
+        return;
+      case "typing":
+        if (!this.hub.isIn(conn, msg.roomId)) throw new HttpProblem(403, "not_joined", "join the room on this connection first");
+        this.hub.broadcast(msg.roomId, { event: "typing", roomId: msg.roomId, userId: conn.userId, nickname: conn.nickname, typing: msg.typing ?? true }, { except: conn.userId });
+        return;
+      case "ping":
+        this.hub.send(conn, { event: "pong", t: msg.t ?? Date.now(), ref: msg.ref });
+        return;
+    }
+  }
+}

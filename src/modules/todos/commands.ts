@@ -1,0 +1,312 @@
+// Write commands: what every todos write becomes, in both write modes.
+//
+//   direct: the API validates and applies the command in one group-committed transaction.
+//   async:  the API validates and records the command in the outbox (durable), a consumer
+//           applies it later; until then reads apply it in memory to what they read
+//           (applyToView below), so a client always reads its own writes.
+//
+// Commands carry everything they need (timestamps, positions, sequence number), so applying
+// one is deterministic: SQLite (repository.applyCommand) and a read's in-memory view reach
+// the same state. Each entity remembers the seq of the last command applied to it (rev,
+// pos_rev); a command at or below that is already in, which makes applying idempotent.
+import type { FailReason, Project, Task, TaskStatus } from "./model";
+
+export interface ProjectRow {
+  id: string;
+  user_id: string;
+  title: string;
+  description: string | null;
+  rev: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TaskRow {
+  id: string;
+  project_id: string;
+  parent_id: string | null;
+  user_id: string;
+  title: string;
+  description: string | null;
+  category: string | null;
+  estimate_minutes: number | null;
+  due_at: number | null;
+  status: TaskStatus;
+  completed_at: number | null;
+  failed_at: number | null;
+  fail_reason: FailReason | null;
+  fail_note: string | null;
+  actual_minutes: number | null;
+  position: number;
+  replan_of: string | null;
+  rev: number;
+  pos_rev: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface Base {
+  /** Position in the one command sequence (todo_seq), in commit order. */
+  seq: number;
+  userId: string;
+  /** Epoch ms when the API accepted the write: the write's timestamps. */
+  at: number;
+}
+
+export interface NewTask {
+  id: string;
+  projectId: string;
+  parentId: string | null;
+  title: string;
+  description: string | null;
+  category: string | null;
+  estimateMinutes: number | null;
+  dueAt: number | null;
+  replanOf: string | null;
+}
+
+export interface TaskPatch {
+  title?: string;
+  description?: string | null;
+  category?: string | null;
+  estimateMinutes?: number | null;
+  dueAt?: number | null;
+}
+
+export type Command =
+  | (Base & { kind: "project.create"; project: { id: string; title: string; description: string | null } })
+  | (Base & { kind: "project.update"; projectId: string; patch: { title?: string; description?: string | null } })
+  | (Base & { kind: "project.delete"; projectId: string })
+  | (Base & { kind: "task.create"; task: NewTask })
+  | (Base & { kind: "task.update"; taskId: string; projectId: string; patch: TaskPatch })
+  | (Base & {
+      kind: "task.status";
+      taskId: string;
+      projectId: string;
+      status: TaskStatus;
+      reason: FailReason | null;
+      note: string | null;
+      /** Omitted: keep what the task has. */
+      actualMinutes?: number;
+    })
+  | (Base & { kind: "task.delete"; taskId: string; projectId: string })
+  | (Base & { kind: "tasks.reorder"; projectId: string; taskIds: string[] });
+
+/** The project a command touches: its cached task list is invalidated once it is applied. */
+export function projectOf(cmd: Command): string {
+  switch (cmd.kind) {
+    case "project.create":
+      return cmd.project.id;
+    case "task.create":
+      return cmd.task.projectId;
+    default:
+      return cmd.projectId;
+  }
+}
+
+/** Ids a command would create; a read skips those the registry already marks deleted. */
+export function createdIds(cmd: Command): string[] {
+  if (cmd.kind === "project.create") return [cmd.project.id];
+  if (cmd.kind === "task.create") return [cmd.task.id];
+  return [];
+}
+
+export function newProjectRow(cmd: Extract<Command, { kind: "project.create" }>): ProjectRow {
+  return {
+    id: cmd.project.id,
+    user_id: cmd.userId,
+    title: cmd.project.title,
+    description: cmd.project.description,
+    rev: cmd.seq,
+    created_at: cmd.at,
+    updated_at: cmd.at,
+  };
+}
+
+/** A new task's position is its creating command's seq: unique, and after every existing one. */
+export function newTaskRow(cmd: Extract<Command, { kind: "task.create" }>): TaskRow {
+  const t = cmd.task;
+  return {
+    id: t.id,
+    project_id: t.projectId,
+    parent_id: t.parentId,
+    user_id: cmd.userId,
+    title: t.title,
+    description: t.description,
+    category: t.category,
+    estimate_minutes: t.estimateMinutes,
+    due_at: t.dueAt,
+    status: "PENDING",
+    completed_at: null,
+    failed_at: null,
+    fail_reason: null,
+    fail_note: null,
+    actual_minutes: null,
+    position: cmd.seq,
+    replan_of: t.replanOf,
+    rev: cmd.seq,
+    pos_rev: cmd.seq,
+    created_at: cmd.at,
+    updated_at: cmd.at,
+  };
+}
+
+export function patchedProject(row: ProjectRow, cmd: Extract<Command, { kind: "project.update" }>): ProjectRow {
+  return {
+    ...row,
+    title: cmd.patch.title ?? row.title,
+    description: cmd.patch.description !== undefined ? cmd.patch.description : row.description,
+    rev: cmd.seq,
+    updated_at: cmd.at,
+  };
+}
+
+export function patchedTask(row: TaskRow, cmd: Extract<Command, { kind: "task.update" }>): TaskRow {
+  const p = cmd.patch;
+  return {
+    ...row,
+    title: p.title ?? row.title,
+    description: p.description !== undefined ? p.description : row.description,
+    category: p.category !== undefined ? p.category : row.category,
+    estimate_minutes: p.estimateMinutes !== undefined ? p.estimateMinutes : row.estimate_minutes,
+    due_at: p.dueAt !== undefined ? p.dueAt : row.due_at,
+    rev: cmd.seq,
+    updated_at: cmd.at,
+  };
+}
+
+/**
+ * Status rules: DONE sets completedAt, FAIL records the failure; any other status clears
+ * both. Setting the status a task already has keeps its timestamps (the call is idempotent).
+ */
+export function withStatus(row: TaskRow, cmd: Extract<Command, { kind: "task.status" }>): TaskRow {
+  const same = row.status === cmd.status;
+  return {
+    ...row,
+    status: cmd.status,
+    completed_at: cmd.status === "DONE" ? (same ? row.completed_at : cmd.at) : null,
+    failed_at: cmd.status === "FAIL" ? (same ? row.failed_at : cmd.at) : null,
+    fail_reason: cmd.status === "FAIL" ? cmd.reason : null,
+    fail_note: cmd.status === "FAIL" ? cmd.note : null,
+    actual_minutes: cmd.actualMinutes ?? row.actual_minutes,
+    rev: cmd.seq,
+    updated_at: cmd.at,
+  };
+}
+
+/** Part of the data a read loaded, plus which rows belong to it (for rows a command creates). */
+export interface View {
+  projects: Map<string, ProjectRow>;
+  tasks: Map<string, TaskRow>;
+  wantsProject(row: ProjectRow): boolean;
+  wantsTask(row: TaskRow): boolean;
+}
+
+export function newView(
+  projects: Iterable<ProjectRow>,
+  tasks: Iterable<TaskRow>,
+  wantsProject: (row: ProjectRow) => boolean,
+  wantsTask: (row: TaskRow) => boolean,
+): View {
+  return {
+    projects: new Map([...projects].map((p) => [p.id, p])),
+    tasks: new Map([...tasks].map((t) => [t.id, t])),
+    wantsProject,
+    wantsTask,
+  };
+}
+
+function removeTask(view: View, id: string): void {
+  view.tasks.delete(id);
+  for (const [otherId, t] of view.tasks) {
+    if (t.parent_id === id) view.tasks.delete(otherId);
+    else if (t.replan_of === id) view.tasks.set(otherId, { ...t, replan_of: null });
+  }
+}
+
+/**
+ * Applies a pending command to a read's view, the way repository.applyCommand applies it to
+ * SQLite. `deleted` holds ids the registry marks deleted: a stale pending create of one of
+ * them must not bring it back.
+ */
+export function applyToView(view: View, cmd: Command, deleted: ReadonlySet<string>): void {
+  switch (cmd.kind) {
+    case "project.create": {
+      const row = newProjectRow(cmd);
+      if (!view.projects.has(row.id) && !deleted.has(row.id) && view.wantsProject(row)) view.projects.set(row.id, row);
+      return;
+    }
+    case "project.update": {
+      const row = view.projects.get(cmd.projectId);
+      if (row && row.rev < cmd.seq) view.projects.set(row.id, patchedProject(row, cmd));
+      return;
+    }
+    case "project.delete": {
+      view.projects.delete(cmd.projectId);
+      for (const [id, t] of view.tasks) if (t.project_id === cmd.projectId) view.tasks.delete(id);
+      return;
+    }
+    case "task.create": {
+      const row = newTaskRow(cmd);
+      if (!view.tasks.has(row.id) && !deleted.has(row.id) && view.wantsTask(row)) view.tasks.set(row.id, row);
+      return;
+    }
+    case "task.update": {
+      const row = view.tasks.get(cmd.taskId);
+      if (row && row.rev < cmd.seq) view.tasks.set(row.id, patchedTask(row, cmd));
+      return;
+    }
+    case "task.status": {
+      const row = view.tasks.get(cmd.taskId);
+      if (row && row.rev < cmd.seq) view.tasks.set(row.id, withStatus(row, cmd));
+      return;
+    }
+    case "task.delete":
+      removeTask(view, cmd.taskId);
+      return;
+    case "tasks.reorder": {
+      cmd.taskIds.forEach((id, position) => {
+        const row = view.tasks.get(id);
+        if (row && row.project_id === cmd.projectId && row.parent_id === null && row.pos_rev < cmd.seq) {
+          view.tasks.set(id, { ...row, position, pos_rev: cmd.seq });
+        }
+      });
+      return;
+    }
+  }
+}
+
+export function byPosition(a: TaskRow, b: TaskRow): number {
+  return a.position - b.position || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export function toProject(row: ProjectRow): Project {
+  return { id: row.id, title: row.title, description: row.description, createdAt: iso(row.created_at), updatedAt: iso(row.updated_at) };
+}
+
+export function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    projectId: row.project_id,
+    parentId: row.parent_id,
+    title: row.title,
+    description: row.description,
+    category: row.category,
+    estimateMinutes: row.estimate_minutes,
+    dueAt: isoOrNull(row.due_at),
+    status: row.status,
+    completedAt: isoOrNull(row.completed_at),
+    failure:
+      row.status === "FAIL" && row.fail_reason !== null
+        ? { reason: row.fail_reason, note: row.fail_note, failedAt: iso(row.failed_at ?? row.updated_at) }
+        : null,
+    actualMinutes: row.actual_minutes,
+    position: row.position,
+    replanOf: row.replan_of,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}

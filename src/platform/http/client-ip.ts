@@ -1,0 +1,81 @@
+// The client's IP address for rate limits and logs: the socket peer, or — only when that peer is
+// a configured trusted proxy (HOMEBASE_TRUSTED_PROXIES) — the address the proxies recorded in
+// X-Forwarded-For. Anyone can send that header, so it is believed only as far as trusted hops go:
+// read right to left, skip the trusted proxies, and the first other address is the client.
+//
+//   const ip = createClientIp(config.trustedProxies);
+//   app.get("/x", ({ request, server }) => ip(request, server))
+import { BlockList, isIP } from "node:net";
+
+/** What Elysia passes as `server` (null under app.handle in tests). */
+export interface PeerSource {
+  requestIP(request: Request): { address: string } | null;
+}
+
+export type ClientIpResolver = (request: Request, server: PeerSource | null | undefined) => string | null;
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`, so one client has one key however it arrived. */
+export function normaliseIp(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  return (mapped ? mapped[1]! : address).toLowerCase();
+}
+
+/**
+ * Parses a comma-separated list of IP addresses and CIDR blocks (IPv4 or IPv6).
+ * Throws an Error naming the first bad entry.
+ */
+export function parseTrustedProxies(raw: string): string[] {
+  const entries = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = "", bits, extra] = entry.split("/");
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    const ok =
+      family !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+    if (!ok) throw new Error(`"${entry}" is not an IP address or CIDR block`);
+  }
+  return entries;
+}
+
+function blockList(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = "", bits] = entry.split("/");
+    const type = isIP(address) === 4 ? "ipv4" : "ipv6";
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return list;
+}
+
+/** Builds the resolver for a list of trusted proxies (addresses or CIDR blocks, already validated). */
+export function createClientIp(trustedProxies: readonly string[]): ClientIpResolver {
+  const trusted = trustedProxies.length > 0 ? blockList([...trustedProxies]) : null;
+  const isTrusted = (ip: string): boolean => {
+    const family = isIP(ip);
+    return trusted !== null && family !== 0 && trusted.check(ip, family === 4 ? "ipv4" : "ipv6");
+  };
+  return (request, server) => {
+    const peer = server?.requestIP(request)?.address;
+    if (!peer) return null;
+    const address = normaliseIp(peer);
+    if (!isTrusted(address)) return address;
+    const header = request.headers.get("x-forwarded-for");
+    if (!header) return address;
+    // Every hop appends the address it received the request from; the rightmost entries were
+    // written by our own proxies, the leftmost by whoever sent the request (possibly forged).
+    const hops = header.split(",").map((s) => normaliseIp(s.trim()));
+    let client = address;
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!;
+      // A malformed entry means a proxy we trust wrote nonsense: stop at the last good address.
+      if (isIP(hop) === 0) break;
+      client = hop;
+      if (!isTrusted(hop)) break;
+    }
+    return client;
+  };
+}
