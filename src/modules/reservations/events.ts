@@ -53,6 +53,8 @@ export function reservationConsumers(handlers: ReservationsEventHandlers): Consu
       // notifier throws, so the bus retries it (and dead-letters it after the last attempt).
       name: "reservations-notifier",
       subjects: [reservationEvents.reservationConfirmed],
+      // Confirmations are independent and the push service is slow (~500 ms): send many at once.
+      concurrency: 32,
       effect: (event: EventEnvelope) => handlers.sendConfirmation(event.id, event.payload as ReservationConfirmed),
       apply: (event: EventEnvelope) => handlers.recordConfirmation(event.id, event.payload as ReservationConfirmed),
     },

@@ -187,6 +187,29 @@ describe.each(modes)("event bus (%s)", (mode) => {
     expect(h.db.query("SELECT COUNT(*) AS n FROM dead_letters").get()).toEqual({ n: 0 });
   });
 
+  test("concurrency: a slow consumer handles up to N events at once; the default handles one at a time", async () => {
+    const track = () => {
+      const state = { inFlight: 0, max: 0, done: new Set<string>() };
+      const effect = async (e: EventEnvelope) => {
+        state.max = Math.max(state.max, ++state.inFlight);
+        await Bun.sleep(30);
+        state.inFlight--;
+        state.done.add(e.id);
+      };
+      return { state, effect };
+    };
+    const wide = track();
+    const narrow = track();
+    const h = await harness(mode, [
+      { name: "wide", subjects: ["homebase.test.>"], concurrency: 4, effect: wide.effect },
+      { name: "narrow", subjects: ["homebase.test.>"], effect: narrow.effect },
+    ]);
+    const ids = await h.writer.write(() => Array.from({ length: 12 }, (_, i) => h.bus.emit("homebase.test.slow", { i })));
+    await waitFor(() => ids.every((id) => wide.state.done.has(id) && narrow.state.done.has(id)), { what: "both consumers", timeoutMs: 20_000 });
+    expect(wide.state.max).toBe(4);
+    expect(narrow.state.max).toBe(1);
+  }, 30_000);
+
   test("homebase_consumer_pending shows an event a consumer has not processed yet, and 0 once it has", async () => {
     let open = false;
     const applied: string[] = [];
