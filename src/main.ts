@@ -55,7 +55,11 @@ async function run(role: Role, config: Config): Promise<void> {
   const withHttp = role === "serve" || role === "all";
   const withWorker = role === "worker" || role === "all";
 
-  if (withWorker) await platform.events.start();
+  if (withWorker) {
+    await platform.events.start();
+    // Scheduled jobs (recurring billing, unpaid-order sweep) belong to the worker roles.
+    modules.shop.worker.start();
+  }
   const app = withHttp ? createApp(platform, modules, state).listen({ hostname: config.host, port: config.port }) : null;
   logger.info("homebase started", {
     version,
@@ -86,6 +90,7 @@ async function run(role: Role, config: Config): Promise<void> {
       if (app?.server && config.drainMs > 0) await Bun.sleep(config.drainMs);
       // Stop accepting, let in-flight requests finish.
       await app?.server?.stop(false);
+      if (withWorker) await modules.shop.worker.stop();
       await platform.events.flush(config.shutdownGraceMs / 2).catch((err: unknown) => logger.warn("relay flush", { err }));
       await platform.close();
       clearTimeout(timer);
