@@ -19,6 +19,7 @@ import type { RunningServer } from "../../src/testing/process";
 import { waitFor } from "../../src/testing/wait";
 import { startCeiling, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
 import { seedMovies } from "./movies";
+import { seededRandom } from "../../src/platform/random";
 
 interface DriveConfig {
   url: string;
@@ -35,17 +36,6 @@ interface DriveResult {
   transportErrors: number;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The driver: every client books, and cancels what it got, until the time is up. */
 async function drive(cfg: DriveConfig): Promise<DriveResult> {
   const latencies: number[] = [];
@@ -55,7 +45,7 @@ async function drive(cfg: DriveConfig): Promise<DriveResult> {
   const deadline = started + cfg.seconds * 1000;
   await Promise.all(
     cfg.tokens.map(async (token, i) => {
-      const random = prng(cfg.seed + i);
+      const random = seededRandom(cfg.seed + i);
       const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
       while (performance.now() < deadline) {
         const row = "ABCDE"[Math.floor(random() * 5)]!;

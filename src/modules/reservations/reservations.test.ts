@@ -16,6 +16,7 @@ import { waitFor } from "../../testing/wait";
 import { createReservations, type Notification, type Notifier } from "./index";
 import { NowShowing } from "./model";
 import { allSeats, contiguousSeats, listTtlMs, nowShowingCacheName, type ReservationsService } from "./service";
+import { seededRandom } from "../../platform/random";
 
 type User = Awaited<ReturnType<typeof signupAndLogin>>;
 
@@ -69,21 +70,9 @@ async function expectProblem(res: Response, status: number, code: string): Promi
   return body;
 }
 
-/** Deterministic pseudo-random numbers, so a concurrency run is reproducible. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n overlapping requests: 1-3 consecutive seats in a random row. */
 function seatSets(n: number, seed: number): string[][] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   return Array.from({ length: n }, () => {
     const row = "ABCDE"[Math.floor(random() * 5)]!;
     const size = 1 + Math.floor(random() * 3);

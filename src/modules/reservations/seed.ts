@@ -5,6 +5,7 @@
 // --seed, relative to the day it runs.
 import { genres, grades, type CreateMovieBody, type Genre } from "./model";
 import type { ReservationsService } from "./service";
+import { seededRandom } from "../../platform/random";
 
 export interface SeedOptions {
   movies: number;
@@ -23,18 +24,6 @@ const nouns = [
   "Letters", "Machine", "River", "Summer", "Station", "Mirror", "Archive", "Voyage", "Island", "Circus",
   "Promise", "Tide", "Colony", "Lantern", "Winter", "Escape", "Canyon", "Requiem", "Heist", "Parade",
 ];
-
-/** mulberry32: small, fast, good enough for demo data, and reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dayMs = 86_400_000;
 
@@ -56,7 +45,7 @@ export function parseSeedArgs(args: string[]): SeedOptions {
 export async function seedMovies(service: ReservationsService, options: SeedOptions): Promise<string> {
   const existing = service.movieCount();
   if (existing > 0) return `movies: already seeded (${existing} movies); use a fresh data dir to seed again`;
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const now = Date.now();
   const today = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate());

@@ -4,6 +4,7 @@
 // for a given --seed.
 import type { CatalogService, ImportedItem } from "./catalog";
 import type { Category } from "./model";
+import { seededRandom } from "../../platform/random";
 
 export interface ShopSeedOptions {
   items: number;
@@ -79,20 +80,8 @@ const sizes = ["30 capsules", "60 capsules", "90 capsules", "120 tablets", "30 s
 const discountRates = [0, 0, 0, 5, 10, 10, 15, 20, 25, 30, 40, 50];
 const categoryList = Object.keys(products) as Category[];
 
-/** Mulberry32: a tiny seeded PRNG, so a seed gives the same catalog every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export function shopCatalog(options: ShopSeedOptions): ImportedItem[] {
-  const rand = prng(options.seed);
+  const rand = seededRandom(options.seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const items: ImportedItem[] = [];
   for (let i = 0; i < options.items; i++) {
