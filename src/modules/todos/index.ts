@@ -29,6 +29,12 @@ import { createPendingStore } from "./pending";
 import { TodosRepository } from "./repository";
 import { TodosService } from "./service";
 
+/** Service results carry their status (201 created, 200 replayed, 202 accepted, …): pass it on. */
+function reply<R extends { status: number }>(set: { status?: number | string }, result: R): R extends { body: infer B } ? B : undefined {
+  set.status = result.status;
+  return (result as { body?: unknown }).body as R extends { body: infer B } ? B : undefined;
+}
+
 export { TodosService, type WriteMode } from "./service";
 export { TodosRepository } from "./repository";
 export { todoEvents } from "./events";
@@ -74,11 +80,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/projects",
-      async ({ principal, body, set }) => {
-        const r = await todos.createProject(principal, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, body, set }) => reply(set, await todos.createProject(principal, body)),
       {
         auth: true,
         body: CreateProjectBody,
@@ -103,11 +105,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .patch(
       "/projects/:id",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.updateProject(principal, params.id, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.updateProject(principal, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -118,10 +116,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .delete(
       "/projects/:id",
-      async ({ principal, params, set }) => {
-        const r = await todos.deleteProject(principal, params.id);
-        set.status = r.status;
-      },
+      async ({ principal, params, set }) => reply(set, await todos.deleteProject(principal, params.id)),
       {
         auth: true,
         params: IdParams,
@@ -141,11 +136,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/projects/:id/tasks",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.createTask(principal, params.id, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.createTask(principal, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -160,11 +151,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .put(
       "/projects/:id/tasks/order",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.reorder(principal, params.id, body.taskIds);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.reorder(principal, params.id, body.taskIds)),
       {
         auth: true,
         params: IdParams,
@@ -186,11 +173,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .patch(
       "/tasks/:id",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.updateTask(principal, params.id, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.updateTask(principal, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -201,11 +184,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .put(
       "/tasks/:id/status",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.setStatus(principal, params.id, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.setStatus(principal, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -221,10 +200,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .delete(
       "/tasks/:id",
-      async ({ principal, params, set }) => {
-        const r = await todos.deleteTask(principal, params.id);
-        set.status = r.status;
-      },
+      async ({ principal, params, set }) => reply(set, await todos.deleteTask(principal, params.id)),
       {
         auth: true,
         params: IdParams,
@@ -240,11 +216,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/tasks/:id/subtasks",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.createSubtask(principal, params.id, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.createSubtask(principal, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -282,11 +254,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/tasks/:id/replan/accept",
-      async ({ principal, params, body, set }) => {
-        const r = await todos.acceptReplan(principal, params.id, body);
-        set.status = r.status;
-        return r.body;
-      },
+      async ({ principal, params, body, set }) => reply(set, await todos.acceptReplan(principal, params.id, body)),
       {
         auth: true,
         params: IdParams,
