@@ -180,10 +180,12 @@ export async function startCeiling(ctx: BenchContext, bytes: number): Promise<st
 }
 
 /** dist/homebase (built when missing or when HOMEBASE_BENCH_REBUILD=1), or HOMEBASE_BIN. */
+let rebuilt = false;
 export function releaseBinary(): string {
   const bin = resolve(process.env.HOMEBASE_BIN ?? join(root, "dist/homebase"));
   if (process.env.HOMEBASE_BIN) return bin;
-  if (!existsSync(bin) || process.env.HOMEBASE_BENCH_REBUILD === "1") {
+  if (!existsSync(bin) || (process.env.HOMEBASE_BENCH_REBUILD === "1" && !rebuilt)) {
+    rebuilt = true;
     const build = Bun.spawnSync([process.execPath, join(root, "scripts/build.ts")], { cwd: root, stdout: "inherit", stderr: "inherit" });
     if (build.exitCode !== 0) throw new Error("build failed");
   }
