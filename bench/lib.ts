@@ -93,6 +93,11 @@ function pin(cpu: number, cmd: string[]): string[] {
 }
 
 export async function runLoad(ctx: BenchContext, variant: string, opts: LoadOptions): Promise<LoadResult> {
+  // Warm-up, not measured: JIT, SQLite page cache, connection pools, the cache under test.
+  const warmup = ctx.quick ? 0.5 : 2;
+  ctx.progress(`${variant}: warming up ${warmup}s`);
+  const w = { ...opts, seconds: warmup };
+  await (ctx.tool.kind === "oha" ? runOha(ctx.tool.bin, variant, w) : runWrk(ctx.tool.bin, variant, w));
   ctx.progress(`${variant}: ${opts.seconds}s at ${opts.connections} connections${opts.rate ? `, ${opts.rate} req/s` : ""}`);
   const ticker = startCountdown(ctx, variant, opts.seconds);
   try {
@@ -108,7 +113,7 @@ function startCountdown(ctx: BenchContext, variant: string, seconds: number) {
 }
 
 async function runOha(bin: string, variant: string, o: LoadOptions): Promise<LoadResult> {
-  const cmd = [bin, "--no-tui", "--output-format", "json", "-z", `${o.seconds}s`, "-c", String(o.connections), "-m", o.method ?? "GET"];
+  const cmd = [bin, "--no-tui", "--output-format", "json", "-z", `${Math.round(o.seconds * 1000)}ms`, "-c", String(o.connections), "-m", o.method ?? "GET"];
   if (o.rate) cmd.push("-q", String(o.rate), "--latency-correction");
   for (const [k, v] of Object.entries(o.headers ?? {})) cmd.push("-H", `${k}: ${v}`);
   if (o.body !== undefined) cmd.push("-d", o.body);
@@ -158,7 +163,7 @@ request = function() return wrk.format(nil, nil, nil, bodies[math.random(#bodies
   ].join("\n");
   writeFileSync(script, lua);
   const threads = Math.max(1, Math.min(2, o.connections));
-  const proc = Bun.spawn(pin(1, [bin, `-t${threads}`, `-c${Math.max(threads, o.connections)}`, `-d${o.seconds}s`, "-s", script, o.url]), { stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(pin(1, [bin, `-t${threads}`, `-c${Math.max(threads, o.connections)}`, `-d${Math.max(1, Math.ceil(o.seconds))}s`, "-s", script, o.url]), { stdout: "pipe", stderr: "pipe" });
   const [out, , code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   rmSync(dir, { recursive: true, force: true });
   if (code !== 0) throw new Error(`wrk failed (${code}): ${out}`);

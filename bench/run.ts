@@ -19,7 +19,7 @@ if (unknown.length > 0) {
 const selected = wanted.length > 0 ? scenarios.filter((s) => wanted.includes(s.name)) : scenarios;
 
 const tool = findLoadTool();
-const seconds = Number(process.env.HOMEBASE_BENCH_SECONDS ?? (quick ? 3 : 10));
+const seconds = Number(process.env.HOMEBASE_BENCH_SECONDS ?? (quick ? 2 : 10));
 const ctx: BenchContext = {
   quick,
   seconds,

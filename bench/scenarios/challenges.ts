@@ -63,7 +63,7 @@ export const challenges: Scenario = {
   async run(ctx) {
     const dataDir = mkdtempSync(join(tmpdir(), "homebase-bench-challenges-"));
     ctx.cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const { token, userIds } = await seed(ctx, dataDir, ctx.quick ? 50 : 200, ctx.quick ? 3 : 10);
+    const { token, userIds } = await seed(ctx, dataDir, ctx.quick ? 30 : 200, ctx.quick ? 3 : 10);
     const auth = { authorization: `Bearer ${token}` };
     const connections = 64;
 
