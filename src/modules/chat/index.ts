@@ -241,9 +241,12 @@ export function chatController(
       async ({ principal, params }) => {
         const { file, blob } = await service.download(principal.userId, params.id);
         const inline = file.category !== "document";
-        return new Response(blob, {
+        // A stream, not the blob itself: Bun answers a returned S3File with a redirect to a
+        // presigned S3 URL, which WireGuard-only clients may not reach (and app.handle fails on).
+        return new Response(blob.stream(), {
           headers: {
             "content-type": file.mime,
+            "content-length": String(file.size),
             "content-disposition": contentDisposition(file.name, inline),
             "cache-control": "private, max-age=3600",
             "content-security-policy": "sandbox; default-src 'none'",
