@@ -34,6 +34,8 @@ const debianPackage = {
   mvn: "maven",
   // The benchmark harness's fallback load generator (bench/bench.test.ts runs it when oha is absent).
   wrk: "wrk",
+  // schemathesis (chaos/fuzz.test.ts) runs in a virtualenv: python3 with its venv module.
+  python3: "python3-venv",
 } as const;
 export type Tool = keyof typeof debianPackage;
 
