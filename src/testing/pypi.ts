@@ -21,8 +21,13 @@ export function ensurePypiTool(name: string, requirement: string, bin: string, l
   // The marker is written last: a venv without it (or for another requirement) is made again.
   const marker = join(venv, ".installed");
   if (existsSync(marker) && readFileSync(marker, "utf8").trim() === requirement && existsSync(path)) return path;
-  // python3 and its venv module: Debian's python3-venv brings both.
+  // python3 and its venv module: Debian's python3-venv brings both (python3 alone lacks ensurepip).
   ensureTools(["python3"]);
+  const hasVenv = Bun.spawnSync(["python3", "-c", "import venv, ensurepip"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  if (!hasVenv && process.getuid?.() === 0 && Bun.which("apt-get")) {
+    log("installing python3-venv");
+    run(["apt-get", "install", "-y", "--no-install-recommends", "python3-venv"]);
+  }
   const t0 = performance.now();
   rmSync(venv, { recursive: true, force: true });
   mkdirSync(join(root, ".tools"), { recursive: true });
