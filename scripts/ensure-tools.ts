@@ -3,6 +3,7 @@
 // when root) and the mongo-java-server classpath (Maven, cached under .tools/).
 // Usage: bun scripts/ensure-tools.ts   (scripts/test.ts runs it first)
 import { ensureTools, findChromium, mongoClasspath, type Tool } from "../src/testing/servers";
+import { ensureSchemathesis } from "../chaos/schemathesis";
 
 const tools: Tool[] = ["redis-server", "nats-server", "java", "mvn", "chromium", "wrk"];
 
@@ -43,6 +44,7 @@ export function ensureTestTools(): string[] {
   for (const tool of Object.keys(opsTools)) lines.push(`${tool}: ${Bun.which(tool, { PATH: opsPath })}`);
   const cp = mongoClasspath();
   lines.push(`mongo-java-server: ${cp.split(":").length} jars on the classpath (.tools/mongo-server/classpath.txt)`);
+  lines.push(`schemathesis: ${ensureSchemathesis()}`);
   lines.push(`ready in ${Math.round(performance.now() - t0)} ms`);
   return lines;
 }

@@ -418,6 +418,17 @@ export async function stopRedis(): Promise<void> {
   await stopServer(need(redis, "redis-server"));
 }
 
+/** Chaos: SIGKILL redis (no shutdown: clients see resets mid-command); startRedis brings it back. */
+export async function killRedis(): Promise<void> {
+  const server = need(redis, "redis-server");
+  const proc = server.proc;
+  if (!proc) return;
+  server.proc = undefined;
+  proc.kill("SIGKILL");
+  await proc.exited;
+  log(`redis-server killed (pid ${proc.pid})`);
+}
+
 /** Starts redis again on the same port (empty: it runs without persistence). */
 export async function startRedis(): Promise<void> {
   const server = need(redis, "redis-server");

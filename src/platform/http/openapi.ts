@@ -3,14 +3,71 @@
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { registerFastFormats } from "./formats";
+import { ProblemSchema } from "./problem";
 import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
 const assetHeaders = { "cache-control": "public, max-age=86400" };
 
+type Responses = Record<string, { description?: string; content?: Record<string, { schema?: { description?: string } } | string> }>;
+type Operation = { responses?: Responses; requestBody?: unknown; parameters?: unknown[] };
+type Spec = { paths?: Record<string, Record<string, Operation>> };
+
+// What the http platform answers for any route, whatever the route declares: an unparsable or
+// too deeply nested body (400 malformed_body, body_too_deep), a chunked one (411 length_required),
+// one over the body limit (413 body_too_large), invalid params, query or body (422 validation_failed).
+const platformStatuses = (op: Operation): number[] => [
+  ...(op.requestBody ? [400, 411, 413] : []),
+  ...(op.requestBody || op.parameters?.length ? [422] : []),
+];
+
+/**
+ * Corrects what @elysiajs/openapi 1.4.16 renders wrong, so the document is valid OpenAPI 3.1 that
+ * tools (schemathesis, client generators) accept: a t.Void() response becomes content
+ * {type: "void"} (not a media type map: dropped); named models (.model()) leave
+ * `$id: "#/components/schemas/x"` inside schemas (a fragment is not a valid $id: dropped);
+ * problem bodies are sent as application/problem+json, not the application/json it assumes; and
+ * the statuses the http platform answers for every route (platformStatuses) are listed.
+ * Mutates in place: the plugin caches the object, so this runs once per document.
+ */
+export function normalizeSpec(spec: unknown): void {
+  for (const ops of Object.values((spec as Spec)?.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      op.responses ??= {};
+      for (const status of platformStatuses(op)) {
+        op.responses[status] ??= { description: `Response for status ${status}`, content: { "application/json": { schema: ProblemSchema } } };
+      }
+      for (const res of Object.values(op.responses)) {
+        const content = res.content;
+        if (!content) continue;
+        if (typeof content.type === "string") {
+          delete res.content;
+          continue;
+        }
+        const json = content["application/json"];
+        if (typeof json === "object" && json.schema?.description === ProblemSchema.description) {
+          delete content["application/json"];
+          content["application/problem+json"] = json;
+        }
+      }
+    }
+  }
+  const stripIds = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(stripIds);
+    if (!node || typeof node !== "object") return;
+    const o = node as Record<string, unknown>;
+    if (typeof o.$id === "string" && o.$id.includes("#")) delete o.$id;
+    for (const v of Object.values(o)) stripIds(v);
+  };
+  stripIds(spec);
+}
+
 export function openapiDocs(version: string) {
   registerFastFormats();
   return new Elysia({ name: "homebase.openapi" })
+    .onAfterHandle(({ path, response }) => {
+      if (path === "/swagger/json") normalizeSpec(response);
+    })
     .get("/swagger-assets/swagger-ui-bundle.js", () =>
       new Response(Bun.file(bundlePath), { headers: { ...assetHeaders, "content-type": "text/javascript; charset=utf-8" } }),
       { detail: { hide: true } },

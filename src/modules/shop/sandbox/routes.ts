@@ -229,7 +229,7 @@ export function sandboxRoutes(engine: SandboxPg, secretKey: string, internalOnly
         {
           params: t.Object({ tid: t.String({ maxLength: 64 }) }),
           query: t.Object({ action: t.Optional(t.UnionEnum(["approve", "cancel", "fail"], { default: "approve" })) }),
-          response: { 302: t.Void(), 404: NativeError, 409: NativeError },
+          response: { 302: t.Void(), 404: NativeError, 409: NativeError, ...problemResponses(422) },
           detail: {
             tags,
             summary: "Sandbox PG: the buyer's checkout page",

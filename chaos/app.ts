@@ -1,0 +1,32 @@
+// An in-process homebase listening on a real port of 127.0.0.1 (sockets, WebSockets, the
+// sandbox PG calling back over HTTP), for the chaos tests that need no separate process.
+import { createTestApp, type TestApp } from "../src/testing/app";
+import type { Mode } from "../src/testing/modes";
+import { freePort } from "../src/testing/ports";
+import type { Platform } from "../src/platform";
+
+export interface ListeningApp {
+  t: TestApp;
+  base: string;
+  port: number;
+  promote(email: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function listeningApp(mode: Mode, env: Record<string, string> = {}, beforeStart?: (p: Platform) => void): Promise<ListeningApp> {
+  // The port is fixed before the config is read: the sandbox PG's URLs point at it.
+  const port = await freePort();
+  const t = await createTestApp(mode, { HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL", ...env, HOMEBASE_PORT: String(port) }, beforeStart);
+  t.app.listen({ hostname: "127.0.0.1", port });
+  return {
+    t,
+    base: `http://127.0.0.1:${port}`,
+    port,
+    promote: async (email) => void (await t.modules.accounts.promoteByEmail(email)),
+    async close() {
+      await t.modules.shop.worker.stop();
+      await t.app.stop(true);
+      await t.close();
+    },
+  };
+}
