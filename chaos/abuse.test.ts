@@ -7,6 +7,8 @@ import { SignJWT } from "jose";
 import { connect as tcpConnect } from "node:net";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { moduleConfig } from "../src/config";
+import { accountsModule } from "../src/modules/accounts";
 import { modes } from "../src/testing/modes";
 import { listeningApp, type ListeningApp } from "./app";
 import { call, must } from "./lib";
@@ -216,7 +218,7 @@ describe.each(modes)("input abuse (%s)", (mode) => {
   });
 
   test("forged, expired and tampered JWTs: 401 on every protected route and on the socket", async () => {
-    const secret = new TextEncoder().encode(app.t.platform.config.jwtSecret);
+    const secret = new TextEncoder().encode(moduleConfig(app.t.platform.config, accountsModule).jwtSecret);
     const [h, p, s] = w.owner.accessToken.split(".");
     const claims = JSON.parse(Buffer.from(p!, "base64url").toString()) as Record<string, unknown>;
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");

@@ -22,9 +22,9 @@ export async function listeningApp(mode: Mode, env: Record<string, string> = {},
     t,
     base: `http://127.0.0.1:${port}`,
     port,
-    promote: async (email) => void (await t.modules.accounts.promoteByEmail(email)),
+    promote: async (email) => void (await t.modules.apis.accounts.promoteByEmail(email)),
     async close() {
-      await t.modules.shop.worker.stop();
+      await t.modules.close();
       await t.app.stop(true);
       await t.close();
     },

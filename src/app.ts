@@ -1,75 +1,114 @@
-// Builds the Elysia app from the platform and the modules. One factory, used by main and tests.
-import { Elysia } from "elysia";
+// Builds homebase from the platform and the module list. One factory, used by main and tests.
 import { cors } from "@elysiajs/cors";
+import { Elysia } from "elysia";
 import pkg from "../package.json" with { type: "json" };
+import { modules as moduleList } from "./modules";
 import type { Platform } from "./platform";
+import { migrate } from "./platform/db/sqlite";
 import { httpPlatform } from "./platform/http";
 import { openapiDocs } from "./platform/http/openapi";
 import { opsRoutes } from "./platform/http/ops";
-import { AccountsRepository, AccountsService, accountsController } from "./modules/accounts";
-import { challengesController, createChallenges, type ChallengesService } from "./modules/challenges";
-import { createTodos, todosController, type TodosService } from "./modules/todos";
-import { createReservations, reservationsController, type ReservationsService } from "./modules/reservations";
-import { createClientIp } from "./platform/http/client-ip";
-import { chatController, chatWebSocketOptions, createChat, maxUploadBodyBytes, type ChatModule } from "./modules/chat";
-import { createShop, shopController, type ShopModule } from "./modules/shop";
+import { type ApiOf, type ModuleDefinition, type ModuleRuntime, migrationSets as platformMigrationSets } from "./platform/module";
 
 export const version: string = pkg.version;
 
-export interface Modules {
-  accounts: AccountsService;
-  challenges: ChallengesService;
-  todos: TodosService;
-  reservations: ReservationsService;
-  chat: ChatModule;
-  shop: ShopModule;
-}
-
-/** Services of every module, wired to the platform; event consumers registered on the bus. */
-export function createModules(platform: Platform): Modules {
-  const { config } = platform;
-  const accounts = new AccountsService(
-    new AccountsRepository(platform.db),
-    platform.writer,
-    platform.events,
-    platform.limiter,
-    {
-      jwtSecret: config.jwtSecret,
-      accessTokenTtlSec: config.accessTokenTtlSec,
-      refreshTokenTtlSec: config.refreshTokenTtlSec,
-      loginMaxAttempts: config.loginMaxAttempts,
-      loginWindowSec: config.loginWindowSec,
-      loginBlockSec: config.loginBlockSec,
-    },
-    platform.logger.child({ module: "accounts" }),
-  );
-  const challenges = createChallenges(platform);
-  const todos = createTodos(platform);
-  const reservations = createReservations(platform);
-  const chat = createChat(platform);
-  const shop = createShop(platform);
-  return { accounts, challenges, todos, reservations, chat, shop };
-}
+export type ModuleList = readonly ModuleDefinition<any, any, any>[];
+/** Each listed module's API by its name: `modules.apis.accounts`. */
+export type Apis<L extends ModuleList> = { [M in L[number] as M["name"]]: ApiOf<M> };
 
 export interface AppState {
   /** Set during graceful shutdown: readiness turns 503 so a proxy stops sending. */
   draining: boolean;
 }
 
-export function createApp(platform: Platform, modules: Modules, state: AppState = { draining: false }) {
+export interface InstalledModule {
+  definition: ModuleDefinition<any, any, any>;
+  runtime: ModuleRuntime<unknown>;
+}
+
+export interface Modules<L extends ModuleList = typeof moduleList> {
+  apis: Apis<L>;
+  installed: InstalledModule[];
+  state: AppState;
+  /** Starts every module's jobs (worker roles). */
+  startJobs(): void;
+  /** Stops jobs, then closes modules in reverse order; once. */
+  close(): Promise<void>;
+}
+
+/** The platform's migrations, then each listed module's, in list order. */
+export const migrationSets = (list: ModuleList = moduleList) => platformMigrationSets(list);
+
+/**
+ * Applies each module's migrations, sets the modules up in list order and registers their
+ * consumers (before the bus starts) and readiness checks. The platform closes them first.
+ */
+export function createModules<L extends ModuleList = typeof moduleList>(platform: Platform, list: L = moduleList as unknown as L): Modules<L> {
+  const applied = migrate(platform.db, migrationSets(list));
+  if (applied.length > 0) platform.logger.info("migrations applied", { migrations: applied });
+  const state: AppState = { draining: false };
+  const apis: Record<string, unknown> = {};
+  const installed: InstalledModule[] = [];
+  const byDefinition = new Map<ModuleDefinition<any, any, any>, unknown>();
+  for (const definition of list) {
+    if (definition.config && !(definition.name in platform.config.modules)) {
+      throw new Error(`module ${definition.name}: its configuration was not loaded (pass the same module list to loadConfig)`);
+    }
+    const runtime = definition.setup({
+      platform,
+      config: platform.config.modules[definition.name],
+      logger: platform.logger.child({ module: definition.name }),
+      isDraining: () => state.draining,
+      use(dependency) {
+        if (!byDefinition.has(dependency)) throw new Error(`module ${definition.name} uses ${dependency.name}, which is not listed before it`);
+        return byDefinition.get(dependency) as never;
+      },
+    }) as ModuleRuntime<unknown>;
+    for (const consumer of runtime.consumers ?? []) platform.events.register(consumer);
+    for (const [name, check] of Object.entries(runtime.readiness ?? {})) platform.addReadiness(name, check);
+    byDefinition.set(definition, runtime.api);
+    apis[definition.name] = runtime.api;
+    installed.push({ definition, runtime });
+  }
+  let closing: Promise<void> | null = null;
+  const modules: Modules<L> = {
+    apis: apis as Apis<L>,
+    installed,
+    state,
+    startJobs() {
+      for (const { runtime } of installed) for (const job of runtime.jobs ?? []) job.start();
+    },
+    close: () =>
+      (closing ??= (async () => {
+        for (const { runtime } of installed) await Promise.all((runtime.jobs ?? []).map((job) => job.stop()));
+        for (const { definition, runtime } of [...installed].reverse()) {
+          await runtime.close?.().catch((err: unknown) => platform.logger.warn("module close failed", { module: definition.name, err: String(err) }));
+        }
+      })()),
+  };
+  platform.onClose(() => modules.close());
+  return modules;
+}
+
+export function createApp(platform: Platform, modules: Modules<ModuleList>) {
   const { config } = platform;
-  return new Elysia({
-    // Bun rejects larger bodies before they are buffered; the http plugin answers with problem+json.
-    // POST /files takes up to 50 MiB (chat video); the http plugin keeps every other route at the body limit.
-    serve: { maxRequestBodySize: Math.max(config.bodyLimitBytes, maxUploadBodyBytes) },
-    websocket: chatWebSocketOptions(config),
+  const { state, installed } = modules;
+  const bodyLimits = Object.assign({}, ...installed.map((m) => m.runtime.bodyLimits ?? {})) as Record<string, number>;
+  const sockets = installed.filter((m) => m.runtime.websocket);
+  if (sockets.length > 1) throw new Error(`only one module may serve WebSockets (${sockets.map((m) => m.definition.name).join(", ")})`);
+  const tags = installed.flatMap((m) => (m.definition.tag ? [m.definition.tag] : []));
+  let app = new Elysia({
+    // Bun rejects larger bodies before they are buffered; the http plugin answers with problem+json
+    // and keeps every route but the modules' listed ones at the body limit.
+    serve: { maxRequestBodySize: Math.max(config.bodyLimitBytes, ...Object.values(bodyLimits)) },
+    websocket: sockets[0]?.runtime.websocket,
   })
     .use(
       httpPlatform({
         logger: platform.logger,
         metrics: platform.metrics,
         bodyLimitBytes: config.bodyLimitBytes,
-        routeBodyLimits: { "POST /files": maxUploadBodyBytes },
+        routeBodyLimits: bodyLimits,
         isDraining: () => state.draining,
       }),
     )
@@ -81,14 +120,10 @@ export function createApp(platform: Platform, modules: Modules, state: AppState 
         maxAge: 600,
       }),
     )
-    .use(openapiDocs(version))
-    .use(opsRoutes(platform, () => state.draining))
-    .use(accountsController(modules.accounts))
-    .use(challengesController(modules.challenges, modules.accounts))
-    .use(todosController(modules.todos, modules.accounts))
-    .use(reservationsController(modules.reservations, modules.accounts, createClientIp(config.trustedProxies)))
-    .use(chatController(modules.chat, modules.accounts, { clientIp: createClientIp(config.trustedProxies), isDraining: () => state.draining }))
-    .use(shopController(modules.shop, modules.accounts));
+    .use(openapiDocs(version, tags))
+    .use(opsRoutes(platform, () => state.draining));
+  for (const { runtime } of installed) for (const routes of runtime.routes ?? []) app = app.use(routes) as unknown as typeof app;
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

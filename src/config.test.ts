@@ -2,7 +2,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, redactedConfig } from "./config";
+import { ConfigError, loadConfig, moduleConfig, redactedConfig } from "./config";
+import { accountsModule } from "./modules/accounts";
+
+const jwt = (c: ReturnType<typeof loadConfig>) => moduleConfig(c, accountsModule);
 
 const dir = mkdtempSync(join(tmpdir(), "homebase-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,9 +23,9 @@ describe("config", () => {
   test("the JWT secret is generated once, persisted 0600 and reused", () => {
     const a = loadConfig({ HOMEBASE_DATA_DIR: dir });
     const b = loadConfig({ HOMEBASE_DATA_DIR: dir });
-    expect(a.jwtSecret).toBe(b.jwtSecret);
-    expect(a.jwtSecret.length).toBeGreaterThanOrEqual(32);
-    expect(readFileSync(join(dir, "jwt.secret"), "utf8").trim()).toBe(a.jwtSecret);
+    expect(jwt(a).jwtSecret).toBe(jwt(b).jwtSecret);
+    expect(jwt(a).jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(join(dir, "jwt.secret"), "utf8").trim()).toBe(jwt(a).jwtSecret);
     expect(statSync(join(dir, "jwt.secret")).mode & 0o777).toBe(0o600);
   });
 
@@ -53,8 +56,8 @@ describe("config", () => {
       const secretFile = join(own, "jwt-secret");
       writeFileSync(secretFile, "f".repeat(40) + "\n");
       const c = loadConfig({ HOMEBASE_DATA_DIR: data, HOMEBASE_JWT_SECRET_FILE: secretFile });
-      expect(c.jwtSecret).toBe("f".repeat(40));
-      expect(c.jwtSecretSource).toBe("secret-file");
+      expect(jwt(c).jwtSecret).toBe("f".repeat(40));
+      expect(jwt(c).jwtSecretSource).toBe("secret-file");
       expect(existsSync(join(data, "jwt.secret"))).toBe(false);
       expect(JSON.stringify(redactedConfig(c))).not.toContain("f".repeat(40));
 

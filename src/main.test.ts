@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { homebaseCommand, startServer } from "./testing/process";
 import { newUser } from "./testing/app";
-import { migrations } from "./migrations";
+import { migrationSets } from "./app";
 import { backendEnv, modes } from "./testing/modes";
 
 function runCli(args: string[], env: Record<string, string> = {}) {
@@ -29,9 +29,10 @@ describe("CLI", () => {
     const secret = "k".repeat(40);
     const r = runCli(["config"], { HOMEBASE_JWT_SECRET: secret, REDIS_URL: "redis://:pw123@127.0.0.1:6390" });
     expect(r.code).toBe(0);
-    const config = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(config.host).toBe("127.0.0.1");
-    expect(config.port).toBe(3000);
+    const config = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>;
+    expect(config.platform!.HOMEBASE_HOST).toBe("127.0.0.1");
+    expect(config.platform!.HOMEBASE_PORT).toBe(3000);
+    expect(config.accounts!.HOMEBASE_JWT_SECRET).toBe("<redacted>");
     expect(r.stdout).not.toContain(secret);
     expect(r.stdout).not.toContain("pw123");
   });
@@ -52,10 +53,10 @@ describe("CLI", () => {
   test("migrate applies the embedded migrations once", () => {
     const first = runCli(["migrate"]);
     expect(first.code).toBe(0);
-    const versions = migrations.map((m) => m.version).sort((a, b) => a - b);
+    const versions = migrationSets().flatMap((set) => set.migrations.map((m) => `${set.module}@${m.version}`));
     expect(first.stdout).toBe(`applied migrations ${versions.join(", ")}\n`);
     const db = new Database(join(first.dataDir, "homebase.sqlite"), { readonly: true });
-    expect(db.query("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: versions.length });
+    expect(db.query("SELECT count(*) AS n FROM module_migrations").get()).toEqual({ n: versions.length });
     db.close();
     const again = runCli(["migrate"], { HOMEBASE_DATA_DIR: first.dataDir });
     expect(again.stdout).toBe("schema is up to date\n");

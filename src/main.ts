@@ -1,14 +1,13 @@
 #!/usr/bin/env bun
 // CLI entry point of the homebase binary.
-import { ConfigError, loadConfig, redactedConfig, type Config, type Role } from "./config";
-import { createApp, createModules, version, type AppState } from "./app";
-import { createPlatform } from "./platform";
-import { migrate, openDatabase } from "./platform/db/sqlite";
-import { migrations } from "./migrations";
-import { BackupError, backupDatabase, restoreDatabase } from "./platform/db/backup";
-import { formatChecks, runDoctor } from "./platform/doctor";
-import { seeders } from "./seed";
 import { join } from "node:path";
+import { createApp, createModules, migrationSets, version } from "./app";
+import { ConfigError, loadConfig, redactedConfig, unknownVariableWarnings, type Config, type Role } from "./config";
+import { modules as moduleList } from "./modules";
+import { createPlatform } from "./platform";
+import { BackupError, backupDatabase, restoreDatabase } from "./platform/db/backup";
+import { migrate, openDatabase } from "./platform/db/sqlite";
+import { formatChecks, runDoctor } from "./platform/doctor";
 
 const usage = `homebase ${version}
 
@@ -50,17 +49,18 @@ function readConfig(): Config {
 async function run(role: Role, config: Config): Promise<void> {
   const platform = await createPlatform(config);
   const { logger } = platform;
+  for (const warning of unknownVariableWarnings(config)) logger.warn(warning);
   const modules = createModules(platform);
-  const state: AppState = { draining: false };
+  const { state } = modules;
   const withHttp = role === "serve" || role === "all";
   const withWorker = role === "worker" || role === "all";
 
   if (withWorker) {
     await platform.events.start();
-    // Scheduled jobs (recurring billing, unpaid-order sweep) belong to the worker roles.
-    modules.shop.worker.start();
+    // Scheduled jobs (recurring billing, sweeps) belong to the worker roles.
+    modules.startJobs();
   }
-  const app = withHttp ? createApp(platform, modules, state).listen({ hostname: config.host, port: config.port }) : null;
+  const app = withHttp ? createApp(platform, modules).listen({ hostname: config.host, port: config.port }) : null;
   logger.info("homebase started", {
     version,
     role,
@@ -90,7 +90,8 @@ async function run(role: Role, config: Config): Promise<void> {
       if (app?.server && config.drainMs > 0) await Bun.sleep(config.drainMs);
       // Stop accepting, let in-flight requests finish.
       await app?.server?.stop(false);
-      if (withWorker) await modules.shop.worker.stop();
+      // Jobs stop, then modules close (sockets, last writes to the outbox) before the relay flushes.
+      await modules.close();
       await platform.events.flush(config.shutdownGraceMs / 2).catch((err: unknown) => logger.warn("relay flush", { err }));
       await platform.close();
       clearTimeout(timer);
@@ -123,7 +124,7 @@ async function main(argv: string[]): Promise<void> {
     case "migrate": {
       const config = readConfig();
       const db = openDatabase(join(config.dataDir, "homebase.sqlite"), { synchronous: config.sqliteSynchronous });
-      const ran = migrate(db, migrations);
+      const ran = migrate(db, migrationSets());
       db.close();
       process.stdout.write(ran.length > 0 ? `applied migrations ${ran.join(", ")}\n` : "schema is up to date\n");
       return;
@@ -133,7 +134,7 @@ async function main(argv: string[]): Promise<void> {
       if (!email) fail("usage: homebase promote <email>");
       const platform = await createPlatform(readConfig());
       try {
-        const user = await createModules(platform).accounts.promoteByEmail(email);
+        const user = await createModules(platform).apis.accounts.promoteByEmail(email);
         process.stdout.write(`${user.email} is now an admin\n`);
       } catch (err) {
         fail(err instanceof Error ? err.message : String(err), 1);
@@ -144,20 +145,22 @@ async function main(argv: string[]): Promise<void> {
     }
     case "seed": {
       const domain = rest[0];
+      const seeders = moduleList.flatMap((m) => Object.entries(m.seeders ?? {}).map(([name, seeder]) => ({ name, seeder, module: m.name })));
       if (!domain || domain === "--list") {
-        const names = Object.entries(seeders).map(([name, s]) => `  ${name.padEnd(12)} ${s.describe}`);
+        const names = seeders.map((s) => `  ${s.name.padEnd(12)} ${s.seeder.describe}`);
         process.stdout.write(names.length > 0 ? `${names.join("\n")}\n` : "no seeders yet\n");
         if (!domain) process.exit(2);
         return;
       }
-      const seeder = seeders[domain];
-      if (!seeder) fail(`unknown seed "${domain}"; known: ${Object.keys(seeders).join(", ") || "none"}`);
+      const found = seeders.find((s) => s.name === domain);
+      if (!found) fail(`unknown seed "${domain}"; known: ${seeders.map((s) => s.name).join(", ") || "none"}`);
       const platform = await createPlatform(readConfig());
       try {
         // The worker part runs too, so events the seed emits are delivered before exit.
         const modules = createModules(platform);
         await platform.events.start();
-        process.stdout.write(`${await seeder.run(platform, modules, rest.slice(1))}\n`);
+        const api = (modules.apis as Record<string, unknown>)[found.module];
+        process.stdout.write(`${await found.seeder.run(api as never, rest.slice(1))}\n`);
         await platform.events.flush(60_000).catch(() => undefined);
       } finally {
         await platform.close();
@@ -191,7 +194,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "doctor": {
-      const checks = await runDoctor();
+      const checks = await runDoctor(process.env, moduleList);
       process.stdout.write(formatChecks(checks) + "\n");
       if (checks.some((c) => c.status === "fail")) process.exit(1);
       return;

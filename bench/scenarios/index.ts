@@ -4,6 +4,7 @@ import type { Scenario } from "../lib";
 import { auth } from "./auth";
 import { challenges } from "./challenges";
 import { chat } from "./chat";
+import { health } from "./health";
 import { booking } from "./booking";
 import { movies } from "./movies";
 import { shop } from "./shop";
@@ -16,5 +17,6 @@ export const scenarios: Scenario[] = [
   booking,
   shop,
   auth,
+  health,
   chat,
 ];

@@ -8,8 +8,9 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import Redis from "ioredis";
 import { MongoClient } from "mongodb";
-import { ConfigError, loadConfig, type Config } from "../config";
-import { migrations } from "../migrations";
+import { type Config, ConfigError, loadConfig, moduleConfig, unknownVariableWarnings } from "./config";
+import { appliedMigrations, type MigrationSet } from "./db/sqlite";
+import { type ModuleDefinition, migrationSets } from "./module";
 
 export type CheckStatus = "pass" | "warn" | "fail";
 
@@ -51,21 +52,10 @@ function dataDirChecks(config: Config): Check[] {
       ? check("warn", "data dir", `${dir} is accessible to other users (mode ${mode.toString(8)}); chmod 700`)
       : check("pass", "data dir", `${dir} (mode ${mode.toString(8)})`),
   );
-  const secret = join(dir, "jwt.secret");
-  if (config.jwtSecretSource === "file" && existsSync(secret)) {
-    const secretMode = statSync(secret).mode & 0o777;
-    out.push(
-      secretMode & 0o077
-        ? check("fail", "jwt secret", `${secret} is readable by others (mode ${secretMode.toString(8)}); chmod 600`)
-        : check("pass", "jwt secret", `generated, ${secret} mode ${secretMode.toString(8)}`),
-    );
-  } else {
-    out.push(check("pass", "jwt secret", config.jwtSecretSource === "env" ? "from HOMEBASE_JWT_SECRET" : `from HOMEBASE_JWT_SECRET_FILE`));
-  }
   return out;
 }
 
-function sqliteCheck(config: Config): Check {
+function sqliteCheck(config: Config, sets: readonly MigrationSet[]): Check {
   const path = join(config.dataDir, "homebase.sqlite");
   if (!existsSync(path)) return check("warn", "sqlite", `${path} does not exist yet (created on first start)`);
   try {
@@ -73,11 +63,13 @@ function sqliteCheck(config: Config): Check {
     try {
       const result = db.query<{ quick_check: string }, []>("PRAGMA quick_check").all();
       if (result[0]?.quick_check !== "ok") return check("fail", "sqlite", `quick_check: ${result.map((r) => r.quick_check).join("; ")}`);
-      const version = db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_migrations").get()?.v ?? 0;
-      const latest = Math.max(...migrations.map((m) => m.version));
-      if (version < latest) return check("warn", "sqlite", `integrity ok; schema ${version} < ${latest} (run homebase migrate)`);
-      if (version > latest) return check("fail", "sqlite", `schema ${version} is newer than this binary knows (${latest}): downgrade?`);
-      return check("pass", "sqlite", `integrity ok, schema version ${version}, ${(statSync(path).size / 1048576).toFixed(1)} MiB`);
+      const known = sets.flatMap((set) => set.migrations.map((m) => `${set.module}@${m.version}`));
+      const applied = appliedMigrations(db);
+      const pending = known.filter((m) => !applied.includes(m));
+      const unknown = applied.filter((m) => !known.includes(m));
+      if (unknown.length > 0) return check("fail", "sqlite", `migrations ${unknown.join(", ")} are newer than this binary knows: downgrade?`);
+      if (pending.length > 0) return check("warn", "sqlite", `integrity ok; pending migrations ${pending.join(", ")} (run homebase migrate)`);
+      return check("pass", "sqlite", `integrity ok, ${applied.length} migrations applied, ${(statSync(path).size / 1048576).toFixed(1)} MiB`);
     } finally {
       db.close();
     }
@@ -106,7 +98,7 @@ async function redisChecks(url: string): Promise<Check[]> {
 }
 
 async function natsChecks(url: string, namespace: string): Promise<Check[]> {
-  let nc;
+  let nc: Awaited<ReturnType<typeof natsConnect>>;
   try {
     nc = await natsConnect({ servers: url, timeout: probeTimeoutMs, maxReconnectAttempts: 0 });
   } catch (err) {
@@ -183,17 +175,20 @@ function listenCheck(host: string): Check {
   return check("fail", "listen address", `${host} is not an address of any interface here`);
 }
 
-/** Runs every check for the configuration in `env`. */
-export async function runDoctor(env: Record<string, string | undefined> = process.env): Promise<Check[]> {
+/** Runs every check for the configuration in `env`, with the modules' own checks. */
+export async function runDoctor(env: Record<string, string | undefined>, modules: readonly ModuleDefinition<any, any, any>[]): Promise<Check[]> {
   let config: Config;
   try {
-    config = loadConfig(env);
+    config = loadConfig(env, modules);
   } catch (err) {
     return [check("fail", "config", err instanceof ConfigError ? err.message : errorText(err))];
   }
   const backends = [config.redisUrl && "redis", config.natsUrl && "nats", config.mongoUrl && "mongo"].filter(Boolean);
   const checks: Check[] = [check("pass", "config", `valid; backends: ${backends.join(", ") || "embedded"}`)];
-  checks.push(...dataDirChecks(config), sqliteCheck(config));
+  // A misspelt variable is ignored: say so, with the name it was probably meant to be.
+  for (const warning of unknownVariableWarnings(config)) checks.push(check("warn", "config", warning));
+  checks.push(...dataDirChecks(config), sqliteCheck(config, migrationSets(modules)));
+  for (const m of modules) checks.push(...(m.doctor?.(moduleConfig(config, m)) ?? []));
   const probes = await Promise.all([
     config.redisUrl ? redisChecks(config.redisUrl) : [],
     config.natsUrl ? natsChecks(config.natsUrl, config.eventNamespace) : [],

@@ -3,13 +3,14 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type Redis from "ioredis";
-import type { Config } from "../config";
-import { migrations } from "../migrations";
+import type { Config } from "./config";
 import { CacheAside, createCacheStore } from "./cache";
 import type { CacheStore } from "./cache/port";
 import { connectMongo, type MongoHandle } from "./db/mongo";
-import { GroupCommitWriter, migrate, openDatabase } from "./db/sqlite";
+import { GroupCommitWriter, type MigrationSet, migrate, openDatabase } from "./db/sqlite";
 import { EventBus } from "./events/bus";
+import { createClientIp, type ClientIpResolver } from "./http/client-ip";
+import { platformMigrations } from "./migrations";
 import { createLockManager } from "./lock";
 import type { LockManager } from "./lock/port";
 import { createLogger, type Logger } from "./logger";
@@ -18,8 +19,12 @@ import { createRateLimiter } from "./ratelimit";
 import type { RateLimiter } from "./ratelimit/port";
 import { createRedis } from "./redis";
 
+export type { Config, PlatformConfig } from "./config";
+
 export interface Platform {
   config: Config;
+  /** The client's address for every module: the peer, or X-Forwarded-For through HOMEBASE_TRUSTED_PROXIES. */
+  clientIp: ClientIpResolver;
   logger: Logger;
   metrics: Metrics;
   db: Database;
@@ -31,21 +36,27 @@ export interface Platform {
   locks: LockManager;
   limiter: RateLimiter;
   events: EventBus;
-  /** Readiness of every configured backend, by name. */
+  /** Readiness of every configured backend and every added check, by name. */
   readiness(): Promise<Record<string, boolean>>;
+  /** Adds a named readiness check (modules' own, e.g. a store's connection). */
+  addReadiness(name: string, check: () => Promise<boolean>): void;
+  /** Runs fn first when the platform closes (last added, first run), while the writer still works. */
+  onClose(fn: () => Promise<void>): void;
   close(): Promise<void>;
 }
 
 export interface PlatformOptions {
   /** Tests pass a logger that stays quiet. */
   logger?: Logger;
+  /** The modules' migrations, applied after the platform's own, in list order. */
+  migrations?: readonly MigrationSet[];
 }
 
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics();
   const db = openDatabase(join(config.dataDir, "homebase.sqlite"), { synchronous: config.sqliteSynchronous });
-  const applied = migrate(db, migrations);
+  const applied = migrate(db, [platformMigrations, ...(options.migrations ?? [])]);
   if (applied.length > 0) logger.info("migrations applied", { versions: applied });
   const writer = new GroupCommitWriter(db);
 
@@ -67,8 +78,11 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   });
 
   let closed = false;
+  const extraChecks = new Map<string, () => Promise<boolean>>();
+  const closers: Array<() => Promise<void>> = [];
   return {
     config,
+    clientIp: createClientIp(config.trustedProxies),
     logger,
     metrics,
     db,
@@ -88,15 +102,23 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       // Only worker roles talk to NATS; a serve-only process writes events to the outbox.
       if (config.natsUrl && events.running) checks.nats = events.ping();
       if (mongo) checks.mongo = mongo.ping();
+      for (const [name, check] of extraChecks) checks[name] = Promise.resolve().then(check);
       const out: Record<string, boolean> = {};
       for (const [name, check] of Object.entries(checks)) {
         out[name] = await check.catch(() => false);
       }
       return out;
     },
+    addReadiness(name, check) {
+      extraChecks.set(name, check);
+    },
+    onClose(fn) {
+      closers.push(fn);
+    },
     async close() {
       if (closed) return;
       closed = true;
+      for (const fn of closers.reverse()) await fn().catch((err: unknown) => logger.warn("close hook failed", { err: String(err) }));
       await events.close();
       await writer.close();
       await Promise.allSettled([cacheStore.close(), locks.close(), limiter.close(), mongo?.close()]);

@@ -75,47 +75,6 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly wsConnections = new Gauge({
-    name: "homebase_ws_connections",
-    help: "Open WebSocket connections on this instance",
-    registers: [this.registry],
-  });
-
-  readonly wsMessages = new Counter({
-    name: "homebase_ws_messages_total",
-    help: "WebSocket frames by direction (in: from clients, out: to clients)",
-    labelNames: ["direction"] as const,
-    registers: [this.registry],
-  });
-
-  readonly wsClosed = new Counter({
-    name: "homebase_ws_closed_total",
-    help: "WebSocket connections the server closed, by reason (slow_consumer, rate_limited, shutdown)",
-    labelNames: ["reason"] as const,
-    registers: [this.registry],
-  });
-
-  readonly chatMessages = new Counter({
-    name: "homebase_chat_messages_total",
-    help: "Chat messages sent, by outcome (stored, duplicate, rejected)",
-    labelNames: ["outcome"] as const,
-    registers: [this.registry],
-  });
-
-  readonly chatFanout = new Counter({
-    name: "homebase_chat_fanout_total",
-    help: "Live chat events received from other instances over NATS",
-    labelNames: ["direction"] as const,
-    registers: [this.registry],
-  });
-
-  readonly circuitBreakerState = new Gauge({
-    name: "homebase_circuit_breaker_state",
-    help: "Circuit breaker state by breaker: 0 closed, 1 open, 2 half-open",
-    labelNames: ["breaker"] as const,
-    registers: [this.registry],
-  });
-
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   private lastCpu = process.cpuUsage();
 

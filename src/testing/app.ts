@@ -3,8 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp, createModules, type Modules } from "../app";
+import { createApp, createModules, type ModuleList, type Modules } from "../app";
 import { loadConfig } from "../config";
+import { modules as moduleList } from "../modules";
 import { createPlatform, type Platform } from "../platform";
 import { createLogger } from "../platform/logger";
 import { backendEnv, type Mode } from "./modes";
@@ -25,6 +26,8 @@ export async function createTestApp(
   env: Record<string, string> = {},
   /** Runs before the event bus starts, e.g. to register a test consumer. */
   beforeStart?: (platform: Platform) => void,
+  /** The modules to install (default: the binary's list); a test may add a fixture module. */
+  list: ModuleList = moduleList,
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), "homebase-test-"));
   const config = loadConfig({
@@ -35,9 +38,9 @@ export async function createTestApp(
     HOMEBASE_EVENT_NAMESPACE: `t${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`,
     ...(await backendEnv(mode)),
     ...env,
-  });
+  }, list);
   const platform = await createPlatform(config, { logger: createLogger(env.HOMEBASE_LOG_LEVEL === "debug" ? "debug" : "silent") });
-  const modules = createModules(platform);
+  const modules = createModules(platform, list) as unknown as Modules;
   beforeStart?.(platform);
   await platform.events.start();
   const app = createApp(platform, modules);

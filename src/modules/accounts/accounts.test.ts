@@ -5,6 +5,8 @@ import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../test
 import { waitFor } from "../../testing/wait";
 import type { EventEnvelope } from "../../platform/events/bus";
 import { accountEvents } from "./events";
+import { moduleConfig } from "../../config";
+import { accountsModule } from "./index";
 
 async function problem(res: Response) {
   expect(res.headers.get("content-type")).toContain("application/problem+json");
@@ -160,7 +162,7 @@ describe.each(modes)("accounts (%s)", (mode) => {
       const wrongKey = await new SignJWT(payload).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("x".repeat(48)));
       const expired = await new SignJWT({ ...payload, exp: Math.floor(Date.now() / 1000) - 10 })
         .setProtectedHeader({ alg: "HS256" })
-        .sign(new TextEncoder().encode(t.platform.config.jwtSecret));
+        .sign(new TextEncoder().encode(moduleConfig(t.platform.config, accountsModule).jwtSecret));
       const cases: Array<[string, string]> = [
         ["garbage", "invalid_token"],
         [`${h}.${forged}.${s}`, "invalid_token"],
@@ -180,7 +182,7 @@ describe.each(modes)("accounts (%s)", (mode) => {
       const payload = JSON.parse(Buffer.from(u.tokens.accessToken.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
       const shortLived = await new SignJWT({ ...payload, exp: Math.floor(Date.now() / 1000) + 2 })
         .setProtectedHeader({ alg: "HS256" })
-        .sign(new TextEncoder().encode(t.platform.config.jwtSecret));
+        .sign(new TextEncoder().encode(moduleConfig(t.platform.config, accountsModule).jwtSecret));
       expect((await t.request("GET", "/me", { token: shortLived })).status).toBe(200);
       await Bun.sleep(2100);
       const expired = await t.request("GET", "/me", { token: shortLived });
@@ -322,7 +324,7 @@ describe.each(modes)("accounts (%s)", (mode) => {
       expect((await t.request("PATCH", `/users/${user.user.id}/role`, { token: user.tokens.accessToken, body: { role: "admin" } })).status).toBe(403);
 
       const admin = await signupAndLogin(t, "admin");
-      await t.modules.accounts.promoteByEmail(admin.email);
+      await t.modules.apis.accounts.promoteByEmail(admin.email);
       // The role is read from the store on each request: no new token needed.
       const page1 = await t.request("GET", "/users?limit=2", { token: admin.tokens.accessToken });
       expect(page1.status).toBe(200);

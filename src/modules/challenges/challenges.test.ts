@@ -498,7 +498,7 @@ describe.each(modes)("challenges (%s)", (mode) => {
       expect(profile?.nickname).toBeNull();
       // A user.registered arriving late (or redelivered) does not bring the profile back.
       await t.platform.writer.write(() =>
-        t.modules.challenges.applyUserRegistered({ userId: a.user.id, email: a.email, nickname: "ghost", registeredAt: new Date().toISOString() }),
+        t.modules.apis.challenges.applyUserRegistered({ userId: a.user.id, email: a.email, nickname: "ghost", registeredAt: new Date().toISOString() }),
       );
       expect(t.platform.db.query<{ nickname: string | null }, [string]>("SELECT nickname FROM challenge_profiles WHERE user_id = ?").get(a.user.id)?.nickname).toBeNull();
       const leftEvents = () => seen.filter((e) => e.subject === challengeEvents.memberLeft && (e.payload as { userId: string }).userId === a.user.id);

@@ -2,6 +2,7 @@
 // a flooding client is limited then closed, an oversized frame closes the socket, and a
 // draining instance closes every socket (1001) and refuses new ones. These limits live in
 // the process, whatever the backends, so they run once (embedded).
+import type { Counter } from "prom-client";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../../app";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
@@ -23,7 +24,7 @@ describe("chat socket limits", () => {
     return c;
   };
   const closedFor = async (reason: string) => {
-    const metric = (await t.platform.metrics.wsClosed.get()).values.find((v) => v.labels.reason === reason);
+    const metric = (await (t.platform.metrics.registry.getSingleMetric("homebase_ws_closed_total") as Counter).get()).values.find((v) => v.labels.reason === reason);
     return metric?.value ?? 0;
   };
 
@@ -39,7 +40,7 @@ describe("chat socket limits", () => {
     const u = await signupAndLogin(t, "abuse");
     token = u.tokens.accessToken;
     userId = u.user.id;
-    roomId = (await t.modules.chat.service.createRoom({ userId, nickname: u.user.nickname }, { name: "limits" })).id;
+    roomId = (await t.modules.apis.chat.service.createRoom({ userId, nickname: u.user.nickname }, { name: "limits" })).id;
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -92,8 +93,8 @@ describe("chat socket limits", () => {
   });
 
   test("draining: open sockets get 1001, new upgrades 503", async () => {
-    const state = { draining: false };
-    const app = createApp(t.platform, t.modules, state).listen({ hostname: "127.0.0.1", port: 0 });
+    const state = t.modules.state;
+    const app = createApp(t.platform, t.modules).listen({ hostname: "127.0.0.1", port: 0 });
     const url = `http://127.0.0.1:${app.server!.port}`;
     try {
       const c = await ChatClient.connect(url, token);
@@ -104,8 +105,9 @@ describe("chat socket limits", () => {
         headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" },
       });
       expect(refused.status).toBe(503);
-      await waitFor(() => t.modules.chat.hub.size <= clients.filter((x) => x.closed === null).length, { what: "hub to forget closed sockets" });
+      await waitFor(() => t.modules.apis.chat.hub.size <= clients.filter((x) => x.closed === null).length, { what: "hub to forget closed sockets" });
     } finally {
+      state.draining = false;
       await app.stop(true);
     }
   });

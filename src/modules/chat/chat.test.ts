@@ -309,7 +309,7 @@ describe.each(modes)("chat (%s)", (mode) => {
       const cs = await connect(c);
       await join(c, room.id);
       expect((await cs.join(room.id)).reads).toContainEqual({ userId: b.user.id, upToMessageId: m2.id });
-      await waitFor(async () => (await t.modules.chat.service.store.reads(room.id)).some((r) => r.userId === b.user.id && r.upToMessageId === m2.id), {
+      await waitFor(async () => (await t.modules.apis.chat.service.store.reads(room.id)).some((r) => r.userId === b.user.id && r.upToMessageId === m2.id), {
         what: "the read mark in the store",
       });
     });
@@ -384,7 +384,7 @@ describe.each(modes)("chat read state across a restart (%s)", (mode) => {
     try {
       const t1 = await createTestApp(mode, env);
       const a = await signupAndLogin(t1, "ra");
-      const svc = t1.modules.chat.service;
+      const svc = t1.modules.apis.chat.service;
       const room = await svc.createRoom({ userId: a.user.id, nickname: "ra" }, { name: "restart" });
       const { message } = await svc.send({ userId: a.user.id, nickname: "ra" }, { roomId: room.id, clientMsgId: "x", kind: "text", content: "hi" });
       expect(await svc.markRead(a.user.id, room.id, message.id)).toBe(true);
@@ -394,8 +394,8 @@ describe.each(modes)("chat read state across a restart (%s)", (mode) => {
 
       const t2 = await createTestApp(mode, env);
       try {
-        await waitFor(async () => (await t2.modules.chat.service.reads(room.id)).some((r) => r.upToMessageId === message.id), { what: "the mark after the restart" });
-        await waitFor(async () => (await t2.modules.chat.service.store.reads(room.id)).length === 1, { what: "the mark in the store" });
+        await waitFor(async () => (await t2.modules.apis.chat.service.reads(room.id)).some((r) => r.upToMessageId === message.id), { what: "the mark after the restart" });
+        await waitFor(async () => (await t2.modules.apis.chat.service.store.reads(room.id)).length === 1, { what: "the mark in the store" });
       } finally {
         await t2.close();
       }

@@ -5,7 +5,7 @@
 // skip some users (read receipts) and it sees each socket's send status, so a slow reader
 // is closed (4008) the moment its buffer passes the bound instead of slowing the room down.
 import type { Logger } from "../../platform/logger";
-import type { Metrics } from "../../platform/metrics";
+import type { ChatMetrics } from "./metrics";
 import type { Envelope, Fanout } from "./fanout";
 import { closeCodes } from "./model";
 import type { PresenceStore } from "./presence";
@@ -64,7 +64,7 @@ export class Hub {
   constructor(
     private readonly fanout: Fanout,
     private readonly presence: PresenceStore,
-    private readonly metrics: Metrics,
+    private readonly metrics: ChatMetrics,
     private readonly settings: HubSettings,
     private readonly logger: Logger,
   ) {}

@@ -3,7 +3,7 @@
 // Live effects go through the hub, which reaches every instance.
 import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
-import type { Metrics } from "../../platform/metrics";
+import type { ChatMetrics } from "./metrics";
 import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
 import { checkUpload, cleanFileName, type BlobStore, type UploadedPart } from "./files";
 import type { Hub } from "./hub";
@@ -85,7 +85,7 @@ export class ChatService {
     private readonly hot: HotReadState,
     private readonly blobs: BlobStore,
     private readonly limiter: RateLimiter,
-    private readonly metrics: Metrics,
+    private readonly metrics: ChatMetrics,
     private readonly settings: ChatSettings,
     private readonly logger: Logger,
   ) {

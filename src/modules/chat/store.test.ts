@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
-import { migrations } from "../../migrations";
+import { migrationSets } from "../../app";
 import { GroupCommitWriter, migrate, openDatabase } from "../../platform/db/sqlite";
 import { modes } from "../../testing/modes";
 import { startRealBackends } from "../../testing/servers";
@@ -51,7 +51,7 @@ describe.each(kinds)("chat store (%s)", (kind) => {
     if (kind === "sqlite") {
       const dir = mkdtempSync(join(tmpdir(), "homebase-chat-store-"));
       const db = openDatabase(join(dir, "t.sqlite"), { synchronous: "NORMAL" });
-      migrate(db, migrations);
+      migrate(db, migrationSets());
       const writer = new GroupCommitWriter(db);
       store = new SqliteChatStore(db, writer);
       close = async () => {

@@ -6,7 +6,7 @@
 import { getSchemaValidator } from "elysia";
 import { HttpProblem } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
-import type { Metrics } from "../../platform/metrics";
+import type { ChatMetrics } from "./metrics";
 import { Conn, type Hub, type Socket } from "./hub";
 import { ClientOps, closeCodes, type ClientOp, type OpName } from "./model";
 import type { Actor, ChatService } from "./service";
@@ -40,7 +40,7 @@ export class ChatSockets {
     private readonly service: ChatService,
     private readonly hub: Hub,
     private readonly settings: SocketSettings,
-    private readonly metrics: Metrics,
+    private readonly metrics: ChatMetrics,
     private readonly logger: Logger,
   ) {
     this.burst = settings.ratePerSec * 2;

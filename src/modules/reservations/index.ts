@@ -1,187 +1,70 @@
-// Reservations controller (routes only) and the module's wiring: the service, its repository,
-// its notifier and its event consumers, built from the platform.
-import { Elysia, t } from "elysia";
-import type { Platform } from "../../platform";
-import { createClientIp, type ClientIpResolver } from "../../platform/http/client-ip";
-import { problemResponses } from "../../platform/http/problem";
-import { authPlugin, type AccountsService } from "../accounts";
+// The reservations module: now-showing search with a cache, 5×5 seat maps, contiguous bookings
+// without double booking, rate limits, confirmations through a notifier.
+import { defineModule } from "../../platform/module";
+import { accountsModule } from "../accounts";
+import { reservationsConfigSchema, resolveReservationsConfig } from "./config";
 import { reservationConsumers } from "./events";
-import {
-  BookBody,
-  CreateMovieBody,
-  CreateScreeningBody,
-  CreateTheaterBody,
-  Movie,
-  NowShowing,
-  NowShowingQuery,
-  Reservation,
-  ReservationIdParams,
-  ReservationListQuery,
-  ReservationPage,
-  Screening,
-  ScreeningIdParams,
-  SeatMap,
-  Theater,
-} from "./model";
+import reservationsSql from "./migrations/0001_reservations.sql" with { type: "text" };
 import { LogNotifier, type Notifier } from "./notifier";
 import { ReservationsRepository } from "./repository";
+import { reservationsController } from "./routes";
+import { parseSeedArgs, seedMovies } from "./seed";
 import { ReservationsService } from "./service";
 
-export { ReservationsService } from "./service";
 export { reservationEvents, type ReservationCancelled, type ReservationConfirmed } from "./events";
 export type { Notification, Notifier } from "./notifier";
-
-const tags = ["reservations"];
+export type { ReservationsService } from "./service";
+export type { ReservationsConfig } from "./config";
 
 export interface ReservationsOptions {
   /** Replaces the default log notifier (a real push service, or a test's). */
   notifier?: Notifier;
 }
 
-/** Builds the service and registers its consumers on the bus (call before the bus starts). */
-export function createReservations(platform: Platform, options: ReservationsOptions = {}): ReservationsService {
-  const { config } = platform;
-  const settings = config.reservations;
-  const logger = platform.logger.child({ module: "reservations" });
-  const service = new ReservationsService(
-    new ReservationsRepository(platform.db),
-    platform.writer,
-    platform.events,
-    platform.cache,
-    platform.locks,
-    platform.limiter,
-    options.notifier ?? new LogNotifier(logger, settings.notifierLatencyMs),
-    {
-      moviesCacheTtlMs: settings.moviesCacheTtlMs,
-      moviesRateRule:
-        settings.moviesRateLimit > 0
-          ? { name: "movies", limit: settings.moviesRateLimit, windowMs: settings.moviesRateWindowMs, blockMs: settings.moviesRateBlockMs }
-          : null,
-      bookingRateRule:
-        settings.bookingRateLimit > 0 ? { name: "booking", limit: settings.bookingRateLimit, windowMs: settings.bookingRateWindowMs } : null,
-      // The reference's lease; renewed by withLock while a batch runs.
-      lockTtlMs: 3_000,
-      lockWaitMs: 5_000,
+/** The module with options; the list holds reservations() with the defaults. */
+export function reservations(options: ReservationsOptions = {}) {
+  return defineModule({
+    name: "reservations",
+    tag: { name: "reservations", description: "Movies now showing, theaters, screenings, seat booking" },
+    config: { schema: reservationsConfigSchema, resolve: resolveReservationsConfig },
+    migrations: [{ version: 1, name: "reservations", sql: reservationsSql, legacyVersion: 5 }],
+    setup({ platform, config, logger, use }) {
+      const service = new ReservationsService(
+        new ReservationsRepository(platform.db),
+        platform.writer,
+        platform.events,
+        platform.cache,
+        platform.locks,
+        platform.limiter,
+        options.notifier ?? new LogNotifier(logger, config.notifierLatencyMs),
+        {
+          moviesCacheTtlMs: config.moviesCacheTtlMs,
+          moviesRateRule:
+            config.moviesRateLimit > 0
+              ? { name: "movies", limit: config.moviesRateLimit, windowMs: config.moviesRateWindowMs, blockMs: config.moviesRateBlockMs }
+              : null,
+          bookingRateRule: config.bookingRateLimit > 0 ? { name: "booking", limit: config.bookingRateLimit, windowMs: config.bookingRateWindowMs } : null,
+          // The reference's lease; renewed by withLock while a batch runs.
+          lockTtlMs: 3_000,
+          lockWaitMs: 5_000,
+        },
+        logger,
+        platform.metrics.registry,
+      );
+      return {
+        api: service,
+        routes: [reservationsController(service, use(accountsModule), platform.clientIp)],
+        consumers: reservationConsumers(service),
+      };
     },
-    logger,
-    platform.metrics.registry,
-  );
-  for (const consumer of reservationConsumers(service)) platform.events.register(consumer);
-  return service;
+    // After setup: TypeScript infers the API type from setup, then types run() with it.
+    seeders: {
+      movies: {
+        describe: "12 theaters, 500 movies, ~1,600 screenings around today ([--movies N] [--screenings N] [--theaters N] [--seed N])",
+        run: (service, args) => seedMovies(service, parseSeedArgs(args)),
+      },
+    },
+  });
 }
 
-export function reservationsController(
-  reservations: ReservationsService,
-  accounts: AccountsService,
-  clientIp: ClientIpResolver = createClientIp([]),
-) {
-  return new Elysia({ name: "homebase.reservations" })
-    .use(authPlugin(accounts))
-    .get(
-      "/movies",
-      async ({ query, request, server }) => {
-        await reservations.admitListRequest(clientIp(request, server));
-        // Already-encoded JSON (cached lists are kept encoded; see the service). The schema below
-        // documents it; tests hold the shape.
-        return new Response(await reservations.nowShowingJson(query), { headers: { "content-type": "application/json" } });
-      },
-      {
-        query: NowShowingQuery,
-        response: { 200: NowShowing, ...problemResponses(422, 429) },
-        detail: {
-          tags,
-          summary: "Movies now showing",
-          description:
-            "Movies released on or before today (UTC) with screenings from now on, newest release first, each with its upcoming screenings by start time; a screening's id is what POST /reservations takes. " +
-            "title: case-insensitive contains-match; genre: one of the fixed list (another value → 422). Lists without a title are cached per genre (HOMEBASE_MOVIES_CACHE_TTL_MS, cut at UTC midnight) and invalidated by catalog changes. " +
-            "More than HOMEBASE_MOVIES_RATE_LIMIT requests (default 50) per HOMEBASE_MOVIES_RATE_WINDOW_MS (1 min) from one IP block it for HOMEBASE_MOVIES_RATE_BLOCK_MS (1 h): 429 movies_rate_limited with Retry-After.",
-        },
-      },
-    )
-    .get("/movies/:id", ({ params }) => reservations.movie(params.id), {
-      params: ReservationIdParams,
-      response: { 200: Movie, ...problemResponses(404, 422) },
-      detail: { tags, summary: "One movie" },
-    })
-    .post("/movies", async ({ body, status }) => status(201, await reservations.createMovie(body)), {
-      admin: true,
-      body: CreateMovieBody,
-      response: { 201: Movie, ...problemResponses(400, 401, 403, 422) },
-      detail: { tags, summary: "Add a movie (admin)" },
-    })
-    .get("/theaters", () => reservations.theaters(), {
-      response: { 200: t.Array(Theater) },
-      detail: { tags, summary: "Theaters", description: "Every theater has a 5 x 5 seat grid, A1-E5." },
-    })
-    .post("/theaters", async ({ body, status }) => status(201, await reservations.createTheater(body)), {
-      admin: true,
-      body: CreateTheaterBody,
-      response: { 201: Theater, ...problemResponses(400, 401, 403, 409, 422) },
-      detail: { tags, summary: "Add a theater (admin)", description: "Names are unique case-insensitively (409 theater_name_taken)." },
-    })
-    .post("/screenings", async ({ body, status }) => status(201, await reservations.createScreening(body)), {
-      admin: true,
-      body: CreateScreeningBody,
-      response: { 201: Screening, ...problemResponses(400, 401, 403, 404, 409, 422) },
-      detail: {
-        tags,
-        summary: "Schedule a screening (admin)",
-        description: "endTime = startTime + the movie's running time. A screening overlapping another in the same theater → 409 screening_overlaps.",
-      },
-    })
-    .get("/screenings/:id", ({ params }) => reservations.screening(params.id), {
-      params: ScreeningIdParams,
-      response: { 200: Screening, ...problemResponses(404, 422) },
-      detail: { tags, summary: "One screening" },
-    })
-    .get("/screenings/:id/seats", ({ params }) => reservations.seatMap(params.id), {
-      params: ScreeningIdParams,
-      response: { 200: SeatMap, ...problemResponses(404, 422) },
-      detail: { tags, summary: "Taken and available seats of a screening" },
-    })
-    .post("/reservations", async ({ principal, body, status }) => status(201, await reservations.book(principal, body)), {
-      auth: true,
-      body: BookBody,
-      response: { 201: Reservation, ...problemResponses(400, 401, 404, 409, 422, 429, 503) },
-      detail: {
-        tags,
-        summary: "Book seats",
-        description:
-          "1-5 seats in one row, consecutive columns; all or nothing. A person holds at most 5 seats per screening (409 seat_limit_reached); " +
-          "seats someone holds → 409 seats_taken naming them (`seats`); a screening that started → 422 screening_started. " +
-          "One successful booking per user per screening per HOMEBASE_BOOKING_RATE_WINDOW_MS (default 5 min; failures don't count) → 429 booking_rate_limited. " +
-          "Emits homebase.reservations.reservation.confirmed; the confirmation is sent afterwards, never delaying this response.",
-      },
-    })
-    // Declared before /reservations/:id so "me" is never read as an id.
-    .get("/reservations/me", ({ principal, query }) => reservations.myReservations(principal, query.limit ?? 20, query.cursor), {
-      auth: true,
-      query: ReservationListQuery,
-      response: { 200: ReservationPage, ...problemResponses(400, 401, 422) },
-      detail: { tags, summary: "The caller's reservations", description: "Newest first, cancelled ones included; pass nextCursor for the next page." },
-    })
-    .get("/reservations/:id", ({ principal, params }) => reservations.reservation(principal, params.id), {
-      auth: true,
-      params: ReservationIdParams,
-      response: { 200: Reservation, ...problemResponses(401, 404, 422) },
-      detail: { tags, summary: "One of the caller's reservations" },
-    })
-    .delete(
-      "/reservations/:id",
-      async ({ principal, params, status }) => {
-        await reservations.cancel(principal, params.id);
-        return status(204, undefined);
-      },
-      {
-        auth: true,
-        params: ReservationIdParams,
-        response: { 204: t.Void(), ...problemResponses(401, 404, 409, 422) },
-        detail: {
-          tags,
-          summary: "Cancel a reservation",
-          description:
-            "Only before the screening starts (409 screening_started); frees the seats. Cancelling a cancelled reservation is a no-op. Emits homebase.reservations.reservation.cancelled.",
-        },
-      },
-    );
-}
+export const reservationsModule = reservations();

@@ -4,7 +4,7 @@ import { getSchemaValidator } from "elysia";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../config";
+import { loadConfig, moduleConfig } from "../../config";
 import { createPlatform, type Platform } from "../../platform";
 import { HttpProblem } from "../../platform/http/problem";
 import { createLogger } from "../../platform/logger";
@@ -13,7 +13,9 @@ import { backendEnv, modes, type Mode } from "../../testing/modes";
 import { homebaseCommand, startServer, type RunningServer } from "../../testing/process";
 import { startRealBackends, startRedis, stopRedis } from "../../testing/servers";
 import { waitFor } from "../../testing/wait";
-import { createReservations, type Notification, type Notifier } from "./index";
+import { createModules } from "../../app";
+import { accountsModule } from "../accounts";
+import { type Notification, type Notifier, reservations, reservationsModule } from "./index";
 import { NowShowing } from "./model";
 import { allSeats, contiguousSeats, listTtlMs, nowShowingCacheName, type ReservationsService } from "./service";
 import { seededRandom } from "../../platform/random";
@@ -152,7 +154,7 @@ describe("reservation rules", () => {
   test("configuration: the reference's limits by default; bad values name the variable", () => {
     const dir = mkdtempSync(join(tmpdir(), "homebase-reservations-config-"));
     try {
-      expect(loadConfig({ HOMEBASE_DATA_DIR: dir }).reservations).toEqual({
+      expect(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dir }), reservationsModule)).toEqual({
         moviesCacheTtlMs: 3_600_000,
         moviesRateLimit: 50,
         moviesRateWindowMs: 60_000,
@@ -200,7 +202,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
       HOMEBASE_NOTIFIER_LATENCY_MS: "0",
     });
     admin = await signupAndLogin(t, "admin");
-    await t.modules.accounts.promoteByEmail(admin.email);
+    await t.modules.apis.accounts.promoteByEmail(admin.email);
   }, 30_000);
   afterAll(() => t.close());
 
@@ -364,7 +366,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
     test("every search shape uses the indexes: no full scan of screenings", async () => {
       const shapes = [{}, { genre: "ACTION" as const }, { title: "night" }, { genre: "ACTION" as const, title: "night" }];
       for (const shape of shapes) {
-        const plan = t.modules.reservations.nowShowingPlan(shape);
+        const plan = t.modules.apis.reservations.nowShowingPlan(shape);
         expect(plan).toContain("SEARCH s USING INDEX screenings_movie_start (movie_id=? AND start_time>?)");
         expect(plan.some((line) => /^SCAN (s|screenings)\b/.test(line) || line.includes("AUTOMATIC"))).toBe(false);
         expect(plan).toContain(shape.genre ? "SEARCH m USING INDEX movies_genre_release (genre=? AND release_date<?)" : "SEARCH m USING INDEX movies_release (release_date<?)");
@@ -494,8 +496,8 @@ describe.each(modes)("reservations (%s)", (mode) => {
       const s = await upcoming();
       const user = await signupAndLogin(t);
       const r = (await (await book(user, s.id, ["E1", "E2"])).json()) as ReservationBody;
-      await waitFor(() => t.modules.reservations.notificationsOf(r.id).length > 0, { what: "the confirmation" });
-      const sent = t.modules.reservations.notificationsOf(r.id);
+      await waitFor(() => t.modules.apis.reservations.notificationsOf(r.id).length > 0, { what: "the confirmation" });
+      const sent = t.modules.apis.reservations.notificationsOf(r.id);
       expect(sent).toHaveLength(1);
       expect(sent[0]).toMatchObject({ reservation_id: r.id, user_id: user.user.id, channel: "log" });
       expect(sent[0]!.message).toContain("E1, E2");
@@ -557,8 +559,8 @@ describe.each(modes)("reservation rate limits (%s)", (mode) => {
 
   async function bookable(t: TestApp) {
     const admin = await signupAndLogin(t, "admin");
-    await t.modules.accounts.promoteByEmail(admin.email);
-    const service = t.modules.reservations;
+    await t.modules.apis.accounts.promoteByEmail(admin.email);
+    const service = t.modules.apis.reservations;
     const [m, h] = await Promise.all([
       service.createMovie({ title: `Limits ${token()}`, grade: "ALL", genre: "FAMILY", releaseDate: day(-1), thumbnailUrl: "https://img.example.com/l.jpg", runningTime: 90 }),
       service.createTheater({ name: `Hall ${token()}` }),
@@ -652,7 +654,7 @@ describe.each(modes)("reservation notifications (%s)", (mode: Mode) => {
       ...(await backendEnv(mode)),
     });
     platform = await createPlatform(config, { logger: createLogger("silent") });
-    service = createReservations(platform, { notifier });
+    service = createModules(platform, [accountsModule, reservations({ notifier })]).apis.reservations;
     await platform.events.start();
   }, 30_000);
   afterAll(async () => {
@@ -712,7 +714,7 @@ describe.if(modes.includes("real"))("reservations while redis is down", () => {
   afterAll(() => t.close());
 
   test("GET /movies still answers (cache and limiter degrade); POST /reservations → 503 until redis is back", async () => {
-    const service = t.modules.reservations;
+    const service = t.modules.apis.reservations;
     const [m, h] = await Promise.all([
       service.createMovie({ title: `Outage ${token()}`, grade: "ALL", genre: "MYSTERY", releaseDate: day(-1), thumbnailUrl: "https://img.example.com/o.jpg", runningTime: 90 }),
       service.createTheater({ name: `Hall ${token()}` }),

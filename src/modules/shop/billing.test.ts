@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createModules } from "../../app";
-import { ConfigError, loadConfig } from "../../config";
+import { ConfigError, loadConfig, moduleConfig } from "../../config";
+import { shopModule } from "./index";
 import { createPlatform } from "../../platform";
 import { createLogger } from "../../platform/logger";
 import { modes } from "../../testing/modes";
@@ -21,7 +22,7 @@ describe("internal allowlist", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "homebase-shop-config-"));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   test("loopback and the WireGuard subnet by default; IPv4-mapped IPv6 is the IPv4 address", () => {
-    const allowed = allowList(loadConfig({ HOMEBASE_DATA_DIR: dataDir }).shop.internalAllow);
+    const allowed = allowList(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir }), shopModule).internalAllow);
     expect(["127.0.0.1", "127.8.9.10", "::1", "10.44.0.1", "10.44.0.254", "::ffff:10.44.0.9", "::ffff:127.0.0.1"].map(allowed)).toEqual(Array(7).fill(true));
     expect(["10.44.1.1", "10.45.0.1", "192.168.0.10", "8.8.8.8", "::2", "fe80::1", "not-an-ip", ""].map(allowed)).toEqual(Array(8).fill(false));
   });
@@ -194,7 +195,7 @@ describe.each(modes)("billing (%s)", (mode) => {
     // A second worker: another process's view of the same data — same SQLite file, same Redis.
     const platform2 = await createPlatform(app.t.platform.config, { logger: createLogger("silent") });
     const modules2 = createModules(platform2);
-    const workers = [app.shop.subscriptions, modules2.shop.subscriptions];
+    const workers = [app.shop.subscriptions, modules2.apis.shop.subscriptions];
     const totals = { charged: 0, failed: 0 };
     await faults(app, { errorPct: 10, timeoutPct: 10 });
     try {

@@ -1,6 +1,7 @@
 // The sandbox PG as a component, the resilience policies around the gateway (20 % injected
 // failure: no double charge, no lost charge; the breaker opens and recovers), and the
 // KakaoPay adapter against the sandbox's KakaoPay-shaped facade. Both modes.
+import type { Gauge } from "prom-client";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CircuitState } from "cockatiel";
 import { modes } from "../../testing/modes";
@@ -25,7 +26,7 @@ async function counter(app: ShopTestApp, outcome: string): Promise<number> {
 }
 
 async function breakerGauge(app: ShopTestApp): Promise<number | undefined> {
-  const { values } = await app.t.platform.metrics.circuitBreakerState.get();
+  const { values } = await (app.t.platform.metrics.registry.getSingleMetric("homebase_circuit_breaker_state") as Gauge).get();
   return values.find((v) => v.labels.breaker === `payment_gateway_${app.shop.gateway.name}`)?.value;
 }
 

@@ -47,9 +47,9 @@ export async function startShop(mode: Mode, env: Record<string, string> = {}): P
   const port = env.HOMEBASE_PORT ? Number(env.HOMEBASE_PORT) : await freePort();
   const t = await createTestApp(mode, { ...fastResilience, ...env, HOMEBASE_PORT: String(port) });
   t.app.listen({ hostname: "127.0.0.1", port });
-  const shop = t.modules.shop;
+  const shop = t.modules.apis.shop;
   const admin = await signupAndLogin(t, "admin");
-  await t.modules.accounts.promoteByEmail(admin.email);
+  await t.modules.apis.accounts.promoteByEmail(admin.email);
 
   const retrying = async (send: () => Promise<Response>): Promise<Response> => {
     for (let i = 0; ; i++) {

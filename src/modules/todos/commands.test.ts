@@ -3,7 +3,7 @@
 // state, from any snapshot, including when a snapshot already holds some of the commands.
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { migrations } from "../../migrations";
+import { migrationSets } from "../../app";
 import { migrate } from "../../platform/db/sqlite";
 import { applyToView, newView, type Command, type ProjectRow, type TaskRow } from "./commands";
 import { taskStatuses, failReasons } from "./model";
@@ -105,7 +105,7 @@ function generate(seed: number, count: number) {
 function database(registry: Map<string, Registry>) {
   const db = new Database(":memory:", { strict: true });
   db.exec("PRAGMA foreign_keys = ON");
-  migrate(db, migrations);
+  migrate(db, migrationSets());
   const repo = new TodosRepository(db);
   for (const [id, r] of registry) {
     repo.insertId({ id, kind: r.kind, user_id: userId, project_id: r.projectId, parent_id: r.parentId, body_hash: "h", seq: 0, created_at: 0 });

@@ -1,271 +1,37 @@
-// Todos controller (routes only) and the module's wiring: service, repository, pending store
-// and event consumers, built from the platform.
-import { Elysia, t } from "elysia";
-import type { Platform } from "../../platform";
-import { problemResponses } from "../../platform/http/problem";
-import { authPlugin, type AccountsService } from "../accounts";
+// The todos module: projects, tasks and subtasks with idempotent client ids, direct or
+// write-behind writes, and the failure coach.
+import { defineModule } from "../../platform/module";
+import { accountsModule } from "../accounts";
+import { resolveTodosConfig, todosConfigSchema } from "./config";
 import { todoConsumers } from "./events";
-import {
-  AcceptedReplan,
-  AcceptReplanBody,
-  CreateProjectBody,
-  CreateTaskBody,
-  IdParams,
-  Insights,
-  InsightsQuery,
-  Project,
-  ProjectList,
-  ReorderBody,
-  ReplanPlan,
-  StatusBody,
-  Task,
-  TaskDetail,
-  SubtaskList,
-  TaskList,
-  UpdateProjectBody,
-  UpdateTaskBody,
-} from "./model";
+import todosSql from "./migrations/0001_todos.sql" with { type: "text" };
 import { createPendingStore } from "./pending";
 import { TodosRepository } from "./repository";
+import { todosController } from "./routes";
 import { TodosService } from "./service";
 
-/** Service results carry their status (201 created, 200 replayed, 202 accepted, …): pass it on. */
-function reply<R extends { status: number }>(set: { status?: number | string }, result: R): R extends { body: infer B } ? B : undefined {
-  set.status = result.status;
-  return (result as { body?: unknown }).body as R extends { body: infer B } ? B : undefined;
-}
-
-export { TodosService, type WriteMode } from "./service";
-export { TodosRepository } from "./repository";
 export { todoEvents } from "./events";
+export type { TodosService, WriteMode } from "./service";
 
-const tags = ["todos"];
 /** Cached task lists also expire on their own, as a backstop to invalidation. */
 const listTtlMs = 60_000;
 
-/** Builds the service and registers its consumers on the bus (call before the bus starts). */
-export function createTodos(platform: Platform): TodosService {
-  const logger = platform.logger.child({ module: "todos" });
-  const service = new TodosService(
-    new TodosRepository(platform.db),
-    platform.db,
-    platform.writer,
-    platform.events,
-    platform.cache,
-    createPendingStore(platform.redis, logger),
-    { writeMode: platform.config.todosWriteMode, listTtlMs },
-    logger,
-  );
-  for (const consumer of todoConsumers(service)) platform.events.register(consumer);
-  return service;
-}
-
-const modes =
-  "HOMEBASE_TODOS_WRITE_MODE=direct answers once the write is committed; async answers 202 once it is durably queued, and every read already shows it.";
-
-export function todosController(todos: TodosService, accounts: AccountsService) {
-  return new Elysia({ name: "homebase.todos" })
-    .use(authPlugin(accounts))
-    // Named models: the OpenAPI document references each once instead of repeating it per status.
-    .model({
-      "todos.Project": Project,
-      "todos.ProjectList": ProjectList,
-      "todos.Task": Task,
-      "todos.TaskDetail": TaskDetail,
-      "todos.TaskList": TaskList,
-      "todos.SubtaskList": SubtaskList,
-      "todos.Insights": Insights,
-      "todos.ReplanPlan": ReplanPlan,
-      "todos.AcceptedReplan": AcceptedReplan,
-    })
-    .post(
-      "/projects",
-      async ({ principal, body, set }) => reply(set, await todos.createProject(principal, body)),
-      {
-        auth: true,
-        body: CreateProjectBody,
-        response: { 200: "todos.Project", 201: "todos.Project", 202: "todos.Project", ...problemResponses(400, 401, 409, 422) },
-        detail: {
-          tags,
-          summary: "Create a project",
-          description: `The client picks the id (UUIDv7). The same id with the same body again returns the project (200); with a different body 409 id_conflict. ${modes}`,
-        },
-      },
-    )
-    .get("/projects", ({ principal }) => todos.listProjects(principal), {
-      auth: true,
-      response: { 200: "todos.ProjectList", ...problemResponses(401) },
-      detail: { tags, summary: "List the caller's projects", description: "Oldest first." },
-    })
-    .get("/projects/:id", ({ principal, params }) => todos.getProject(principal, params.id), {
-      auth: true,
-      params: IdParams,
-      response: { 200: "todos.Project", ...problemResponses(401, 404, 422) },
-      detail: { tags, summary: "Get a project", description: "Other users' projects answer 404." },
-    })
-    .patch(
-      "/projects/:id",
-      async ({ principal, params, body, set }) => reply(set, await todos.updateProject(principal, params.id, body)),
-      {
-        auth: true,
-        params: IdParams,
-        body: UpdateProjectBody,
-        response: { 200: "todos.Project", 202: "todos.Project", ...problemResponses(400, 401, 404, 422) },
-        detail: { tags, summary: "Rename or describe a project", description: modes },
-      },
-    )
-    .delete(
-      "/projects/:id",
-      async ({ principal, params, set }) => reply(set, await todos.deleteProject(principal, params.id)),
-      {
-        auth: true,
-        params: IdParams,
-        response: { 202: t.Void(), 204: t.Void(), ...problemResponses(401, 404, 422) },
-        detail: { tags, summary: "Delete a project with its tasks and subtasks", description: `Ids are not reused afterwards. ${modes}` },
-      },
-    )
-    .get("/projects/:id/tasks", ({ principal, params }) => todos.listTasks(principal, params.id), {
-      auth: true,
-      params: IdParams,
-      response: { 200: "todos.TaskList", ...problemResponses(401, 404, 422) },
-      detail: {
-        tags,
-        summary: "List a project's tasks in order",
-        description: "Tasks only (subtasks are under GET /tasks/:id). Cache-aside, invalidated by every write to the project.",
-      },
-    })
-    .post(
-      "/projects/:id/tasks",
-      async ({ principal, params, body, set }) => reply(set, await todos.createTask(principal, params.id, body)),
-      {
-        auth: true,
-        params: IdParams,
-        body: CreateTaskBody,
-        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 409, 422) },
-        detail: {
-          tags,
-          summary: "Add a task to a project",
-          description: `Appended after the existing tasks, status PENDING. Idempotent by id like POST /projects. ${modes}`,
-        },
-      },
-    )
-    .put(
-      "/projects/:id/tasks/order",
-      async ({ principal, params, body, set }) => reply(set, await todos.reorder(principal, params.id, body.taskIds)),
-      {
-        auth: true,
-        params: IdParams,
-        body: ReorderBody,
-        response: { 200: "todos.TaskList", 202: "todos.TaskList", ...problemResponses(400, 401, 404, 409, 422) },
-        detail: {
-          tags,
-          summary: "Reorder a project's tasks",
-          description:
-            "All at once: taskIds must list every task of the project exactly once (409 order_mismatch otherwise, 422 on repeated ids); positions become 0…n-1.",
-        },
-      },
-    )
-    .get("/tasks/:id", ({ principal, params }) => todos.getTask(principal, params.id), {
-      auth: true,
-      params: IdParams,
-      response: { 200: "todos.TaskDetail", ...problemResponses(401, 404, 422) },
-      detail: { tags, summary: "Get a task with its subtasks" },
-    })
-    .patch(
-      "/tasks/:id",
-      async ({ principal, params, body, set }) => reply(set, await todos.updateTask(principal, params.id, body)),
-      {
-        auth: true,
-        params: IdParams,
-        body: UpdateTaskBody,
-        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 422) },
-        detail: { tags, summary: "Edit a task or subtask", description: `Title, description, category, estimate, due time; null clears. ${modes}` },
-      },
-    )
-    .put(
-      "/tasks/:id/status",
-      async ({ principal, params, body, set }) => reply(set, await todos.setStatus(principal, params.id, body)),
-      {
-        auth: true,
-        params: IdParams,
-        body: StatusBody,
-        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 422) },
-        detail: {
-          tags,
-          summary: "Set a task's status",
-          description:
-            "DONE sets completedAt; any other status clears it. FAIL needs a reason (422 reason_required) and takes a note; actualMinutes goes with any status. Setting the current status again keeps its timestamps.",
-        },
-      },
-    )
-    .delete(
-      "/tasks/:id",
-      async ({ principal, params, set }) => reply(set, await todos.deleteTask(principal, params.id)),
-      {
-        auth: true,
-        params: IdParams,
-        response: { 202: t.Void(), 204: t.Void(), ...problemResponses(401, 404, 422) },
-        detail: { tags, summary: "Delete a task with its subtasks", description: modes },
-      },
-    )
-    .get("/tasks/:id/subtasks", ({ principal, params }) => todos.listSubtasks(principal, params.id), {
-      auth: true,
-      params: IdParams,
-      response: { 200: "todos.SubtaskList", ...problemResponses(401, 404, 422) },
-      detail: { tags, summary: "List a task's subtasks in order" },
-    })
-    .post(
-      "/tasks/:id/subtasks",
-      async ({ principal, params, body, set }) => reply(set, await todos.createSubtask(principal, params.id, body)),
-      {
-        auth: true,
-        params: IdParams,
-        body: CreateTaskBody,
-        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 409, 422) },
-        detail: {
-          tags,
-          summary: "Add a subtask",
-          description: `One level only: a subtask's subtasks are refused (409 subtask_depth). Idempotent by id. ${modes}`,
-        },
-      },
-    )
-    .get("/todos/insights", ({ principal, query }) => todos.insights(principal, query.tz), {
-      auth: true,
-      query: InsightsQuery,
-      response: { 200: "todos.Insights", ...problemResponses(401, 422) },
-      detail: {
-        tags,
-        summary: "The caller's failure patterns",
-        description:
-          "Failure rate by reason, category, hour of day and weekday, and estimate overrun, each with its sample size, over the caller's DONE and FAIL tasks. Deterministic; no external service.",
-      },
-    })
-    .post("/tasks/:id/replan", ({ principal, params, query }) => todos.replan(principal, params.id, query.tz), {
-      auth: true,
-      params: IdParams,
-      query: InsightsQuery,
-      response: { 200: "todos.ReplanPlan", ...problemResponses(401, 404, 409, 422) },
-      detail: {
-        tags,
-        summary: "Propose a re-plan for a failed task",
-        description:
-          "Subtasks the size of the tasks the caller usually finishes, scheduled into the hours they finish most, each with a one-sentence reason. Creates nothing: send the subtasks to /replan/accept. 409 task_not_failed unless the task is FAIL.",
-      },
-    })
-    .post(
-      "/tasks/:id/replan/accept",
-      async ({ principal, params, body, set }) => reply(set, await todos.acceptReplan(principal, params.id, body)),
-      {
-        auth: true,
-        params: IdParams,
-        body: AcceptReplanBody,
-        response: { 200: "todos.AcceptedReplan", 201: "todos.AcceptedReplan", 202: "todos.AcceptedReplan", ...problemResponses(400, 401, 404, 409, 422) },
-        detail: {
-          tags,
-          summary: "Accept a re-plan",
-          description:
-            "Creates the subtasks atomically (all or none), with replanOf set to the failed task; under it, or beside it when it is a subtask. Idempotent by the subtasks' ids.",
-        },
-      },
+export const todosModule = defineModule({
+  name: "todos",
+  tag: { name: "todos", description: "Projects, tasks, subtasks, and the failure coach (insights, re-plans)" },
+  config: { schema: todosConfigSchema, resolve: resolveTodosConfig },
+  migrations: [{ version: 1, name: "todos", sql: todosSql, legacyVersion: 4 }],
+  setup({ platform, config, logger, use }) {
+    const service = new TodosService(
+      new TodosRepository(platform.db),
+      platform.db,
+      platform.writer,
+      platform.events,
+      platform.cache,
+      createPendingStore(platform.redis, logger),
+      { writeMode: config.writeMode, listTtlMs },
+      logger,
     );
-}
+    return { api: service, routes: [todosController(service, use(accountsModule))], consumers: todoConsumers(service) };
+  },
+});

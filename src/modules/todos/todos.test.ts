@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, createModules } from "../../app";
-import { ConfigError, loadConfig } from "../../config";
+import { ConfigError, loadConfig, moduleConfig } from "../../config";
+import { todosModule } from "./index";
 import { createPlatform, type Platform } from "../../platform";
 import { createLogger } from "../../platform/logger";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
@@ -41,8 +42,8 @@ async function problem(res: Response) {
 test("HOMEBASE_TODOS_WRITE_MODE: direct by default, async on request, anything else refused", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "homebase-todos-config-"));
   try {
-    expect(loadConfig({ HOMEBASE_DATA_DIR: dataDir }).todosWriteMode).toBe("direct");
-    expect(loadConfig({ HOMEBASE_DATA_DIR: dataDir, HOMEBASE_TODOS_WRITE_MODE: "async" }).todosWriteMode).toBe("async");
+    expect(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir }), todosModule).writeMode).toBe("direct");
+    expect(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir, HOMEBASE_TODOS_WRITE_MODE: "async" }), todosModule).writeMode).toBe("async");
     expect(() => loadConfig({ HOMEBASE_DATA_DIR: dataDir, HOMEBASE_TODOS_WRITE_MODE: "later" })).toThrow(ConfigError);
     expect(() => loadConfig({ HOMEBASE_DATA_DIR: dataDir, HOMEBASE_TODOS_WRITE_MODE: "later" })).toThrow(/HOMEBASE_TODOS_WRITE_MODE: expected one of direct, async/);
   } finally {

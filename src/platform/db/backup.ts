@@ -10,8 +10,8 @@ export interface DatabaseSummary {
   tables: Record<string, number>;
   /** sha256 over every table's rows in key order: equal summaries mean equal data. */
   checksum: string;
-  /** Newest applied migration. */
-  schemaVersion: number;
+  /** Migrations applied (rows of module_migrations). */
+  migrations: number;
 }
 
 export class BackupError extends Error {}
@@ -40,10 +40,10 @@ export function summarize(db: Database): DatabaseSummary {
       }
       tables[name] = count;
     }
-    const version = names.includes("schema_migrations")
-      ? (db.query<{ v: number | null }, []>("SELECT MAX(version) AS v FROM schema_migrations").get()?.v ?? 0)
-      : 0;
-    return { tables, checksum: hash.digest("hex"), schemaVersion: version };
+    // Applied migrations (module_migrations; a database from before per-module migrations has schema_migrations).
+    const table = names.includes("module_migrations") ? "module_migrations" : names.includes("schema_migrations") ? "schema_migrations" : null;
+    const migrations = table ? (db.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0) : 0;
+    return { tables, checksum: hash.digest("hex"), migrations };
   })();
 }
 
@@ -128,7 +128,7 @@ export function restoreDatabase(backupFile: string, dataDir: string, force: bool
     if (err instanceof BackupError) throw err;
     throw new BackupError(`${source} is not a readable SQLite database: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!("schema_migrations" in summary.tables)) throw new BackupError(`${source} is not a homebase database`);
+  if (!("module_migrations" in summary.tables) && !("schema_migrations" in summary.tables)) throw new BackupError(`${source} is not a homebase database`);
 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const dbPath = join(dataDir, "homebase.sqlite");

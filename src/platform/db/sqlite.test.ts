@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupCommitWriter, migrate, openDatabase, transaction } from "./sqlite";
-import { migrations } from "../../migrations";
+import { platformMigrations } from "../migrations";
 
 describe("sqlite platform", () => {
   let dir: string;
@@ -26,13 +26,14 @@ describe("sqlite platform", () => {
   });
 
   test("migrations apply once, in order, each in a transaction", () => {
-    expect(migrate(db, migrations)).toEqual(migrations.map((m) => m.version));
-    expect(migrate(db, migrations)).toEqual([]);
-    const broken = [...migrations, { version: 999, name: "broken", sql: "CREATE TABLE half (x); SELECT nope FROM missing;" }];
-    expect(() => migrate(db, broken)).toThrow();
+    const notes = { module: "notes", migrations: [{ version: 2, name: "body", sql: "ALTER TABLE notes ADD COLUMN body TEXT" }, { version: 1, name: "notes", sql: "CREATE TABLE notes (id INTEGER PRIMARY KEY)" }] };
+    expect(migrate(db, [platformMigrations, notes])).toEqual(["platform@1", "notes@1", "notes@2"]);
+    expect(migrate(db, [platformMigrations, notes])).toEqual([]);
+    const broken = { module: "notes", migrations: [...notes.migrations, { version: 999, name: "broken", sql: "CREATE TABLE half (x); SELECT nope FROM missing;" }] };
+    expect(() => migrate(db, [platformMigrations, broken])).toThrow();
     // The failed migration left nothing behind: neither its table nor its version row.
     expect(db.query("SELECT name FROM sqlite_master WHERE name = 'half'").get()).toBeNull();
-    expect(db.query("SELECT 1 FROM schema_migrations WHERE version = 999").get()).toBeNull();
+    expect(db.query("SELECT 1 FROM module_migrations WHERE module = 'notes' AND version = 999").get()).toBeNull();
   });
 
   test("concurrent writes share transactions; each resolves after commit with its own result", async () => {

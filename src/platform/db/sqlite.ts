@@ -5,9 +5,21 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
 export interface Migration {
+  /** Numbered from 1 within its module. */
   version: number;
   name: string;
   sql: string;
+  /**
+   * Its number in the single global list that data dirs made before modules kept their own
+   * migrations recorded (table schema_migrations): such a database has it applied already.
+   */
+  legacyVersion?: number;
+}
+
+/** One module's migrations (the platform's own set is "platform"). */
+export interface MigrationSet {
+  module: string;
+  migrations: readonly Migration[];
 }
 
 export interface OpenOptions {
@@ -26,30 +38,51 @@ export function openDatabase(path: string, options: OpenOptions): Database {
   return db;
 }
 
-/** Applies the migrations newer than the schema's version, each in its own transaction. */
-export function migrate(db: Database, migrations: readonly Migration[]): number[] {
+/**
+ * Applies every migration not yet recorded in module_migrations, set by set in list order, each
+ * in its own transaction. Returns "module@version" for each one applied.
+ */
+export function migrate(db: Database, sets: readonly MigrationSet[]): string[] {
   db.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS module_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL, PRIMARY KEY (module, version)) WITHOUT ROWID",
   );
-  const sorted = [...migrations].sort((a, b) => a.version - b.version);
-  const isApplied = db.query<{ one: number }, [number]>("SELECT 1 AS one FROM schema_migrations WHERE version = ?");
-  const ran: number[] = [];
-  for (const m of sorted) {
-    // Checked inside the write transaction: processes starting together (several api units)
-    // serialize on BEGIN IMMEDIATE, and the later ones see the migration as applied.
-    const applied = db.transaction(() => {
-      if (isApplied.get(m.version)) return false;
-      db.exec(m.sql);
-      db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        Date.now(),
-      );
-      return true;
-    }).immediate();
-    if (applied) ran.push(m.version);
+  const hasLegacy = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
+  const legacyApplied = hasLegacy ? db.query<{ applied_at: number }, [number]>("SELECT applied_at FROM schema_migrations WHERE version = ?") : null;
+  const isApplied = db.query<{ one: number }, [string, number]>("SELECT 1 AS one FROM module_migrations WHERE module = ? AND version = ?");
+  const record = db.query<unknown, [string, number, string, number]>(
+    "INSERT INTO module_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)",
+  );
+  const ran: string[] = [];
+  for (const set of sets) {
+    for (const m of [...set.migrations].sort((a, b) => a.version - b.version)) {
+      // Checked inside the write transaction: processes starting together (several api units)
+      // serialize on BEGIN IMMEDIATE, and the later ones see the migration as applied.
+      const applied = db.transaction(() => {
+        if (isApplied.get(set.module, m.version)) return false;
+        const legacy = m.legacyVersion !== undefined ? legacyApplied?.get(m.legacyVersion) : null;
+        if (legacy) {
+          // Applied by a binary from before per-module migrations: record it, don't re-run it.
+          record.run(set.module, m.version, m.name, legacy.applied_at);
+          return false;
+        }
+        db.exec(m.sql);
+        record.run(set.module, m.version, m.name, Date.now());
+        return true;
+      }).immediate();
+      if (applied) ran.push(`${set.module}@${m.version}`);
+    }
   }
   return ran;
+}
+
+/** What module_migrations holds, as "module@version". */
+export function appliedMigrations(db: Database): string[] {
+  const exists = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'module_migrations'").get() !== null;
+  if (!exists) return [];
+  return db
+    .query<{ module: string; version: number }, []>("SELECT module, version FROM module_migrations ORDER BY module, version")
+    .all()
+    .map((r) => `${r.module}@${r.version}`);
 }
 
 /** Runs fn in a transaction (BEGIN IMMEDIATE) unless one is already open, then as a savepoint. */

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { migrations } from "../../migrations";
+import { platformMigrations } from "../migrations";
 import { modes, type Mode } from "../../testing/modes";
 import { startNats, startRealBackends, stopNats } from "../../testing/servers";
 import { waitFor } from "../../testing/wait";
@@ -37,7 +37,7 @@ async function harness(
   const namespace = reuse?.namespace ?? `b${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
   const natsUrl = mode === "real" ? (await startRealBackends()).natsUrl : null;
   const db = openDatabase(join(dir, "bus.sqlite"), { synchronous: "NORMAL" });
-  migrate(db, migrations);
+  migrate(db, [platformMigrations]);
   const writer = new GroupCommitWriter(db);
   const metrics = new Metrics();
   const bus = new EventBus({ db, writer, metrics, logger: createLogger("silent"), natsUrl, maxDeliver, retryMs: 10, namespace });

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../../config";
+import { ConfigError, loadConfig as loadWith } from "../config";
+
+// The platform's own variables: no modules listed.
+const loadConfig = (env: Record<string, string>) => loadWith(env, []);
 import { createClientIp, normaliseIp, parseTrustedProxies, type PeerSource } from "./client-ip";
 
 /** A request as a server sees it: a socket peer and maybe an X-Forwarded-For header. */

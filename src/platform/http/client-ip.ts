@@ -58,7 +58,9 @@ export function createClientIp(trustedProxies: readonly string[]): ClientIpResol
     const family = isIP(ip);
     return trusted !== null && family !== 0 && trusted.check(ip, family === 4 ? "ipv4" : "ipv6");
   };
-  return (request, server) => {
+  // Resolved once per request, whichever module asks (and however often).
+  const resolved = new WeakMap<Request, string | null>();
+  const resolve: ClientIpResolver = (request, server) => {
     const peer = server?.requestIP(request)?.address;
     if (!peer) return null;
     const address = normaliseIp(peer);
@@ -77,5 +79,13 @@ export function createClientIp(trustedProxies: readonly string[]): ClientIpResol
       if (!isTrusted(hop)) break;
     }
     return client;
+  };
+  return (request, server) => {
+    const known = resolved.get(request);
+    if (known !== undefined) return known;
+    const ip = resolve(request, server);
+    // No peer (app.handle in tests) is not remembered: the request may be re-run with a server.
+    if (ip !== null) resolved.set(request, ip);
+    return ip;
   };
 }

@@ -3,7 +3,7 @@ import { FormatRegistry } from "elysia/type-system";
 import { fastFormats } from "./formats";
 import { openapiDocs } from "./openapi";
 
-openapiDocs("test"); // as createApp does
+openapiDocs("test", []); // as createApp does
 
 describe("string formats", () => {
   test("the fast checks win over the ones @elysiajs/openapi registers", () => {

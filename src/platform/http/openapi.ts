@@ -62,7 +62,8 @@ export function normalizeSpec(spec: unknown): void {
   stripIds(spec);
 }
 
-export function openapiDocs(version: string) {
+/** `tags`: one per module, from the module list. */
+export function openapiDocs(version: string, tags: Array<{ name: string; description: string }>) {
   registerFastFormats();
   return new Elysia({ name: "homebase.openapi" })
     .onAfterHandle(({ path, response }) => {
@@ -93,17 +94,9 @@ export function openapiDocs(version: string) {
             title: "homebase",
             version,
             description:
-              "One self-hosted backend: accounts, challenges, todos, chat, reservations, subscriptions. Errors are RFC 9457 application/problem+json with a stable `code`.",
+              `One self-hosted backend: ${tags.map((t) => t.name).join(", ")}. Errors are RFC 9457 application/problem+json with a stable \`code\`.`,
           },
-          tags: [
-            { name: "accounts", description: "Signup, login, sessions, profile, roles" },
-            { name: "challenges", description: "Challenges, membership, daily logs, leaderboards" },
-            { name: "todos", description: "Projects, tasks, subtasks, and the failure coach (insights, re-plans)" },
-            { name: "reservations", description: "Movies now showing, theaters, screenings, seat booking" },
-            { name: "chat", description: "Rooms (secret ones with a password), history, deletes, files; live messages, read receipts and presence over the WebSocket at /ws (page: /chat)" },
-            { name: "shop", description: "Supplement shop: catalog, reviews, carts, orders, payments (KakaoPay-style, sandbox PG built in), subscriptions with recurring billing, internal billing endpoints" },
-            { name: "ops", description: "Health and metrics" },
-          ],
+          tags: [...tags, { name: "ops", description: "Health and metrics" }],
           components: {
             securitySchemes: {
               bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },

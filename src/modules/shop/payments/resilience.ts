@@ -23,8 +23,7 @@ import {
   type CircuitBreakerPolicy,
   type IPolicy,
 } from "cockatiel";
-import { Counter, type Registry } from "prom-client";
-import type { Metrics } from "../../../platform/metrics";
+import { Counter, Gauge, type Registry } from "prom-client";
 import {
   GatewayError,
   type Approval,
@@ -67,6 +66,13 @@ function callsCounter(registry: Registry): Counter<"gateway" | "operation" | "ou
   });
 }
 
+function breakerGauge(registry: Registry): Gauge<"breaker"> {
+  const name = "homebase_circuit_breaker_state";
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<"breaker">;
+  return new Gauge({ name, help: "Circuit breaker state by breaker: 0 closed, 1 open, 2 half-open", labelNames: ["breaker"] as const, registers: [registry] });
+}
+
 export class ResilientGateway implements PaymentGateway {
   readonly name: string;
   readonly breaker: CircuitBreakerPolicy;
@@ -76,7 +82,7 @@ export class ResilientGateway implements PaymentGateway {
   constructor(
     private readonly inner: PaymentGateway,
     settings: ResilienceSettings,
-    metrics: Metrics,
+    registry: Registry,
   ) {
     this.name = inner.name;
     const transient = handleWhen(isTransient);
@@ -97,10 +103,10 @@ export class ResilientGateway implements PaymentGateway {
     this.policy = wrap(retries, this.breaker, timeout(settings.timeoutMs, TimeoutStrategy.Aggressive));
 
     const label = `payment_gateway_${inner.name}`;
-    const gauge = metrics.circuitBreakerState;
+    const gauge = breakerGauge(registry);
     gauge.set({ breaker: label }, 0);
     this.breaker.onStateChange((state) => gauge.set({ breaker: label }, state === CircuitState.Isolated ? 1 : state));
-    this.calls = callsCounter(metrics.registry);
+    this.calls = callsCounter(registry);
   }
 
   get state(): "closed" | "open" | "half-open" {

@@ -1,0 +1,83 @@
+// The module contract end to end: a throwaway module (src/testing/fixtures/notes: one folder)
+// added to the list gets its route into the OpenAPI document, its migration applied, its
+// variable validated and its consumer fed with another module's events. And the config loader's
+// warning for a misspelt variable.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, unknownVariableWarnings } from "./config";
+import { modules } from "./modules";
+import { createTestApp, signupAndLogin, type TestApp } from "./testing/app";
+import { notesModule } from "./testing/fixtures/notes";
+import { modes } from "./testing/modes";
+import { waitFor } from "./testing/wait";
+
+const withNotes = [...modules, notesModule] as const;
+
+describe.each(modes)("a module added to the list (%s)", (mode) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(mode, { HOMEBASE_NOTES_MAX_LENGTH: "10" }, undefined, withNotes);
+  });
+  afterAll(() => t.close());
+
+  test("its route is served and documented under its tag", async () => {
+    const spec = (await (await t.request("GET", "/swagger/json")).json()) as {
+      paths: Record<string, Record<string, { tags?: string[] }>>;
+      tags: Array<{ name: string }>;
+    };
+    expect(spec.paths["/notes"]?.post?.tags).toEqual(["notes"]);
+    expect(spec.tags.map((tag) => tag.name)).toContain("notes");
+  });
+
+  test("its migration is applied and recorded under its name", () => {
+    const row = t.platform.db.query("SELECT module, version FROM module_migrations WHERE module = 'notes'").get();
+    expect(row).toEqual({ module: "notes", version: 1 });
+    expect(t.platform.db.query("SELECT name FROM sqlite_master WHERE name = 'notes'").get()).toEqual({ name: "notes" });
+  });
+
+  test("its variable is read: the configured limit applies", async () => {
+    const { tokens } = await signupAndLogin(t, "notes");
+    expect((await t.request("POST", "/notes", { token: tokens.accessToken, body: { body: "short" } })).status).toBe(201);
+    const long = await t.request("POST", "/notes", { token: tokens.accessToken, body: { body: "far too long" } });
+    expect(long.status).toBe(422);
+    expect(((await long.json()) as { code: string }).code).toBe("note_too_long");
+  });
+
+  test("its consumer receives another module's events", async () => {
+    const { user, email } = await signupAndLogin(t, "heard");
+    const notes = (t.modules.apis as unknown as { notes: { knownUsers(): Array<{ user_id: string; email: string }> } }).notes;
+    await waitFor(() => notes.knownUsers().some((u) => u.user_id === user.id && u.email === email), { what: "user.registered at the notes consumer" });
+  });
+});
+
+describe("configuration of listed modules", () => {
+  const dir = mkdtempSync(join(tmpdir(), "homebase-app-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("a bad value of a module's variable names it and what it expected", () => {
+    try {
+      loadConfig({ HOMEBASE_DATA_DIR: dir, HOMEBASE_NOTES_MAX_LENGTH: "0" }, withNotes);
+      throw new Error("accepted");
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe("HOMEBASE_NOTES_MAX_LENGTH");
+      expect((err as Error).message).toContain("an integer from 1 to 10000");
+    }
+  });
+
+  test("a variable only an unlisted module declares is unknown", () => {
+    const config = loadConfig({ HOMEBASE_DATA_DIR: dir, HOMEBASE_NOTES_MAX_LENGTH: "5" });
+    expect(config.unknown.map((u) => u.name)).toEqual(["HOMEBASE_NOTES_MAX_LENGTH"]);
+    expect(loadConfig({ HOMEBASE_DATA_DIR: dir, HOMEBASE_NOTES_MAX_LENGTH: "5" }, withNotes).unknown).toEqual([]);
+  });
+
+  test("a misspelt variable is reported with the closest known name; known ones are not", () => {
+    const config = loadConfig({ HOMEBASE_DATA_DIR: dir, HOMEBASE_BOOKING_RATE_LIMIT_WINDOW_MS: "1000", HOMEBASE_PORT: "3001", PATH: "/bin" });
+    expect(config.unknown).toEqual([{ name: "HOMEBASE_BOOKING_RATE_LIMIT_WINDOW_MS", closest: "HOMEBASE_BOOKING_RATE_WINDOW_MS" }]);
+    expect(unknownVariableWarnings(config)).toEqual([
+      "HOMEBASE_BOOKING_RATE_LIMIT_WINDOW_MS is not a homebase variable (did you mean HOMEBASE_BOOKING_RATE_WINDOW_MS?); it is ignored",
+    ]);
+  });
+});

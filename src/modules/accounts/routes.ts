@@ -1,0 +1,163 @@
+// Accounts controller (routes only) and the auth macro every module uses:
+//   .use(authPlugin(accounts)).get("/x", ({ principal }) => …, { auth: true })
+//   { admin: true } additionally requires the admin role.
+import { Elysia, t } from "elysia";
+import type { ClientIpResolver } from "../../platform/http/client-ip";
+import { problems, problemResponses } from "../../platform/http/problem";
+import {
+  ChangePasswordBody,
+  DeleteMeBody,
+  LoginBody,
+  RefreshBody,
+  Revoked,
+  RoleBody,
+  SignupBody,
+  TokenPair,
+  UpdateMeBody,
+  User,
+  UserIdParams,
+  UserListQuery,
+  UserPage,
+} from "./model";
+import type { AccountsService, ClientInfo, Principal } from "./service";
+
+const bearerPrefix = /^Bearer\s+(.+)$/i;
+const tags = ["accounts"];
+const bearerSecurity = [{ bearerAuth: [] }];
+
+export function authPlugin(accounts: AccountsService) {
+  const principalOf = async (authorization: string | undefined): Promise<Principal> => {
+    const token = authorization ? bearerPrefix.exec(authorization)?.[1] : undefined;
+    if (!token) throw problems.unauthorized("missing_token", "send Authorization: Bearer <access token>");
+    return accounts.authenticate(token.trim());
+  };
+  return new Elysia({ name: "homebase.auth" }).macro({
+    auth: {
+      detail: { security: bearerSecurity },
+      // request, not the headers object: Elysia infers `headers` from source text, which the
+      // compiled (minified) binary changes.
+      async resolve({ request }) {
+        return { principal: await principalOf(request.headers.get("authorization") ?? undefined) };
+      },
+    },
+    admin: {
+      detail: { security: bearerSecurity },
+      async resolve({ request }) {
+        const principal = await principalOf(request.headers.get("authorization") ?? undefined);
+        if (principal.role !== "admin") throw problems.forbidden("admin_only", "this operation needs the admin role");
+        return { principal };
+      },
+    },
+  });
+}
+
+export function accountsController(accounts: AccountsService, clientIp: ClientIpResolver) {
+  // Behind a trusted proxy the login limiter counts the forwarded client, not the proxy.
+  const clientInfo = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null): ClientInfo => ({
+    ip: clientIp(request, server),
+    userAgent: request.headers.get("user-agent"),
+  });
+
+  return new Elysia({ name: "homebase.accounts" })
+    .use(authPlugin(accounts))
+    .post(
+      "/auth/signup",
+      async ({ body, status }) => status(201, await accounts.signup(body)),
+      {
+        body: SignupBody,
+        response: { 201: User, ...problemResponses(400, 409, 413, 422) },
+        detail: { tags, summary: "Create an account", description: "Emits homebase.accounts.user.registered." },
+      },
+    )
+    .post("/auth/login", ({ body, request, server }) => accounts.login(body, clientInfo(request, server)), {
+      body: LoginBody,
+      response: { 200: TokenPair, ...problemResponses(400, 401, 422, 429) },
+      detail: {
+        tags,
+        summary: "Log in",
+        description:
+          "Returns a short-lived access JWT and a single-use refresh token. Failed attempts are limited per account and per IP (429 with Retry-After).",
+      },
+    })
+    .post("/auth/refresh", ({ body }) => accounts.refresh(body.refreshToken), {
+      body: RefreshBody,
+      response: { 200: TokenPair, ...problemResponses(400, 401, 422) },
+      detail: {
+        tags,
+        summary: "Rotate a refresh token",
+        description: "Presenting an already-rotated refresh token revokes its whole session (reuse detection).",
+      },
+    })
+    .post(
+      "/auth/logout",
+      async ({ principal, status }) => {
+        await accounts.logout(principal);
+        return status(204, undefined);
+      },
+      {
+        auth: true,
+        response: { 204: t.Void(), ...problemResponses(401) },
+        detail: { tags, summary: "Revoke the current session" },
+      },
+    )
+    .post("/auth/logout-all", async ({ principal }) => ({ revoked: await accounts.logoutAll(principal) }), {
+      auth: true,
+      response: { 200: Revoked, ...problemResponses(401) },
+      detail: { tags, summary: "Revoke every session of the caller, this one included" },
+    })
+    .get("/me", ({ principal }) => accounts.me(principal), {
+      auth: true,
+      response: { 200: User, ...problemResponses(401, 404) },
+      detail: { tags, summary: "The caller's profile" },
+    })
+    .patch("/me", ({ principal, body }) => accounts.updateMe(principal, body), {
+      auth: true,
+      body: UpdateMeBody,
+      response: { 200: User, ...problemResponses(400, 401, 404, 409, 422) },
+      detail: { tags, summary: "Update the caller's profile" },
+    })
+    .post(
+      "/me/password",
+      async ({ principal, body }) => ({ revoked: await accounts.changePassword(principal, body) }),
+      {
+        auth: true,
+        body: ChangePasswordBody,
+        response: { 200: Revoked, ...problemResponses(400, 401, 403, 404, 422) },
+        detail: {
+          tags,
+          summary: "Change password",
+          description: "Needs the current password. Every other session of the caller is revoked.",
+        },
+      },
+    )
+    .delete(
+      "/me",
+      async ({ principal, body, status }) => {
+        await accounts.deleteMe(principal, body.password);
+        return status(204, undefined);
+      },
+      {
+        auth: true,
+        body: DeleteMeBody,
+        response: { 204: t.Void(), ...problemResponses(400, 401, 403, 404, 422) },
+        detail: {
+          tags,
+          summary: "Delete the caller's account",
+          description: "Soft delete: sessions are revoked, email and nickname become free. Emits homebase.accounts.user.deleted.",
+        },
+      },
+    )
+    .get("/users", ({ query }) => accounts.listUsers(query.limit ?? 20, query.cursor), {
+      admin: true,
+      query: UserListQuery,
+      response: { 200: UserPage, ...problemResponses(400, 401, 403, 422) },
+      detail: { tags, summary: "List users (admin)", description: "Oldest first; pass nextCursor to get the next page." },
+    })
+    .patch("/users/:id/role", ({ principal, params, body }) => accounts.setRole(principal, params.id, body.role), {
+      admin: true,
+      params: UserIdParams,
+      body: RoleBody,
+      response: { 200: User, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      detail: { tags, summary: "Grant or revoke the admin role (admin)" },
+    });
+}

@@ -1,0 +1,245 @@
+// Chat controller: REST routes, the /ws socket and the /chat page.
+import { Elysia, t } from "elysia";
+import type { ClientIpResolver } from "../../platform/http/client-ip";
+import { problems, problemResponses } from "../../platform/http/problem";
+import { authPlugin, type AccountsService } from "../accounts";
+import { fileFromMultipart } from "./files";
+import type { Conn, Hub, Socket } from "./hub";
+import {
+  CreateRoomBody,
+  FileIdParams,
+  FileInfo,
+  HistoryQuery,
+  JoinRoomBody,
+  MessageIdParams,
+  MessagePage,
+  Room,
+  RoomIdParams,
+  RoomListQuery,
+  RoomPage,
+} from "./model";
+import type { ReadFlusher } from "./reads";
+import type { Actor, ChatService } from "./service";
+import type { ChatSockets, SocketAuth } from "./ws";
+import pageHtmlImport from "./web/chat.html" with { type: "text" };
+import pageJs from "./web/chat.js" with { type: "text" };
+import pageCss from "./web/chat.css" with { type: "text" };
+
+const tags = ["chat"];
+// bun-types declares *.html imports as HTML bundles; `type: "text"` makes it the file's text.
+const pageHtml = pageHtmlImport as unknown as string;
+
+/** The chat module: the service plus what the socket route and shutdown need. */
+export interface ChatModule {
+  service: ChatService;
+  hub: Hub;
+  sockets: ChatSockets;
+  instanceId: string;
+  flusher: ReadFlusher;
+  close(): Promise<void>;
+}
+
+function contentDisposition(name: string, inline: boolean): string {
+  const fallback = name.replace(/[^\x20-\x7e]|[\\%]/g, "_");
+  return `${inline ? "inline" : "attachment"}; filename="${fallback}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+const pageIcon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="12" rx="3" fill="#2f6fdb"/><path d="M4 12v4l4-4z" fill="#2f6fdb"/></svg>`;
+const bearerProtocol = /^\s*bearer\s*,\s*([^,\s]+)\s*$/i;
+const pageHeaders = {
+  "cache-control": "no-cache",
+  // Same-origin script and sockets only; files are fetched with the token and shown as blob: URLs.
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+};
+
+export function chatController(
+  chat: ChatModule,
+  accounts: AccountsService,
+  options: { clientIp: ClientIpResolver; isDraining: () => boolean },
+) {
+  const { service, sockets, hub } = chat;
+  const { clientIp, isDraining } = options;
+  const actor = (principal: { userId: string; sessionId: string; role: string }): Actor => ({
+    userId: principal.userId,
+    nickname: accounts.me(principal as Parameters<AccountsService["me"]>[0]).nickname,
+  });
+  // Socket → its connection; keyed by Bun's per-connection data object.
+  const conns = new WeakMap<object, Conn>();
+  hub.watchDraining(isDraining);
+
+  return new Elysia({ name: "homebase.chat" })
+    .use(authPlugin(accounts))
+    .get("/rooms", ({ principal, query, request, server }) => service.listRooms(principal.userId, query, clientIp(request, server)), {
+      auth: true,
+      query: RoomListQuery,
+      response: { 200: RoomPage, ...problemResponses(400, 401, 422, 429) },
+      detail: {
+        tags,
+        summary: "List rooms",
+        description: "Pages of at most 50 (default 10). search matches part of the name, case-insensitively; sort by name, created (default) or participants. Rate limited per client IP.",
+      },
+    })
+    .post("/rooms", async ({ principal, body, status }) => status(201, await service.createRoom(actor(principal), body)), {
+      auth: true,
+      body: CreateRoomBody,
+      response: { 201: Room, ...problemResponses(400, 401, 413, 422) },
+      detail: { tags, summary: "Create a room", description: "A password makes it a secret room (stored as an Argon2id hash). The creator joins it." },
+    })
+    .get("/rooms/:id", ({ principal, params }) => service.getRoom(principal.userId, params.id), {
+      auth: true,
+      params: RoomIdParams,
+      response: { 200: Room, ...problemResponses(401, 404, 422) },
+      detail: { tags, summary: "A room" },
+    })
+    .post("/rooms/:id/join", ({ principal, params, body }) => service.joinRoom(actor(principal), params.id, body?.password), {
+      auth: true,
+      params: RoomIdParams,
+      body: t.Optional(JoinRoomBody),
+      response: { 200: Room, ...problemResponses(400, 401, 404, 422, 429) },
+      detail: {
+        tags,
+        summary: "Join a room",
+        description:
+          "Idempotent. A secret room needs its password: missing → 401 room_password_required, wrong → 401 wrong_room_password (10 wrong tries per 5 min, then 429). Members connected to the room get a system message and a participants event.",
+      },
+    })
+    .post(
+      "/rooms/:id/leave",
+      async ({ principal, params, status }) => {
+        await service.leaveRoom(actor(principal), params.id);
+        return status(204, undefined);
+      },
+      {
+        auth: true,
+        params: RoomIdParams,
+        response: { 204: t.Void(), ...problemResponses(401, 404, 422) },
+        detail: { tags, summary: "Leave a room", description: "Idempotent. The caller's sockets stop getting the room's events." },
+      },
+    )
+    .get("/rooms/:id/messages", ({ principal, params, query }) => service.history(principal.userId, params.id, query.before, query.limit), {
+      auth: true,
+      params: RoomIdParams,
+      query: HistoryQuery,
+      response: { 200: MessagePage, ...problemResponses(401, 403, 404, 422) },
+      detail: { tags, summary: "Message history", description: "Members only. Newest first; pass the last id of a page as before for the next (older) page." },
+    })
+    .delete(
+      "/messages/:id",
+      async ({ principal, params, status }) => {
+        await service.deleteMessage(principal.userId, params.id);
+        return status(204, undefined);
+      },
+      {
+        auth: true,
+        params: MessageIdParams,
+        response: { 204: t.Void(), ...problemResponses(401, 403, 404, 422) },
+        detail: { tags, summary: "Delete a message", description: "The author only (403 not_author for other members). Soft delete: the content is emptied and every connected member gets messageDeleted." },
+      },
+    )
+    .post(
+      "/files",
+      async ({ principal, request, status }) => {
+        // Parsed here, not by Bun's formData(): that replaces the declared type with a guess from the name.
+        const part = fileFromMultipart(request.headers.get("content-type"), new Uint8Array(await request.arrayBuffer()));
+        if (!part) throw problems.unprocessable("file_required", "send multipart/form-data with a `file` part", [{ field: "/file", message: "required" }]);
+        return status(201, await service.upload(principal.userId, part));
+      },
+      {
+        auth: true,
+        parse: "none",
+        response: { 201: FileInfo, ...problemResponses(400, 401, 413, 415, 422) },
+        detail: {
+          requestBody: {
+            required: true,
+            content: { "multipart/form-data": { schema: { type: "object", required: ["file"], properties: { file: { type: "string", format: "binary" } } } } },
+          },
+          tags,
+          summary: "Upload a file",
+          description:
+            "multipart/form-data with a `file` part. Images ≤ 10 MiB (png, jpeg, gif, webp), video ≤ 50 MiB (mp4, mov, webm), audio ≤ 20 MiB (mp3, ogg, wav, m4a, webm, flac), documents ≤ 20 MiB (pdf, txt, csv, md, zip, office). The part's MIME type, the file name's extension and the content must agree. Post it with a `send` of kind file.",
+        },
+      },
+    )
+    .get(
+      "/files/:id",
+      async ({ principal, params }) => {
+        const { file, blob } = await service.download(principal.userId, params.id);
+        const inline = file.category !== "document";
+        // A stream, not the blob itself: Bun answers a returned S3File with a redirect to a
+        // presigned S3 URL, which WireGuard-only clients may not reach (and app.handle fails on).
+        return new Response(blob.stream(), {
+          headers: {
+            "content-type": file.mime,
+            "content-length": String(file.size),
+            "content-disposition": contentDisposition(file.name, inline),
+            "cache-control": "private, max-age=3600",
+            "content-security-policy": "sandbox; default-src 'none'",
+          },
+        });
+      },
+      {
+        auth: true,
+        params: FileIdParams,
+        response: { 200: t.Any({ description: "The file's bytes with its MIME type" }), ...problemResponses(401, 404, 422) },
+        detail: { tags, summary: "Download a file", description: "The uploader, and members of a room where the file was posted (in a message not deleted); 404 for everyone else." },
+      },
+    )
+    .delete(
+      "/files/:id",
+      async ({ principal, params, status }) => {
+        await service.deleteFile(principal.userId, params.id);
+        return status(204, undefined);
+      },
+      {
+        auth: true,
+        params: FileIdParams,
+        response: { 204: t.Void(), ...problemResponses(401, 404, 422) },
+        detail: { tags, summary: "Delete a file", description: "The uploader only. Messages that carried it show no file from then on." },
+      },
+    )
+    .get("/chat", () => new Response(pageHtml, { headers: { ...pageHeaders, "content-type": "text/html; charset=utf-8" } }), {
+      detail: { hide: true },
+    })
+    .get("/chat/app.js", () => new Response(pageJs, { headers: { ...pageHeaders, "content-type": "text/javascript; charset=utf-8" } }), {
+      detail: { hide: true },
+    })
+    .get("/chat/app.css", () => new Response(pageCss, { headers: { ...pageHeaders, "content-type": "text/css; charset=utf-8" } }), {
+      detail: { hide: true },
+    })
+    .get("/chat/icon.svg", () => new Response(pageIcon, { headers: { ...pageHeaders, "content-type": "image/svg+xml" } }), {
+      detail: { hide: true },
+    })
+    .ws("/ws", {
+      detail: { hide: true },
+      // Authenticated before the upgrade: a refused client gets a 401 problem and no socket.
+      async upgrade(context) {
+        const { request, set } = context;
+        if (isDraining()) throw problems.unavailable("draining", "this instance is shutting down; reconnect");
+        let token = new URL(request.url).searchParams.get("token");
+        const protocol = request.headers.get("sec-websocket-protocol");
+        if (!token && protocol) {
+          token = bearerProtocol.exec(protocol)?.[1] ?? null;
+          // The browser requires the server to pick one of the offered subprotocols.
+          if (token) set.headers["sec-websocket-protocol"] = "bearer";
+        }
+        if (!token) throw problems.unauthorized("missing_token", "pass the access token as ?token= or as Sec-WebSocket-Protocol: bearer, <token>");
+        const principal = await accounts.authenticate(token);
+        const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname: accounts.me(principal).nickname };
+        (context as unknown as { chatAuth: SocketAuth }).chatAuth = auth;
+      },
+      open(ws) {
+        const data = ws.raw.data as { chatAuth?: SocketAuth };
+        if (!data.chatAuth) return ws.raw.close(1008, "unauthenticated");
+        conns.set(data, sockets.open(ws.raw as unknown as Socket, data.chatAuth));
+      },
+      message(ws, message) {
+        const conn = conns.get(ws.raw.data as object);
+        if (conn) sockets.message(conn, message);
+      },
+      async close(ws) {
+        const conn = conns.get(ws.raw.data as object);
+        if (conn) await sockets.close(conn);
+      },
+    });
+}

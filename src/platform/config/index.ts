@@ -1,0 +1,172 @@
+// Environment → typed, validated configuration: the platform's variables plus those every listed
+// module declares. No variable set means the embedded mode: SQLite under ./data, memory cache,
+// in-process locks, rate limits and event delivery.
+import { resolve } from "node:path";
+import { t, type Static } from "elysia";
+import { parseTrustedProxies } from "../http/client-ip";
+import type { ModuleDefinition } from "../module";
+import { ConfigError, type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
+
+export { ConfigError, env, type Env, type EnvObject, type UnknownVariable } from "./env";
+
+export type Role = "serve" | "worker" | "all";
+
+const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const hostname = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/** For list variables of IP addresses and CIDR blocks. */
+export function cidrListCheck(example: string) {
+  return (raw: string): string | undefined => {
+    try {
+      parseTrustedProxies(raw);
+      return undefined;
+    } catch (err) {
+      return `a comma list of IP addresses or CIDR blocks${example ? `, e.g. ${example}` : ""} (${(err as Error).message})`;
+    }
+  };
+}
+
+export const platformSchema = t.Object({
+  HOMEBASE_HOST: env.string({
+    default: "127.0.0.1",
+    description: "Listen address (the WireGuard address in production).",
+    check: (raw) => (ipv4.test(raw) || hostname.test(raw) || /^[0-9a-fA-F:]+$/.test(raw) ? undefined : "an IP address or host name (e.g. the wg0 address)"),
+  }),
+  HOMEBASE_PORT: env.integer({ default: 3000, min: 0, max: 65535, description: "HTTP port (0 = any free port)." }),
+  HOMEBASE_DATA_DIR: env.string({ default: "./data", description: "SQLite database, generated secrets, local files." }),
+  HOMEBASE_ROLE: env.oneOf(["serve", "worker", "all"], { default: "all", description: "What `homebase` alone runs: HTTP, background work, or both." }),
+  REDIS_URL: env.url(["redis:", "rediss:"], { description: "Redis for cache, locks and rate limits; unset = in-process." }),
+  NATS_URL: env.url(["nats:", "tls:"], { description: "NATS JetStream for events; unset = in-process delivery." }),
+  MONGO_URL: env.url(["mongodb:", "mongodb+srv:"], { description: "MongoDB for stores that have a Mongo implementation (chat history)." }),
+  HOMEBASE_SQLITE_SYNCHRONOUS: env.oneOf(["FULL", "NORMAL"], { default: "FULL", description: "FULL: acknowledged writes survive power loss." }),
+  HOMEBASE_LOG_LEVEL: env.oneOf(["debug", "info", "warn", "error", "silent"], { default: "info", description: "JSON log level on stdout." }),
+  HOMEBASE_BODY_LIMIT_BYTES: env.integer({ default: 1_048_576, min: 1024, max: 64 * 1_048_576, description: "Largest request body (413 above)." }),
+  HOMEBASE_CORS_ORIGINS: env.list({ default: "", description: "Comma list of allowed browser origins; empty = same-origin only." }),
+  HOMEBASE_TRUSTED_PROXIES: env.list({
+    default: "",
+    description: "Peers whose X-Forwarded-For is believed (IPs or CIDR blocks).",
+    check: cidrListCheck(""),
+  }),
+  HOMEBASE_EVENT_MAX_DELIVER: env.integer({ default: 5, min: 1, max: 100, description: "Attempts before an event goes to the dead letters." }),
+  HOMEBASE_EVENT_RETRY_MS: env.integer({ default: 1000, min: 1, max: 60_000, description: "First retry delay of a failed delivery; doubles per attempt (max 30 s)." }),
+  HOMEBASE_EVENT_NAMESPACE: env.string({
+    default: "",
+    description: "Prefix of the JetStream stream, subjects and durables, so installs (or tests) share one NATS.",
+    check: (raw) => (raw === "" || /^[a-z][a-z0-9_]{0,31}$/.test(raw) ? undefined : "empty or 1-32 of a-z, 0-9, _ starting with a letter"),
+  }),
+  HOMEBASE_SHUTDOWN_GRACE_MS: env.integer({ default: 10_000, min: 0, max: 300_000, description: "SIGTERM: exit 1 if shutdown takes longer." }),
+  HOMEBASE_DRAIN_MS: env.integer({ default: 1_000, min: 0, max: 60_000, description: "SIGTERM: keep serving (readiness 503, Connection: close) this long first." }),
+});
+
+export interface PlatformConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  role: Role;
+  redisUrl: string | null;
+  natsUrl: string | null;
+  mongoUrl: string | null;
+  sqliteSynchronous: "FULL" | "NORMAL";
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  bodyLimitBytes: number;
+  corsOrigins: string[];
+  /** Peers whose X-Forwarded-For is believed (IPs or CIDR blocks); see src/platform/http/client-ip.ts. */
+  trustedProxies: string[];
+  /** Attempts before an event goes to the dead letters. */
+  eventMaxDeliver: number;
+  /** First retry delay of a failed event delivery; doubles per attempt (capped at 30 s). */
+  eventRetryMs: number;
+  /** Prefix of the JetStream stream, subjects and durable names, so several installs (or tests) share one NATS. */
+  eventNamespace: string;
+  shutdownGraceMs: number;
+  /** SIGTERM: how long to keep serving (readiness 503, Connection: close) before the listener closes. */
+  drainMs: number;
+}
+
+function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
+  return {
+    host: v.HOMEBASE_HOST,
+    port: v.HOMEBASE_PORT,
+    dataDir: resolve(v.HOMEBASE_DATA_DIR),
+    role: v.HOMEBASE_ROLE,
+    redisUrl: v.REDIS_URL ?? null,
+    natsUrl: v.NATS_URL ?? null,
+    mongoUrl: v.MONGO_URL ?? null,
+    sqliteSynchronous: v.HOMEBASE_SQLITE_SYNCHRONOUS,
+    logLevel: v.HOMEBASE_LOG_LEVEL,
+    bodyLimitBytes: v.HOMEBASE_BODY_LIMIT_BYTES,
+    corsOrigins: v.HOMEBASE_CORS_ORIGINS,
+    trustedProxies: v.HOMEBASE_TRUSTED_PROXIES,
+    eventMaxDeliver: v.HOMEBASE_EVENT_MAX_DELIVER,
+    eventRetryMs: v.HOMEBASE_EVENT_RETRY_MS,
+    eventNamespace: v.HOMEBASE_EVENT_NAMESPACE,
+    shutdownGraceMs: v.HOMEBASE_SHUTDOWN_GRACE_MS,
+    drainMs: v.HOMEBASE_DRAIN_MS,
+  };
+}
+
+export interface Config extends PlatformConfig {
+  /** Each module's settings by module name (moduleConfig() reads one, typed). */
+  modules: Record<string, unknown>;
+  /** Every declared variable's typed value, for `homebase config`. */
+  values: Record<string, unknown>;
+  /** HOMEBASE_* variables no schema declares: probably misspelt. */
+  unknown: UnknownVariable[];
+  /** The schemas read, in order: the platform's, then the modules'. */
+  schemas: Array<{ owner: string; schema: EnvObject }>;
+}
+
+/** Loads the platform's and every module's variables; throws ConfigError on the first bad one. */
+export function loadConfig(source: Env, modules: readonly ModuleDefinition[]): Config {
+  const schemas: Config["schemas"] = [{ owner: "platform", schema: platformSchema }];
+  const raw = readEnv(platformSchema, source);
+  const base = platformConfig(raw);
+  const values: Record<string, unknown> = { ...raw };
+  const settings: Record<string, unknown> = {};
+  for (const m of modules) {
+    if (!m.config) continue;
+    schemas.push({ owner: m.name, schema: m.config.schema });
+    const v = readEnv(m.config.schema, source);
+    Object.assign(values, v);
+    settings[m.name] = m.config.resolve(v, base);
+  }
+  const known = schemas.flatMap((s) => Object.keys(s.schema.properties));
+  return { ...base, modules: settings, values, unknown: unknownVariables(source, known), schemas };
+}
+
+/** One module's settings, typed by its definition. */
+export function moduleConfig<C>(config: Config, module: ModuleDefinition<C, any>): C {
+  if (!(module.name in config.modules)) throw new Error(`module ${module.name} has no configuration loaded`);
+  return config.modules[module.name] as C;
+}
+
+/** Every declared variable with its effective value, secrets and URL credentials redacted. */
+export function redactedConfig(config: Config): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const { owner, schema } of config.schemas) {
+    const section: Record<string, unknown> = {};
+    for (const [name, prop] of Object.entries(schema.properties) as unknown as Array<[string, EnvSchema]>) {
+      section[name] = redactValue(prop, config.values[name]);
+    }
+    out[owner] = section;
+  }
+  return out;
+}
+
+/** `unknown variable` warnings, one line each. */
+export function unknownVariableWarnings(config: Pick<Config, "unknown">): string[] {
+  return config.unknown.map((u) => `${u.name} is not a homebase variable (did you mean ${u.closest}?); it is ignored`);
+}
+
+/** The README's configuration table, generated from the schemas. */
+export function configTable(schemas: Config["schemas"]): string {
+  const rows = ["| variable | module | default | meaning |", "|---|---|---|---|"];
+  for (const { owner, schema } of schemas) {
+    for (const [name, prop] of Object.entries(schema.properties) as unknown as Array<[string, EnvSchema & { minimum?: number; maximum?: number; enum?: string[] }]>) {
+      const fallback = prop.default === undefined || prop.default === "" ? "—" : `\`${String(prop.default)}\``;
+      const range = prop.minimum !== undefined ? ` (${prop.minimum}–${prop.maximum})` : prop.enum ? ` (${prop.enum.join(", ")})` : "";
+      rows.push(`| \`${name}\` | ${owner} | ${fallback} | ${(prop.description ?? "").replaceAll("|", "\\|")}${range}${prop.secret ? " Secret." : ""} |`);
+    }
+  }
+  return rows.join("\n");
+}
