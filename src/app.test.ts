@@ -81,3 +81,43 @@ describe("configuration of listed modules", () => {
     ]);
   });
 });
+
+describe("a data dir made before modules kept their own migrations", () => {
+  test("upgrades in place: nothing re-runs, every row stays", async () => {
+    const { Database } = await import("bun:sqlite");
+    const { migrationSets } = await import("./app");
+    const { migrate, openDatabase } = await import("./platform/db/sqlite");
+    const dir = mkdtempSync(join(tmpdir(), "homebase-legacy-"));
+    try {
+      // What the binary before per-module migrations did: one global numbered list (the same SQL
+      // files, in the order they had), recorded in schema_migrations.
+      const path = join(dir, "homebase.sqlite");
+      const old = new Database(path, { create: true, strict: true });
+      old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+      const legacy = migrationSets().flatMap((set) => set.migrations.map((m) => ({ ...m, module: set.module })));
+      expect(legacy.map((m) => m.legacyVersion)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      for (const m of legacy) {
+        old.exec(m.sql);
+        old.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.legacyVersion!, m.name, 1_700_000_000_000 + m.legacyVersion!);
+      }
+      old.exec("INSERT INTO outbox (id, subject, payload, created_at) VALUES ('e1', 'homebase.accounts.user.registered', '{}', 1)");
+      const tables = old.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+      old.close();
+
+      const db = openDatabase(path, { synchronous: "FULL" });
+      try {
+        expect(migrate(db, migrationSets())).toEqual([]);
+        expect(db.query("SELECT module, version, applied_at FROM module_migrations ORDER BY applied_at").all()).toEqual(
+          legacy.map((m) => ({ module: m.module, version: m.version, applied_at: 1_700_000_000_000 + m.legacyVersion! })),
+        );
+        expect(db.query("SELECT id FROM outbox").all()).toEqual([{ id: "e1" }]);
+        const after = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'module_migrations' ORDER BY name").all();
+        expect(after).toEqual(tables);
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

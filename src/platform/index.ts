@@ -3,6 +3,7 @@
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type Redis from "ioredis";
+import { type Clock, systemClock } from "./clock";
 import type { Config } from "./config";
 import { CacheAside, createCacheStore } from "./cache";
 import type { CacheStore } from "./cache/port";
@@ -23,6 +24,8 @@ export type { Config, PlatformConfig } from "./config";
 
 export interface Platform {
   config: Config;
+  /** The time every service reads (tests pass a ManualClock). */
+  clock: Clock;
   /** The client's address for every module: the peer, or X-Forwarded-For through HOMEBASE_TRUSTED_PROXIES. */
   clientIp: ClientIpResolver;
   logger: Logger;
@@ -48,6 +51,8 @@ export interface Platform {
 export interface PlatformOptions {
   /** Tests pass a logger that stays quiet. */
   logger?: Logger;
+  /** Tests pass a ManualClock. */
+  clock?: Clock;
   /** The modules' migrations, applied after the platform's own, in list order. */
   migrations?: readonly MigrationSet[];
 }
@@ -82,6 +87,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
+    clock: options.clock ?? systemClock,
     clientIp: createClientIp(config.trustedProxies),
     logger,
     metrics,

@@ -7,6 +7,7 @@ import { createApp, createModules, type ModuleList, type Modules } from "../app"
 import { loadConfig } from "../config";
 import { modules as moduleList } from "../modules";
 import { createPlatform, type Platform } from "../platform";
+import type { Clock } from "../platform/clock";
 import { createLogger } from "../platform/logger";
 import { backendEnv, type Mode } from "./modes";
 
@@ -28,6 +29,8 @@ export async function createTestApp(
   beforeStart?: (platform: Platform) => void,
   /** The modules to install (default: the binary's list); a test may add a fixture module. */
   list: ModuleList = moduleList,
+  /** A ManualClock, for tests that move time instead of sleeping. */
+  options: { clock?: Clock } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), "homebase-test-"));
   const config = loadConfig({
@@ -39,7 +42,7 @@ export async function createTestApp(
     ...(await backendEnv(mode)),
     ...env,
   }, list);
-  const platform = await createPlatform(config, { logger: createLogger(env.HOMEBASE_LOG_LEVEL === "debug" ? "debug" : "silent") });
+  const platform = await createPlatform(config, { logger: createLogger(env.HOMEBASE_LOG_LEVEL === "debug" ? "debug" : "silent"), clock: options.clock });
   const modules = createModules(platform, list) as unknown as Modules;
   beforeStart?.(platform);
   await platform.events.start();

@@ -23,8 +23,14 @@ export interface ConsumerSpec {
   subjects: string[];
   /** Side effect outside SQLite (Redis, MongoDB), run before apply; must be idempotent. */
   effect?(event: EventEnvelope): Promise<void>;
-  /** SQLite changes, run in the same transaction as the processed-event record. */
-  apply?(event: EventEnvelope): void;
+  /** SQLite changes, run in the same transaction as the processed-event record. Its result goes to afterCommit. */
+  apply?(event: EventEnvelope): unknown;
+  /**
+   * Runs once apply's transaction has committed (cache invalidation, clean-up of other stores),
+   * with what apply returned; never for a duplicate or a rolled-back transaction. A failure is
+   * logged, not retried: the event is already handled.
+   */
+  afterCommit?(event: EventEnvelope, applied: unknown): Promise<void> | void;
   /**
    * Events handled at once (default 1: one at a time, in stream order). Raise it for slow,
    * order-independent effects such as sending notifications.
@@ -321,11 +327,18 @@ export class EventBus {
     }
     try {
       await spec.effect?.(event);
-      const fresh = await writer.write(() => {
-        if (this.insertProcessed.run(consumer, event.id, Date.now()).changes === 0) return false;
-        spec.apply?.(event);
-        return true;
+      const outcome = await writer.write(() => {
+        if (this.insertProcessed.run(consumer, event.id, Date.now()).changes === 0) return { fresh: false as const };
+        return { fresh: true as const, applied: spec.apply?.(event) };
       });
+      const { fresh } = outcome;
+      if (outcome.fresh && spec.afterCommit) {
+        try {
+          await spec.afterCommit(event, outcome.applied);
+        } catch (err) {
+          logger.warn("after-commit step failed (the event stays handled)", { consumer, eventId: event.id, subject: event.subject, err });
+        }
+      }
       metrics.consumerDeliveries.inc({ consumer, outcome: fresh ? "processed" : "duplicate" });
       return fresh ? "processed" : "duplicate";
     } catch (err) {
