@@ -26,26 +26,35 @@ const tags = ["accounts"];
 const bearerSecurity = [{ bearerAuth: [] }];
 
 export function authPlugin(accounts: AccountsService) {
-  const principalOf = async (authorization: string | undefined): Promise<Principal> => {
+  const principalOf = async (authorization: string | null): Promise<Principal> => {
     const token = authorization ? bearerPrefix.exec(authorization)?.[1] : undefined;
     if (!token) throw problems.unauthorized("missing_token", "send Authorization: Bearer <access token>");
     return accounts.authenticate(token.trim());
   };
+  // Authentication runs in the transform stage, before body/query validation: an anonymous
+  // caller learns nothing about a route's schema (401, not 422). resolve then hands it over.
+  const authenticated = new WeakMap<Request, Principal>();
   return new Elysia({ name: "homebase.auth" }).macro({
     auth: {
       detail: { security: bearerSecurity },
       // request, not the headers object: Elysia infers `headers` from source text, which the
       // compiled (minified) binary changes.
-      async resolve({ request }) {
-        return { principal: await principalOf(request.headers.get("authorization") ?? undefined) };
+      async transform({ request }) {
+        authenticated.set(request, await principalOf(request.headers.get("authorization")));
+      },
+      resolve({ request }) {
+        return { principal: authenticated.get(request)! };
       },
     },
     admin: {
       detail: { security: bearerSecurity },
-      async resolve({ request }) {
-        const principal = await principalOf(request.headers.get("authorization") ?? undefined);
+      async transform({ request }) {
+        const principal = await principalOf(request.headers.get("authorization"));
         if (principal.role !== "admin") throw problems.forbidden("admin_only", "this operation needs the admin role");
-        return { principal };
+        authenticated.set(request, principal);
+      },
+      resolve({ request }) {
+        return { principal: authenticated.get(request)! };
       },
     },
   });

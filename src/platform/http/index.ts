@@ -32,22 +32,73 @@ export interface HttpPlatformOptions {
   isDraining?: () => boolean;
 }
 
-function validationProblem(error: ValidationError, instance: string, requestId: string): Problem {
+interface FailedCheck {
+  path?: string;
+  summary?: string;
+  message: string;
+  type?: number;
+  value?: unknown;
+  schema?: Record<string, unknown> & { anyOf?: Array<Record<string, unknown>> };
+}
+
+const formatNames: Record<string, string> = { uuid: "a UUID", email: "an email address", "date-time": "an ISO-8601 date-time (UTC)", date: "a date (YYYY-MM-DD)", uri: "a URL", url: "a URL" };
+
+/** What the field must be, from the schema it failed: names the allowed values or the range. */
+function expectation(schema: NonNullable<FailedCheck["schema"]>): string | null {
+  const s = schema;
+  if (Array.isArray(s.enum)) return `must be one of ${(s.enum as unknown[]).join(", ")}`;
+  const isInteger = s.type === "integer" || s.anyOf?.some((v) => v.type === "integer");
+  const isNumber = isInteger || s.type === "number" || s.anyOf?.some((v) => v.type === "number");
+  if (isNumber) {
+    const kind = isInteger ? "an integer" : "a number";
+    if (s.minimum !== undefined && s.maximum !== undefined) return `must be ${kind} from ${s.minimum} to ${s.maximum}`;
+    if (s.minimum !== undefined) return `must be ${kind} ≥ ${s.minimum}`;
+    if (s.maximum !== undefined) return `must be ${kind} ≤ ${s.maximum}`;
+    return `must be ${kind}`;
+  }
+  if (s.type === "string") {
+    if (s["x-nonblank"]) return `must not be blank${s.maxLength !== undefined ? ` (at most ${s.maxLength} characters)` : ""}`;
+    if (typeof s.format === "string") return `must be ${formatNames[s.format] ?? `in the ${s.format} format`}`;
+    if (s.minLength !== undefined && s.maxLength !== undefined) return `must be ${s.minLength}–${s.maxLength} characters`;
+    if (s.maxLength !== undefined) return `must be at most ${s.maxLength} characters`;
+    if (s.minLength !== undefined) return `must be at least ${s.minLength} characters`;
+    if (typeof s.pattern === "string") return `must match ${s.pattern}`;
+    return "must be a string";
+  }
+  if (s.type === "boolean") return "must be true or false";
+  if (s.type === "array") return `must be an array${s.maxItems !== undefined ? ` of at most ${s.maxItems} items` : ""}`;
+  if (s.type === "object") return "must be an object";
+  return null;
+}
+
+function validationProblem(error: ValidationError, instance: string, requestId: string, url: string): Problem {
+  const checks = error.all as FailedCheck[];
+  // Elysia coerces numeric query parameters one by one and reports them without a path
+  // ("property"): name the parameter that holds the refused value.
+  const unnamed = (check: FailedCheck): string => {
+    if (error.type === "property") {
+      const params = [...new URL(url).searchParams].filter(([, v]) => v === String(check.value ?? error.value));
+      if (params.length === 1) return `/${params[0]![0]}`;
+      return "(query)";
+    }
+    return `(${error.type})`;
+  };
+  const byField = new Map<string, FailedCheck[]>();
+  for (const e of checks) {
+    const field = typeof e.path === "string" && e.path !== "" ? e.path : unnamed(e);
+    byField.set(field, [...(byField.get(field) ?? []), e]);
+  }
   const errors: FieldError[] = [];
-  const seen = new Set<string>();
-  for (const e of error.all) {
-    const field = "path" in e && typeof e.path === "string" && e.path !== "" ? e.path : "/";
-    const message = ("summary" in e && e.summary) || e.message;
-    const key = `${field}:${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+  for (const [field, failed] of byField) {
+    // One message per field: a missing property is "required", else what the schema asks for.
+    const first = failed[0]!;
+    const missing = failed.some((e) => e.message === "Expected required property" || (e.value === undefined && field.startsWith("/")));
+    const message = missing ? "is required" : ((first.schema && expectation(first.schema)) ?? first.summary ?? first.message);
     errors.push({ field, message });
     if (errors.length >= 20) break;
   }
-  return new HttpProblem(422, "validation_failed", `${error.type} is invalid`, { errors }).toProblem(
-    instance,
-    requestId,
-  );
+  const detail = errors.map((e) => `${e.field} ${e.message}`).join("; ");
+  return new HttpProblem(422, "validation_failed", detail || `${error.type} is invalid`, { errors }).toProblem(instance, requestId);
 }
 
 const maxBodyDepth = 32;
@@ -113,7 +164,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
         problem = error.toProblem(path, requestId);
         Object.assign(headers, error.headers);
       } else if (code === "VALIDATION" && error instanceof ValidationError) {
-        problem = validationProblem(error, path, requestId);
+        problem = validationProblem(error, path, requestId, request.url);
       } else if (code === "PARSE") {
         problem = new HttpProblem(400, "malformed_body", "the request body could not be parsed").toProblem(
           path,

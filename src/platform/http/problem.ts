@@ -1,6 +1,6 @@
 // RFC 9457 problem details. Every error leaves the server as application/problem+json with a
 // stable machine-readable `code`; clients switch on `code`, humans read `detail`.
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
 
 export interface FieldError {
   /** JSON pointer into the request part, e.g. "/email". */
@@ -118,9 +118,27 @@ export const ProblemSchema = t.Object(
   },
 );
 
-/** Response map entries for the error statuses a route can produce. */
-export function problemResponses<const S extends number>(...statuses: S[]): Record<S, typeof ProblemSchema> {
-  const out = {} as Record<S, typeof ProblemSchema>;
-  for (const s of statuses) out[s] = ProblemSchema;
+/** A problem body whose `code` is one of `codes` (documented as an enum in OpenAPI). */
+function problemWithCodes(codes: readonly string[]) {
+  const { code: _code, ...rest } = ProblemSchema.properties;
+  return t.Object(
+    { ...rest, code: t.UnionEnum(codes as [string, ...string[]], { description: "Stable machine-readable error code" }) },
+    { additionalProperties: true, description: ProblemSchema.description },
+  );
+}
+
+/**
+ * Response map entries for the error statuses a route can produce: `problemResponses(401, 404)`,
+ * or with the codes each status answers, `problemResponses({ 404: [errors.challengeNotFound] })`,
+ * so every code the API can answer is listed in the OpenAPI document.
+ */
+export function problemResponses<const S extends number>(...statuses: S[]): Record<S, typeof ProblemSchema>;
+export function problemResponses<const M extends Partial<Record<number, readonly string[]>>>(codes: M): Record<keyof M, TSchema>;
+export function problemResponses(...args: Array<number | Partial<Record<number, readonly string[]>>>): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const arg of args) {
+    if (typeof arg === "number") out[arg] = ProblemSchema;
+    else for (const [status, codes] of Object.entries(arg)) out[Number(status)] = codes && codes.length > 0 ? problemWithCodes(codes) : ProblemSchema;
+  }
   return out;
 }
