@@ -2,7 +2,6 @@
 // one CPU; the load generator (oha, JSON output; wrk when oha cannot be had) pinned to the
 // other; a bare Bun.serve ceiling driven the same way in the same run; results as JSON,
 // a markdown table and an SVG chart under bench/results/.
-import type { Subprocess } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";

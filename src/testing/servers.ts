@@ -95,7 +95,7 @@ export function mongoClasspath(): string {
   const pom = join(mongoServerDir, "pom.xml");
   if (existsSync(cpFile) && statSync(cpFile).mtimeMs >= statSync(pom).mtimeMs) {
     const cp = readFileSync(cpFile, "utf8").trim();
-    if (cp && cp.split(":").every((jar) => existsSync(jar))) return cp;
+    if (cp !== "" && cp.split(":").every((jar) => existsSync(jar))) return cp;
   }
   ensureTools(["java", "mvn"]);
   mkdirSync(mongoToolsDir, { recursive: true });
