@@ -8,11 +8,11 @@ import { migrate } from "./platform/db/sqlite";
 import { httpPlatform } from "./platform/http";
 import { openapiDocs } from "./platform/http/openapi";
 import { opsRoutes } from "./platform/http/ops";
-import { type ApiOf, type ModuleDefinition, type ModuleRuntime, migrationSets as platformMigrationSets } from "./platform/module";
+import { type AnyModule, type ApiOf, type ModuleRuntime, migrationSets as platformMigrationSets } from "./platform/module";
 
 export const version: string = pkg.version;
 
-export type ModuleList = readonly ModuleDefinition<any, any, any>[];
+export type ModuleList = readonly AnyModule[];
 /** Each listed module's API by its name: `modules.apis.accounts`. */
 export type Apis<L extends ModuleList> = { [M in L[number] as M["name"]]: ApiOf<M> };
 
@@ -22,7 +22,7 @@ export interface AppState {
 }
 
 export interface InstalledModule {
-  definition: ModuleDefinition<any, any, any>;
+  definition: AnyModule;
   runtime: ModuleRuntime<unknown>;
 }
 
@@ -49,7 +49,7 @@ export function createModules<L extends ModuleList = typeof moduleList>(platform
   const state: AppState = { draining: false };
   const apis: Record<string, unknown> = {};
   const installed: InstalledModule[] = [];
-  const byDefinition = new Map<ModuleDefinition<any, any, any>, unknown>();
+  const byDefinition = new Map<AnyModule, unknown>();
   for (const definition of list) {
     if (definition.config && !(definition.name in platform.config.modules)) {
       throw new Error(`module ${definition.name}: its configuration was not loaded (pass the same module list to loadConfig)`);

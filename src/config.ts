@@ -2,11 +2,11 @@
 // (each declared with `t` in its own folder; see src/platform/config).
 import { modules } from "./modules";
 import { type Config, type Env, loadConfig as loadWith, type Role } from "./platform/config";
-import type { ModuleDefinition } from "./platform/module";
+import type { AnyModule } from "./platform/module";
 
 export { ConfigError, moduleConfig, redactedConfig, unknownVariableWarnings } from "./platform/config";
 export type { Config, Role };
 
-export function loadConfig(env: Env = process.env, list: readonly ModuleDefinition<any, any, any>[] = modules): Config {
+export function loadConfig(env: Env = process.env, list: readonly AnyModule[] = modules): Config {
   return loadWith(env, list);
 }

@@ -10,7 +10,7 @@ import Redis from "ioredis";
 import { MongoClient } from "mongodb";
 import { type Config, ConfigError, loadConfig, moduleConfig, unknownVariableWarnings } from "./config";
 import { appliedMigrations, type MigrationSet } from "./db/sqlite";
-import { type ModuleDefinition, migrationSets } from "./module";
+import { type AnyModule, migrationSets } from "./module";
 
 export type CheckStatus = "pass" | "warn" | "fail";
 
@@ -176,7 +176,7 @@ function listenCheck(host: string): Check {
 }
 
 /** Runs every check for the configuration in `env`, with the modules' own checks. */
-export async function runDoctor(env: Record<string, string | undefined>, modules: readonly ModuleDefinition<any, any, any>[]): Promise<Check[]> {
+export async function runDoctor(env: Record<string, string | undefined>, modules: readonly AnyModule[]): Promise<Check[]> {
   let config: Config;
   try {
     config = loadConfig(env, modules);

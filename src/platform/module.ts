@@ -58,7 +58,8 @@ export interface ModuleContext<C> {
   /** Tells the app that the process is draining (SIGTERM); e.g. sockets refuse new joins. */
   isDraining(): boolean;
   /** The public API of a module set up earlier in the list (accounts' authentication, say). */
-  use<A>(module: ModuleDefinition<any, A, any>): A;
+  // biome-ignore lint/suspicious/noExplicitAny: any config type; only the API type matters here
+  use<A>(module: ModuleDefinition<any, A, string>): A;
 }
 
 export interface ModuleRuntime<A> {
@@ -92,6 +93,10 @@ export interface ModuleDefinition<C = unknown, A = unknown, N extends string = s
   setup(ctx: ModuleContext<C>): ModuleRuntime<A> | Promise<ModuleRuntime<A>>;
 }
 
+/** Any module, whatever its config and API types: what a module list holds. */
+// biome-ignore lint/suspicious/noExplicitAny: a list holds modules of every config and API type
+export type AnyModule = ModuleDefinition<any, any, any>;
+
 /** Identity, for inference: `defineModule({ … })` types config and api from what it is given. */
 export function defineModule<const N extends string, S extends EnvObject, C, A>(
   definition: Omit<ModuleDefinition<C, A, N>, "config"> & { config?: ModuleConfig<S, C> },
@@ -100,9 +105,10 @@ export function defineModule<const N extends string, S extends EnvObject, C, A>(
 }
 
 /** The API type a definition's setup returns. */
-export type ApiOf<M> = M extends ModuleDefinition<any, infer A, any> ? A : never;
+// biome-ignore lint/suspicious/noExplicitAny: any config type; only the API type is read
+export type ApiOf<M> = M extends ModuleDefinition<any, infer A, string> ? A : never;
 
 /** The platform's migrations, then each module's, in list order. */
-export function migrationSets(modules: readonly ModuleDefinition<any, any, any>[]): MigrationSet[] {
+export function migrationSets(modules: readonly AnyModule[]): MigrationSet[] {
   return [platformMigrations, ...modules.filter((m) => m.migrations?.length).map((m) => ({ module: m.name, migrations: m.migrations! }))];
 }

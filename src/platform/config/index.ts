@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { t, type Static } from "elysia";
 import { parseTrustedProxies } from "../http/client-ip";
 import type { ModuleDefinition } from "../module";
-import { ConfigError, type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
+import { type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
 
 export { ConfigError, env, type Env, type EnvObject, type UnknownVariable } from "./env";
 
@@ -135,7 +135,7 @@ export function loadConfig(source: Env, modules: readonly ModuleDefinition[]): C
 }
 
 /** One module's settings, typed by its definition. */
-export function moduleConfig<C>(config: Config, module: ModuleDefinition<C, any>): C {
+export function moduleConfig<C>(config: Config, module: ModuleDefinition<C, unknown, string>): C {
   if (!(module.name in config.modules)) throw new Error(`module ${module.name} has no configuration loaded`);
   return config.modules[module.name] as C;
 }

@@ -53,7 +53,10 @@ export function normalizeSpec(spec: unknown): void {
     }
   }
   const stripIds = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(stripIds);
+    if (Array.isArray(node)) {
+      for (const item of node) stripIds(item);
+      return;
+    }
     if (!node || typeof node !== "object") return;
     const o = node as Record<string, unknown>;
     if (typeof o.$id === "string" && o.$id.includes("#")) delete o.$id;
