@@ -3,6 +3,7 @@ import { SignJWT } from "jose";
 import { modes } from "../../testing/modes";
 import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../testing/app";
 import { waitFor } from "../../testing/wait";
+import { ManualClock } from "../../platform/clock";
 import type { EventEnvelope } from "../../platform/events/bus";
 import { accountEvents } from "./events";
 import { moduleConfig } from "../../config";
@@ -18,15 +19,24 @@ async function problem(res: Response) {
 describe.each(modes)("accounts (%s)", (mode) => {
   let t: TestApp;
   const seen: EventEnvelope[] = [];
+  // Token and session expiry read this clock; the login limiter keeps the real one.
+  const clock = new ManualClock(Date.now());
+  const nowSec = () => Math.floor(clock.now() / 1000);
 
   beforeAll(async () => {
-    t = await createTestApp(mode, { HOMEBASE_LOGIN_MAX_ATTEMPTS: "3", HOMEBASE_LOGIN_WINDOW_SEC: "2", HOMEBASE_LOGIN_BLOCK_SEC: "60" }, (platform) => {
-      platform.events.register({
-        name: "accounts-test-observer",
-        subjects: ["homebase.accounts.>"],
-        apply: (event) => void seen.push(event),
-      });
-    });
+    t = await createTestApp(
+      mode,
+      { HOMEBASE_LOGIN_MAX_ATTEMPTS: "3", HOMEBASE_LOGIN_WINDOW_SEC: "2", HOMEBASE_LOGIN_BLOCK_SEC: "60" },
+      (platform) => {
+        platform.events.register({
+          name: "accounts-test-observer",
+          subjects: ["homebase.accounts.>"],
+          apply: (event) => void seen.push(event),
+        });
+      },
+      undefined,
+      { clock },
+    );
   });
   afterAll(() => t.close());
 
@@ -160,7 +170,7 @@ describe.each(modes)("accounts (%s)", (mode) => {
       const forged = Buffer.from(JSON.stringify({ ...payload, role: "admin", sub: "someone-else" })).toString("base64url");
       const none = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
       const wrongKey = await new SignJWT(payload).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("x".repeat(48)));
-      const expired = await new SignJWT({ ...payload, exp: Math.floor(Date.now() / 1000) - 10 })
+      const expired = await new SignJWT({ ...payload, exp: nowSec() - 10 })
         .setProtectedHeader({ alg: "HS256" })
         .sign(new TextEncoder().encode(moduleConfig(t.platform.config, accountsModule).jwtSecret));
       const cases: Array<[string, string]> = [
@@ -180,11 +190,14 @@ describe.each(modes)("accounts (%s)", (mode) => {
     test("a token that worked (and was remembered as verified) is refused once it expires", async () => {
       const u = await signupAndLogin(t);
       const payload = JSON.parse(Buffer.from(u.tokens.accessToken.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
-      const shortLived = await new SignJWT({ ...payload, exp: Math.floor(Date.now() / 1000) + 2 })
+      const exp = nowSec() + 2;
+      const shortLived = await new SignJWT({ ...payload, exp })
         .setProtectedHeader({ alg: "HS256" })
         .sign(new TextEncoder().encode(moduleConfig(t.platform.config, accountsModule).jwtSecret));
       expect((await t.request("GET", "/me", { token: shortLived })).status).toBe(200);
-      await Bun.sleep(2100);
+      clock.set(exp * 1000 - 100);
+      expect((await t.request("GET", "/me", { token: shortLived })).status).toBe(200);
+      clock.set(exp * 1000);
       const expired = await t.request("GET", "/me", { token: shortLived });
       expect(expired.status).toBe(401);
       expect((await problem(expired)).code).toBe("token_expired");
@@ -218,6 +231,31 @@ describe.each(modes)("accounts (%s)", (mode) => {
       );
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
       expect(results.filter((r) => r.status === 401)).toHaveLength(9);
+    });
+
+    test("access tokens expire by the clock; each refresh extends the session, which ends a lifetime after the last one", async () => {
+      const u = await signupAndLogin(t);
+      const { accessTokenTtlSec: accessTtlSec, refreshTokenTtlSec: refreshTtlSec } = moduleConfig(t.platform.config, accountsModule);
+      clock.advance(accessTtlSec * 1000 + 1000);
+      const stale = await t.request("GET", "/me", { token: u.tokens.accessToken });
+      expect(stale.status).toBe(401);
+      expect((await problem(stale)).code).toBe("token_expired");
+
+      // Just inside the session's lifetime: the refresh works and starts a new lifetime.
+      clock.advance(refreshTtlSec * 1000 - accessTtlSec * 1000 - 60_000);
+      const refreshed = await t.request("POST", "/auth/refresh", { body: { refreshToken: u.tokens.refreshToken } });
+      expect(refreshed.status).toBe(200);
+      const next = (await refreshed.json()) as { accessToken: string; refreshToken: string };
+      expect((await t.request("GET", "/me", { token: next.accessToken })).status).toBe(200);
+      clock.advance(120_000);
+      const again = await t.request("POST", "/auth/refresh", { body: { refreshToken: next.refreshToken } });
+      expect(again.status).toBe(200);
+      const last = (await again.json()) as { refreshToken: string };
+
+      clock.advance(refreshTtlSec * 1000 + 1000);
+      const ended = await t.request("POST", "/auth/refresh", { body: { refreshToken: last.refreshToken } });
+      expect(ended.status).toBe(401);
+      expect((await problem(ended)).code).toBe("invalid_refresh_token");
     });
 
     test("unknown refresh token → 401 invalid_refresh_token; empty → 422", async () => {
@@ -335,7 +373,11 @@ describe.each(modes)("accounts (%s)", (mode) => {
       const p2 = (await page2.json()) as { items: Array<{ id: string }> };
       expect(p2.items.map((u) => u.id)).not.toContain(p1.items[0]!.id);
       expect((await t.request("GET", "/users?limit=0", { token: admin.tokens.accessToken })).status).toBe(422);
-      expect((await t.request("GET", "/users?cursor=%%%", { token: admin.tokens.accessToken })).status).toBe(400);
+      for (const cursor of ["%%%", "bm9wZQ", Buffer.from(JSON.stringify([1, 2])).toString("base64url")]) {
+        const bad = await t.request("GET", `/users?cursor=${cursor}`, { token: admin.tokens.accessToken });
+        expect(bad.status).toBe(400);
+        expect((await problem(bad)).code).toBe("invalid_cursor");
+      }
 
       const promote = await t.request("PATCH", `/users/${user.user.id}/role`, { token: admin.tokens.accessToken, body: { role: "admin" } });
       expect(promote.status).toBe(200);

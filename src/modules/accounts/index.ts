@@ -4,13 +4,14 @@ import { existsSync, statSync } from "node:fs";
 import { defineModule } from "../../platform/module";
 import { accountsConfigSchema, resolveAccountsConfig } from "./config";
 import accountsSql from "./migrations/0001_accounts.sql" with { type: "text" };
-import { AccountsRepository } from "./repository";
 import { accountsController } from "./routes";
 import { AccountsService } from "./service";
+import { SqliteAccountsStore } from "./store.sqlite";
 
 export { authPlugin } from "./routes";
 export type { AccountsService, Principal } from "./service";
 export { accountEvents, type UserDeleted, type UserRegistered } from "./events";
+export { accountsErrors, adminFailures, authFailures } from "./errors";
 export type { AccountsConfig } from "./config";
 
 export const accountsModule = defineModule({
@@ -33,7 +34,8 @@ export const accountsModule = defineModule({
     ];
   },
   setup({ platform, config, logger }) {
-    const accounts = new AccountsService(new AccountsRepository(platform.db), platform.writer, platform.events, platform.limiter, config, logger);
+    const store = new SqliteAccountsStore(platform.db, platform.writer, platform.events);
+    const accounts = new AccountsService(store, platform.limiter, platform.clock, config, logger);
     return { api: accounts, routes: [accountsController(accounts, platform.clientIp)] };
   },
 });

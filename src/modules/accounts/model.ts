@@ -1,5 +1,6 @@
 // Schemas for the accounts routes: the single source for validation, types and OpenAPI.
 import { t, type Static } from "elysia";
+import { CursorPage, cursorQuery } from "../../platform/http/paging";
 
 export const roles = ["user", "admin"] as const;
 export type Role = (typeof roles)[number];
@@ -109,15 +110,9 @@ export const DeleteMeBody = t.Object(
   { examples: [{ password: "correct-horse-7" }] },
 );
 
-export const UserListQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  cursor: t.Optional(t.String({ maxLength: 200, description: "nextCursor of the previous page" })),
-});
+export const UserListQuery = t.Object(cursorQuery());
 
-export const UserPage = t.Object({
-  items: t.Array(User),
-  nextCursor: t.Union([t.String(), t.Null()]),
-});
+export const UserPage = CursorPage(User);
 
 export const RoleBody = t.Object({ role: t.UnionEnum(roles) }, { examples: [{ role: "admin" }] });
 

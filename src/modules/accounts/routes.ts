@@ -3,7 +3,9 @@
 //   { admin: true } additionally requires the admin role.
 import { Elysia, t } from "elysia";
 import type { ClientIpResolver } from "../../platform/http/client-ip";
+import { platformErrors as P } from "../../platform/http/errors";
 import { problems, problemResponses } from "../../platform/http/problem";
+import { accountsErrors as E, adminFailures, authFailures } from "./errors";
 import {
   ChangePasswordBody,
   DeleteMeBody,
@@ -24,6 +26,10 @@ import type { AccountsService, ClientInfo, Principal } from "./service";
 const bearerPrefix = /^Bearer\s+(.+)$/i;
 const tags = ["accounts"];
 const bearerSecurity = [{ bearerAuth: [] }];
+
+// What the platform answers a route that takes a JSON body before the handler runs.
+const bodyFailures = { 400: [P.malformedBody, P.bodyTooDeep], 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+const validation = [P.validationFailed] as const;
 
 export function authPlugin(accounts: AccountsService) {
   const principalOf = async (authorization: string | null): Promise<Principal> => {
@@ -74,13 +80,19 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       async ({ body, status }) => status(201, await accounts.signup(body)),
       {
         body: SignupBody,
-        response: { 201: User, ...problemResponses(400, 409, 413, 422) },
+        response: {
+          201: User,
+          ...problemResponses({ ...bodyFailures, 409: [E.emailTaken, E.nicknameTaken], 422: [P.validationFailed, E.nicknameReserved] }),
+        },
         detail: { tags, summary: "Create an account", description: "Emits homebase.accounts.user.registered." },
       },
     )
     .post("/auth/login", ({ body, request, server }) => accounts.login(body, clientInfo(request, server)), {
       body: LoginBody,
-      response: { 200: TokenPair, ...problemResponses(400, 401, 422, 429) },
+      response: {
+        200: TokenPair,
+        ...problemResponses({ ...bodyFailures, 401: [E.invalidCredentials], 422: validation, 429: [E.loginRateLimited] }),
+      },
       detail: {
         tags,
         summary: "Log in",
@@ -90,7 +102,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
     })
     .post("/auth/refresh", ({ body }) => accounts.refresh(body.refreshToken), {
       body: RefreshBody,
-      response: { 200: TokenPair, ...problemResponses(400, 401, 422) },
+      response: { 200: TokenPair, ...problemResponses({ ...bodyFailures, 401: [E.invalidRefreshToken, E.refreshTokenReused], 422: validation }) },
       detail: {
         tags,
         summary: "Rotate a refresh token",
@@ -105,24 +117,33 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       },
       {
         auth: true,
-        response: { 204: t.Void(), ...problemResponses(401) },
+        response: { 204: t.Void(), ...problemResponses({ 401: authFailures }) },
         detail: { tags, summary: "Revoke the current session" },
       },
     )
     .post("/auth/logout-all", async ({ principal }) => ({ revoked: await accounts.logoutAll(principal) }), {
       auth: true,
-      response: { 200: Revoked, ...problemResponses(401) },
+      response: { 200: Revoked, ...problemResponses({ 401: authFailures }) },
       detail: { tags, summary: "Revoke every session of the caller, this one included" },
     })
     .get("/me", ({ principal }) => accounts.me(principal), {
       auth: true,
-      response: { 200: User, ...problemResponses(401, 404) },
+      response: { 200: User, ...problemResponses({ 401: authFailures, 404: [E.userNotFound] }) },
       detail: { tags, summary: "The caller's profile" },
     })
     .patch("/me", ({ principal, body }) => accounts.updateMe(principal, body), {
       auth: true,
       body: UpdateMeBody,
-      response: { 200: User, ...problemResponses(400, 401, 404, 409, 422) },
+      response: {
+        200: User,
+        ...problemResponses({
+          ...bodyFailures,
+          401: authFailures,
+          404: [E.userNotFound],
+          409: [E.nicknameTaken],
+          422: [P.validationFailed, E.nicknameReserved],
+        }),
+      },
       detail: { tags, summary: "Update the caller's profile" },
     })
     .post(
@@ -131,7 +152,16 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       {
         auth: true,
         body: ChangePasswordBody,
-        response: { 200: Revoked, ...problemResponses(400, 401, 403, 404, 422) },
+        response: {
+          200: Revoked,
+          ...problemResponses({
+            ...bodyFailures,
+            401: authFailures,
+            403: [E.wrongPassword],
+            404: [E.userNotFound],
+            422: [P.validationFailed, E.passwordUnchanged],
+          }),
+        },
         detail: {
           tags,
           summary: "Change password",
@@ -148,7 +178,10 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       {
         auth: true,
         body: DeleteMeBody,
-        response: { 204: t.Void(), ...problemResponses(400, 401, 403, 404, 422) },
+        response: {
+          204: t.Void(),
+          ...problemResponses({ ...bodyFailures, 401: authFailures, 403: [E.wrongPassword], 404: [E.userNotFound], 422: validation }),
+        },
         detail: {
           tags,
           summary: "Delete the caller's account",
@@ -159,14 +192,24 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
     .get("/users", ({ query }) => accounts.listUsers(query.limit ?? 20, query.cursor), {
       admin: true,
       query: UserListQuery,
-      response: { 200: UserPage, ...problemResponses(400, 401, 403, 422) },
+      response: { 200: UserPage, ...problemResponses({ 400: [P.invalidCursor], 401: authFailures, 403: adminFailures, 422: validation }) },
       detail: { tags, summary: "List users (admin)", description: "Oldest first; pass nextCursor to get the next page." },
     })
     .patch("/users/:id/role", ({ principal, params, body }) => accounts.setRole(principal, params.id, body.role), {
       admin: true,
       params: UserIdParams,
       body: RoleBody,
-      response: { 200: User, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      response: {
+        200: User,
+        ...problemResponses({
+          ...bodyFailures,
+          401: authFailures,
+          403: adminFailures,
+          404: [E.userNotFound],
+          409: [E.cannotDemoteSelf],
+          422: validation,
+        }),
+      },
       detail: { tags, summary: "Grant or revoke the admin role (admin)" },
     });
 }

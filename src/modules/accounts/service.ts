@@ -1,14 +1,16 @@
 // Account use cases: signup, login with rotating refresh tokens, profile, password, roles.
 // No Elysia types here; errors are HttpProblems the HTTP layer renders as problem+json.
+// "Now" comes from the injected clock, token expiry included (jose is handed the same time).
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { LRUCache } from "lru-cache";
-import type { GroupCommitWriter } from "../../platform/db/sqlite";
+import type { Clock } from "../../platform/clock";
+import { decodeCursor, encodeCursor } from "../../platform/http/paging";
 import { problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import { accountsErrors as E } from "./errors";
 import type { Role, TokenPair, User } from "./model";
-import type { AccountsRepository, UserRow } from "./repository";
-import { accountEvents, type AccountsEventSink } from "./events";
+import type { AccountsStore, TakenField, UserRecord } from "./store";
 
 export interface AccountsSettings {
   jwtSecret: string;
@@ -37,14 +39,16 @@ const issuer = "homebase";
 // stay at the recommended floor rather than Bun's heavier default.
 const argon2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
 
-export function toUser(row: UserRow): User {
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function toUser(user: UserRecord): User {
   return {
-    id: row.id,
-    email: row.email,
-    nickname: row.nickname,
-    role: row.role,
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
+    id: user.id,
+    email: user.email,
+    nickname: user.nickname,
+    role: user.role,
+    createdAt: iso(user.createdAt),
+    updatedAt: iso(user.updatedAt),
   };
 }
 
@@ -56,6 +60,24 @@ function randomToken(): string {
   const bytes = new Uint8Array(32);
   crypto.getRandomValues(bytes);
   return Buffer.from(bytes).toString("base64url");
+}
+
+const userGone = () => problems.notFound(E.userNotFound, "the account no longer exists");
+
+function takenProblem(field: TakenField) {
+  return field === "email"
+    ? problems.conflict(E.emailTaken, "an account with this email already exists")
+    : problems.conflict(E.nicknameTaken, "this nickname is taken");
+}
+
+/** The nickname as stored and its case-insensitive key; reserved names are refused. */
+function checkedNickname(raw: string): { nickname: string; key: string } {
+  const nickname = raw.trim();
+  const key = nickname.toLowerCase();
+  if (reservedNicknames.has(key)) {
+    throw problems.unprocessable(E.nicknameReserved, `the nickname "${nickname}" is reserved`, [{ field: "/nickname", message: "reserved" }]);
+  }
+  return { nickname, key };
 }
 
 export class AccountsService {
@@ -72,10 +94,9 @@ export class AccountsService {
   private readonly verified = new LRUCache<string, { sub: string; sid: string; expMs: number }>({ max: 20_000 });
 
   constructor(
-    private readonly repo: AccountsRepository,
-    private readonly writer: GroupCommitWriter,
-    private readonly events: AccountsEventSink,
+    private readonly store: AccountsStore,
     private readonly limiter: RateLimiter,
+    private readonly clock: Clock,
     private readonly settings: AccountsSettings,
     private readonly logger: Logger,
   ) {
@@ -90,49 +111,28 @@ export class AccountsService {
 
   async signup(body: { email: string; password: string; nickname: string }): Promise<User> {
     const email = body.email.trim().toLowerCase();
-    const nickname = body.nickname.trim();
-    const nicknameKey = nickname.toLowerCase();
-    if (reservedNicknames.has(nicknameKey)) {
-      throw problems.unprocessable("nickname_reserved", `the nickname "${nickname}" is reserved`, [
-        { field: "/nickname", message: "reserved" },
-      ]);
-    }
-    // Cheap pre-checks before paying for Argon2; the unique indexes decide under races.
-    this.assertAvailable(email, nicknameKey);
+    const { nickname, key } = checkedNickname(body.nickname);
+    // A cheap pre-check before paying for Argon2; the store checks again in its transaction.
+    const taken = await this.store.taken(email, key);
+    if (taken) throw takenProblem(taken);
     const passwordHash = await Bun.password.hash(body.password, argon2);
-    const now = Date.now();
-    const row: Omit<UserRow, "deleted_at"> = {
+    const now = this.clock.now();
+    const user: UserRecord = {
       id: Bun.randomUUIDv7(),
       email,
       nickname,
-      nickname_key: nicknameKey,
-      password_hash: passwordHash,
+      nicknameKey: key,
+      passwordHash,
       role: "user",
-      created_at: now,
-      updated_at: now,
-      password_changed_at: now,
+      createdAt: now,
+      updatedAt: now,
+      passwordChangedAt: now,
+      deletedAt: null,
     };
-    await this.writer.write(() => {
-      this.assertAvailable(email, nicknameKey);
-      this.repo.insertUser(row);
-      this.events.emit(accountEvents.userRegistered, {
-        userId: row.id,
-        email: row.email,
-        nickname: row.nickname,
-        registeredAt: new Date(now).toISOString(),
-      });
-    });
-    this.logger.info("user registered", { userId: row.id });
-    return toUser({ ...row, deleted_at: null });
-  }
-
-  private assertAvailable(email: string, nicknameKey: string, exceptUserId = ""): void {
-    if (email !== "" && this.repo.emailTaken(email)) {
-      throw problems.conflict("email_taken", "an account with this email already exists");
-    }
-    if (this.repo.nicknameTaken(nicknameKey, exceptUserId)) {
-      throw problems.conflict("nickname_taken", "this nickname is taken");
-    }
+    const created = await this.store.createUser(user, { userId: user.id, email, nickname, registeredAt: iso(now) });
+    if (created.kind === "taken") throw takenProblem(created.field);
+    this.logger.info("user registered", { userId: user.id });
+    return toUser(user);
   }
 
   async login(body: { email: string; password: string }, client: ClientInfo): Promise<TokenPair> {
@@ -145,50 +145,50 @@ export class AccountsService {
     ]);
     if (!byAccount.allowed || !byIp.allowed) {
       // The attempt past the limit counts, which arms the block period on the limited key.
-      const armed = await Promise.all([
+      [byAccount, byIp] = await Promise.all([
         byAccount.allowed ? byAccount : this.limiter.hit(accountKey, this.accountRule),
         byIp.allowed ? byIp : this.limiter.hit(ipKey, this.ipRule),
       ]);
-      [byAccount, byIp] = armed;
       const retry = Math.max(byAccount.allowed ? 0 : byAccount.retryAfterMs, byIp.allowed ? 0 : byIp.retryAfterMs);
-      throw problems.tooManyRequests("login_rate_limited", retry, "too many failed logins; try again later");
+      throw problems.tooManyRequests(E.loginRateLimited, retry, "too many failed logins; try again later");
     }
-    const user = this.repo.userByEmail(email);
-    const ok = await Bun.password.verify(body.password, user?.password_hash ?? (await this.dummyHash));
+    const user = await this.store.userByEmail(email);
+    const ok = await Bun.password.verify(body.password, user?.passwordHash ?? (await this.dummyHash));
     if (!user || !ok) {
       await Promise.all([this.limiter.hit(accountKey, this.accountRule), this.limiter.hit(ipKey, this.ipRule)]);
-      throw problems.unauthorized("invalid_credentials", "email or password is wrong");
+      throw problems.unauthorized(E.invalidCredentials, "email or password is wrong");
     }
     await this.limiter.reset(accountKey);
     return this.openSession(user, client);
   }
 
-  private async openSession(user: UserRow, client: ClientInfo): Promise<TokenPair> {
-    const now = Date.now();
+  private async openSession(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
+    const now = this.clock.now();
     const sessionId = Bun.randomUUIDv7();
     const refreshToken = `${sessionId}.${randomToken()}`;
-    await this.writer.write(() => {
-      this.repo.insertSession({
+    await this.store.openSession(
+      {
         id: sessionId,
-        user_id: user.id,
-        created_at: now,
-        expires_at: now + this.settings.refreshTokenTtlSec * 1000,
-        user_agent: client.userAgent?.slice(0, 256) ?? null,
+        userId: user.id,
+        createdAt: now,
+        expiresAt: now + this.settings.refreshTokenTtlSec * 1000,
+        userAgent: client.userAgent?.slice(0, 256) ?? null,
         ip: client.ip,
-      });
-      this.repo.insertRefreshToken(sha256(refreshToken), sessionId, now);
-    });
+      },
+      sha256(refreshToken),
+    );
     return this.tokenPair(user.id, user.role, sessionId, refreshToken);
   }
 
   private async tokenPair(userId: string, role: Role, sessionId: string, refreshToken: string): Promise<TokenPair> {
+    const issuedAt = Math.floor(this.clock.now() / 1000);
     const accessToken = await new SignJWT({ sid: sessionId, role })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(userId)
       .setIssuer(issuer)
-      .setIssuedAt()
+      .setIssuedAt(issuedAt)
       .setJti(Bun.randomUUIDv7())
-      .setExpirationTime(`${this.settings.accessTokenTtlSec}s`)
+      .setExpirationTime(issuedAt + this.settings.accessTokenTtlSec)
       .sign(this.key);
     return {
       tokenType: "Bearer",
@@ -205,30 +205,20 @@ export class AccountsService {
    * it leaked (or a client raced itself): the whole session family is revoked.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const hash = sha256(refreshToken);
-    const now = Date.now();
+    const now = this.clock.now();
     const next = `${refreshToken.split(".")[0]}.${randomToken()}`;
-    const outcome = await this.writer.write(() => {
-      const token = this.repo.refreshTokenByHash(hash);
-      if (!token) return { kind: "invalid" as const };
-      const session = this.repo.sessionById(token.session_id);
-      if (!session || session.revoked_at !== null || session.expires_at <= now) return { kind: "invalid" as const };
-      if (token.used_at !== null || !this.repo.markRefreshTokenUsed(hash, now)) {
-        this.repo.revokeSession(session.id, "refresh_token_reused", now);
-        return { kind: "reused" as const, sessionId: session.id, userId: session.user_id };
-      }
-      const user = this.repo.userById(session.user_id);
-      if (!user) return { kind: "invalid" as const };
-      this.repo.insertRefreshToken(sha256(next), session.id, now);
-      this.repo.touchSession(session.id, now, now + this.settings.refreshTokenTtlSec * 1000);
-      return { kind: "rotated" as const, user, sessionId: session.id };
+    const outcome = await this.store.rotateRefreshToken({
+      presentedHash: sha256(refreshToken),
+      nextHash: sha256(next),
+      at: now,
+      expiresAt: now + this.settings.refreshTokenTtlSec * 1000,
     });
     if (outcome.kind === "invalid") {
-      throw problems.unauthorized("invalid_refresh_token", "the refresh token is unknown, expired or revoked");
+      throw problems.unauthorized(E.invalidRefreshToken, "the refresh token is unknown, expired or revoked");
     }
     if (outcome.kind === "reused") {
       this.logger.warn("refresh token reuse: session revoked", { sessionId: outcome.sessionId, userId: outcome.userId });
-      throw problems.unauthorized("refresh_token_reused", "this refresh token was already used; the session is revoked");
+      throw problems.unauthorized(E.refreshTokenReused, "this refresh token was already used; the session is revoked");
     }
     return this.tokenPair(outcome.user.id, outcome.user.role, outcome.sessionId, next);
   }
@@ -236,33 +226,34 @@ export class AccountsService {
   /** Verifies an access token and that its session is still live. */
   async authenticate(token: string): Promise<Principal> {
     const { sub, sid } = await this.verifyAccessToken(token);
-    const state = this.repo.sessionAuthState(sid, sub);
-    if (!state || state.revoked_at !== null || state.user_deleted_at !== null || state.expires_at <= Date.now()) {
-      throw problems.unauthorized("session_revoked", "the session has ended; log in again");
+    const state = await this.store.sessionAuthState(sid, sub);
+    if (!state || state.revokedAt !== null || state.userDeletedAt !== null || state.expiresAt <= this.clock.now()) {
+      throw problems.unauthorized(E.sessionRevoked, "the session has ended; log in again");
     }
     // The role comes from the store, not the token, so a demotion takes effect at once.
     return { userId: sub, sessionId: sid, role: state.role };
   }
 
   private async verifyAccessToken(token: string): Promise<{ sub: string; sid: string }> {
+    const now = this.clock.now();
     const known = this.verified.get(token);
     if (known) {
-      if (known.expMs > Date.now()) return known;
+      if (known.expMs > now) return known;
       this.verified.delete(token);
-      throw problems.unauthorized("token_expired", "the access token has expired");
+      throw problems.unauthorized(E.tokenExpired, "the access token has expired");
     }
     let sub: unknown;
     let sid: unknown;
     let exp: unknown;
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer, algorithms: ["HS256"] });
+      const { payload } = await jwtVerify(token, this.key, { issuer, algorithms: ["HS256"], currentDate: new Date(now) });
       ({ sub, sid, exp } = payload);
     } catch (err) {
-      const code = err instanceof joseErrors.JWTExpired ? "token_expired" : "invalid_token";
-      throw problems.unauthorized(code, code === "token_expired" ? "the access token has expired" : "the access token is invalid");
+      if (err instanceof joseErrors.JWTExpired) throw problems.unauthorized(E.tokenExpired, "the access token has expired");
+      throw problems.unauthorized(E.invalidToken, "the access token is invalid");
     }
     if (typeof sub !== "string" || typeof sid !== "string" || typeof exp !== "number") {
-      throw problems.unauthorized("invalid_token", "the access token is invalid");
+      throw problems.unauthorized(E.invalidToken, "the access token is invalid");
     }
     const verified = { sub, sid, expMs: exp * 1000 };
     this.verified.set(token, verified);
@@ -270,106 +261,84 @@ export class AccountsService {
   }
 
   async logout(principal: Principal): Promise<void> {
-    await this.writer.write(() => this.repo.revokeSession(principal.sessionId, "logout", Date.now()));
+    await this.store.revokeSession(principal.sessionId, "logout", this.clock.now());
   }
 
-  async logoutAll(principal: Principal): Promise<number> {
-    return this.writer.write(() => this.repo.revokeUserSessions(principal.userId, "logout_all", Date.now()));
+  logoutAll(principal: Principal): Promise<number> {
+    return this.store.revokeUserSessions(principal.userId, "logout_all", this.clock.now());
   }
 
-  me(principal: Principal): User {
-    const row = this.repo.userById(principal.userId);
-    if (!row) throw problems.notFound("user_not_found", "the account no longer exists");
-    return toUser(row);
+  async me(principal: Principal): Promise<User> {
+    const user = await this.store.user(principal.userId);
+    if (!user) throw userGone();
+    return toUser(user);
   }
 
   async updateMe(principal: Principal, patch: { nickname?: string }): Promise<User> {
     if (patch.nickname !== undefined) {
-      const nickname = patch.nickname.trim();
-      const key = nickname.toLowerCase();
-      if (reservedNicknames.has(key)) {
-        throw problems.unprocessable("nickname_reserved", `the nickname "${nickname}" is reserved`, [
-          { field: "/nickname", message: "reserved" },
-        ]);
-      }
-      await this.writer.write(() => {
-        this.assertAvailable("", key, principal.userId);
-        if (!this.repo.updateNickname(principal.userId, nickname, key, Date.now())) {
-          throw problems.notFound("user_not_found", "the account no longer exists");
-        }
-      });
+      const { nickname, key } = checkedNickname(patch.nickname);
+      const renamed = await this.store.renameUser(principal.userId, nickname, key, this.clock.now());
+      if (renamed === "nickname_taken") throw takenProblem("nickname");
+      if (renamed === "user_not_found") throw userGone();
     }
     return this.me(principal);
   }
 
   async changePassword(principal: Principal, body: { currentPassword: string; newPassword: string }): Promise<number> {
-    const row = this.repo.userById(principal.userId);
-    if (!row) throw problems.notFound("user_not_found", "the account no longer exists");
-    if (!(await Bun.password.verify(body.currentPassword, row.password_hash))) {
-      throw problems.forbidden("wrong_password", "the current password is wrong");
+    const user = await this.store.user(principal.userId);
+    if (!user) throw userGone();
+    if (!(await Bun.password.verify(body.currentPassword, user.passwordHash))) {
+      throw problems.forbidden(E.wrongPassword, "the current password is wrong");
     }
     if (body.currentPassword === body.newPassword) {
-      throw problems.unprocessable("password_unchanged", "the new password must differ from the current one", [
+      throw problems.unprocessable(E.passwordUnchanged, "the new password must differ from the current one", [
         { field: "/newPassword", message: "same as the current password" },
       ]);
     }
     const hash = await Bun.password.hash(body.newPassword, argon2);
-    return this.writer.write(() => {
-      const now = Date.now();
-      this.repo.updatePassword(principal.userId, hash, now);
-      return this.repo.revokeUserSessions(principal.userId, "password_changed", now, principal.sessionId);
-    });
+    const revoked = await this.store.changePassword(principal.userId, hash, this.clock.now(), principal.sessionId);
+    if (revoked === null) throw userGone();
+    return revoked;
   }
 
   async deleteMe(principal: Principal, password: string): Promise<void> {
-    const row = this.repo.userById(principal.userId);
-    if (!row) throw problems.notFound("user_not_found", "the account no longer exists");
-    if (!(await Bun.password.verify(password, row.password_hash))) {
-      throw problems.forbidden("wrong_password", "the password is wrong");
+    const user = await this.store.user(principal.userId);
+    if (!user) throw userGone();
+    if (!(await Bun.password.verify(password, user.passwordHash))) {
+      throw problems.forbidden(E.wrongPassword, "the password is wrong");
     }
-    await this.writer.write(() => {
-      const now = Date.now();
-      if (!this.repo.softDelete(principal.userId, now)) return;
-      this.repo.revokeUserSessions(principal.userId, "account_deleted", now);
-      this.events.emit(accountEvents.userDeleted, { userId: principal.userId, deletedAt: new Date(now).toISOString() });
-    });
+    const now = this.clock.now();
+    await this.store.deleteUser(principal.userId, now, { userId: principal.userId, deletedAt: iso(now) });
     this.logger.info("user deleted", { userId: principal.userId });
   }
 
-  listUsers(limit: number, cursor: string | undefined): { items: User[]; nextCursor: string | null } {
+  /** Oldest first, keyed by (createdAt, id): a page boundary neither repeats nor skips an account. */
+  async listUsers(limit: number, cursor: string | undefined): Promise<{ items: User[]; nextCursor: string | null }> {
     let after: { createdAt: number; id: string } | null = null;
     if (cursor !== undefined) {
-      const [ms, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-      const createdAt = Number(ms);
-      if (!id || !Number.isSafeInteger(createdAt)) {
-        throw problems.badRequest("invalid_cursor", "the cursor is not one this server issued");
-      }
+      const [createdAt, id] = decodeCursor(cursor, ["number", "string"]);
       after = { createdAt, id };
     }
-    const rows = this.repo.listUsers(after, limit + 1);
+    const rows = await this.store.listUsers(after, limit + 1);
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    const nextCursor =
-      rows.length > limit && last ? Buffer.from(`${last.created_at}|${last.id}`).toString("base64url") : null;
-    return { items: page.map(toUser), nextCursor };
+    return { items: page.map(toUser), nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
   }
 
   async setRole(actor: Principal, userId: string, role: Role): Promise<User> {
     if (actor.userId === userId && role !== "admin") {
-      throw problems.conflict("cannot_demote_self", "an admin cannot remove their own admin role");
+      throw problems.conflict(E.cannotDemoteSelf, "an admin cannot remove their own admin role");
     }
-    const changed = await this.writer.write(() => this.repo.updateRole(userId, role, Date.now()));
-    if (!changed) throw problems.notFound("user_not_found", "no such user");
-    const row = this.repo.userById(userId);
-    if (!row) throw problems.notFound("user_not_found", "no such user");
-    return toUser(row);
+    const user = await this.store.setRole(userId, role, this.clock.now());
+    if (!user) throw problems.notFound(E.userNotFound, "no such user");
+    return toUser(user);
   }
 
   /** For the CLI (`homebase promote <email>`): grant the admin role to an existing account. */
   async promoteByEmail(email: string): Promise<User> {
-    const row = this.repo.userByEmail(email.trim().toLowerCase());
-    if (!row) throw problems.notFound("user_not_found", `no account with email ${email}`);
-    await this.writer.write(() => this.repo.updateRole(row.id, "admin", Date.now()));
-    return toUser({ ...row, role: "admin" });
+    const found = await this.store.userByEmail(email.trim().toLowerCase());
+    const user = found && (await this.store.setRole(found.id, "admin", this.clock.now()));
+    if (!user) throw problems.notFound(E.userNotFound, `no account with email ${email}`);
+    return toUser(user);
   }
 }

@@ -1,0 +1,85 @@
+// The port the account use cases need from storage: async, one method per use-case unit, each
+// write one transaction inside the port (with the outbox event of the same change). The use
+// cases decide (reserved nicknames, passwords, who may change a role); the store reads the state
+// they decide on and writes atomically what must not race: uniqueness of live emails and
+// nicknames, and the single use of a refresh token. SQLite: store.sqlite.ts.
+import type { UserDeleted, UserRegistered } from "./events";
+import type { Role } from "./model";
+
+export interface UserRecord {
+  id: string;
+  /** Lower-cased. */
+  email: string;
+  nickname: string;
+  /** The nickname lower-cased: unique among live accounts. */
+  nicknameKey: string;
+  /** Argon2id (Bun.password). */
+  passwordHash: string;
+  role: Role;
+  createdAt: number;
+  updatedAt: number;
+  passwordChangedAt: number;
+  /** Soft delete: a deleted account frees its email and nickname. */
+  deletedAt: number | null;
+}
+
+/** One login: the family of refresh tokens rotated one after another. */
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+/** The state the auth macro checks on every authenticated request. */
+export interface SessionAuthState {
+  revokedAt: number | null;
+  expiresAt: number;
+  userDeletedAt: number | null;
+  role: Role;
+}
+
+/** Which unique value of a live account a write collided with. */
+export type TakenField = "email" | "nickname";
+
+export type RefreshRotation =
+  /** Unknown token, or its session is revoked, expired or its account gone. */
+  | { kind: "invalid" }
+  /** The token was already rotated: the session is now revoked. */
+  | { kind: "reused"; sessionId: string; userId: string }
+  | { kind: "rotated"; user: UserRecord; sessionId: string };
+
+export interface AccountsStore {
+  /** A live account. */
+  user(id: string): Promise<UserRecord | null>;
+  userByEmail(email: string): Promise<UserRecord | null>;
+  /** Which of the values a live account (other than `exceptUserId`) holds; email null = not checked. */
+  taken(email: string | null, nicknameKey: string, exceptUserId?: string): Promise<TakenField | null>;
+  /** Live accounts oldest first, strictly after the (createdAt, id) key. */
+  listUsers(after: { createdAt: number; id: string } | null, limit: number): Promise<UserRecord[]>;
+
+  /** One transaction: the email and nickname are free, the user is inserted, user.registered emitted. */
+  createUser(user: UserRecord, registered: UserRegistered): Promise<{ kind: "created" } | { kind: "taken"; field: TakenField }>;
+  renameUser(userId: string, nickname: string, nicknameKey: string, at: number): Promise<"renamed" | "nickname_taken" | "user_not_found">;
+  /** Sets the password and revokes every other session: how many (null when the account is gone). */
+  changePassword(userId: string, passwordHash: string, at: number, keepSessionId: string): Promise<number | null>;
+  /** Soft delete, every session revoked, user.deleted emitted; false when already gone. */
+  deleteUser(userId: string, at: number, deleted: UserDeleted): Promise<boolean>;
+  /** The account with its new role; null when there is no such live account. */
+  setRole(userId: string, role: Role, at: number): Promise<UserRecord | null>;
+
+  openSession(session: SessionRecord, refreshTokenHash: string): Promise<void>;
+  /**
+   * One transaction: the presented token is used up (compare-and-set, so of concurrent refreshes
+   * exactly one wins) and the next one stored, the session prolonged to `expiresAt`; a token
+   * used before revokes its whole session (reuse detection).
+   */
+  rotateRefreshToken(r: { presentedHash: string; nextHash: string; at: number; expiresAt: number }): Promise<RefreshRotation>;
+  /** Null when the session is unknown or belongs to another user. */
+  sessionAuthState(sessionId: string, userId: string): Promise<SessionAuthState | null>;
+  revokeSession(sessionId: string, reason: string, at: number): Promise<boolean>;
+  /** Revokes every live session of the user: how many. */
+  revokeUserSessions(userId: string, reason: string, at: number): Promise<number>;
+}
