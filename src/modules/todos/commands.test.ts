@@ -1,5 +1,5 @@
 // A read in async mode applies pending commands in memory (applyToView) on top of what it
-// loaded; the worker applies them to SQLite (repository.applyCommand). Both must reach the same
+// loaded; the worker applies them to SQLite (the SQLite store's TodoTables.applyCommand). Both must reach the same
 // state, from any snapshot, including when a snapshot already holds some of the commands.
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
@@ -7,7 +7,7 @@ import { migrationSets } from "../../app";
 import { migrate } from "../../platform/db/sqlite";
 import { applyToView, newView, type Command, type ProjectRow, type TaskRow } from "./commands";
 import { taskStatuses, failReasons } from "./model";
-import { NotYetApplied, TodosRepository } from "./repository";
+import { NotYetApplied, TodoTables } from "./store.sqlite.tables";
 
 const userId = "01936f3e-0000-7000-8000-000000000001";
 
@@ -106,7 +106,7 @@ function database(registry: Map<string, Registry>) {
   const db = new Database(":memory:", { strict: true });
   db.exec("PRAGMA foreign_keys = ON");
   migrate(db, migrationSets());
-  const repo = new TodosRepository(db);
+  const repo = new TodoTables(db);
   for (const [id, r] of registry) {
     repo.insertId({ id, kind: r.kind, user_id: userId, project_id: r.projectId, parent_id: r.parentId, body_hash: "h", seq: 0, created_at: 0 });
   }

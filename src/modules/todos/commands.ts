@@ -6,7 +6,7 @@
 //           (applyToView below), so a client always reads its own writes.
 //
 // Commands carry everything they need (timestamps, positions, sequence number), so applying
-// one is deterministic: SQLite (repository.applyCommand) and a read's in-memory view reach
+// one is deterministic: SQLite (TodoTables.applyCommand) and a read's in-memory view reach
 // the same state. Each entity remembers the seq of the last command applied to it (rev,
 // pos_rev); a command at or below that is already in, which makes applying idempotent.
 import type { FailReason, Project, Task, TaskStatus } from "./model";
@@ -225,7 +225,7 @@ function removeTask(view: View, id: string): void {
 }
 
 /**
- * Applies a pending command to a read's view, the way repository.applyCommand applies it to
+ * Applies a pending command to a read's view, the way TodoTables.applyCommand applies it to
  * SQLite. `deleted` holds ids the registry marks deleted: a stale pending create of one of
  * them must not bring it back.
  */

@@ -6,15 +6,28 @@ import { resolveTodosConfig, todosConfigSchema } from "./config";
 import { todoConsumers } from "./events";
 import todosSql from "./migrations/0001_todos.sql" with { type: "text" };
 import { createPendingStore } from "./pending";
-import { TodosRepository } from "./repository";
+import { Projects } from "./projects";
+import { Reads } from "./reads";
+import { Coach } from "./replan";
 import { todosController } from "./routes";
-import { TodosService } from "./service";
+import { SqliteTodosStore } from "./store.sqlite";
+import { Tasks } from "./tasks";
+import { WritePipeline } from "./writes";
 
 export { todoEvents } from "./events";
-export type { TodosService, WriteMode } from "./service";
+export type { WriteMode } from "./writes";
 
 /** Cached task lists also expire on their own, as a backstop to invalidation. */
 const listTtlMs = 60_000;
+
+/** The module's use cases (its api; the routes call them). */
+export interface Todos {
+  writes: WritePipeline;
+  reads: Reads;
+  projects: Projects;
+  tasks: Tasks;
+  coach: Coach;
+}
 
 export const todosModule = defineModule({
   name: "todos",
@@ -22,16 +35,20 @@ export const todosModule = defineModule({
   config: { schema: todosConfigSchema, resolve: resolveTodosConfig },
   migrations: [{ version: 1, name: "todos", sql: todosSql, legacyVersion: 4 }],
   setup({ platform, config, logger, use }) {
-    const service = new TodosService(
-      new TodosRepository(platform.db),
-      platform.db,
-      platform.writer,
-      platform.events,
-      platform.cache,
-      createPendingStore(platform.redis, logger),
-      { writeMode: config.writeMode, listTtlMs },
-      logger,
-    );
-    return { api: service, routes: [todosController(service, use(accountsModule))], consumers: todoConsumers(service) };
+    const { clock } = platform;
+    const store = new SqliteTodosStore(platform.db, platform.writer, platform.events);
+    const pending = createPendingStore(platform.redis, logger, clock);
+    const writes = new WritePipeline(store, platform.cache, pending, clock, config.writeMode);
+    const reads = new Reads(store, pending, platform.cache, writes, listTtlMs);
+    const tasks = new Tasks(store, writes, reads, clock);
+    const todos: Todos = { writes, reads, projects: new Projects(store, writes, reads, clock), tasks, coach: new Coach(store, reads, tasks, clock) };
+    return {
+      api: todos,
+      routes: [todosController(todos, use(accountsModule))],
+      consumers: todoConsumers(writes),
+      async close() {
+        pending.close();
+      },
+    };
   },
 });

@@ -7,6 +7,7 @@
 // applied; a leftover (a crash between apply and remove) is harmless, as commands at or below
 // an entity's rev are skipped, and it expires after a day.
 import type Redis from "ioredis";
+import { systemClock, type Clock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
 import type { Command } from "./commands";
 
@@ -45,7 +46,8 @@ export class MemoryPendingStore implements PendingStore {
   private readonly users = new Map<string, Map<number, Command>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
 
-  constructor() {
+  /** The clock the commands' `at` comes from: entries expire a day after it. */
+  constructor(private readonly clock: Clock = systemClock) {
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref?.();
   }
@@ -84,8 +86,9 @@ export class MemoryPendingStore implements PendingStore {
     return n;
   }
 
-  private sweep(): void {
-    const cutoff = Date.now() - maxAgeMs;
+  /** Drops entries older than a day (runs every minute). */
+  sweep(): void {
+    const cutoff = this.clock.now() - maxAgeMs;
     for (const [userId, user] of this.users) {
       for (const [seq, cmd] of user) if (cmd.at < cutoff) user.delete(seq);
       if (user.size === 0) this.users.delete(userId);
@@ -105,14 +108,17 @@ export class MemoryPendingStore implements PendingStore {
  */
 export class RedisPendingStore implements PendingStore {
   readonly kind = "redis" as const;
-  private readonly local = new MemoryPendingStore();
+  private readonly local: MemoryPendingStore;
   private failing = false;
 
   constructor(
     private readonly redis: Redis,
     private readonly logger: Logger,
+    clock: Clock = systemClock,
     private readonly prefix = "todos:pending:",
-  ) {}
+  ) {
+    this.local = new MemoryPendingStore(clock);
+  }
 
   async add(cmds: readonly Command[]): Promise<void> {
     if (cmds.length === 0) return;
@@ -179,6 +185,6 @@ export class RedisPendingStore implements PendingStore {
   }
 }
 
-export function createPendingStore(redis: Redis | null, logger: Logger): PendingStore {
-  return redis ? new RedisPendingStore(redis, logger) : new MemoryPendingStore();
+export function createPendingStore(redis: Redis | null, logger: Logger, clock: Clock): PendingStore {
+  return redis ? new RedisPendingStore(redis, logger, clock) : new MemoryPendingStore(clock);
 }

@@ -22,12 +22,15 @@ import {
   UpdateProjectBody,
   UpdateTaskBody,
 } from "./model";
-import type { TodosService } from "./service";
+import type { Todos } from "./index";
+import type { WriteOutcome, Written } from "./writes";
 
-/** Service results carry their status (201 created, 200 replayed, 202 accepted, …): pass it on. */
-function reply<R extends { status: number }>(set: { status?: number | string }, result: R): R extends { body: infer B } ? B : undefined {
-  set.status = result.status;
-  return (result as { body?: unknown }).body as R extends { body: infer B } ? B : undefined;
+/** The status each write outcome answers with. */
+const statusOf = { created: 201, replayed: 200, updated: 200, deleted: 204, accepted: 202 } as const satisfies Record<WriteOutcome, number>;
+
+function reply<T>(set: { status?: number | string }, written: Written<T>): T {
+  set.status = statusOf[written.outcome];
+  return written.body;
 }
 
 const tags = ["todos"];
@@ -35,7 +38,7 @@ const tags = ["todos"];
 const modes =
   "HOMEBASE_TODOS_WRITE_MODE=direct answers once the write is committed; async answers 202 once it is durably queued, and every read already shows it.";
 
-export function todosController(todos: TodosService, accounts: AccountsService) {
+export function todosController({ reads, projects, tasks, coach }: Todos, accounts: AccountsService) {
   return new Elysia({ name: "homebase.todos" })
     .use(authPlugin(accounts))
     // Named models: the OpenAPI document references each once instead of repeating it per status.
@@ -52,7 +55,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/projects",
-      async ({ principal, body, set }) => reply(set, await todos.createProject(principal, body)),
+      async ({ principal, body, set }) => reply(set, await projects.create(principal.userId, body)),
       {
         auth: true,
         body: CreateProjectBody,
@@ -64,12 +67,12 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
         },
       },
     )
-    .get("/projects", ({ principal }) => todos.listProjects(principal), {
+    .get("/projects", ({ principal }) => reads.listProjects(principal.userId), {
       auth: true,
       response: { 200: "todos.ProjectList", ...problemResponses(401) },
       detail: { tags, summary: "List the caller's projects", description: "Oldest first." },
     })
-    .get("/projects/:id", ({ principal, params }) => todos.getProject(principal, params.id), {
+    .get("/projects/:id", ({ principal, params }) => reads.getProject(principal.userId, params.id), {
       auth: true,
       params: IdParams,
       response: { 200: "todos.Project", ...problemResponses(401, 404, 422) },
@@ -77,7 +80,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .patch(
       "/projects/:id",
-      async ({ principal, params, body, set }) => reply(set, await todos.updateProject(principal, params.id, body)),
+      async ({ principal, params, body, set }) => reply(set, await projects.update(principal.userId, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -88,7 +91,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .delete(
       "/projects/:id",
-      async ({ principal, params, set }) => reply(set, await todos.deleteProject(principal, params.id)),
+      async ({ principal, params, set }) => reply(set, await projects.delete(principal.userId, params.id)),
       {
         auth: true,
         params: IdParams,
@@ -96,7 +99,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
         detail: { tags, summary: "Delete a project with its tasks and subtasks", description: `Ids are not reused afterwards. ${modes}` },
       },
     )
-    .get("/projects/:id/tasks", ({ principal, params }) => todos.listTasks(principal, params.id), {
+    .get("/projects/:id/tasks", ({ principal, params }) => reads.listTasks(principal.userId, params.id), {
       auth: true,
       params: IdParams,
       response: { 200: "todos.TaskList", ...problemResponses(401, 404, 422) },
@@ -108,7 +111,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/projects/:id/tasks",
-      async ({ principal, params, body, set }) => reply(set, await todos.createTask(principal, params.id, body)),
+      async ({ principal, params, body, set }) => reply(set, await tasks.create(principal.userId, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -123,7 +126,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .put(
       "/projects/:id/tasks/order",
-      async ({ principal, params, body, set }) => reply(set, await todos.reorder(principal, params.id, body.taskIds)),
+      async ({ principal, params, body, set }) => reply(set, await tasks.reorder(principal.userId, params.id, body.taskIds)),
       {
         auth: true,
         params: IdParams,
@@ -137,7 +140,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
         },
       },
     )
-    .get("/tasks/:id", ({ principal, params }) => todos.getTask(principal, params.id), {
+    .get("/tasks/:id", ({ principal, params }) => reads.getTask(principal.userId, params.id), {
       auth: true,
       params: IdParams,
       response: { 200: "todos.TaskDetail", ...problemResponses(401, 404, 422) },
@@ -145,7 +148,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .patch(
       "/tasks/:id",
-      async ({ principal, params, body, set }) => reply(set, await todos.updateTask(principal, params.id, body)),
+      async ({ principal, params, body, set }) => reply(set, await tasks.update(principal.userId, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -156,7 +159,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .put(
       "/tasks/:id/status",
-      async ({ principal, params, body, set }) => reply(set, await todos.setStatus(principal, params.id, body)),
+      async ({ principal, params, body, set }) => reply(set, await tasks.setStatus(principal.userId, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -172,7 +175,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     )
     .delete(
       "/tasks/:id",
-      async ({ principal, params, set }) => reply(set, await todos.deleteTask(principal, params.id)),
+      async ({ principal, params, set }) => reply(set, await tasks.delete(principal.userId, params.id)),
       {
         auth: true,
         params: IdParams,
@@ -180,7 +183,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
         detail: { tags, summary: "Delete a task with its subtasks", description: modes },
       },
     )
-    .get("/tasks/:id/subtasks", ({ principal, params }) => todos.listSubtasks(principal, params.id), {
+    .get("/tasks/:id/subtasks", ({ principal, params }) => reads.listSubtasks(principal.userId, params.id), {
       auth: true,
       params: IdParams,
       response: { 200: "todos.SubtaskList", ...problemResponses(401, 404, 422) },
@@ -188,7 +191,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/tasks/:id/subtasks",
-      async ({ principal, params, body, set }) => reply(set, await todos.createSubtask(principal, params.id, body)),
+      async ({ principal, params, body, set }) => reply(set, await tasks.createSubtask(principal.userId, params.id, body)),
       {
         auth: true,
         params: IdParams,
@@ -201,7 +204,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
         },
       },
     )
-    .get("/todos/insights", ({ principal, query }) => todos.insights(principal, query.tz), {
+    .get("/todos/insights", ({ principal, query }) => coach.insights(principal.userId, query.tz), {
       auth: true,
       query: InsightsQuery,
       response: { 200: "todos.Insights", ...problemResponses(401, 422) },
@@ -212,7 +215,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
           "Failure rate by reason, category, hour of day and weekday, and estimate overrun, each with its sample size, over the caller's DONE and FAIL tasks. Deterministic; no external service.",
       },
     })
-    .post("/tasks/:id/replan", ({ principal, params, query }) => todos.replan(principal, params.id, query.tz), {
+    .post("/tasks/:id/replan", ({ principal, params, query }) => coach.replan(principal.userId, params.id, query.tz), {
       auth: true,
       params: IdParams,
       query: InsightsQuery,
@@ -226,7 +229,7 @@ export function todosController(todos: TodosService, accounts: AccountsService) 
     })
     .post(
       "/tasks/:id/replan/accept",
-      async ({ principal, params, body, set }) => reply(set, await todos.acceptReplan(principal, params.id, body)),
+      async ({ principal, params, body, set }) => reply(set, await coach.accept(principal.userId, params.id, body)),
       {
         auth: true,
         params: IdParams,

@@ -1,6 +1,6 @@
-// What the todos service needs from storage, and its SQLite implementation.
-// Reads use prepared statements directly; writes are synchronous functions that run inside
-// GroupCommitWriter.write() (the API's transaction, or the write-behind consumer's).
+// The todo tables and the id registry in SQLite: prepared statements behind synchronous methods.
+// Reads run directly; the writing methods run inside a transaction (GroupCommitWriter.write():
+// the accepting one, or the write-behind consumer's). store.sqlite.ts builds the port on these.
 import type { Database } from "bun:sqlite";
 import {
   newProjectRow,
@@ -12,24 +12,8 @@ import {
   type ProjectRow,
   type TaskRow,
 } from "./commands";
-
-/** The registry row of a client-supplied id (table todo_ids). */
-export interface IdRow {
-  id: string;
-  kind: "project" | "task";
-  user_id: string;
-  project_id: string | null;
-  parent_id: string | null;
-  body_hash: string;
-  seq: number;
-  created_at: number;
-  deleted_at: number | null;
-}
-
-export interface TaskListSnapshot {
-  project: ProjectRow | null;
-  tasks: TaskRow[];
-}
+import type { IdRow } from "./registry";
+import type { TaskListSnapshot } from "./store";
 
 /** A command arrived before the one creating what it needs; retrying the event later fixes it. */
 export class NotYetApplied extends Error {
@@ -39,7 +23,7 @@ export class NotYetApplied extends Error {
 /** Rows are plain objects of strings, numbers and nulls: bindable as named parameters. */
 const bind = (row: object) => row as Record<string, string | number | null>;
 
-export class TodosRepository {
+export class TodoTables {
   private readonly q;
 
   constructor(private readonly db: Database) {
