@@ -1,5 +1,6 @@
 // Schemas for the todos routes: the single source for validation, types and OpenAPI.
 import { t, type Static } from "elysia";
+import { nonBlank } from "../../platform/http/schemas";
 
 export const taskStatuses = ["PENDING", "IN_PROGRESS", "DONE", "FAIL", "CANCELED", "DEFERRED", "SKIPPED"] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
@@ -18,9 +19,10 @@ export const UuidV7 = t.String({
   description: "Client-generated UUIDv7; sending the same id again makes the create idempotent",
   examples: [ids.task],
 });
-const Title = t.String({ minLength: 1, maxLength: 255, pattern: "\\S", description: "1–255 characters, not blank", examples: ["Write the quarterly report"] });
+// Not blank: validation refuses "   " (422 validation_failed naming the field); stored trimmed.
+const Title = nonBlank({ maxLength: 255, description: "1–255 characters, not blank (trimmed)", examples: ["Write the quarterly report"] });
 const Description = t.String({ maxLength: 1000, description: "Up to 1000 characters", examples: ["Numbers from the finance sheet, two pages"] });
-const Category = t.String({ minLength: 1, maxLength: 50, pattern: "\\S", description: "Free-form, e.g. work, study, home", examples: ["work"] });
+const Category = nonBlank({ maxLength: 50, description: "Free-form, e.g. work, study, home (trimmed)", examples: ["work"] });
 const Minutes = t.Integer({ minimum: 1, maximum: 1440, description: "Minutes (1–1440)", examples: [60] });
 const ActualMinutes = t.Integer({ minimum: 0, maximum: 10_080, description: "Minutes actually spent (0–10080)", examples: [90] });
 const DateTime = t.String({ format: "date-time", description: "UTC ISO-8601", examples: ["2026-11-24T09:00:00.000Z"] });

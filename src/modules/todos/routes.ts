@@ -1,7 +1,9 @@
 // Todos controller: routes only.
 import { Elysia, t } from "elysia";
+import { platformErrors as P } from "../../platform/http/errors";
 import { problemResponses } from "../../platform/http/problem";
-import { authPlugin, type AccountsService } from "../accounts";
+import { authFailures, authPlugin, type AccountsService } from "../accounts";
+import { todoErrors as E } from "./errors";
 import {
   AcceptedReplan,
   AcceptReplanBody,
@@ -35,6 +37,14 @@ function reply<T>(set: { status?: number | string }, written: Written<T>): T {
 
 const tags = ["todos"];
 
+// The codes each route can answer, per status (documented in the OpenAPI document).
+// What the platform answers a route that takes a JSON body before the handler runs:
+const withBody = { 400: [P.malformedBody, P.bodyTooDeep], 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+const validation = [P.validationFailed] as const;
+const projectRoute = { 401: authFailures, 404: [E.projectNotFound], 422: validation } as const;
+const taskRoute = { 401: authFailures, 404: [E.taskNotFound], 422: validation } as const;
+const createConflicts = [E.idConflict, E.idDeleted] as const;
+
 const modes =
   "HOMEBASE_TODOS_WRITE_MODE=direct answers once the write is committed; async answers 202 once it is durably queued, and every read already shows it.";
 
@@ -59,7 +69,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
       {
         auth: true,
         body: CreateProjectBody,
-        response: { 200: "todos.Project", 201: "todos.Project", 202: "todos.Project", ...problemResponses(400, 401, 409, 422) },
+        response: { 200: "todos.Project", 201: "todos.Project", 202: "todos.Project", ...problemResponses({ ...withBody, 401: authFailures, 409: createConflicts, 422: validation }) },
         detail: {
           tags,
           summary: "Create a project",
@@ -69,13 +79,13 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
     )
     .get("/projects", ({ principal }) => reads.listProjects(principal.userId), {
       auth: true,
-      response: { 200: "todos.ProjectList", ...problemResponses(401) },
+      response: { 200: "todos.ProjectList", ...problemResponses({ 401: authFailures }) },
       detail: { tags, summary: "List the caller's projects", description: "Oldest first." },
     })
     .get("/projects/:id", ({ principal, params }) => reads.getProject(principal.userId, params.id), {
       auth: true,
       params: IdParams,
-      response: { 200: "todos.Project", ...problemResponses(401, 404, 422) },
+      response: { 200: "todos.Project", ...problemResponses(projectRoute) },
       detail: { tags, summary: "Get a project", description: "Other users' projects answer 404." },
     })
     .patch(
@@ -85,7 +95,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: UpdateProjectBody,
-        response: { 200: "todos.Project", 202: "todos.Project", ...problemResponses(400, 401, 404, 422) },
+        response: { 200: "todos.Project", 202: "todos.Project", ...problemResponses({ ...withBody, ...projectRoute }) },
         detail: { tags, summary: "Rename or describe a project", description: modes },
       },
     )
@@ -95,14 +105,14 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
       {
         auth: true,
         params: IdParams,
-        response: { 202: t.Void(), 204: t.Void(), ...problemResponses(401, 404, 422) },
+        response: { 202: t.Void(), 204: t.Void(), ...problemResponses(projectRoute) },
         detail: { tags, summary: "Delete a project with its tasks and subtasks", description: `Ids are not reused afterwards. ${modes}` },
       },
     )
     .get("/projects/:id/tasks", ({ principal, params }) => reads.listTasks(principal.userId, params.id), {
       auth: true,
       params: IdParams,
-      response: { 200: "todos.TaskList", ...problemResponses(401, 404, 422) },
+      response: { 200: "todos.TaskList", ...problemResponses(projectRoute) },
       detail: {
         tags,
         summary: "List a project's tasks in order",
@@ -116,7 +126,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: CreateTaskBody,
-        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 409, 422) },
+        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...projectRoute, 409: createConflicts }) },
         detail: {
           tags,
           summary: "Add a task to a project",
@@ -131,7 +141,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: ReorderBody,
-        response: { 200: "todos.TaskList", 202: "todos.TaskList", ...problemResponses(400, 401, 404, 409, 422) },
+        response: { 200: "todos.TaskList", 202: "todos.TaskList", ...problemResponses({ ...withBody, ...projectRoute, 409: [E.orderMismatch] }) },
         detail: {
           tags,
           summary: "Reorder a project's tasks",
@@ -143,7 +153,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
     .get("/tasks/:id", ({ principal, params }) => reads.getTask(principal.userId, params.id), {
       auth: true,
       params: IdParams,
-      response: { 200: "todos.TaskDetail", ...problemResponses(401, 404, 422) },
+      response: { 200: "todos.TaskDetail", ...problemResponses(taskRoute) },
       detail: { tags, summary: "Get a task with its subtasks" },
     })
     .patch(
@@ -153,7 +163,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: UpdateTaskBody,
-        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 422) },
+        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskRoute }) },
         detail: { tags, summary: "Edit a task or subtask", description: `Title, description, category, estimate, due time; null clears. ${modes}` },
       },
     )
@@ -164,7 +174,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: StatusBody,
-        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 422) },
+        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskRoute, 422: [...validation, E.reasonRequired, E.reasonOnlyForFail] }) },
         detail: {
           tags,
           summary: "Set a task's status",
@@ -179,14 +189,14 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
       {
         auth: true,
         params: IdParams,
-        response: { 202: t.Void(), 204: t.Void(), ...problemResponses(401, 404, 422) },
+        response: { 202: t.Void(), 204: t.Void(), ...problemResponses(taskRoute) },
         detail: { tags, summary: "Delete a task with its subtasks", description: modes },
       },
     )
     .get("/tasks/:id/subtasks", ({ principal, params }) => reads.listSubtasks(principal.userId, params.id), {
       auth: true,
       params: IdParams,
-      response: { 200: "todos.SubtaskList", ...problemResponses(401, 404, 422) },
+      response: { 200: "todos.SubtaskList", ...problemResponses(taskRoute) },
       detail: { tags, summary: "List a task's subtasks in order" },
     })
     .post(
@@ -196,7 +206,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: CreateTaskBody,
-        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses(400, 401, 404, 409, 422) },
+        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskRoute, 409: [...createConflicts, E.subtaskDepth] }) },
         detail: {
           tags,
           summary: "Add a subtask",
@@ -207,7 +217,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
     .get("/todos/insights", ({ principal, query }) => coach.insights(principal.userId, query.tz), {
       auth: true,
       query: InsightsQuery,
-      response: { 200: "todos.Insights", ...problemResponses(401, 422) },
+      response: { 200: "todos.Insights", ...problemResponses({ 401: authFailures, 422: [...validation, E.invalidTimeZone] }) },
       detail: {
         tags,
         summary: "The caller's failure patterns",
@@ -219,7 +229,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
       auth: true,
       params: IdParams,
       query: InsightsQuery,
-      response: { 200: "todos.ReplanPlan", ...problemResponses(401, 404, 409, 422) },
+      response: { 200: "todos.ReplanPlan", ...problemResponses({ ...taskRoute, 409: [E.taskNotFailed], 422: [...validation, E.invalidTimeZone] }) },
       detail: {
         tags,
         summary: "Propose a re-plan for a failed task",
@@ -234,7 +244,12 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: AcceptReplanBody,
-        response: { 200: "todos.AcceptedReplan", 201: "todos.AcceptedReplan", 202: "todos.AcceptedReplan", ...problemResponses(400, 401, 404, 409, 422) },
+        response: {
+          200: "todos.AcceptedReplan",
+          201: "todos.AcceptedReplan",
+          202: "todos.AcceptedReplan",
+          ...problemResponses({ ...withBody, ...taskRoute, 409: [...createConflicts, E.taskNotFailed], 422: [...validation, E.duplicateIds] }),
+        },
         detail: {
           tags,
           summary: "Accept a re-plan",

@@ -406,6 +406,27 @@ describe.each(cases)("todos (%s, %s writes)", (mode, writeMode) => {
     expect(dbCount("SELECT count(*) AS n FROM todo_tasks WHERE project_id = ?", projectId)).toBe(0);
   });
 
+  test("blank titles and categories are refused by validation: 422 validation_failed naming the field", async () => {
+    const projectId = await newProject(a);
+    const task = await newTask(a, projectId);
+    const cases: Array<[string, string, unknown, string]> = [
+      ["POST", "/projects", { id: Bun.randomUUIDv7(), title: "   " }, "/title"],
+      ["PATCH", `/projects/${projectId}`, { title: "\t" }, "/title"],
+      ["POST", `/projects/${projectId}/tasks`, { id: Bun.randomUUIDv7(), title: " \n " }, "/title"],
+      ["POST", `/projects/${projectId}/tasks`, { id: Bun.randomUUIDv7(), title: "ok", category: "  " }, "/category"],
+      ["PATCH", `/tasks/${task.id}`, { title: "  " }, "/title"],
+      ["POST", `/tasks/${task.id}/subtasks`, { id: Bun.randomUUIDv7(), title: "" }, "/title"],
+      ["POST", `/tasks/${task.id}/replan/accept`, { subtasks: [{ id: Bun.randomUUIDv7(), title: "   " }] }, "/subtasks/0/title"],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const res = await req(a, method, path, body);
+      expect({ path, status: res.status }).toEqual({ path, status: 422 });
+      const p = await problem(res);
+      expect({ path, code: p.code, fields: p.errors?.map((e) => e.field) }).toEqual({ path, code: "validation_failed", fields: [field] });
+    }
+    expect((await listTasks(a, projectId)).map((x) => x.title)).toEqual(["Task"]);
+  });
+
   test("every route answers 401, 404, 409 and 422 as problem+json", async () => {
     const projectId = await newProject(a);
     const task = await newTask(a, projectId);
