@@ -2,18 +2,17 @@
 // without double booking, rate limits, confirmations through a notifier.
 import { defineModule } from "../../platform/module";
 import { accountsModule } from "../accounts";
+import { createReservationsApi, eventHandlers } from "./api";
 import { reservationsConfigSchema, resolveReservationsConfig } from "./config";
 import { reservationConsumers } from "./events";
 import reservationsSql from "./migrations/0001_reservations.sql" with { type: "text" };
 import { LogNotifier, type Notifier } from "./notifier";
-import { ReservationsRepository } from "./repository";
 import { reservationsController } from "./routes";
 import { parseSeedArgs, seedMovies } from "./seed";
-import { ReservationsService } from "./service";
 
 export { reservationEvents, type ReservationCancelled, type ReservationConfirmed } from "./events";
 export type { Notification, Notifier } from "./notifier";
-export type { ReservationsService } from "./service";
+export type { ReservationsApi } from "./api";
 export type { ReservationsConfig } from "./config";
 
 export interface ReservationsOptions {
@@ -29,39 +28,18 @@ export function reservations(options: ReservationsOptions = {}) {
     config: { schema: reservationsConfigSchema, resolve: resolveReservationsConfig },
     migrations: [{ version: 1, name: "reservations", sql: reservationsSql, legacyVersion: 5 }],
     setup({ platform, config, logger, use }) {
-      const service = new ReservationsService(
-        new ReservationsRepository(platform.db),
-        platform.writer,
-        platform.events,
-        platform.cache,
-        platform.locks,
-        platform.limiter,
-        options.notifier ?? new LogNotifier(logger, config.notifierLatencyMs),
-        {
-          moviesCacheTtlMs: config.moviesCacheTtlMs,
-          moviesRateRule:
-            config.moviesRateLimit > 0
-              ? { name: "movies", limit: config.moviesRateLimit, windowMs: config.moviesRateWindowMs, blockMs: config.moviesRateBlockMs }
-              : null,
-          bookingRateRule: config.bookingRateLimit > 0 ? { name: "booking", limit: config.bookingRateLimit, windowMs: config.bookingRateWindowMs } : null,
-          // The reference's lease; renewed by withLock while a batch runs.
-          lockTtlMs: 3_000,
-          lockWaitMs: 5_000,
-        },
-        logger,
-        platform.metrics.registry,
-      );
+      const api = createReservationsApi(platform, config, options.notifier ?? new LogNotifier(logger, config.notifierLatencyMs), logger);
       return {
-        api: service,
-        routes: [reservationsController(service, use(accountsModule), platform.clientIp)],
-        consumers: reservationConsumers(service),
+        api,
+        routes: [reservationsController(api, use(accountsModule), platform.clientIp)],
+        consumers: reservationConsumers(eventHandlers(api)),
       };
     },
     // After setup: TypeScript infers the API type from setup, then types run() with it.
     seeders: {
       movies: {
         describe: "12 theaters, 500 movies, ~1,600 screenings around today ([--movies N] [--screenings N] [--theaters N] [--seed N])",
-        run: (service, args) => seedMovies(service, parseSeedArgs(args)),
+        run: (api, args) => seedMovies(api.catalog, parseSeedArgs(args)),
       },
     },
   });

@@ -1,5 +1,6 @@
 // Schemas for the reservations routes: the single source for validation, types and OpenAPI.
 import { t, type Static } from "elysia";
+import { CursorPage, cursorQuery } from "../../platform/http/paging";
 
 export const genres = [
   "ACTION",
@@ -252,13 +253,7 @@ export type Reservation = Static<typeof Reservation>;
 
 export const ReservationIdParams = t.Object({ id: uuid });
 
-export const ReservationListQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  cursor: t.Optional(t.String({ maxLength: 200, description: "nextCursor of the previous page" })),
-});
+export const ReservationListQuery = t.Object(cursorQuery());
 
-export const ReservationPage = t.Object({
-  items: t.Array(Reservation),
-  nextCursor: t.Union([t.String(), t.Null()]),
-});
+export const ReservationPage = CursorPage(Reservation);
 export type ReservationPage = Static<typeof ReservationPage>;

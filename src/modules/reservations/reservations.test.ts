@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, moduleConfig } from "../../config";
 import { createPlatform, type Platform } from "../../platform";
-import { HttpProblem } from "../../platform/http/problem";
+import { ManualClock } from "../../platform/clock";
 import { createLogger } from "../../platform/logger";
 import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../testing/app";
 import { backendEnv, modes, type Mode } from "../../testing/modes";
@@ -15,9 +15,13 @@ import { startRealBackends, startRedis, stopRedis } from "../../testing/servers"
 import { waitFor } from "../../testing/wait";
 import { createModules } from "../../app";
 import { accountsModule } from "../accounts";
-import { type Notification, type Notifier, reservations, reservationsModule } from "./index";
+import { contiguousSeats, seatRefusal } from "./booking";
+import { allSeats } from "./catalog";
+import { orThrow } from "./errors";
+import { type Notification, type Notifier, type ReservationsApi, reservations, reservationsModule } from "./index";
 import { NowShowing } from "./model";
-import { allSeats, contiguousSeats, listTtlMs, nowShowingCacheName, type ReservationsService } from "./service";
+import { listTtlMs, nowShowingCacheName } from "./now-showing";
+import { parseSeedArgs, seedMovies } from "./seed";
 import { seededRandom } from "../../platform/random";
 
 type User = Awaited<ReturnType<typeof signupAndLogin>>;
@@ -83,6 +87,15 @@ function seatSets(n: number, seed: number): string[][] {
   });
 }
 
+/** A movie released yesterday, a theater of its own, and a screening of it an hour from now, through the catalog use cases. */
+async function bookableScreening(api: ReservationsApi, prefix: string, genre: "FAMILY" | "ANIMATION" | "MYSTERY" = "FAMILY") {
+  const [m, h] = await Promise.all([
+    api.catalog.createMovie({ title: `${prefix} ${token()}`, grade: "ALL", genre, releaseDate: day(-1), thumbnailUrl: "https://img.example.com/b.jpg", runningTime: 90 }),
+    api.catalog.createTheater({ name: `Hall ${token()}` }),
+  ]);
+  return orThrow(await api.catalog.createScreening({ movieId: orThrow(m).id, theaterId: orThrow(h).id, startTime: new Date(Date.now() + 60 * minute).toISOString() }));
+}
+
 /**
  * The never-double-book assertions over a set of answered booking requests and the seats the
  * store holds: winners' seats are disjoint and are exactly what the store holds, each person holds
@@ -132,23 +145,27 @@ async function assertNoDoubleBooking(
 
 describe("reservation rules", () => {
   test("seats must be one row, consecutive; any order is accepted and sorted", () => {
-    expect(contiguousSeats(["C3", "C1", "C2"])).toEqual(["C1", "C2", "C3"]);
-    expect(contiguousSeats(["E5"])).toEqual(["E5"]);
-    expect(contiguousSeats(["A1", "A2", "A3", "A4", "A5"])).toEqual(["A1", "A2", "A3", "A4", "A5"]);
+    expect(orThrow(contiguousSeats(["C3", "C1", "C2"]))).toEqual(["C1", "C2", "C3"]);
+    expect(orThrow(contiguousSeats(["E5"]))).toEqual(["E5"]);
+    expect(orThrow(contiguousSeats(["A1", "A2", "A3", "A4", "A5"]))).toEqual(["A1", "A2", "A3", "A4", "A5"]);
     const why = (seats: string[]) => {
-      try {
-        contiguousSeats(seats);
-        return "accepted";
-      } catch (err) {
-        expect(err).toBeInstanceOf(HttpProblem);
-        return `${(err as HttpProblem).code}: ${((err as HttpProblem).extensions.errors as Array<{ message: string }>)[0]!.message}`;
-      }
+      const outcome = contiguousSeats(seats);
+      return outcome.ok ? "accepted" : `${outcome.failure.code}: ${outcome.failure.field?.message}`;
     };
     expect(why(["A1", "B1"])).toBe("seats_not_contiguous: seats span several rows");
     expect(why(["A1", "A3"])).toBe("seats_not_contiguous: seats are not consecutive");
     expect(why(["D2", "D4", "D3"])).toBe("accepted");
     expect(allSeats).toHaveLength(25);
     expect([allSeats[0], allSeats[24]]).toEqual(["A1", "E5"]);
+  });
+
+  test("at most 5 seats per person per screening, earlier bookings counted; taken seats are named", () => {
+    const state = (heldByUser: number, taken: string[] = []) => ({ heldByUser, taken: new Set(taken) });
+    expect(seatRefusal(["A1", "A2"], state(3))).toBeNull();
+    expect(seatRefusal(["A1", "A2", "A3"], state(3))).toMatchObject({ code: "seat_limit_reached", facts: { held: 3, limit: 5 } });
+    expect(seatRefusal(["C2", "C3", "C4"], state(0, ["C3", "C4", "D1"]))).toMatchObject({ code: "seats_taken", facts: { seats: ["C3", "C4"] } });
+    // Over the cap, that answer comes first, whatever seats are taken.
+    expect(seatRefusal(["C2", "C3"], state(4, ["C3"]))?.code).toBe("seat_limit_reached");
   });
 
   test("configuration: the reference's limits by default; bad values name the variable", () => {
@@ -193,14 +210,22 @@ describe("reservation rules", () => {
 describe.each(modes)("reservations (%s)", (mode) => {
   let t: TestApp;
   let admin: User;
+  // The module's "now": screenings start when the test moves it, not after a sleep.
+  const clock = new ManualClock(Date.now());
 
   beforeAll(async () => {
-    t = await createTestApp(mode, {
-      // Limits have their own describe below; here they would only get in the way.
-      HOMEBASE_BOOKING_RATE_LIMIT: "0",
-      HOMEBASE_MOVIES_RATE_LIMIT: "0",
-      HOMEBASE_NOTIFIER_LATENCY_MS: "0",
-    });
+    t = await createTestApp(
+      mode,
+      {
+        // Limits have their own describe below; here they would only get in the way.
+        HOMEBASE_BOOKING_RATE_LIMIT: "0",
+        HOMEBASE_MOVIES_RATE_LIMIT: "0",
+        HOMEBASE_NOTIFIER_LATENCY_MS: "0",
+      },
+      undefined,
+      undefined,
+      { clock },
+    );
     admin = await signupAndLogin(t, "admin");
     await t.modules.apis.accounts.promoteByEmail(admin.email);
   }, 30_000);
@@ -230,7 +255,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
   }
 
   /** A bookable screening (an hour from now) in a theater of its own. */
-  async function upcoming(startMs = Date.now() + 60 * minute) {
+  async function upcoming(startMs = clock.now() + 60 * minute) {
     const [m, h] = await Promise.all([movie(), theater()]);
     return screening(m.id, h.id, startMs);
   }
@@ -288,7 +313,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
       await expectProblem(await post({ title: "   " }), 422, "title_blank");
 
       const m = await movie();
-      const at = new Date(Date.now() + 60 * minute).toISOString();
+      const at = new Date(clock.now() + 60 * minute).toISOString();
       const unknown = Bun.randomUUIDv7();
       await expectProblem(await t.request("POST", "/screenings", { token: as(admin), body: { movieId: unknown, theaterId: h.id, startTime: at } }), 404, "movie_not_found");
       await expectProblem(await t.request("POST", "/screenings", { token: as(admin), body: { movieId: m.id, theaterId: unknown, startTime: at } }), 404, "theater_not_found");
@@ -314,7 +339,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
     test("released by today, screenings from now on, newest release first, screenings by start", async () => {
       const tag = token();
       const [h1, h2] = await Promise.all([theater(), theater()]);
-      const now = Date.now();
+      const now = clock.now();
       const today = await movie({ title: `Today ${tag}`, releaseDate: day(0) });
       const older = await movie({ title: `Older ${tag}`, releaseDate: day(-30) });
       const tomorrow = await movie({ title: `Tomorrow ${tag}`, releaseDate: day(1) });
@@ -348,8 +373,8 @@ describe.each(modes)("reservations (%s)", (mode) => {
       const h = await theater();
       const a = await movie({ title: `Ärger im ${tag} Paradies`, genre: "COMEDY" });
       const b = await movie({ title: `${tag.toUpperCase()} Returns`, genre: "HORROR" });
-      await screening(a.id, h.id, Date.now() + 60 * minute);
-      await screening(b.id, h.id, Date.now() + 4 * 60 * minute);
+      await screening(a.id, h.id, clock.now() + 60 * minute);
+      await screening(b.id, h.id, clock.now() + 4 * 60 * minute);
       expect((await list(`?title=${tag.toUpperCase()}`)).map((m) => m.id).sort()).toEqual([a.id, b.id].sort());
       expect((await list(`?title=${encodeURIComponent(`ärger im ${tag}`)}`)).map((m) => m.id)).toEqual([a.id]);
       expect((await list(`?title=${tag}&genre=HORROR`)).map((m) => m.id)).toEqual([b.id]);
@@ -366,7 +391,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
     test("every search shape uses the indexes: no full scan of screenings", async () => {
       const shapes = [{}, { genre: "ACTION" as const }, { title: "night" }, { genre: "ACTION" as const, title: "night" }];
       for (const shape of shapes) {
-        const plan = t.modules.apis.reservations.nowShowingPlan(shape);
+        const plan = await t.modules.apis.reservations.nowShowing.plan(shape);
         expect(plan).toContain("SEARCH s USING INDEX screenings_movie_start (movie_id=? AND start_time>?)");
         expect(plan.some((line) => /^SCAN (s|screenings)\b/.test(line) || line.includes("AUTOMATIC"))).toBe(false);
         expect(plan).toContain(shape.genre ? "SEARCH m USING INDEX movies_genre_release (genre=? AND release_date<?)" : "SEARCH m USING INDEX movies_release (release_date<?)");
@@ -376,8 +401,8 @@ describe.each(modes)("reservations (%s)", (mode) => {
     test("cached per genre, invalidated by catalog changes, and trimmed as screenings start", async () => {
       const h = await theater();
       const m = await movie({ genre: "WAR", releaseDate: day(-1) });
-      const soon = await screening(m.id, h.id, Date.now() + 1_500);
-      const later = await screening(m.id, h.id, Date.now() + 3 * 60 * minute);
+      const soon = await screening(m.id, h.id, clock.now() + 1_500);
+      const later = await screening(m.id, h.id, clock.now() + 3 * 60 * minute);
 
       const [hits0, misses0] = [await cacheCount("hit"), await cacheCount("miss")];
       const first = await list("?genre=WAR");
@@ -386,7 +411,8 @@ describe.each(modes)("reservations (%s)", (mode) => {
       expect([(await cacheCount("hit")) - hits0, (await cacheCount("miss")) - misses0]).toEqual([1, 1]);
 
       // Once one of its screenings has started, the cached list is found stale and reloaded.
-      await waitFor(() => Date.now() > Date.parse(soon.startTime), { what: "the screening to start" });
+      clock.advance(2_000);
+      expect(clock.now()).toBeGreaterThan(Date.parse(soon.startTime));
       const reloaded = await list("?genre=WAR");
       expect(reloaded.find((x) => x.id === m.id)?.screenings.map((s) => s.id)).toEqual([later.id]);
       expect([(await cacheCount("hit")) - hits0, (await cacheCount("miss")) - misses0]).toEqual([2, 2]);
@@ -394,7 +420,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
       expect([(await cacheCount("hit")) - hits0, (await cacheCount("miss")) - misses0]).toEqual([3, 2]);
 
       // A new screening invalidates every cached variant.
-      const added = await screening(m.id, h.id, Date.now() + 6 * 60 * minute);
+      const added = await screening(m.id, h.id, clock.now() + 6 * 60 * minute);
       const fresh = await list("?genre=WAR");
       expect(fresh.find((x) => x.id === m.id)?.screenings.map((s) => s.id)).toEqual([later.id, added.id]);
       expect((await cacheCount("miss")) - misses0).toBe(3);
@@ -427,7 +453,7 @@ describe.each(modes)("reservations (%s)", (mode) => {
         await expectProblem(await book(user, s.id, seats), 422, "validation_failed");
       }
       await expectProblem(await book(user, Bun.randomUUIDv7(), ["A1"]), 404, "screening_not_found");
-      const started = await upcoming(Date.now() - minute);
+      const started = await upcoming(clock.now() - minute);
       await expectProblem(await book(user, started.id, ["A1"]), 422, "screening_started");
       await expectProblem(await t.request("POST", "/reservations", { body: { screeningId: s.id, seats: ["A1"] } }), 401, "missing_token");
       expect(((await (await t.request("GET", `/screenings/${s.id}/seats`)).json()) as { taken: string[] }).taken).toEqual([]);
@@ -473,9 +499,10 @@ describe.each(modes)("reservations (%s)", (mode) => {
       // Cancelled seats don't count toward the 5-seat cap either.
       expect((await book(a, s.id, ["E1", "E2", "E3", "E4", "E5"])).status).toBe(201);
 
-      const soon = await upcoming(Date.now() + 400);
+      const soon = await upcoming(clock.now() + 400);
       const late = (await (await book(a, soon.id, ["A1"])).json()) as ReservationBody;
-      await waitFor(() => Date.now() > Date.parse(soon.startTime), { what: "the screening to start" });
+      clock.advance(1_000);
+      expect(clock.now()).toBeGreaterThan(Date.parse(soon.startTime));
       await expectProblem(await t.request("DELETE", `/reservations/${late.id}`, { token: as(a) }), 409, "screening_started");
     });
 
@@ -496,10 +523,11 @@ describe.each(modes)("reservations (%s)", (mode) => {
       const s = await upcoming();
       const user = await signupAndLogin(t);
       const r = (await (await book(user, s.id, ["E1", "E2"])).json()) as ReservationBody;
-      await waitFor(() => t.modules.apis.reservations.notificationsOf(r.id).length > 0, { what: "the confirmation" });
-      const sent = t.modules.apis.reservations.notificationsOf(r.id);
+      const confirmations = t.modules.apis.reservations.confirmations;
+      await waitFor(async () => (await confirmations.of(r.id)).length > 0, { what: "the confirmation" });
+      const sent = await confirmations.of(r.id);
       expect(sent).toHaveLength(1);
-      expect(sent[0]).toMatchObject({ reservation_id: r.id, user_id: user.user.id, channel: "log" });
+      expect(sent[0]).toMatchObject({ reservationId: r.id, userId: user.user.id, channel: "log" });
       expect(sent[0]!.message).toContain("E1, E2");
     });
 
@@ -560,12 +588,7 @@ describe.each(modes)("reservation rate limits (%s)", (mode) => {
   async function bookable(t: TestApp) {
     const admin = await signupAndLogin(t, "admin");
     await t.modules.apis.accounts.promoteByEmail(admin.email);
-    const service = t.modules.apis.reservations;
-    const [m, h] = await Promise.all([
-      service.createMovie({ title: `Limits ${token()}`, grade: "ALL", genre: "FAMILY", releaseDate: day(-1), thumbnailUrl: "https://img.example.com/l.jpg", runningTime: 90 }),
-      service.createTheater({ name: `Hall ${token()}` }),
-    ]);
-    return service.createScreening({ movieId: m.id, theaterId: h.id, startTime: new Date(Date.now() + 60 * minute).toISOString() });
+    return bookableScreening(t.modules.apis.reservations, "Limits");
   }
 
   test("GET /movies: request 51 within a minute blocks the IP — exactly, under 200 concurrent requests", async () => {
@@ -631,7 +654,7 @@ describe.each(modes)("reservation rate limits (%s)", (mode) => {
 
 describe.each(modes)("reservation notifications (%s)", (mode: Mode) => {
   let platform: Platform;
-  let service: ReservationsService;
+  let service: ReservationsApi;
   let dataDir: string;
   let behaviour: (n: Notification) => Promise<void> = async () => {};
   const calls: Notification[] = [];
@@ -662,29 +685,24 @@ describe.each(modes)("reservation notifications (%s)", (mode: Mode) => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function bookable() {
-    const [m, h] = await Promise.all([
-      service.createMovie({ title: `Notify ${token()}`, grade: "ALL", genre: "ANIMATION", releaseDate: day(-1), thumbnailUrl: "https://img.example.com/n.jpg", runningTime: 90 }),
-      service.createTheater({ name: `Hall ${token()}` }),
-    ]);
-    return service.createScreening({ movieId: m.id, theaterId: h.id, startTime: new Date(Date.now() + 60 * minute).toISOString() });
-  }
-  const principal = () => ({ userId: Bun.randomUUIDv7(), sessionId: Bun.randomUUIDv7(), role: "user" as const });
+  const bookable = () => bookableScreening(service, "Notify");
+  const book = async (seats: string[], screeningId: string) => orThrow(await service.booking.book(Bun.randomUUIDv7(), { screeningId, seats }));
+  const sentFor = (reservationId: string) => service.confirmations.of(reservationId);
 
   test("a slow notifier never holds up a booking", async () => {
     const s = await bookable();
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     behaviour = () => gate;
-    const first = await service.book(principal(), { screeningId: s.id, seats: ["A1"] });
+    const first = await book(["A1"], s.id);
     await waitFor(() => calls.some((c) => c.reservationId === first.id), { what: "the notifier to be called" });
     // The notifier is stuck on the first confirmation; bookings still complete.
-    const second = await service.book(principal(), { screeningId: s.id, seats: ["A2"] });
+    const second = await book(["A2"], s.id);
     expect(second.status).toBe("confirmed");
-    expect(service.notificationsOf(first.id)).toEqual([]);
+    expect(await sentFor(first.id)).toEqual([]);
     open();
-    await waitFor(() => service.notificationsOf(first.id).length === 1 && service.notificationsOf(second.id).length === 1, { what: "both confirmations" });
-    expect(service.notificationsOf(second.id)[0]).toMatchObject({ channel: "test", reservation_id: second.id });
+    await waitFor(async () => (await sentFor(first.id)).length === 1 && (await sentFor(second.id)).length === 1, { what: "both confirmations" });
+    expect((await sentFor(second.id))[0]).toMatchObject({ channel: "test", reservationId: second.id });
   });
 
   test("a failing notifier is retried until it succeeds, and the send is recorded once", async () => {
@@ -693,13 +711,38 @@ describe.each(modes)("reservation notifications (%s)", (mode: Mode) => {
     behaviour = async () => {
       if (failures-- > 0) throw new Error("push service unavailable");
     };
-    const r = await service.book(principal(), { screeningId: s.id, seats: ["B1", "B2"] });
-    await waitFor(() => service.notificationsOf(r.id).length === 1, { what: "the retried confirmation" });
+    const r = await book(["B1", "B2"], s.id);
+    await waitFor(async () => (await sentFor(r.id)).length === 1, { what: "the retried confirmation" });
     const attempts = calls.filter((c) => c.reservationId === r.id);
     expect(attempts).toHaveLength(3);
     // One idempotency key for every attempt: the event id.
     expect(new Set(attempts.map((c) => c.id)).size).toBe(1);
-    expect(service.notificationsOf(r.id)).toHaveLength(1);
+    expect(await sentFor(r.id)).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// `homebase seed movies`, through the catalog use cases
+
+describe("seed movies", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp("embedded", { HOMEBASE_NOTIFIER_LATENCY_MS: "0" });
+  }, 30_000);
+  afterAll(() => t.close());
+
+  test("a small catalog: theaters, movies, non-overlapping screenings; a second run changes nothing", async () => {
+    const { catalog, nowShowing } = t.modules.apis.reservations;
+    const summary = await seedMovies(catalog, parseSeedArgs(["--movies", "30", "--screenings", "60", "--theaters", "3", "--seed", "7"]));
+    expect(summary).toStartWith("movies: 3 theaters, 30 movies");
+    expect(await catalog.movieCount()).toBe(30);
+    expect((await catalog.theaters()).map((h) => h.name).sort()).toEqual(["4DX", "Hall 1", "IMAX"]);
+    // Whatever it scheduled passed the overlap rule; the list shows released movies only.
+    const items = orThrow(await nowShowing.list({})).items;
+    expect(items.length).toBeGreaterThan(0);
+    for (const m of items) expect(m.releaseDate <= day(0)).toBe(true);
+    expect(await seedMovies(catalog, parseSeedArgs([]))).toContain("already seeded (30 movies)");
+    expect(() => parseSeedArgs(["--movies", "0"])).toThrow("usage: homebase seed movies");
   });
 });
 
@@ -715,18 +758,14 @@ describe.if(modes.includes("real"))("reservations while redis is down", () => {
 
   test("GET /movies still answers (cache and limiter degrade); POST /reservations → 503 until redis is back", async () => {
     const service = t.modules.apis.reservations;
-    const [m, h] = await Promise.all([
-      service.createMovie({ title: `Outage ${token()}`, grade: "ALL", genre: "MYSTERY", releaseDate: day(-1), thumbnailUrl: "https://img.example.com/o.jpg", runningTime: 90 }),
-      service.createTheater({ name: `Hall ${token()}` }),
-    ]);
-    const s = await service.createScreening({ movieId: m.id, theaterId: h.id, startTime: new Date(Date.now() + 60 * minute).toISOString() });
+    const s = await bookableScreening(service, "Outage", "MYSTERY");
     const user = await signupAndLogin(t);
     const book = (seat: string) => t.request("POST", "/reservations", { token: user.tokens.accessToken, body: { screeningId: s.id, seats: [seat] } });
     try {
       await stopRedis();
       const listed = await t.request("GET", "/movies?genre=MYSTERY");
       expect(listed.status).toBe(200);
-      expect(((await listed.json()) as { items: ListItem[] }).items.map((x) => x.id)).toContain(m.id);
+      expect(((await listed.json()) as { items: ListItem[] }).items.map((x) => x.id)).toContain(s.movieId);
       const refused = await book("A1");
       await expectProblem(refused, 503, "booking_unavailable");
       expect(refused.headers.get("retry-after")).toBe("1");
@@ -735,7 +774,7 @@ describe.if(modes.includes("real"))("reservations while redis is down", () => {
     }
     await waitFor(async () => await t.platform.cacheStore.ping(), { timeoutMs: 10_000, intervalMs: 50, what: "redis to reconnect" });
     expect((await book("A1")).status).toBe(201);
-    expect(service.seatMap(s.id).taken).toEqual(["A1"]);
+    expect((await service.catalog.seatMap(s.id))?.taken).toEqual(["A1"]);
   }, 20_000);
 });
 

@@ -1,8 +1,15 @@
-// Reservations controller: routes only.
+// Reservations controller: routes only. The use cases answer domain outcomes; each route lists
+// the codes it can answer per HTTP status (the `…Failures` maps), which both documents them in
+// OpenAPI and turns a failure into its status — answer() does not compile while a code the use
+// case can return is missing from the route's map.
 import { Elysia, t } from "elysia";
 import type { ClientIpResolver } from "../../platform/http/client-ip";
-import { problemResponses } from "../../platform/http/problem";
-import { authPlugin, type AccountsService } from "../accounts";
+import { platformErrors as P } from "../../platform/http/errors";
+import { decodeCursor, encodeCursor } from "../../platform/http/paging";
+import { HttpProblem, problemResponses, problems } from "../../platform/http/problem";
+import { adminFailures, authFailures, authPlugin, type AccountsService } from "../accounts";
+import type { ReservationsApi } from "./api";
+import { reservationErrors as E, type Failure, type Outcome, type ReservationErrorCode } from "./errors";
 import {
   BookBody,
   CreateMovieBody,
@@ -20,28 +27,79 @@ import {
   SeatMap,
   Theater,
 } from "./model";
-import type { ReservationsService } from "./service";
 
 const tags = ["reservations"];
 
-export function reservationsController(
-  reservations: ReservationsService,
-  accounts: AccountsService,
-  clientIp: ClientIpResolver,
-) {
+type FailureMap = { readonly [status: number]: readonly string[] };
+
+// What the platform answers a route that takes a JSON body before the handler runs.
+const bodyFailures = { 400: [P.malformedBody, P.bodyTooDeep], 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+const invalid = [P.validationFailed] as const;
+const admin = { 401: authFailures, 403: adminFailures } as const;
+
+const moviesFailures = { 422: [P.validationFailed, E.unknownGenre], 429: [E.moviesRateLimited] } as const;
+const createMovieFailures = { 422: [P.validationFailed, E.titleBlank] } as const;
+const createTheaterFailures = { 409: [E.theaterNameTaken], 422: [P.validationFailed, E.nameBlank] } as const;
+const createScreeningFailures = {
+  404: [E.movieNotFound, E.theaterNotFound],
+  409: [E.screeningOverlaps],
+  422: [P.validationFailed, E.invalidStartTime],
+} as const;
+const bookingFailures = {
+  404: [E.screeningNotFound],
+  409: [E.seatLimitReached, E.seatsTaken],
+  422: [P.validationFailed, E.seatsNotContiguous, E.screeningStarted],
+  429: [E.bookingRateLimited],
+  503: [E.screeningBusy, E.bookingUnavailable],
+} as const;
+// Refused once the screening started: a conflict with the reservation's state (booking it is a 422).
+const cancelFailures = { 404: [E.reservationNotFound], 409: [E.screeningStarted], 422: invalid } as const;
+
+type CodesOf<F> = { [S in keyof F]: F[S] extends readonly (infer C)[] ? C : never }[keyof F];
+
+/** A failure as problem+json: facts and the field at fault in the body, Retry-After when known. */
+function problemOf(f: Failure, status: number): HttpProblem {
+  const extensions: Record<string, unknown> = { ...f.facts, ...(f.field ? { errors: [f.field] } : {}) };
+  const headers: Record<string, string> = {};
+  if (f.retryAfterMs !== undefined) {
+    const seconds = Math.max(1, Math.ceil(f.retryAfterMs / 1000));
+    extensions.retryAfterSeconds = seconds;
+    headers["retry-after"] = String(seconds);
+  }
+  return new HttpProblem(status, f.code, f.detail, extensions, headers);
+}
+
+/** The outcome's value, or its failure thrown with the status the route's map gives its code. */
+function answer<T, C extends ReservationErrorCode, F extends FailureMap>(
+  outcome: Outcome<T, C>,
+  failures: F & ([Exclude<C, CodesOf<F>>] extends [never] ? unknown : { missingCodes: Exclude<C, CodesOf<F>> }),
+): T {
+  if (outcome.ok) return outcome.value;
+  const { code } = outcome.failure;
+  const status = Object.entries(failures).find(([, codes]) => (codes as readonly string[]).includes(code))?.[0];
+  throw problemOf(outcome.failure, Number(status ?? 500));
+}
+
+function found<T>(value: T | null, code: ReservationErrorCode, detail: string): T {
+  if (value === null) throw problems.notFound(code, detail);
+  return value;
+}
+
+export function reservationsController(api: ReservationsApi, accounts: AccountsService, clientIp: ClientIpResolver) {
+  const { catalog, nowShowing, booking, userReservations } = api;
   return new Elysia({ name: "homebase.reservations" })
     .use(authPlugin(accounts))
     .get(
       "/movies",
       async ({ query, request, server }) => {
-        await reservations.admitListRequest(clientIp(request, server));
-        // Already-encoded JSON (cached lists are kept encoded; see the service). The schema below
-        // documents it; tests hold the shape.
-        return new Response(await reservations.nowShowingJson(query), { headers: { "content-type": "application/json" } });
+        answer(await nowShowing.admit(clientIp(request, server)), moviesFailures);
+        // Already-encoded JSON (cached lists are kept encoded; see now-showing.ts). The schema
+        // below documents it; tests hold the shape.
+        return new Response(answer(await nowShowing.json(query), moviesFailures), { headers: { "content-type": "application/json" } });
       },
       {
         query: NowShowingQuery,
-        response: { 200: NowShowing, ...problemResponses(422, 429) },
+        response: { 200: NowShowing, ...problemResponses(moviesFailures) },
         detail: {
           tags,
           summary: "Movies now showing",
@@ -52,51 +110,51 @@ export function reservationsController(
         },
       },
     )
-    .get("/movies/:id", ({ params }) => reservations.movie(params.id), {
+    .get("/movies/:id", async ({ params }) => found(await catalog.movie(params.id), E.movieNotFound, "no such movie"), {
       params: ReservationIdParams,
-      response: { 200: Movie, ...problemResponses(404, 422) },
+      response: { 200: Movie, ...problemResponses({ 404: [E.movieNotFound], 422: invalid }) },
       detail: { tags, summary: "One movie" },
     })
-    .post("/movies", async ({ body, status }) => status(201, await reservations.createMovie(body)), {
+    .post("/movies", async ({ body, status }) => status(201, answer(await catalog.createMovie(body), createMovieFailures)), {
       admin: true,
       body: CreateMovieBody,
-      response: { 201: Movie, ...problemResponses(400, 401, 403, 422) },
+      response: { 201: Movie, ...problemResponses({ ...bodyFailures, ...admin, ...createMovieFailures }) },
       detail: { tags, summary: "Add a movie (admin)" },
     })
-    .get("/theaters", () => reservations.theaters(), {
+    .get("/theaters", () => catalog.theaters(), {
       response: { 200: t.Array(Theater) },
       detail: { tags, summary: "Theaters", description: "Every theater has a 5 x 5 seat grid, A1-E5." },
     })
-    .post("/theaters", async ({ body, status }) => status(201, await reservations.createTheater(body)), {
+    .post("/theaters", async ({ body, status }) => status(201, answer(await catalog.createTheater(body), createTheaterFailures)), {
       admin: true,
       body: CreateTheaterBody,
-      response: { 201: Theater, ...problemResponses(400, 401, 403, 409, 422) },
+      response: { 201: Theater, ...problemResponses({ ...bodyFailures, ...admin, ...createTheaterFailures }) },
       detail: { tags, summary: "Add a theater (admin)", description: "Names are unique case-insensitively (409 theater_name_taken)." },
     })
-    .post("/screenings", async ({ body, status }) => status(201, await reservations.createScreening(body)), {
+    .post("/screenings", async ({ body, status }) => status(201, answer(await catalog.createScreening(body), createScreeningFailures)), {
       admin: true,
       body: CreateScreeningBody,
-      response: { 201: Screening, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      response: { 201: Screening, ...problemResponses({ ...bodyFailures, ...admin, ...createScreeningFailures }) },
       detail: {
         tags,
         summary: "Schedule a screening (admin)",
         description: "endTime = startTime + the movie's running time. A screening overlapping another in the same theater → 409 screening_overlaps.",
       },
     })
-    .get("/screenings/:id", ({ params }) => reservations.screening(params.id), {
+    .get("/screenings/:id", async ({ params }) => found(await catalog.screening(params.id), E.screeningNotFound, "no such screening"), {
       params: ScreeningIdParams,
-      response: { 200: Screening, ...problemResponses(404, 422) },
+      response: { 200: Screening, ...problemResponses({ 404: [E.screeningNotFound], 422: invalid }) },
       detail: { tags, summary: "One screening" },
     })
-    .get("/screenings/:id/seats", ({ params }) => reservations.seatMap(params.id), {
+    .get("/screenings/:id/seats", async ({ params }) => found(await catalog.seatMap(params.id), E.screeningNotFound, "no such screening"), {
       params: ScreeningIdParams,
-      response: { 200: SeatMap, ...problemResponses(404, 422) },
+      response: { 200: SeatMap, ...problemResponses({ 404: [E.screeningNotFound], 422: invalid }) },
       detail: { tags, summary: "Taken and available seats of a screening" },
     })
-    .post("/reservations", async ({ principal, body, status }) => status(201, await reservations.book(principal, body)), {
+    .post("/reservations", async ({ principal, body, status }) => status(201, answer(await booking.book(principal.userId, body), bookingFailures)), {
       auth: true,
       body: BookBody,
-      response: { 201: Reservation, ...problemResponses(400, 401, 404, 409, 422, 429, 503) },
+      response: { 201: Reservation, ...problemResponses({ ...bodyFailures, 401: authFailures, ...bookingFailures }) },
       detail: {
         tags,
         summary: "Book seats",
@@ -108,28 +166,40 @@ export function reservationsController(
       },
     })
     // Declared before /reservations/:id so "me" is never read as an id.
-    .get("/reservations/me", ({ principal, query }) => reservations.myReservations(principal, query.limit ?? 20, query.cursor), {
-      auth: true,
-      query: ReservationListQuery,
-      response: { 200: ReservationPage, ...problemResponses(400, 401, 422) },
-      detail: { tags, summary: "The caller's reservations", description: "Newest first, cancelled ones included; pass nextCursor for the next page." },
-    })
-    .get("/reservations/:id", ({ principal, params }) => reservations.reservation(principal, params.id), {
-      auth: true,
-      params: ReservationIdParams,
-      response: { 200: Reservation, ...problemResponses(401, 404, 422) },
-      detail: { tags, summary: "One of the caller's reservations" },
-    })
+    .get(
+      "/reservations/me",
+      async ({ principal, query }) => {
+        const after = query.cursor === undefined ? null : decodeCursor(query.cursor, ["number", "string"]);
+        const page = await userReservations.list(principal.userId, query.limit ?? 20, after && { createdAt: after[0], id: after[1] });
+        return { items: page.items, nextCursor: page.next && encodeCursor([page.next.createdAt, page.next.id]) };
+      },
+      {
+        auth: true,
+        query: ReservationListQuery,
+        response: { 200: ReservationPage, ...problemResponses({ 400: [P.invalidCursor], 401: authFailures, 422: invalid }) },
+        detail: { tags, summary: "The caller's reservations", description: "Newest first, cancelled ones included; pass nextCursor for the next page." },
+      },
+    )
+    .get(
+      "/reservations/:id",
+      async ({ principal, params }) => found(await userReservations.get(principal.userId, params.id), E.reservationNotFound, "no such reservation"),
+      {
+        auth: true,
+        params: ReservationIdParams,
+        response: { 200: Reservation, ...problemResponses({ 401: authFailures, 404: [E.reservationNotFound], 422: invalid }) },
+        detail: { tags, summary: "One of the caller's reservations" },
+      },
+    )
     .delete(
       "/reservations/:id",
       async ({ principal, params, status }) => {
-        await reservations.cancel(principal, params.id);
+        answer(await userReservations.cancel(principal.userId, params.id), cancelFailures);
         return status(204, undefined);
       },
       {
         auth: true,
         params: ReservationIdParams,
-        response: { 204: t.Void(), ...problemResponses(401, 404, 409, 422) },
+        response: { 204: t.Void(), ...problemResponses({ 401: authFailures, ...cancelFailures }) },
         detail: {
           tags,
           summary: "Cancel a reservation",

@@ -1,11 +1,12 @@
 // `homebase seed movies`: a realistic catalog for demos and benchmarks, written through the
-// service (every rule applies): 12 theaters, 500 movies released over the last two years (plus
+// catalog use cases (every rule applies): 12 theaters, 500 movies released over the last two years (plus
 // some upcoming), and a schedule of ~1,600 screenings from two days ago to about two weeks ahead,
 // mostly of recent releases, back to back with a cleaning break. Deterministic for a given
 // --seed, relative to the day it runs.
 import { genres, grades, type CreateMovieBody, type Genre } from "./model";
-import type { ReservationsService } from "./service";
 import { seededRandom } from "../../platform/random";
+import type { Catalog } from "./catalog";
+import { orThrow } from "./errors";
 
 export interface SeedOptions {
   movies: number;
@@ -42,18 +43,19 @@ export function parseSeedArgs(args: string[]): SeedOptions {
   return options;
 }
 
-export async function seedMovies(service: ReservationsService, options: SeedOptions): Promise<string> {
-  const existing = service.movieCount();
+export async function seedMovies(catalog: Catalog, options: SeedOptions): Promise<string> {
+  const existing = await catalog.movieCount();
   if (existing > 0) return `movies: already seeded (${existing} movies); use a fresh data dir to seed again`;
   const random = seededRandom(options.seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+  // Relative to the wall clock of the day it runs (a CLI command, not a use case).
   const now = Date.now();
   const today = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate());
 
   const theaters = await Promise.all(
     Array.from({ length: options.theaters }, async (_, i) => {
       const name = i === 0 ? "IMAX" : i === 1 ? "4DX" : `Hall ${i - 1}`;
-      return service.theaterByName(name) ?? (await service.createTheater({ name }));
+      return (await catalog.theaterByName(name)) ?? orThrow(await catalog.createTheater({ name }));
     }),
   );
 
@@ -78,7 +80,7 @@ export async function seedMovies(service: ReservationsService, options: SeedOpti
       runningTime: 80 + Math.floor(random() * 90),
     });
   }
-  const movies = await Promise.all(bodies.map((b) => service.createMovie(b)));
+  const movies = await Promise.all(bodies.map(async (b) => orThrow(await catalog.createMovie(b))));
 
   // Screening schedule: each theater, each day from two days ago, 09:00-24:00 UTC, back to back
   // with a 20-minute break; mostly movies released in the last ten weeks, some older ones.
@@ -102,7 +104,7 @@ export async function seedMovies(service: ReservationsService, options: SeedOpti
       }
     }
   }
-  await Promise.all(slots.map((s) => service.createScreening(s)));
+  await Promise.all(slots.map(async (s) => orThrow(await catalog.createScreening(s))));
   const upcoming = slots.filter((s) => Date.parse(s.startTime) > now).length;
   return `movies: ${theaters.length} theaters, ${movies.length} movies (${running.length} in their first ten weeks), ${slots.length} screenings (${upcoming} upcoming)`;
 }

@@ -1,0 +1,308 @@
+// Booking seats without ever double-booking. The rules first (one row, consecutive seats; at
+// most 5 seats per person per screening, earlier bookings included; taken seats refused), then
+// the pipeline that applies them, per screening:
+//   request ─ checks that need no lock (seat shape, screening exists and has not started,
+//             rate-limit pre-check) ─▶ the screening's in-process queue
+//   queue   ─ one batch at a time, under the screening's lock (platform.locks: Redis when
+//             configured, so several instances serialize): rate-limit quotas (peek), then every
+//             booking of the batch as its own transaction in ONE group commit (store.book: all
+//             or nothing per booking; the rules below run in the transaction), then the
+//             rate-limit slots of the successful ones (hit).
+// The (screening, seat) key of the store is the last word: even a writer that skipped the lock
+// cannot double-book. Queueing in-process first means one lock round trip and one fsync per
+// batch instead of per request, which is what keeps contention on a hot screening cheap.
+import { Counter, type Registry } from "prom-client";
+import type { Clock } from "../../platform/clock";
+import { withLock, type LockManager } from "../../platform/lock";
+import type { Logger } from "../../platform/logger";
+import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import { iso } from "./calendar";
+import { fail, ok, reservationErrors as errors, type Failure, type Outcome } from "./errors";
+import type { ReservationConfirmed } from "./events";
+import { maxSeatsPerUser, type BookBody, type Reservation } from "./model";
+import type { ReservationsStore, ScreeningView, SeatState } from "./store";
+
+export type BookingFailureCode =
+  | typeof errors.seatsNotContiguous
+  | typeof errors.screeningNotFound
+  | typeof errors.screeningStarted
+  | typeof errors.seatLimitReached
+  | typeof errors.seatsTaken
+  | typeof errors.bookingRateLimited
+  | typeof errors.screeningBusy
+  | typeof errors.bookingUnavailable;
+type BookingFailure = Failure<BookingFailureCode>;
+
+export interface BookingSettings {
+  /** Successful bookings per user per screening; null = no limit. */
+  rateRule: RateLimitRule | null;
+  /** Lease of a screening's booking lock (renewed while a batch runs). */
+  lockTtlMs: number;
+  /** How long a batch waits for the screening's lock before its requests are refused as busy. */
+  lockWaitMs: number;
+}
+
+/** Most bookings taken from a screening's queue into one locked batch (one transaction). */
+const maxBatch = 128;
+
+interface BookingJob {
+  userId: string;
+  screening: ScreeningView;
+  seats: string[];
+  settle(outcome: Outcome<Reservation, BookingFailureCode>): void;
+  reject(err: unknown): void;
+}
+
+/** A user's bookings left for a screening in this batch, from the limiter's peek. */
+type Quota = Map<string, { left: number; retryAfterMs: number }>;
+
+// The rules. Contiguity needs no state and is checked first; the seat rules run inside the
+// booking's transaction, on the committed state (SeatState) that includes every booking
+// committed before it, so two bookings can never both take a seat or both fill the cap.
+
+/**
+ * Sorted seats of one row with consecutive columns. The schema already checked each seat's
+ * format (A-E, 1-5), the count (1-5) and that none repeats.
+ */
+export function contiguousSeats(seats: string[]): Outcome<string[], typeof errors.seatsNotContiguous> {
+  const sorted = [...seats].sort((a, b) => a[0]!.localeCompare(b[0]!) || Number(a.slice(1)) - Number(b.slice(1)));
+  const row = sorted[0]![0]!;
+  const refuse = (message: string) =>
+    fail(errors.seatsNotContiguous, "seats must be in one row and consecutive, e.g. C2, C3, C4", { field: { field: "/seats", message } });
+  if (sorted.some((s) => s[0] !== row)) return refuse("seats span several rows");
+  for (let i = 1; i < sorted.length; i++) {
+    if (Number(sorted[i]!.slice(1)) !== Number(sorted[i - 1]!.slice(1)) + 1) return refuse("seats are not consecutive");
+  }
+  return ok(sorted);
+}
+
+/** On the screening's committed state: at most 5 seats per person, and none that someone holds. */
+export function seatRefusal(seats: string[], state: SeatState): Failure<typeof errors.seatLimitReached | typeof errors.seatsTaken> | null {
+  if (state.heldByUser + seats.length > maxSeatsPerUser) {
+    return {
+      code: errors.seatLimitReached,
+      detail: `you hold ${state.heldByUser} seat(s) for this screening; at most ${maxSeatsPerUser} per person`,
+      facts: { held: state.heldByUser, limit: maxSeatsPerUser },
+    };
+  }
+  const clash = seats.filter((s) => state.taken.has(s));
+  if (clash.length > 0) {
+    const many = clash.length > 1;
+    return { code: errors.seatsTaken, detail: `seat${many ? "s" : ""} ${clash.join(", ")} ${many ? "are" : "is"} taken`, facts: { seats: clash } };
+  }
+  return null;
+}
+
+export class Booking {
+  private readonly queues = new Map<string, BookingJob[]>();
+  private readonly bookings: Counter<"outcome">;
+
+  constructor(
+    private readonly store: ReservationsStore,
+    private readonly locks: LockManager,
+    private readonly limiter: RateLimiter,
+    private readonly clock: Clock,
+    private readonly settings: BookingSettings,
+    private readonly logger: Logger,
+    registry: Registry,
+  ) {
+    this.bookings = new Counter({
+      name: "homebase_reservations_bookings_total",
+      help: "Booking attempts by outcome (confirmed, seats_taken, seat_limit_reached, rate_limited, busy, invalid)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    });
+  }
+
+  async book(userId: string, body: BookBody): Promise<Outcome<Reservation, BookingFailureCode>> {
+    try {
+      const outcome = await this.attempt(userId, body);
+      this.bookings.inc({ outcome: outcome.ok ? "confirmed" : outcomeLabel(outcome.failure) });
+      return outcome;
+    } catch (err) {
+      this.bookings.inc({ outcome: "error" });
+      throw err;
+    }
+  }
+
+  private async attempt(userId: string, body: BookBody): Promise<Outcome<Reservation, BookingFailureCode>> {
+    const seats = contiguousSeats(body.seats);
+    if (!seats.ok) return seats;
+    const screening = await this.store.screening(body.screeningId);
+    if (!screening) return fail(errors.screeningNotFound, "no such screening");
+    if (screening.startTime <= this.clock.now()) {
+      return fail(errors.screeningStarted, "this screening has already started", { field: { field: "/screeningId", message: "in the past" } });
+    }
+    const rule = this.settings.rateRule;
+    if (rule) {
+      // Fast refusal without queueing; the decisive check runs under the lock.
+      const peek = await this.limiter.peek(bookingKey(userId, screening.id), rule).catch((err: unknown) => this.unavailable(err));
+      if ("failure" in peek) return peek;
+      if (!peek.allowed) return rateLimited(peek.retryAfterMs);
+    }
+    return new Promise((settle, reject) => this.enqueue({ userId, screening, seats: seats.value, settle, reject }));
+  }
+
+  private enqueue(job: BookingJob): void {
+    const id = job.screening.id;
+    const queue = this.queues.get(id);
+    if (queue) {
+      queue.push(job);
+      return;
+    }
+    const fresh = [job];
+    this.queues.set(id, fresh);
+    void this.drain(id, fresh);
+  }
+
+  /** Runs the screening's queued bookings batch by batch, each batch under the screening's lock. */
+  private async drain(screeningId: string, queue: BookingJob[]): Promise<void> {
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        try {
+          const ran = await withLock(
+            this.locks,
+            `reservations:screening:${screeningId}`,
+            { ttlMs: this.settings.lockTtlMs, waitMs: this.settings.lockWaitMs },
+            (_lease, signal) => this.runBatch(batch, signal),
+          );
+          if (ran === null) {
+            const busy = fail(errors.screeningBusy, "bookings for this screening are busy; try again", { retryAfterMs: 1_000 });
+            for (const job of batch) job.settle(busy);
+          }
+        } catch (err) {
+          // The lock's backend (Redis) failed: refuse rather than book unserialized.
+          const refused = this.unavailable(err);
+          for (const job of batch) job.settle(refused);
+        }
+      }
+    } finally {
+      // Nothing can be queued between the loop's last check and here (no await in between).
+      this.queues.delete(screeningId);
+    }
+  }
+
+  /** One batch under the lock. Settles every job; never throws. */
+  private async runBatch(batch: BookingJob[], signal: AbortSignal): Promise<true> {
+    const rule = this.settings.rateRule;
+    const quota: Quota = new Map();
+    try {
+      if (rule) {
+        const keys = [...new Set(batch.map((j) => bookingKey(j.userId, j.screening.id)))];
+        const peeks = await Promise.all(keys.map((k) => this.limiter.peek(k, rule)));
+        keys.forEach((k, i) => {
+          const p = peeks[i]!;
+          quota.set(k, { left: p.allowed ? p.remaining : 0, retryAfterMs: p.allowed ? rule.windowMs : p.retryAfterMs });
+        });
+      }
+    } catch (err) {
+      const refused = this.unavailable(err);
+      for (const job of batch) job.settle(refused);
+      return true;
+    }
+    if (signal.aborted) {
+      const refused = this.unavailable(signal.reason);
+      for (const job of batch) job.settle(refused);
+      return true;
+    }
+    const now = this.clock.now();
+    const attempts = batch.map((job) => {
+      const id = Bun.randomUUIDv7();
+      const slot = quota.get(bookingKey(job.userId, job.screening.id));
+      return {
+        reservation: { id, userId: job.userId, screeningId: job.screening.id, seats: job.seats, createdAt: now },
+        refusal: (state: SeatState): BookingFailure | null => {
+          if (slot && slot.left <= 0) return rateLimited(slot.retryAfterMs).failure;
+          return seatRefusal(job.seats, state);
+        },
+        booked: (): ReservationConfirmed => {
+          if (slot) slot.left--;
+          return confirmedEvent(id, job, now);
+        },
+      };
+    });
+    const results = await this.store.book(attempts);
+    const confirmed: BookingJob[] = [];
+    results.forEach((result, i) => {
+      const job = batch[i]!;
+      if (result.kind === "booked") {
+        confirmed.push(job);
+        job.settle(ok(reservationOf(attempts[i]!.reservation.id, job, now)));
+      } else if (result.kind === "refused") job.settle({ ok: false, failure: result.refusal });
+      // Only a writer that bypassed the lock gets here; the store's (screening, seat) key held.
+      else if (result.kind === "seat_conflict") job.settle(fail(errors.seatsTaken, "some of these seats were just taken", { facts: { seats: job.seats } }));
+      else job.reject(result.error);
+    });
+    if (rule) {
+      // Only a booking that succeeded uses up the user's slot for the screening.
+      await Promise.all(
+        confirmed.map((job) =>
+          this.limiter.hit(bookingKey(job.userId, job.screening.id), rule).catch((err: unknown) => {
+            this.logger.warn("booking rate limit not recorded (limiter unavailable)", { userId: job.userId, screeningId: job.screening.id, err });
+          }),
+        ),
+      );
+    }
+    return true;
+  }
+
+  private unavailable(err: unknown): { ok: false; failure: Failure<typeof errors.bookingUnavailable> } {
+    this.logger.warn("booking refused: lock or rate-limit backend unavailable", { err });
+    return fail(errors.bookingUnavailable, "bookings are briefly unavailable; try again", { retryAfterMs: 1_000 });
+  }
+}
+
+function bookingKey(userId: string, screeningId: string): string {
+  return `booking:${userId}:${screeningId}`;
+}
+
+function rateLimited(retryAfterMs: number) {
+  return fail(errors.bookingRateLimited, "you booked this screening recently; try again later", { retryAfterMs });
+}
+
+function outcomeLabel(failure: BookingFailure): string {
+  switch (failure.code) {
+    case errors.seatsTaken:
+    case errors.seatLimitReached:
+      return failure.code;
+    case errors.bookingRateLimited:
+      return "rate_limited";
+    case errors.screeningBusy:
+    case errors.bookingUnavailable:
+      return "busy";
+    default:
+      return "invalid";
+  }
+}
+
+function confirmedEvent(id: string, job: BookingJob, now: number): ReservationConfirmed {
+  const s = job.screening;
+  return {
+    reservationId: id,
+    userId: job.userId,
+    screeningId: s.id,
+    movieTitle: s.movieTitle,
+    theaterName: s.theaterName,
+    startTime: iso(s.startTime),
+    seats: job.seats,
+    confirmedAt: iso(now),
+  };
+}
+
+function reservationOf(id: string, job: BookingJob, now: number): Reservation {
+  const s = job.screening;
+  return {
+    id,
+    screeningId: s.id,
+    movieId: s.movieId,
+    movieTitle: s.movieTitle,
+    theaterName: s.theaterName,
+    startTime: iso(s.startTime),
+    endTime: iso(s.endTime),
+    seats: job.seats,
+    status: "confirmed",
+    createdAt: iso(now),
+    cancelledAt: null,
+  };
+}

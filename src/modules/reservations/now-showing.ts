@@ -1,0 +1,182 @@
+// The now-showing list (GET /movies): movies released on or before today (UTC) with screenings
+// from now on, cached per genre, behind a per-IP rate limit.
+import type { CacheAside } from "../../platform/cache/cache-aside";
+import type { Clock } from "../../platform/clock";
+import type { Logger } from "../../platform/logger";
+import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import { iso, nextUtcMidnight, utcDay } from "./calendar";
+import { textKey } from "./catalog";
+import { fail, ok, reservationErrors as errors, type Outcome } from "./errors";
+import { genres, type Genre, type NowShowing, type NowShowingMovie, type NowShowingQuery } from "./model";
+import type { NowShowingEntry, NowShowingFilter, ReservationsStore } from "./store";
+
+export interface NowShowingSettings {
+  /** TTL of cached lists; 0 = no cache. Always cut at the next UTC midnight. */
+  cacheTtlMs: number;
+  /** GET /movies per client IP; null = no limit. */
+  rateRule: RateLimitRule | null;
+}
+
+/** The cache name in homebase_cache_requests_total. */
+export const nowShowingCacheName = "now_showing";
+/** Bumped after every catalog change: every cached list variant moves to a fresh key at once. */
+const catalogNamespace = "reservations:catalog";
+
+/** Cache TTL for a list computed at `now`: never past the next UTC midnight, when "released by today" changes. */
+export function listTtlMs(now: number, ttlMs: number): number {
+  return Math.max(1, Math.min(ttlMs, nextUtcMidnight(now) - now));
+}
+
+interface CachedList {
+  /** The encoded { items } body. */
+  body: string;
+  /** Epoch ms when it stops being exact: its first screening starts, or the UTC day ends. */
+  validUntil: number;
+}
+
+type UnknownGenre = typeof errors.unknownGenre;
+
+export class NowShowingList {
+  constructor(
+    private readonly store: ReservationsStore,
+    private readonly cache: CacheAside,
+    private readonly limiter: RateLimiter,
+    private readonly clock: Clock,
+    private readonly settings: NowShowingSettings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Counts a request from a client against the per-IP limit. */
+  async admit(ip: string | null): Promise<Outcome<void, typeof errors.moviesRateLimited>> {
+    const rule = this.settings.rateRule;
+    if (!rule) return ok(undefined);
+    const result = await this.limiter.hit(`movies:ip:${ip ?? "unknown"}`, rule).catch((err: unknown) => {
+      // A read must not fail because the limiter's store is down: let it through, say so.
+      this.logger.warn("movies rate limiter unavailable; request let through", { err });
+      return null;
+    });
+    if (result && !result.allowed) {
+      return fail(errors.moviesRateLimited, "too many movie list requests from this address; try again later", { retryAfterMs: result.retryAfterMs });
+    }
+    return ok(undefined);
+  }
+
+  /**
+   * The list as the encoded JSON body, because cached lists are kept encoded: a hit costs no
+   * parse, no validation and no serialization. Newest release first, each movie with its
+   * upcoming screenings by start time.
+   *
+   * Lists without a title filter are cached per genre. An entry is good until the first of its
+   * screenings starts (or the UTC day ends, when "released by today" changes): a reader that finds
+   * it past that point drops it and loads afresh, so the list is exact at any moment; catalog
+   * changes move every entry to a new generation.
+   */
+  async json(query: NowShowingQuery): Promise<Outcome<string, UnknownGenre>> {
+    const genre = query.genre === undefined ? undefined : knownGenre(query.genre);
+    if (genre && !genre.ok) return genre;
+    const now = this.clock.now();
+    const title = query.title?.trim() ?? "";
+    const filter: NowShowingFilter = { today: utcDay(now), now, ...(genre ? { genre: genre.value } : {}) };
+    if (title !== "") return ok(encodeList(await this.load({ ...filter, titleKey: textKey(title) })));
+    const ttl = this.settings.cacheTtlMs;
+    if (ttl === 0) return ok(encodeList(await this.load(filter)));
+    const generation = await this.cache.generation(catalogNamespace);
+    const key = `${catalogNamespace}@${generation}:now-showing:${filter.today}:${genre?.value ?? "*"}`;
+    const load = async (at: number): Promise<CachedList> => {
+      const items = await this.load({ ...filter, now: at });
+      return { body: encodeList(items), validUntil: Math.min(nextUtcMidnight(at), firstStart(items)) };
+    };
+    let cached = await this.cache.getOrLoad(nowShowingCacheName, key, listTtlMs(now, ttl), () => load(now));
+    if (this.clock.now() >= cached.validUntil) {
+      // A screening in it has started since it was cached: replace it.
+      await this.cache.invalidate(key);
+      const at = this.clock.now();
+      cached = await this.cache.getOrLoad(nowShowingCacheName, key, listTtlMs(at, ttl), () => load(at));
+    }
+    const at = this.clock.now();
+    // Only when a reload raced another start (or the clocks of two instances disagree).
+    if (at >= cached.validUntil) return ok(encodeList(upcomingOnly((JSON.parse(cached.body) as NowShowing).items, at)));
+    return ok(cached.body);
+  }
+
+  /** The decoded list (tests and internal callers). */
+  async list(query: NowShowingQuery): Promise<Outcome<NowShowing, UnknownGenre>> {
+    const body = await this.json(query);
+    return body.ok ? ok(JSON.parse(body.value) as NowShowing) : body;
+  }
+
+  /** How the store runs each now-showing shape (the index test reads it). */
+  plan(filter: { genre?: Genre; title?: string }): Promise<string[]> {
+    const now = this.clock.now();
+    return this.store.nowShowingPlan({
+      today: utcDay(now),
+      now,
+      ...(filter.genre ? { genre: filter.genre } : {}),
+      ...(filter.title ? { titleKey: textKey(filter.title) } : {}),
+    });
+  }
+
+  /** After a committed catalog change: every cached list is dropped at once. */
+  async catalogChanged(): Promise<void> {
+    await this.cache.bump(catalogNamespace);
+  }
+
+  private async load(filter: NowShowingFilter): Promise<NowShowingMovie[]> {
+    return groupByMovie(await this.store.nowShowing(filter));
+  }
+}
+
+function knownGenre(raw: string): Outcome<Genre, UnknownGenre> {
+  if ((genres as readonly string[]).includes(raw)) return ok(raw as Genre);
+  return fail(errors.unknownGenre, `unknown genre "${raw.slice(0, 32)}"`, { field: { field: "/genre", message: `must be one of ${genres.join(", ")}` } });
+}
+
+/** Entries come sorted by movie, then start: one item per movie with its screenings in order. */
+function groupByMovie(entries: NowShowingEntry[]): NowShowingMovie[] {
+  const items: NowShowingMovie[] = [];
+  let current: NowShowingMovie | undefined;
+  for (const e of entries) {
+    if (current?.id !== e.id) {
+      current = {
+        id: e.id,
+        title: e.title,
+        grade: e.grade,
+        genre: e.genre,
+        releaseDate: e.releaseDate,
+        thumbnailUrl: e.thumbnailUrl,
+        runningTime: e.runningTime,
+        screenings: [],
+      };
+      items.push(current);
+    }
+    current.screenings.push({ id: e.screeningId, theaterName: e.theaterName, startTime: iso(e.startTime), endTime: iso(e.endTime) });
+  }
+  return items;
+}
+
+function encodeList(items: NowShowingMovie[]): string {
+  return JSON.stringify({ items } satisfies NowShowing);
+}
+
+/** The earliest start among the lists' screenings (each movie's are sorted); Infinity when none. */
+function firstStart(items: NowShowingMovie[]): number {
+  let first = Infinity;
+  for (const movie of items) {
+    const start = movie.screenings[0] ? Date.parse(movie.screenings[0].startTime) : Infinity;
+    if (start < first) first = start;
+  }
+  return first;
+}
+
+/** A cached list as of now: screenings that started since it was cached dropped, then movies left without any. */
+function upcomingOnly(items: NowShowingMovie[], now: number): NowShowingMovie[] {
+  const cutoff = iso(now);
+  const out: NowShowingMovie[] = [];
+  for (const movie of items) {
+    // ISO-8601 UTC strings of one format compare like the instants they name.
+    const first = movie.screenings.findIndex((s) => s.startTime > cutoff);
+    if (first === -1) continue;
+    out.push(first === 0 ? movie : { ...movie, screenings: movie.screenings.slice(first) });
+  }
+  return out;
+}
