@@ -60,10 +60,10 @@ export function chatController(
 ) {
   const { service, sockets, hub } = chat;
   const { clientIp, isDraining } = options;
-  const actor = (principal: { userId: string; sessionId: string; role: string }): Actor => ({
-    userId: principal.userId,
-    nickname: accounts.me(principal as Parameters<AccountsService["me"]>[0]).nickname,
-  });
+  type Principal = Parameters<AccountsService["me"]>[0];
+  // Awaited: the nickname comes from accounts, whether it answers at once or from its store.
+  const nicknameOf = async (principal: Principal): Promise<string> => (await accounts.me(principal)).nickname;
+  const actor = async (principal: Principal): Promise<Actor> => ({ userId: principal.userId, nickname: await nicknameOf(principal) });
   // Socket → its connection; keyed by Bun's per-connection data object.
   const conns = new WeakMap<object, Conn>();
   hub.watchDraining(isDraining);
@@ -80,7 +80,7 @@ export function chatController(
         description: "Pages of at most 50 (default 10). search matches part of the name, case-insensitively; sort by name, created (default) or participants. Rate limited per client IP.",
       },
     })
-    .post("/rooms", async ({ principal, body, status }) => status(201, await service.createRoom(actor(principal), body)), {
+    .post("/rooms", async ({ principal, body, status }) => status(201, await service.createRoom(await actor(principal), body)), {
       auth: true,
       body: CreateRoomBody,
       response: { 201: Room, ...problemResponses(400, 401, 413, 422) },
@@ -92,7 +92,7 @@ export function chatController(
       response: { 200: Room, ...problemResponses(401, 404, 422) },
       detail: { tags, summary: "A room" },
     })
-    .post("/rooms/:id/join", ({ principal, params, body }) => service.joinRoom(actor(principal), params.id, body?.password), {
+    .post("/rooms/:id/join", async ({ principal, params, body }) => service.joinRoom(await actor(principal), params.id, body?.password), {
       auth: true,
       params: RoomIdParams,
       body: t.Optional(JoinRoomBody),
@@ -107,7 +107,7 @@ export function chatController(
     .post(
       "/rooms/:id/leave",
       async ({ principal, params, status }) => {
-        await service.leaveRoom(actor(principal), params.id);
+        await service.leaveRoom(await actor(principal), params.id);
         return status(204, undefined);
       },
       {
@@ -225,7 +225,7 @@ export function chatController(
         }
         if (!token) throw problems.unauthorized("missing_token", "pass the access token as ?token= or as Sec-WebSocket-Protocol: bearer, <token>");
         const principal = await accounts.authenticate(token);
-        const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname: accounts.me(principal).nickname };
+        const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname: await nicknameOf(principal) };
         (context as unknown as { chatAuth: SocketAuth }).chatAuth = auth;
       },
       open(ws) {
