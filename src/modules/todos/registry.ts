@@ -36,12 +36,12 @@ export function taskHash(t: NewTask): string {
 
 /** The registry row of a live project of the user, or 404 (also for other users' projects). */
 export function ownedProject(row: IdRow | null, userId: string): IdRow {
-  if (!row || row.kind !== "project" || row.user_id !== userId || row.deleted_at !== null) throw todoProblems.projectNotFound();
+  if (row?.kind !== "project" || row.user_id !== userId || row.deleted_at !== null) throw todoProblems.projectNotFound();
   return row;
 }
 
 export function ownedTask(row: IdRow | null, userId: string): IdRow & { project_id: string } {
-  if (!row || row.kind !== "task" || row.user_id !== userId || row.deleted_at !== null || row.project_id === null) {
+  if (row?.kind !== "task" || row.user_id !== userId || row.deleted_at !== null || row.project_id === null) {
     throw todoProblems.taskNotFound();
   }
   return row as IdRow & { project_id: string };

@@ -26,7 +26,7 @@ const bind = (row: object) => row as Record<string, string | number | null>;
 export class TodoTables {
   private readonly q;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.q = {
       idRow: db.query<IdRow, [string]>("SELECT * FROM todo_ids WHERE id = ?"),
       insertId: db.query(
