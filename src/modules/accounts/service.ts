@@ -75,7 +75,9 @@ function checkedNickname(raw: string): { nickname: string; key: string } {
   const nickname = raw.trim();
   const key = nickname.toLowerCase();
   if (reservedNicknames.has(key)) {
-    throw problems.unprocessable(E.nicknameReserved, `the nickname "${nickname}" is reserved`, [{ field: "/nickname", message: "reserved" }]);
+    throw problems.unprocessable(E.nicknameReserved, `the nickname "${nickname}" is reserved`, [
+      { field: "/nickname", message: "reserved" },
+    ]);
   }
   return { nickname, key };
 }
@@ -139,10 +141,7 @@ export class AccountsService {
     const email = body.email.trim().toLowerCase();
     const accountKey = `login:account:${email}`;
     const ipKey = `login:ip:${client.ip ?? "unknown"}`;
-    let [byAccount, byIp] = await Promise.all([
-      this.limiter.peek(accountKey, this.accountRule),
-      this.limiter.peek(ipKey, this.ipRule),
-    ]);
+    let [byAccount, byIp] = await Promise.all([this.limiter.peek(accountKey, this.accountRule), this.limiter.peek(ipKey, this.ipRule)]);
     if (!byAccount.allowed || !byIp.allowed) {
       // The attempt past the limit counts, which arms the block period on the limited key.
       [byAccount, byIp] = await Promise.all([

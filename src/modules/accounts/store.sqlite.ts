@@ -64,7 +64,9 @@ export class SqliteAccountsStore implements AccountsStore {
       updatePassword: db.query<unknown, [string, number, number, string]>(
         "UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
       ),
-      updateRole: db.query<unknown, [string, number, string]>("UPDATE users SET role = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL"),
+      updateRole: db.query<unknown, [string, number, string]>(
+        "UPDATE users SET role = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+      ),
       softDelete: db.query<unknown, [number, number, string]>(
         "UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
       ),
@@ -187,7 +189,17 @@ export class SqliteAccountsStore implements AccountsStore {
     });
   }
 
-  rotateRefreshToken({ presentedHash, nextHash, at, expiresAt }: { presentedHash: string; nextHash: string; at: number; expiresAt: number }): Promise<RefreshRotation> {
+  rotateRefreshToken({
+    presentedHash,
+    nextHash,
+    at,
+    expiresAt,
+  }: {
+    presentedHash: string;
+    nextHash: string;
+    at: number;
+    expiresAt: number;
+  }): Promise<RefreshRotation> {
     return this.writer.write((): RefreshRotation => {
       const token = this.q.refreshByHash.get(presentedHash);
       if (!token) return { kind: "invalid" };

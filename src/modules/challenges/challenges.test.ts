@@ -6,7 +6,9 @@ import { startRedis, stopRedis } from "../../testing/servers";
 import { waitFor } from "../../testing/wait";
 import type { EventEnvelope } from "../../platform/events/bus";
 import { challengeEvents } from "./events";
-import { logsCacheName } from "./service";
+import { ManualClock } from "../../platform/clock";
+import { encodeCursor } from "../../platform/http/paging";
+import { logsCacheName } from "./reads";
 
 type User = Awaited<ReturnType<typeof signupAndLogin>>;
 
@@ -163,10 +165,9 @@ describe.each(modes)("challenges (%s)", (mode) => {
         ["GET", `/challenges/${id}/leaderboard`],
       ];
       for (const [method, path] of routes) {
-        // A valid body: Elysia validates the body before the auth macro resolves.
-        const body = path === "/challenges" || method === "PATCH" ? { title: "x", startDate: day(0), endDate: day(1) } : undefined;
-        const res = await t.request(method, path, { body });
-        await expectProblem(res, 401, "missing_token");
+        // Authentication comes first: no body, or a bad one, still answers 401.
+        await expectProblem(await t.request(method, path), 401, "missing_token");
+        if (method === "POST" || method === "PATCH") await expectProblem(await t.request(method, path, { body: { title: 7 } }), 401, "missing_token");
       }
       await expectProblem(await t.request("GET", "/challenges", { token: "not-a-jwt" }), 401, "invalid_token");
     });
@@ -180,7 +181,7 @@ describe.each(modes)("challenges (%s)", (mode) => {
       expect(await fields(await post({}))).toEqual(expect.arrayContaining(["/title", "/startDate", "/endDate"]));
       expect(await fields(await post({ ...base, title: "" }))).toContain("/title");
       expect(await fields(await post({ ...base, title: "x".repeat(101) }))).toContain("/title");
-      expect(await fields(await post({ ...base, title: "   " }), "title_blank")).toEqual(["/title"]);
+      expect(await fields(await post({ ...base, title: "   " }))).toEqual(["/title"]);
       expect(await fields(await post({ ...base, description: "d".repeat(1001) }))).toContain("/description");
       expect(await fields(await post({ ...base, startDate: "2026-02-30" }))).toContain("/startDate");
       expect(await fields(await post({ ...base, endDate: "2026-1-5" }))).toContain("/endDate");
@@ -287,6 +288,8 @@ describe.each(modes)("challenges (%s)", (mode) => {
       await expectProblem(await t.request("GET", "/challenges?limit=101", { token: as(me) }), 422, "validation_failed");
       await expectProblem(await t.request("GET", "/challenges?mine=perhaps", { token: as(me) }), 422, "validation_failed");
       await expectProblem(await t.request("GET", "/challenges?cursor=bm9wZQ", { token: as(me) }), 400, "invalid_cursor");
+      // Another list's cursor (the user list's is [createdAt, id]).
+      await expectProblem(await t.request("GET", `/challenges?cursor=${encodeCursor([Date.now(), Bun.randomUUIDv7()])}`, { token: as(me) }), 400, "invalid_cursor");
     });
   });
 
@@ -307,7 +310,7 @@ describe.each(modes)("challenges (%s)", (mode) => {
       await expectProblem(await t.request("POST", `/challenges/${ended.id}/members`, { token: as(member) }), 409, "challenge_ended");
 
       expect((await t.request("DELETE", `/challenges/${c.id}/members/me`, { token: as(member) })).status).toBe(204);
-      await expectProblem(await t.request("DELETE", `/challenges/${c.id}/members/me`, { token: as(member) }), 404, "membership_not_found");
+      await expectProblem(await t.request("DELETE", `/challenges/${c.id}/members/me`, { token: as(member) }), 404, "not_member");
       await expectProblem(await t.request("DELETE", `/challenges/${Bun.randomUUIDv7()}/members/me`, { token: as(member) }), 404, "challenge_not_found");
       expect(((await (await t.request("GET", `/challenges/${c.id}`, { token: as(member) })).json()) as ChallengeBody).memberCount).toBe(1);
     });
@@ -322,7 +325,7 @@ describe.each(modes)("challenges (%s)", (mode) => {
       const first = await log(member, c.id);
       expect(first).toMatchObject({ challengeId: c.id, day: day(0) });
       await expectProblem(await t.request("POST", `/challenges/${c.id}/logs`, { token: as(member) }), 409, "already_logged_today");
-      await expectProblem(await t.request("POST", `/challenges/${c.id}/logs`, { token: as(outsider) }), 403, "not_a_member");
+      await expectProblem(await t.request("POST", `/challenges/${c.id}/logs`, { token: as(outsider) }), 403, "not_member");
       await expectProblem(await t.request("POST", `/challenges/${Bun.randomUUIDv7()}/logs`, { token: as(member) }), 404, "challenge_not_found");
       await expectProblem(await t.request("POST", "/challenges/nope/logs", { token: as(member) }), 422, "validation_failed");
 
@@ -459,7 +462,7 @@ describe.each(modes)("challenges (%s)", (mode) => {
 
       const expected = (counts: Array<[User, number]>) => {
         const sorted = counts.map(([u, n]) => ({ userId: u.user.id, nickname: u.nickname, logCount: n })).sort((x, y) => y.logCount - x.logCount || (x.userId < y.userId ? -1 : 1));
-        return sorted.map((e, i) => ({ rank: sorted.findIndex((s) => s.logCount === e.logCount) + 1, ...e }));
+        return sorted.map((e) => ({ rank: sorted.findIndex((s) => s.logCount === e.logCount) + 1, ...e }));
       };
       const zeroes = [owner, d].sort((x, y) => (x.user.id < y.user.id ? -1 : 1));
       // The consumer's repeats of the joins would (correctly) refuse a rebuild racing them.
@@ -517,6 +520,54 @@ describe.each(modes)("challenges (%s)", (mode) => {
       await expectProblem(await t.request("GET", `/challenges/${c.id}/leaderboard?limit=0`, { token: as(u) }), 422, "validation_failed");
       await expectProblem(await t.request("GET", `/challenges/${c.id}/leaderboard?limit=101`, { token: as(u) }), 422, "validation_failed");
       await expectProblem(await t.request("GET", "/challenges/zzz/leaderboard", { token: as(u) }), 422, "validation_failed");
+    });
+  });
+
+  describe("days come from the injected clock", () => {
+    // A minute before midnight UTC: the next log day is one clock.advance away.
+    const clock = new ManualClock(Date.parse("2026-12-01T23:59:00.000Z"));
+    let c: TestApp;
+    beforeAll(async () => {
+      c = await createTestApp(mode, {}, undefined, undefined, { clock });
+    });
+    afterAll(() => c.close());
+
+    test("one log per UTC day, the next day again; after endDate neither logging nor joining; active follows the clock", async () => {
+      const owner = await signupAndLogin(c);
+      const member = await signupAndLogin(c);
+      const created = await c.request("POST", "/challenges", { token: as(owner), body: { title: uniqueTitle(), startDate: "2026-12-01", endDate: "2026-12-02" } });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as ChallengeBody;
+      expect((await c.request("POST", `/challenges/${id}/members`, { token: as(member) })).status).toBe(201);
+      const logToday = () => c.request("POST", `/challenges/${id}/logs`, { token: as(member) });
+      const activeIds = async () => ((await (await c.request("GET", "/challenges?active=true", { token: as(member) })).json()) as Page).items.map((x) => x.id);
+      // Access tokens expire by the same clock.
+      const logInAgain = async (u: User) => {
+        const res = await c.request("POST", "/auth/login", { body: { email: u.email, password: u.password } });
+        u.tokens = (await res.json()) as User["tokens"];
+      };
+
+      const first = await logToday();
+      expect(first.status).toBe(201);
+      expect(await first.json()).toMatchObject({ day: "2026-12-01", createdAt: "2026-12-01T23:59:00.000Z" });
+      await expectProblem(await logToday(), 409, "already_logged_today");
+
+      clock.advance(60_000);
+      const second = await logToday();
+      expect(second.status).toBe(201);
+      expect(await second.json()).toMatchObject({ day: "2026-12-02", createdAt: "2026-12-02T00:00:00.000Z" });
+      const logs = (await (await c.request("GET", `/challenges/logs/${member.user.id}`, { token: as(owner) })).json()) as Logs;
+      expect(logs.logs.map((l) => l.createdAt)).toEqual(["2026-12-02T00:00:00.000Z", "2026-12-01T23:59:00.000Z"]);
+      const ranking = (await (await c.request("GET", `/challenges/${id}/leaderboard`, { token: as(owner) })).json()) as Board;
+      expect(ranking.entries.map((e) => [e.userId, e.logCount])).toEqual([[member.user.id, 2], [owner.user.id, 0]]);
+      expect(await activeIds()).toContain(id);
+
+      clock.advance(86_400_000);
+      await logInAgain(member);
+      await expectProblem(await logToday(), 409, "challenge_ended");
+      const late = await signupAndLogin(c);
+      await expectProblem(await c.request("POST", `/challenges/${id}/members`, { token: as(late) }), 409, "challenge_ended");
+      expect(await activeIds()).not.toContain(id);
     });
   });
 

@@ -5,11 +5,12 @@ import { accountsModule } from "../accounts";
 import { challengesConfigSchema, resolveChallengesConfig } from "./config";
 import { challengeConsumers } from "./events";
 import challengesSql from "./migrations/0001_challenges.sql" with { type: "text" };
-import { ChallengesRepository } from "./repository";
 import { challengesController } from "./routes";
 import { ChallengesService } from "./service";
+import { SqliteChallengesStore } from "./store.sqlite";
 
 export { challengeEvents } from "./events";
+export { challengesErrors } from "./errors";
 export type { ChallengesService } from "./service";
 
 export const challengesModule = defineModule({
@@ -18,15 +19,8 @@ export const challengesModule = defineModule({
   config: { schema: challengesConfigSchema, resolve: resolveChallengesConfig },
   migrations: [{ version: 1, name: "challenges", sql: challengesSql, legacyVersion: 3 }],
   setup({ platform, config, logger, use }) {
-    const service = new ChallengesService(
-      new ChallengesRepository(platform.db),
-      platform.writer,
-      platform.events,
-      platform.cache,
-      platform.redis,
-      config,
-      logger,
-    );
+    const store = new SqliteChallengesStore(platform.db, platform.writer, platform.events);
+    const service = new ChallengesService(store, platform.cache, platform.redis, platform.clock, config, logger);
     return { api: service, routes: [challengesController(service, use(accountsModule))], consumers: challengeConsumers(service) };
   },
 });

@@ -1,5 +1,7 @@
 // Schemas for the challenges routes: the single source for validation, types and OpenAPI.
 import { t, type Static } from "elysia";
+import { CursorPage, cursorQuery } from "../../platform/http/paging";
+import { nonBlank } from "../../platform/http/schemas";
 
 const exampleChallenge = {
   id: "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2a20",
@@ -17,11 +19,10 @@ const exampleChallenge = {
 // format "date" checks the calendar too (2026-02-30 is refused), not only the shape.
 export const IsoDate = t.String({ format: "date", description: "Calendar date YYYY-MM-DD (UTC)", examples: ["2026-12-01"] });
 
-// Counted in UTF-16 units after trimming; an all-blank title is refused by the service.
-export const Title = t.String({
-  minLength: 1,
+// Counted in UTF-16 units; stored trimmed.
+export const Title = nonBlank({
   maxLength: 100,
-  description: "1–100 characters; unique (case-insensitively) among the owner's challenges",
+  description: "1–100 characters, not all blank; unique (case-insensitively) among the owner's challenges",
   examples: ["30 days of push-ups"],
 });
 export const Description = t.String({ maxLength: 1000, description: "Up to 1000 characters", examples: ["Log a set every day."] });
@@ -59,18 +60,14 @@ export const ChallengeIdParams = t.Object({ id: t.String({ format: "uuid" }) });
 export const UserIdParams = t.Object({ userId: t.String({ format: "uuid" }) });
 
 export const ChallengeListQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  cursor: t.Optional(t.String({ maxLength: 200, description: "nextCursor of the previous page" })),
+  ...cursorQuery(),
   active: t.Optional(t.Boolean({ description: "Only challenges running today (UTC)" })),
   mine: t.Optional(t.Boolean({ description: "Only challenges the caller owns" })),
   joined: t.Optional(t.Boolean({ description: "Only challenges the caller is a member of" })),
 });
 export type ChallengeListQuery = Static<typeof ChallengeListQuery>;
 
-export const ChallengePage = t.Object({
-  items: t.Array(Challenge),
-  nextCursor: t.Union([t.String(), t.Null()], { description: "Pass as cursor for the next page; null on the last page" }),
-});
+export const ChallengePage = CursorPage(Challenge);
 export type ChallengePage = Static<typeof ChallengePage>;
 
 export const Membership = t.Object(
