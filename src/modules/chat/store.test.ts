@@ -9,8 +9,8 @@ import { migrationSets } from "../../app";
 import { GroupCommitWriter, migrate, openDatabase } from "../../platform/db/sqlite";
 import { modes } from "../../testing/modes";
 import { startRealBackends } from "../../testing/servers";
-import { MongoChatStore } from "./mongo";
-import { SqliteChatStore } from "./repository";
+import { MongoChatStore } from "./store.mongo";
+import { SqliteChatStore } from "./store.sqlite";
 import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
 
 // Embedded mode runs the SQLite store; real mode the Mongo store (the one MONGO_URL selects).

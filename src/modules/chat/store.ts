@@ -1,5 +1,5 @@
 // The port the chat service needs from storage. Two implementations pass the same test file
-// (store.test.ts): SQLite (repository.ts, the default) and MongoDB (mongo.ts, when MONGO_URL is set).
+// (store.test.ts): SQLite (store.sqlite.ts, the default) and MongoDB (store.mongo.ts, when MONGO_URL is set).
 import type { FileCategory, RoomSort } from "./model";
 
 export interface RoomRecord {

@@ -1,5 +1,5 @@
 -- Chat: rooms (optionally secret), memberships, messages, read state, uploaded files.
--- With MONGO_URL set the chat store lives in MongoDB instead (src/modules/chat/mongo.ts);
+-- With MONGO_URL set the chat store lives in MongoDB instead (src/modules/chat/store.mongo.ts);
 -- these tables then stay empty.
 
 CREATE TABLE chat_rooms (
