@@ -170,7 +170,7 @@ describe.each(modes)("input abuse (%s)", (mode) => {
     }
     // Bracketed keys are not operators: refused, or an unknown parameter the list ignores.
     const plain = (await must<{ items: Array<{ id: string }> }>(app.base, "GET", "/rooms", { token: w.other.accessToken })).items.map((r) => r.id);
-    for (const q of ["search[$ne]=x", "search[$regex]=.*", "pageSize[$gt]=0", "joined[$ne]=false"]) {
+    for (const q of ["search[$ne]=x", "search[$regex]=.*", "size[$gt]=0", "joined[$ne]=false"]) {
       const res = await call(app.base, "GET", `/rooms?${q}`, { token: w.other.accessToken });
       if (res.status !== 200) await expectProblem(res, [400, 422], q);
       else expect({ q, ids: ((await res.json()) as { items: Array<{ id: string }> }).items.map((r) => r.id) }).toEqual({ q, ids: plain });

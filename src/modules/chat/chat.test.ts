@@ -81,14 +81,16 @@ describe.each(modes)("chat (%s)", (mode) => {
         [r1.id, 2, true],
         [r2.id, 1, false],
       ]);
-      expect(await list("sort=created&pageSize=1&page=2")).toMatchObject({ items: [{ id: r1.id }], page: 2, pageSize: 1, total: 2, hasMore: false });
+      expect(await list("sort=created&size=1&page=2")).toMatchObject({ items: [{ id: r1.id }], page: 2, size: 1, total: 2, hasMore: false });
       expect((await list("joined=true", b)).items.map((r: any) => r.id)).toEqual([r2.id]);
 
-      const tooBig = await t.request("GET", "/rooms?pageSize=51", { token: tok(a) });
+      const tooBig = await t.request("GET", "/rooms?size=51", { token: tok(a) });
       expect(tooBig.status).toBe(422);
       expect((await t.request("GET", "/rooms")).status).toBe(401);
       expect((await problem(await t.request("GET", `/rooms/${Bun.randomUUIDv7()}`, { token: tok(a) }))).code).toBe("room_not_found");
-      expect((await t.request("POST", "/rooms", { token: tok(a), body: { name: "   " } })).status).toBe(422);
+      const blank = await t.request("POST", "/rooms", { token: tok(a), body: { name: "   " } });
+      expect(blank.status).toBe(422);
+      expect(await problem(blank)).toMatchObject({ code: "validation_failed", errors: [{ field: "/name", message: expect.stringContaining("blank") }] });
     });
 
     test("a secret room needs its password: missing or wrong → 401 with a code", async () => {
@@ -98,7 +100,7 @@ describe.each(modes)("chat (%s)", (mode) => {
       expect((await problem(missing)).code).toBe("room_password_required");
       const wrong = await join(b, room.id, { password: "guess" });
       expect(wrong.status).toBe(401);
-      expect((await problem(wrong)).code).toBe("wrong_room_password");
+      expect((await problem(wrong)).code).toBe("wrong_password");
       const ok = await join(b, room.id, { password: "open-sesame" });
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ joined: true, participants: 2 });
@@ -126,14 +128,18 @@ describe.each(modes)("chat (%s)", (mode) => {
       const page2 = (await (await t.request("GET", `/rooms/${room.id}/messages?limit=3&before=${last}`, { token: tok(a) })).json()) as any;
       expect(page2.items.map((m: any) => m.content)).toEqual(["m1", "m0", "joined"]);
       expect(page2.hasMore).toBe(false);
+      // A bad anchor answers like every bad cursor: 400 invalid_cursor.
       const foreign = await t.request("GET", `/rooms/${room.id}/messages?before=${Bun.randomUUIDv7()}`, { token: tok(a) });
-      expect((await problem(foreign)).code).toBe("unknown_cursor");
+      expect(foreign.status).toBe(400);
+      expect((await problem(foreign)).code).toBe("invalid_cursor");
 
       // The same over the socket.
       as.send({ op: "history", roomId: room.id, before: last, limit: 2, ref: "h1" });
       const h = await as.next((e) => e.ref === "h1", "history");
       expect(h).toMatchObject({ event: "history", hasMore: true });
       expect(h.messages.map((m: any) => m.content)).toEqual(["m1", "m0"]);
+      as.send({ op: "history", roomId: room.id, before: Bun.randomUUIDv7(), ref: "h2" });
+      expect(await as.next((e) => e.ref === "h2", "bad anchor")).toMatchObject({ event: "error", code: "invalid_cursor", status: 400 });
     });
   });
 
@@ -182,25 +188,36 @@ describe.each(modes)("chat (%s)", (mode) => {
       await as.join(room.id);
       const cases: Array<[unknown, string]> = [
         [{ op: "send", roomId: room.id, clientMsgId: "v1", kind: "text", content: "x".repeat(10_001), ref: "r1" }, "validation_failed"],
-        [{ op: "send", roomId: room.id, clientMsgId: "v2", kind: "text", content: "   ", ref: "r2" }, "blank_message"],
-        [{ op: "send", roomId: room.id, clientMsgId: "v3", kind: "file", content: "", ref: "r3" }, "file_required"],
+        [{ op: "send", roomId: room.id, clientMsgId: "v2", kind: "text", content: "   ", ref: "r2" }, "validation_failed"],
+        [{ op: "send", roomId: room.id, clientMsgId: "v3", kind: "file", content: "", ref: "r3" }, "validation_failed"],
         [{ op: "send", roomId: room.id, clientMsgId: "v4", kind: "file", content: "", fileId: Bun.randomUUIDv7(), ref: "r4" }, "file_not_found"],
         [{ op: "join", roomId: "nope", ref: "r5" }, "validation_failed"],
         [{ op: "join", roomId: Bun.randomUUIDv7(), ref: "r6" }, "room_not_found"],
         [{ op: "history", roomId: room.id, extra: 1, ref: "r7" }, "validation_failed"],
         [{ op: "fly", ref: "r8" }, "unknown_op"],
+        [{ op: "send", roomId: room.id, clientMsgId: "v9", kind: "text", content: "hi", fileId: Bun.randomUUIDv7(), ref: "r9" }, "validation_failed"],
+        [{ op: "send", roomId: room.id, clientMsgId: "v10", kind: "video", content: "hi", ref: "r10" }, "validation_failed"],
       ];
       for (const [op] of cases) as.send(op as Record<string, unknown>);
       for (const [i, [, code]] of cases.entries()) {
         const ref = `r${i + 1}`;
         expect({ ref, code: (await as.next((e) => e.event === "error" && e.ref === ref, `error ${ref}`)).code }).toEqual({ ref, code });
       }
+      // Validation names the field: blank text, a file message without its file, a text one with one.
+      const fields = async (ref: string) => (await as.next((e) => e.ref === ref, ref)).errors.map((e: { field: string }) => e.field);
+      expect(await fields("r2")).toEqual(["/content"]);
+      expect(await fields("r3")).toContain("/fileId");
+      expect(await fields("r9")).toContain("/fileId");
+      expect(await fields("r10")).toContain("/kind");
       as.ws.send("not json");
       expect((await as.next((e) => e.event === "error" && e.code === "invalid_message", "invalid_message")).detail).toContain("JSON");
       // Sending to a room one is not a member of.
       const other = await createRoom(b, "not-mine");
-      as.send({ op: "send", roomId: other.id, clientMsgId: "v9", kind: "text", content: "hi", ref: "r9" });
-      expect(await as.next((e) => e.ref === "r9", "not_member")).toMatchObject({ event: "error", code: "not_member", status: 403 });
+      as.send({ op: "send", roomId: other.id, clientMsgId: "v11", kind: "text", content: "hi", ref: "r11" });
+      expect(await as.next((e) => e.ref === "r11", "not_member")).toMatchObject({ event: "error", code: "not_member", status: 403 });
+      // Typing needs the room joined on this connection.
+      as.send({ op: "typing", roomId: other.id, ref: "r12" });
+      expect(await as.next((e) => e.ref === "r12", "typing outside")).toMatchObject({ event: "error", code: "not_member", status: 403 });
       // 10,000 characters is fine.
       expect((await as.say(room.id, "y".repeat(10_000))).message.content).toHaveLength(10_000);
     });

@@ -2,6 +2,7 @@
 // category) and where the bytes go — the data dir, or S3-compatible storage via Bun's client.
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { chatErrors, type ChatErrorCode } from "./errors";
 import type { FileCategory } from "./model";
 
 const MiB = 1024 * 1024;
@@ -95,21 +96,21 @@ export const allowedTypes: Record<string, Kind> = {
 
 export type UploadCheck =
   | { ok: true; mime: string; category: FileCategory }
-  | { ok: false; status: 413 | 415 | 422; code: string; detail: string };
+  | { ok: false; status: 413 | 415 | 422; code: ChatErrorCode; detail: string };
 
 /** Checks a declared MIME type, a file name and the first bytes of the content. */
 export function checkUpload(declaredType: string, name: string, size: number, head: Uint8Array): UploadCheck {
   const mime = declaredType.split(";")[0]!.trim().toLowerCase();
   const kind = allowedTypes[mime];
-  if (!kind) return { ok: false, status: 415, code: "unsupported_type", detail: `${mime || "(none)"} is not an accepted file type` };
+  if (!kind) return { ok: false, status: 415, code: chatErrors.unsupportedType, detail: `${mime || "(none)"} is not an accepted file type` };
   const ext = /\.([A-Za-z0-9]{1,10})$/.exec(name)?.[1]?.toLowerCase();
   if (!ext || !kind.extensions.includes(ext)) {
-    return { ok: false, status: 422, code: "extension_mismatch", detail: `a ${mime} file must be named *.${kind.extensions.join(" or *.")}` };
+    return { ok: false, status: 422, code: chatErrors.extensionMismatch, detail: `a ${mime} file must be named *.${kind.extensions.join(" or *.")}` };
   }
   const limit = categoryLimits[kind.category];
-  if (size > limit) return { ok: false, status: 413, code: "file_too_large", detail: `${kind.category} files are limited to ${limit / MiB} MiB` };
-  if (size === 0) return { ok: false, status: 422, code: "empty_file", detail: "the file is empty" };
-  if (!kind.sniff(head)) return { ok: false, status: 422, code: "content_mismatch", detail: `the content is not ${mime}` };
+  if (size > limit) return { ok: false, status: 413, code: chatErrors.fileTooLarge, detail: `${kind.category} files are limited to ${limit / MiB} MiB` };
+  if (size === 0) return { ok: false, status: 422, code: chatErrors.emptyFile, detail: "the file is empty" };
+  if (!kind.sniff(head)) return { ok: false, status: 422, code: chatErrors.contentMismatch, detail: `the content is not ${mime}` };
   return { ok: true, mime, category: kind.category };
 }
 

@@ -1,6 +1,8 @@
 // Schemas for the chat routes and the WebSocket protocol: the single source for validation,
 // types and OpenAPI. WebSocket ops are checked with the same `t` schemas (see ws.ts).
 import { t, type Static } from "elysia";
+import { NumberedPage, pageQuery } from "../../platform/http/paging";
+import { nonBlank } from "../../platform/http/schemas";
 
 const uuid = (description?: string) => t.String({ format: "uuid", ...(description ? { description } : {}) });
 const exampleRoomId = "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2a20";
@@ -12,7 +14,7 @@ export const maxContentLength = 10_000;
 /** Messages per history page when the client does not say. */
 export const defaultHistoryLimit = 30;
 
-export const RoomName = t.String({ minLength: 1, maxLength: 100, description: "1–100 characters", examples: ["general"] });
+export const RoomName = nonBlank({ maxLength: 100, description: "1–100 characters, not only spaces (trimmed)", examples: ["general"] });
 export const RoomPassword = t.String({
   minLength: 4,
   maxLength: 128,
@@ -62,9 +64,12 @@ export const FileIdParams = t.Object({ id: uuid("File id") });
 export const RoomSort = t.Union([t.Literal("name"), t.Literal("created"), t.Literal("participants")]);
 export type RoomSort = Static<typeof RoomSort>;
 
+/** Rooms per page when the client does not say, and at most. */
+export const defaultRoomPageSize = 10;
+export const maxRoomPageSize = 50;
+
 export const RoomListQuery = t.Object({
-  page: t.Optional(t.Integer({ minimum: 1, maximum: 100_000, default: 1 })),
-  pageSize: t.Optional(t.Integer({ minimum: 1, maximum: 50, default: 10, description: "At most 50" })),
+  ...pageQuery(defaultRoomPageSize, maxRoomPageSize),
   search: t.Optional(t.String({ maxLength: 100, description: "Case-insensitive part of the room name" })),
   sort: t.Optional(t.Union([t.Literal("name"), t.Literal("created"), t.Literal("participants")], { default: "created" })),
   order: t.Optional(t.Union([t.Literal("asc"), t.Literal("desc")], { description: "Default: asc for name, desc otherwise" })),
@@ -72,13 +77,7 @@ export const RoomListQuery = t.Object({
 });
 export type RoomListQuery = Static<typeof RoomListQuery>;
 
-export const RoomPage = t.Object({
-  items: t.Array(Room),
-  page: t.Integer(),
-  pageSize: t.Integer(),
-  total: t.Integer({ description: "Rooms matching the search" }),
-  hasMore: t.Boolean(),
-});
+export const RoomPage = NumberedPage(Room, "Rooms matching the search");
 export type RoomPage = Static<typeof RoomPage>;
 
 export const FileCategory = t.Union([t.Literal("image"), t.Literal("video"), t.Literal("audio"), t.Literal("document")]);
@@ -160,21 +159,27 @@ export type MessagePage = Static<typeof MessagePage>;
 const ref = t.Optional(t.String({ maxLength: 64, description: "Echoed in the reply and in errors" }));
 const roomId = uuid();
 
+const sendFields = { op: t.Literal("send"), roomId, clientMsgId: t.String({ minLength: 1, maxLength: 64 }), ref };
+
+/** A text message: its text must not be blank. */
+export const SendText = t.Object(
+  { ...sendFields, kind: t.Literal("text"), content: nonBlank({ maxLength: maxContentLength, description: "The message" }) },
+  { additionalProperties: false },
+);
+/** A file message: an uploaded file of the sender's and an optional caption. */
+export const SendFile = t.Object(
+  { ...sendFields, kind: t.Literal("file"), content: t.String({ maxLength: maxContentLength, description: "Caption; may be empty" }), fileId: uuid() },
+  { additionalProperties: false },
+);
+export type SendText = Static<typeof SendText>;
+export type SendFile = Static<typeof SendFile>;
+/** The shapes of `send`, by kind: the socket checks a frame against the one its kind names. */
+export const SendOps = { text: SendText, file: SendFile } as const;
+
 export const ClientOps = {
   join: t.Object({ op: t.Literal("join"), roomId, password: t.Optional(t.String({ maxLength: 128 })), ref }, { additionalProperties: false }),
   leave: t.Object({ op: t.Literal("leave"), roomId, ref }, { additionalProperties: false }),
-  send: t.Object(
-    {
-      op: t.Literal("send"),
-      roomId,
-      clientMsgId: t.String({ minLength: 1, maxLength: 64 }),
-      kind: t.Union([t.Literal("text"), t.Literal("file")]),
-      content: t.String({ maxLength: maxContentLength }),
-      fileId: t.Optional(uuid()),
-      ref,
-    },
-    { additionalProperties: false },
-  ),
+  send: t.Union([SendText, SendFile]),
   history: t.Object(
     { op: t.Literal("history"), roomId, before: t.Optional(uuid()), limit: t.Optional(t.Integer({ minimum: 1, maximum: 100 })), ref },
     { additionalProperties: false },

@@ -1,8 +1,10 @@
 // Chat controller: REST routes, the /ws socket and the /chat page.
 import { Elysia, t } from "elysia";
 import type { ClientIpResolver } from "../../platform/http/client-ip";
+import { platformErrors } from "../../platform/http/errors";
 import { problems, problemResponses } from "../../platform/http/problem";
-import { authPlugin, type AccountsService } from "../accounts";
+import { authFailures, authPlugin, type AccountsService } from "../accounts";
+import { chatErrors } from "./errors";
 import { fileFromMultipart } from "./files";
 import type { Conn, Hub, Socket } from "./hub";
 import {
@@ -26,6 +28,15 @@ import pageJs from "./web/chat.js" with { type: "text" };
 import pageCss from "./web/chat.css" with { type: "text" };
 
 const tags = ["chat"];
+
+// Codes the platform answers before a route runs: a JSON body it cannot take, or a request
+// that fails the route's schemas.
+const bodyRefused = {
+  400: [platformErrors.malformedBody, platformErrors.bodyTooDeep],
+  411: [platformErrors.lengthRequired],
+  413: [platformErrors.bodyTooLarge],
+} as const;
+const invalid = [platformErrors.validationFailed] as const;
 // bun-types declares *.html imports as HTML bundles; `type: "text"` makes it the file's text.
 const pageHtml = pageHtmlImport as unknown as string;
 
@@ -73,7 +84,7 @@ export function chatController(
     .get("/rooms", ({ principal, query, request, server }) => service.listRooms(principal.userId, query, clientIp(request, server)), {
       auth: true,
       query: RoomListQuery,
-      response: { 200: RoomPage, ...problemResponses(400, 401, 422, 429) },
+      response: { 200: RoomPage, ...problemResponses({ 401: authFailures, 422: invalid, 429: [chatErrors.roomListRateLimited] }) },
       detail: {
         tags,
         summary: "List rooms",
@@ -83,25 +94,34 @@ export function chatController(
     .post("/rooms", async ({ principal, body, status }) => status(201, await service.createRoom(await actor(principal), body)), {
       auth: true,
       body: CreateRoomBody,
-      response: { 201: Room, ...problemResponses(400, 401, 413, 422) },
+      response: { 201: Room, ...problemResponses({ ...bodyRefused, 401: authFailures, 422: invalid }) },
       detail: { tags, summary: "Create a room", description: "A password makes it a secret room (stored as an Argon2id hash). The creator joins it." },
     })
     .get("/rooms/:id", ({ principal, params }) => service.getRoom(principal.userId, params.id), {
       auth: true,
       params: RoomIdParams,
-      response: { 200: Room, ...problemResponses(401, 404, 422) },
+      response: { 200: Room, ...problemResponses({ 401: authFailures, 404: [chatErrors.roomNotFound], 422: invalid }) },
       detail: { tags, summary: "A room" },
     })
     .post("/rooms/:id/join", async ({ principal, params, body }) => service.joinRoom(await actor(principal), params.id, body?.password), {
       auth: true,
       params: RoomIdParams,
       body: t.Optional(JoinRoomBody),
-      response: { 200: Room, ...problemResponses(400, 401, 404, 422, 429) },
+      response: {
+        200: Room,
+        ...problemResponses({
+          ...bodyRefused,
+          401: [...authFailures, chatErrors.roomPasswordRequired, chatErrors.wrongPassword],
+          404: [chatErrors.roomNotFound],
+          422: invalid,
+          429: [chatErrors.roomPasswordRateLimited],
+        }),
+      },
       detail: {
         tags,
         summary: "Join a room",
         description:
-          "Idempotent. A secret room needs its password: missing → 401 room_password_required, wrong → 401 wrong_room_password (10 wrong tries per 5 min, then 429). Members connected to the room get a system message and a participants event.",
+          "Idempotent. A secret room needs its password: missing → 401 room_password_required, wrong → 401 wrong_password (10 wrong tries per 5 min, then 429 room_password_rate_limited). Members connected to the room get a system message and a participants event.",
       },
     })
     .post(
@@ -113,7 +133,7 @@ export function chatController(
       {
         auth: true,
         params: RoomIdParams,
-        response: { 204: t.Void(), ...problemResponses(401, 404, 422) },
+        response: { 204: t.Void(), ...problemResponses({ 401: authFailures, 404: [chatErrors.roomNotFound], 422: invalid }) },
         detail: { tags, summary: "Leave a room", description: "Idempotent. The caller's sockets stop getting the room's events." },
       },
     )
@@ -121,8 +141,21 @@ export function chatController(
       auth: true,
       params: RoomIdParams,
       query: HistoryQuery,
-      response: { 200: MessagePage, ...problemResponses(401, 403, 404, 422) },
-      detail: { tags, summary: "Message history", description: "Members only. Newest first; pass the last id of a page as before for the next (older) page." },
+      response: {
+        200: MessagePage,
+        ...problemResponses({
+          400: [chatErrors.invalidCursor],
+          401: authFailures,
+          403: [chatErrors.notMember],
+          404: [chatErrors.roomNotFound],
+          422: invalid,
+        }),
+      },
+      detail: {
+        tags,
+        summary: "Message history",
+        description: "Members only. Newest first; pass the last id of a page as before for the next (older) page (an id that is not a message of this room: 400 invalid_cursor).",
+      },
     })
     .delete(
       "/messages/:id",
@@ -133,7 +166,10 @@ export function chatController(
       {
         auth: true,
         params: MessageIdParams,
-        response: { 204: t.Void(), ...problemResponses(401, 403, 404, 422) },
+        response: {
+          204: t.Void(),
+          ...problemResponses({ 401: authFailures, 403: [chatErrors.notAuthor], 404: [chatErrors.messageNotFound], 422: invalid }),
+        },
         detail: { tags, summary: "Delete a message", description: "The author only (403 not_author for other members). Soft delete: the content is emptied and every connected member gets messageDeleted." },
       },
     )
@@ -142,13 +178,22 @@ export function chatController(
       async ({ principal, request, status }) => {
         // Parsed here, not by Bun's formData(): that replaces the declared type with a guess from the name.
         const part = fileFromMultipart(request.headers.get("content-type"), new Uint8Array(await request.arrayBuffer()));
-        if (!part) throw problems.unprocessable("file_required", "send multipart/form-data with a `file` part", [{ field: "/file", message: "required" }]);
+        if (!part) throw problems.unprocessable(chatErrors.fileRequired, "send multipart/form-data with a `file` part", [{ field: "/file", message: "required" }]);
         return status(201, await service.upload(principal.userId, part));
       },
       {
         auth: true,
         parse: "none",
-        response: { 201: FileInfo, ...problemResponses(400, 401, 413, 415, 422) },
+        response: {
+          201: FileInfo,
+          ...problemResponses({
+            401: authFailures,
+            411: [platformErrors.lengthRequired],
+            413: [platformErrors.bodyTooLarge, chatErrors.fileTooLarge],
+            415: [chatErrors.unsupportedType],
+            422: [chatErrors.fileRequired, chatErrors.extensionMismatch, chatErrors.emptyFile, chatErrors.contentMismatch],
+          }),
+        },
         detail: {
           requestBody: {
             required: true,
@@ -181,7 +226,10 @@ export function chatController(
       {
         auth: true,
         params: FileIdParams,
-        response: { 200: t.Any({ description: "The file's bytes with its MIME type" }), ...problemResponses(401, 404, 422) },
+        response: {
+          200: t.Any({ description: "The file's bytes with its MIME type" }),
+          ...problemResponses({ 401: authFailures, 404: [chatErrors.fileNotFound], 422: invalid }),
+        },
         detail: { tags, summary: "Download a file", description: "The uploader, and members of a room where the file was posted (in a message not deleted); 404 for everyone else." },
       },
     )
@@ -194,7 +242,7 @@ export function chatController(
       {
         auth: true,
         params: FileIdParams,
-        response: { 204: t.Void(), ...problemResponses(401, 404, 422) },
+        response: { 204: t.Void(), ...problemResponses({ 401: authFailures, 404: [chatErrors.fileNotFound], 422: invalid }) },
         detail: { tags, summary: "Delete a file", description: "The uploader only. Messages that carried it show no file from then on." },
       },
     )
@@ -215,7 +263,7 @@ export function chatController(
       // Authenticated before the upgrade: a refused client gets a 401 problem and no socket.
       async upgrade(context) {
         const { request, set } = context;
-        if (isDraining()) throw problems.unavailable("draining", "this instance is shutting down; reconnect");
+        if (isDraining()) throw problems.unavailable(chatErrors.draining, "this instance is shutting down; reconnect");
         let token = new URL(request.url).searchParams.get("token");
         const protocol = request.headers.get("sec-websocket-protocol");
         if (!token && protocol) {
@@ -223,7 +271,7 @@ export function chatController(
           // The browser requires the server to pick one of the offered subprotocols.
           if (token) set.headers["sec-websocket-protocol"] = "bearer";
         }
-        if (!token) throw problems.unauthorized("missing_token", "pass the access token as ?token= or as Sec-WebSocket-Protocol: bearer, <token>");
+        if (!token) throw problems.unauthorized(chatErrors.missingToken, "pass the access token as ?token= or as Sec-WebSocket-Protocol: bearer, <token>");
         const principal = await accounts.authenticate(token);
         const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname: await nicknameOf(principal) };
         (context as unknown as { chatAuth: SocketAuth }).chatAuth = auth;

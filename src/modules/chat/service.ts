@@ -1,13 +1,26 @@
 // Chat use cases: rooms, membership, messages, read marks and files. No Elysia types here;
 // errors are HttpProblems (the REST layer renders problem+json, the socket an error event).
 // Live effects go through the hub, which reaches every instance.
+import { numberedPage } from "../../platform/http/paging";
 import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { ChatMetrics } from "./metrics";
 import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import { chatErrors } from "./errors";
 import { checkUpload, cleanFileName, type BlobStore, type UploadedPart } from "./files";
 import type { Hub } from "./hub";
-import { defaultHistoryLimit, type FileInfo, type Message, type MessagePage, type Room, type RoomListQuery, type RoomPage } from "./model";
+import {
+  defaultHistoryLimit,
+  defaultRoomPageSize,
+  type FileInfo,
+  type Message,
+  type MessagePage,
+  type Room,
+  type RoomListQuery,
+  type RoomPage,
+  type SendFile,
+  type SendText,
+} from "./model";
 import type { PresenceStore } from "./presence";
 import type { HotReadState } from "./reads";
 import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
@@ -29,13 +42,8 @@ export interface ReadMark {
   upToMessageId: string;
 }
 
-export interface SendInput {
-  roomId: string;
-  clientMsgId: string;
-  kind: "text" | "file";
-  content: string;
-  fileId?: string;
-}
+/** A message to send: the socket's `send` op without its framing (op, ref). */
+export type SendInput = Omit<SendText, "op" | "ref"> | Omit<SendFile, "op" | "ref">;
 
 export interface ChatSettings {
   /** GET /rooms per client IP per minute. */
@@ -98,22 +106,22 @@ export class ChatService {
 
   private async roomOr404(id: string): Promise<RoomRecord> {
     const room = await this.store.room(id);
-    if (!room) throw problems.notFound("room_not_found", "no such room");
+    if (!room) throw problems.notFound(chatErrors.roomNotFound, "no such room");
     return room;
   }
 
   /** The room, for its members only: 403 not_member for others. */
   async requireMember(roomId: string, userId: string): Promise<RoomRecord> {
     const [room, member] = await Promise.all([this.roomOr404(roomId), this.store.member(roomId, userId)]);
-    if (!member) throw problems.forbidden("not_member", "join the room first");
+    if (!member) throw problems.forbidden(chatErrors.notMember, "join the room first");
     return room;
   }
 
   // ---- rooms ---------------------------------------------------------------------------------
 
   async createRoom(actor: Actor, body: { name: string; password?: string }): Promise<Room> {
+    // The schema refused a blank name; the spaces around a real one are dropped.
     const name = body.name.trim();
-    if (name === "") throw problems.unprocessable("blank_name", "the room name is blank", [{ field: "/name", message: "blank" }]);
     const now = Date.now();
     const room: RoomRecord = {
       id: Bun.randomUUIDv7(),
@@ -131,9 +139,9 @@ export class ChatService {
 
   async listRooms(userId: string, query: RoomListQuery, ip: string | null): Promise<RoomPage> {
     const limited = await this.limiter.hit(`chat-rooms:ip:${ip ?? "unknown"}`, this.listRule);
-    if (!limited.allowed) throw problems.tooManyRequests("room_list_rate_limited", limited.retryAfterMs, "too many room list requests; slow down");
+    if (!limited.allowed) throw problems.tooManyRequests(chatErrors.roomListRateLimited, limited.retryAfterMs, "too many room list requests; slow down");
     const page = query.page ?? 1;
-    const pageSize = query.pageSize ?? 10;
+    const size = query.size ?? defaultRoomPageSize;
     const sort = query.sort ?? "created";
     const order = query.order ?? (sort === "name" ? "asc" : "desc");
     const search = query.search?.trim() || undefined;
@@ -141,12 +149,12 @@ export class ChatService {
       search,
       sort,
       order,
-      limit: pageSize,
-      offset: (page - 1) * pageSize,
+      limit: size,
+      offset: (page - 1) * size,
       memberId: query.joined ? userId : undefined,
     });
     const joined = query.joined ? new Set(items.map((r) => r.id)) : await this.store.joinedAmong(userId, items.map((r) => r.id));
-    return { items: items.map((r) => this.toRoom(r, joined.has(r.id))), page, pageSize, total, hasMore: page * pageSize < total };
+    return numberedPage(items.map((r) => this.toRoom(r, joined.has(r.id))), page, size, total);
   }
 
   async getRoom(userId: string, id: string): Promise<Room> {
@@ -171,13 +179,13 @@ export class ChatService {
   }
 
   private async checkPassword(room: RoomRecord, userId: string, password: string | undefined): Promise<void> {
-    if (password === undefined || password === "") throw problems.unauthorized("room_password_required", "this room is secret: send its password");
+    if (password === undefined || password === "") throw problems.unauthorized(chatErrors.roomPasswordRequired, "this room is secret: send its password");
     const key = `chat-room-password:${room.id}:${userId}`;
     const gate = await this.limiter.peek(key, wrongPasswordRule);
-    if (!gate.allowed) throw problems.tooManyRequests("room_password_rate_limited", gate.retryAfterMs, "too many wrong passwords for this room; try later");
+    if (!gate.allowed) throw problems.tooManyRequests(chatErrors.roomPasswordRateLimited, gate.retryAfterMs, "too many wrong passwords for this room; try later");
     if (!(await Bun.password.verify(password, room.passwordHash!))) {
       await this.limiter.hit(key, wrongPasswordRule);
-      throw problems.unauthorized("wrong_room_password", "the room password is wrong");
+      throw problems.unauthorized(chatErrors.wrongPassword, "the room password is wrong");
     }
   }
 
@@ -220,7 +228,8 @@ export class ChatService {
     let cursor = null;
     if (before) {
       const anchor = await this.store.message(before);
-      if (!anchor || anchor.roomId !== roomId) throw problems.unprocessable("unknown_cursor", "before must be the id of a message in this room", [{ field: "/before", message: "unknown" }]);
+      // A bad anchor answers like every bad cursor.
+      if (!anchor || anchor.roomId !== roomId) throw problems.badRequest(chatErrors.invalidCursor, "before must be the id of a message in this room");
       cursor = { createdAt: anchor.createdAt, id: anchor.id };
     }
     const rows = await this.store.history(roomId, cursor, limit + 1);
@@ -235,13 +244,10 @@ export class ChatService {
   async send(actor: Actor, input: SendInput, memberChecked = false): Promise<{ message: Message; duplicate: boolean }> {
     if (!memberChecked) await this.requireMember(input.roomId, actor.userId);
     let file: FileRecord | null = null;
+    // The op's schema already holds the rest: text is not blank, only file messages carry fileId.
     if (input.kind === "file") {
-      if (!input.fileId) throw problems.unprocessable("file_required", "a file message needs fileId", [{ field: "/fileId", message: "required" }]);
       file = await this.store.file(input.fileId);
-      if (!file || file.deletedAt !== null || file.uploaderId !== actor.userId) throw problems.notFound("file_not_found", "no such file of yours");
-    } else {
-      if (input.fileId) throw problems.unprocessable("unexpected_file", "only file messages carry fileId", [{ field: "/fileId", message: "not allowed" }]);
-      if (input.content.trim() === "") throw problems.unprocessable("blank_message", "the message is blank", [{ field: "/content", message: "blank" }]);
+      if (!file || file.deletedAt !== null || file.uploaderId !== actor.userId) throw problems.notFound(chatErrors.fileNotFound, "no such file of yours");
     }
     const record: MessageRecord = {
       id: Bun.randomUUIDv7(),
@@ -266,9 +272,9 @@ export class ChatService {
   async deleteMessage(userId: string, messageId: string): Promise<void> {
     const message = await this.store.message(messageId);
     if (!message || message.kind === "system" || !(await this.store.member(message.roomId, userId))) {
-      throw problems.notFound("message_not_found", "no such message");
+      throw problems.notFound(chatErrors.messageNotFound, "no such message");
     }
-    if (message.senderId !== userId) throw problems.forbidden("not_author", "only the author can delete a message");
+    if (message.senderId !== userId) throw problems.forbidden(chatErrors.notAuthor, "only the author can delete a message");
     if (message.deletedAt !== null) return;
     await this.store.softDeleteMessage(messageId, Date.now());
     this.hub.broadcast(message.roomId, { event: "messageDeleted", roomId: message.roomId, messageId });
@@ -278,13 +284,13 @@ export class ChatService {
   async markRead(userId: string, roomId: string, upToMessageId: string, memberChecked = false): Promise<boolean> {
     if (!memberChecked) await this.requireMember(roomId, userId);
     const message = await this.store.message(upToMessageId);
-    if (!message || message.roomId !== roomId) throw problems.notFound("message_not_found", "no such message in this room");
+    if (!message || message.roomId !== roomId) throw problems.notFound(chatErrors.messageNotFound, "no such message in this room");
     let advanced: boolean;
     try {
       advanced = await this.hot.mark(roomId, userId, upToMessageId, Date.now());
     } catch (err) {
       this.logger.warn("read state unavailable", { err: String(err) });
-      throw problems.unavailable("read_state_unavailable", "read receipts are unavailable right now");
+      throw problems.unavailable(chatErrors.readStateUnavailable, "read receipts are unavailable right now");
     }
     if (advanced) this.hub.broadcast(roomId, { event: "read", roomId, userId, upToMessageId }, { except: userId });
     return advanced;
@@ -335,16 +341,16 @@ export class ChatService {
   async download(userId: string, id: string): Promise<{ file: FileRecord; blob: Blob }> {
     const file = await this.store.file(id);
     if (!file || file.deletedAt !== null || (file.uploaderId !== userId && !(await this.store.fileVisibleTo(id, userId)))) {
-      throw problems.notFound("file_not_found", "no such file");
+      throw problems.notFound(chatErrors.fileNotFound, "no such file");
     }
     const blob = await this.blobs.get(file.storageKey);
-    if (!blob) throw problems.notFound("file_not_found", "no such file");
+    if (!blob) throw problems.notFound(chatErrors.fileNotFound, "no such file");
     return { file, blob };
   }
 
   async deleteFile(userId: string, id: string): Promise<void> {
     const file = await this.store.file(id);
-    if (!file || file.deletedAt !== null || file.uploaderId !== userId) throw problems.notFound("file_not_found", "no such file of yours");
+    if (!file || file.deletedAt !== null || file.uploaderId !== userId) throw problems.notFound(chatErrors.fileNotFound, "no such file of yours");
     if (await this.store.deleteFile(id, Date.now())) await this.blobs.delete(file.storageKey);
   }
 }

@@ -4,11 +4,12 @@
 // Flooding = more refused frames within a second than the rate itself: about twice the
 // allowed rate sustained past the burst.
 import { getSchemaValidator } from "elysia";
-import { HttpProblem } from "../../platform/http/problem";
+import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { ChatMetrics } from "./metrics";
 import { Conn, type Hub, type Socket } from "./hub";
-import { ClientOps, closeCodes, type ClientOp, type OpName } from "./model";
+import { chatErrors } from "./errors";
+import { ClientOps, closeCodes, SendOps, type ClientOp, type OpName } from "./model";
 import type { Actor, ChatService } from "./service";
 
 export interface SocketSettings {
@@ -24,9 +25,16 @@ export interface SocketAuth {
 
 type Validator = { Check(value: unknown): boolean; Errors(value: unknown): Iterable<{ path: string; message: string }> };
 
-const validators = Object.fromEntries(
-  Object.entries(ClientOps).map(([op, schema]) => [op, getSchemaValidator(schema, {}) as unknown as Validator]),
-) as Record<OpName, Validator>;
+const validatorOf = (schema: Parameters<typeof getSchemaValidator>[0]) => getSchemaValidator(schema, {}) as unknown as Validator;
+const validators = Object.fromEntries(Object.entries(ClientOps).map(([op, schema]) => [op, validatorOf(schema)])) as Record<OpName, Validator>;
+// `send` is a union (text | file): checked against the shape its kind names, so the errors name
+// the fields (a union's own errors only say "Expected union value").
+const sendValidators = { text: validatorOf(SendOps.text), file: validatorOf(SendOps.file) };
+
+function validatorFor(op: OpName, frame: object): Validator {
+  if (op !== "send") return validators[op];
+  return (frame as { kind?: unknown }).kind === "file" ? sendValidators.file : sendValidators.text;
+}
 
 /** Ops a single connection may have waiting; more means the client ignores our pace. */
 const maxQueued = 64;
@@ -89,27 +97,27 @@ export class ChatSockets {
         return;
       }
       // One notice per burst of refusals is enough for a well-behaved client to slow down.
-      if (conn.strikes === 1) this.error(conn, "rate_limited", `at most ${this.settings.ratePerSec} messages per second`);
+      if (conn.strikes === 1) this.error(conn, chatErrors.rateLimited, `at most ${this.settings.ratePerSec} messages per second`);
       return;
     }
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-      this.error(conn, "invalid_message", "send a JSON object {op, ...}");
+      this.error(conn, chatErrors.invalidMessage, "send a JSON object {op, ...}");
       return;
     }
     const op = (raw as { op?: unknown }).op;
     const ref = typeof (raw as { ref?: unknown }).ref === "string" ? (raw as { ref: string }).ref.slice(0, 64) : undefined;
-    const validator = typeof op === "string" && Object.hasOwn(validators, op) ? validators[op as OpName] : undefined;
+    const validator = typeof op === "string" && Object.hasOwn(validators, op) ? validatorFor(op as OpName, raw) : undefined;
     if (!validator) {
-      this.error(conn, "unknown_op", `op must be one of ${Object.keys(ClientOps).join(", ")}`, { op: typeof op === "string" ? op.slice(0, 32) : null, ref });
+      this.error(conn, chatErrors.unknownOp, `op must be one of ${Object.keys(ClientOps).join(", ")}`, { op: typeof op === "string" ? op.slice(0, 32) : null, ref });
       return;
     }
     if (!validator.Check(raw)) {
       const errors = [...validator.Errors(raw)].slice(0, 10).map((e) => ({ field: e.path || "/", message: e.message }));
-      this.error(conn, "validation_failed", `${String(op)} is invalid`, { op, ref, errors });
+      this.error(conn, chatErrors.validationFailed, `${String(op)} is invalid`, { op, ref, errors });
       return;
     }
     if (conn.queued >= maxQueued) {
-      this.error(conn, "busy", "too many operations in flight; wait for replies", { op, ref });
+      this.error(conn, chatErrors.busy, "too many operations in flight; wait for replies", { op, ref });
       return;
     }
     conn.queued++;
@@ -122,7 +130,7 @@ export class ChatSockets {
           this.error(conn, err.code, err.detail ?? err.code, { status: err.status, op: msg.op, ref: msg.ref, ...err.extensions });
         } else {
           this.logger.error("websocket op failed", { op: msg.op, err: err instanceof Error ? err.message : String(err) });
-          this.error(conn, "internal_error", "an unexpected error occurred", { op: msg.op, ref: msg.ref });
+          this.error(conn, chatErrors.internalError, "an unexpected error occurred", { op: msg.op, ref: msg.ref });
         }
       })
       .finally(() => void conn.queued--);
@@ -167,7 +175,7 @@ export class ChatSockets {
         await s.deleteMessage(conn.userId, msg.messageId);
         return;
       case "typing":
-        if (!this.hub.isIn(conn, msg.roomId)) throw new HttpProblem(403, "not_joined", "join the room on this connection first");
+        if (!this.hub.isIn(conn, msg.roomId)) throw problems.forbidden(chatErrors.notMember, "join the room on this connection first");
         this.hub.broadcast(msg.roomId, { event: "typing", roomId: msg.roomId, userId: conn.userId, nickname: conn.nickname, typing: msg.typing ?? true }, { except: conn.userId });
         return;
       case "ping":

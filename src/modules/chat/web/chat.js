@@ -215,11 +215,11 @@ function ensureRoom(roomId, room) {
 // ---- rooms -----------------------------------------------------------------------------------
 
 async function loadRooms() {
-  const params = new URLSearchParams({ page: String(state.page), pageSize: "20", sort: $("sort").value });
+  const params = new URLSearchParams({ page: String(state.page), size: "20", sort: $("sort").value });
   const search = $("search").value.trim();
   if (search) params.set("search", search);
   const page = await api("GET", `/rooms?${params}`);
-  $("page").textContent = `${page.page} / ${Math.max(1, Math.ceil(page.total / page.pageSize))}`;
+  $("page").textContent = `${page.page} / ${Math.max(1, Math.ceil(page.total / page.size))}`;
   $("prev").disabled = page.page <= 1;
   $("next").disabled = !page.hasMore;
   const list = $("rooms");
@@ -283,7 +283,7 @@ async function joinRoom(room, password) {
     await loadRooms();
     openJoined(joined);
   } catch (err) {
-    $("room-error").textContent = err.code === "wrong_room_password" ? "Wrong password" : err.message;
+    $("room-error").textContent = err.code === "wrong_password" ? "Wrong password" : err.message;
   }
 }
 
