@@ -8,6 +8,8 @@ import type { EventEnvelope } from "../../platform/events/bus";
 import { accountEvents } from "./events";
 import { moduleConfig } from "../../config";
 import { accountsModule } from "./index";
+import { accountsErrors } from "./errors";
+import { platformErrors } from "../../platform/http/errors";
 
 async function problem(res: Response) {
   expect(res.headers.get("content-type")).toContain("application/problem+json");
@@ -390,6 +392,30 @@ describe.each(modes)("accounts (%s)", (mode) => {
       const badRole = await t.request("PATCH", `/users/${user.user.id}/role`, { token: admin.tokens.accessToken, body: { role: "root" } });
       expect(badRole.status).toBe(422);
     });
+  });
+
+  test("OpenAPI: every error status of every accounts route lists its codes, from the vocabulary, each code somewhere", async () => {
+    type Op = { tags?: string[]; responses: Record<string, { content?: Record<string, { schema: { properties?: { code?: { enum?: string[] } } } }> }> };
+    const spec = (await (await t.request("GET", "/swagger/json")).json()) as { paths: Record<string, Record<string, Op>> };
+    const known = new Set<string>([...Object.values(accountsErrors), ...Object.values(platformErrors)]);
+    const documented = new Set<string>();
+    const problems: string[] = [];
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!op.tags?.includes("accounts")) continue;
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) < 400) continue;
+          const codes = response.content?.["application/problem+json"]?.schema.properties?.code?.enum;
+          if (!codes) problems.push(`${method.toUpperCase()} ${path} ${status}: no codes`);
+          for (const code of codes ?? []) {
+            documented.add(code);
+            if (!known.has(code)) problems.push(`${method.toUpperCase()} ${path} ${status}: ${code} is not in the vocabulary`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(Object.values(accountsErrors).filter((code) => !documented.has(code))).toEqual([]);
   });
 
   test("unknown route → 404 problem with a request id", async () => {

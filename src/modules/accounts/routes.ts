@@ -27,8 +27,10 @@ const bearerPrefix = /^Bearer\s+(.+)$/i;
 const tags = ["accounts"];
 const bearerSecurity = [{ bearerAuth: [] }];
 
-// What the platform answers a route that takes a JSON body before the handler runs.
-const bodyFailures = { 400: [P.malformedBody, P.bodyTooDeep], 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+// What the platform answers before a handler runs: to any request (a chunked or oversized body),
+// and to any request but a GET (a body it cannot parse, even on a route that declares none).
+const requestFailures = { 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+const bodyFailures = { ...requestFailures, 400: [P.malformedBody, P.bodyTooDeep] } as const;
 const validation = [P.validationFailed] as const;
 
 export function authPlugin(accounts: AccountsService) {
@@ -75,18 +77,14 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
 
   return new Elysia({ name: "homebase.accounts" })
     .use(authPlugin(accounts))
-    .post(
-      "/auth/signup",
-      async ({ body, status }) => status(201, await accounts.signup(body)),
-      {
-        body: SignupBody,
-        response: {
-          201: User,
-          ...problemResponses({ ...bodyFailures, 409: [E.emailTaken, E.nicknameTaken], 422: [P.validationFailed, E.nicknameReserved] }),
-        },
-        detail: { tags, summary: "Create an account", description: "Emits homebase.accounts.user.registered." },
+    .post("/auth/signup", async ({ body, status }) => status(201, await accounts.signup(body)), {
+      body: SignupBody,
+      response: {
+        201: User,
+        ...problemResponses({ ...bodyFailures, 409: [E.emailTaken, E.nicknameTaken], 422: [P.validationFailed, E.nicknameReserved] }),
       },
-    )
+      detail: { tags, summary: "Create an account", description: "Emits homebase.accounts.user.registered." },
+    })
     .post("/auth/login", ({ body, request, server }) => accounts.login(body, clientInfo(request, server)), {
       body: LoginBody,
       response: {
@@ -102,7 +100,10 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
     })
     .post("/auth/refresh", ({ body }) => accounts.refresh(body.refreshToken), {
       body: RefreshBody,
-      response: { 200: TokenPair, ...problemResponses({ ...bodyFailures, 401: [E.invalidRefreshToken, E.refreshTokenReused], 422: validation }) },
+      response: {
+        200: TokenPair,
+        ...problemResponses({ ...bodyFailures, 401: [E.invalidRefreshToken, E.refreshTokenReused], 422: validation }),
+      },
       detail: {
         tags,
         summary: "Rotate a refresh token",
@@ -117,18 +118,18 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       },
       {
         auth: true,
-        response: { 204: t.Void(), ...problemResponses({ 401: authFailures }) },
+        response: { 204: t.Void(), ...problemResponses({ ...bodyFailures, 401: authFailures }) },
         detail: { tags, summary: "Revoke the current session" },
       },
     )
     .post("/auth/logout-all", async ({ principal }) => ({ revoked: await accounts.logoutAll(principal) }), {
       auth: true,
-      response: { 200: Revoked, ...problemResponses({ 401: authFailures }) },
+      response: { 200: Revoked, ...problemResponses({ ...bodyFailures, 401: authFailures }) },
       detail: { tags, summary: "Revoke every session of the caller, this one included" },
     })
     .get("/me", ({ principal }) => accounts.me(principal), {
       auth: true,
-      response: { 200: User, ...problemResponses({ 401: authFailures, 404: [E.userNotFound] }) },
+      response: { 200: User, ...problemResponses({ ...requestFailures, 401: authFailures, 404: [E.userNotFound] }) },
       detail: { tags, summary: "The caller's profile" },
     })
     .patch("/me", ({ principal, body }) => accounts.updateMe(principal, body), {
@@ -146,29 +147,25 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       },
       detail: { tags, summary: "Update the caller's profile" },
     })
-    .post(
-      "/me/password",
-      async ({ principal, body }) => ({ revoked: await accounts.changePassword(principal, body) }),
-      {
-        auth: true,
-        body: ChangePasswordBody,
-        response: {
-          200: Revoked,
-          ...problemResponses({
-            ...bodyFailures,
-            401: authFailures,
-            403: [E.wrongPassword],
-            404: [E.userNotFound],
-            422: [P.validationFailed, E.passwordUnchanged],
-          }),
-        },
-        detail: {
-          tags,
-          summary: "Change password",
-          description: "Needs the current password. Every other session of the caller is revoked.",
-        },
+    .post("/me/password", async ({ principal, body }) => ({ revoked: await accounts.changePassword(principal, body) }), {
+      auth: true,
+      body: ChangePasswordBody,
+      response: {
+        200: Revoked,
+        ...problemResponses({
+          ...bodyFailures,
+          401: authFailures,
+          403: [E.wrongPassword],
+          404: [E.userNotFound],
+          422: [P.validationFailed, E.passwordUnchanged],
+        }),
       },
-    )
+      detail: {
+        tags,
+        summary: "Change password",
+        description: "Needs the current password. Every other session of the caller is revoked.",
+      },
+    })
     .delete(
       "/me",
       async ({ principal, body, status }) => {
@@ -192,7 +189,10 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
     .get("/users", ({ query }) => accounts.listUsers(query.limit ?? 20, query.cursor), {
       admin: true,
       query: UserListQuery,
-      response: { 200: UserPage, ...problemResponses({ 400: [P.invalidCursor], 401: authFailures, 403: adminFailures, 422: validation }) },
+      response: {
+        200: UserPage,
+        ...problemResponses({ ...requestFailures, 400: [P.invalidCursor], 401: authFailures, 403: adminFailures, 422: validation }),
+      },
       detail: { tags, summary: "List users (admin)", description: "Oldest first; pass nextCursor to get the next page." },
     })
     .patch("/users/:id/role", ({ principal, params, body }) => accounts.setRole(principal, params.id, body.role), {

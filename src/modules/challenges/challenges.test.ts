@@ -8,6 +8,9 @@ import type { EventEnvelope } from "../../platform/events/bus";
 import { challengeEvents } from "./events";
 import { ManualClock } from "../../platform/clock";
 import { encodeCursor } from "../../platform/http/paging";
+import { platformErrors } from "../../platform/http/errors";
+import { authFailures } from "../accounts";
+import { challengesErrors } from "./errors";
 import { logsCacheName } from "./reads";
 
 type User = Awaited<ReturnType<typeof signupAndLogin>>;
@@ -521,6 +524,30 @@ describe.each(modes)("challenges (%s)", (mode) => {
       await expectProblem(await t.request("GET", `/challenges/${c.id}/leaderboard?limit=101`, { token: as(u) }), 422, "validation_failed");
       await expectProblem(await t.request("GET", "/challenges/zzz/leaderboard", { token: as(u) }), 422, "validation_failed");
     });
+  });
+
+  test("OpenAPI: every error status of every challenges route lists its codes, from the vocabulary, each code somewhere", async () => {
+    type Op = { tags?: string[]; responses: Record<string, { content?: Record<string, { schema: { properties?: { code?: { enum?: string[] } } } }> }> };
+    const spec = (await (await t.request("GET", "/swagger/json")).json()) as { paths: Record<string, Record<string, Op>> };
+    const known = new Set<string>([...Object.values(challengesErrors), ...Object.values(platformErrors), ...authFailures]);
+    const documented = new Set<string>();
+    const problems: string[] = [];
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!op.tags?.includes("challenges")) continue;
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) < 400) continue;
+          const codes = response.content?.["application/problem+json"]?.schema.properties?.code?.enum;
+          if (!codes) problems.push(`${method.toUpperCase()} ${path} ${status}: no codes`);
+          for (const code of codes ?? []) {
+            documented.add(code);
+            if (!known.has(code)) problems.push(`${method.toUpperCase()} ${path} ${status}: ${code} is not in the vocabulary`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(Object.values(challengesErrors).filter((code) => !documented.has(code))).toEqual([]);
   });
 
   describe("days come from the injected clock", () => {

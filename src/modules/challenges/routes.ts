@@ -22,8 +22,10 @@ import {
 import type { ChallengesService } from "./service";
 
 const tags = ["challenges"];
-// What the platform answers a route that takes a JSON body before the handler runs.
-const bodyFailures = { 400: [P.malformedBody, P.bodyTooDeep], 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+// What the platform answers before a handler runs: to any request (a chunked or oversized body),
+// and to any request but a GET (a body it cannot parse, even on a route that declares none).
+const requestFailures = { 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as const;
+const bodyFailures = { ...requestFailures, 400: [P.malformedBody, P.bodyTooDeep] } as const;
 const validation = [P.validationFailed] as const;
 const notFound = [E.challengeNotFound] as const;
 
@@ -54,7 +56,10 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
       .get("/challenges", ({ principal, query }) => catalog.list(principal, query), {
         auth: true,
         query: ChallengeListQuery,
-        response: { 200: ChallengePage, ...problemResponses({ 400: [P.invalidCursor], 401: authFailures, 422: validation }) },
+        response: {
+          200: ChallengePage,
+          ...problemResponses({ ...requestFailures, 400: [P.invalidCursor], 401: authFailures, 422: validation }),
+        },
         detail: {
           tags,
           summary: "List challenges",
@@ -66,7 +71,7 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         auth: true,
         params: UserIdParams,
         query: UserLogsQuery,
-        response: { 200: UserLogs, ...problemResponses({ 401: authFailures, 422: validation }) },
+        response: { 200: UserLogs, ...problemResponses({ ...requestFailures, 401: authFailures, 422: validation }) },
         detail: {
           tags,
           summary: "A user's latest logs",
@@ -77,7 +82,7 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
       .get("/challenges/:id", ({ principal, params }) => catalog.get(principal, params.id), {
         auth: true,
         params: ChallengeIdParams,
-        response: { 200: Challenge, ...problemResponses({ 401: authFailures, 404: notFound, 422: validation }) },
+        response: { 200: Challenge, ...problemResponses({ ...requestFailures, 401: authFailures, 404: notFound, 422: validation }) },
         detail: { tags, summary: "One challenge" },
       })
       .patch("/challenges/:id", ({ principal, params, body }) => catalog.update(principal, params.id, body), {
@@ -106,7 +111,10 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         {
           auth: true,
           params: ChallengeIdParams,
-          response: { 204: t.Void(), ...problemResponses({ 401: authFailures, 403: [E.notOwner], 404: notFound, 422: validation }) },
+          response: {
+            204: t.Void(),
+            ...problemResponses({ ...bodyFailures, 401: authFailures, 403: [E.notOwner], 404: notFound, 422: validation }),
+          },
           detail: {
             tags,
             summary: "Delete a challenge (owner)",
@@ -120,6 +128,7 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         response: {
           201: Membership,
           ...problemResponses({
+            ...bodyFailures,
             401: authFailures,
             404: [E.challengeNotFound, E.userNotFound],
             409: [E.alreadyMember, E.challengeEnded],
@@ -137,7 +146,10 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         {
           auth: true,
           params: ChallengeIdParams,
-          response: { 204: t.Void(), ...problemResponses({ 401: authFailures, 404: [E.challengeNotFound, E.notMember], 422: validation }) },
+          response: {
+            204: t.Void(),
+            ...problemResponses({ ...bodyFailures, 401: authFailures, 404: [E.challengeNotFound, E.notMember], 422: validation }),
+          },
           detail: { tags, summary: "Leave a challenge", description: "The caller's logs of this challenge are removed too." },
         },
       )
@@ -147,6 +159,7 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         response: {
           201: LogEntry,
           ...problemResponses({
+            ...bodyFailures,
             401: authFailures,
             403: [E.notMember],
             404: notFound,
@@ -165,7 +178,7 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         auth: true,
         params: ChallengeIdParams,
         query: LeaderboardQuery,
-        response: { 200: Leaderboard, ...problemResponses({ 401: authFailures, 404: notFound, 422: validation }) },
+        response: { 200: Leaderboard, ...problemResponses({ ...requestFailures, 401: authFailures, 404: notFound, 422: validation }) },
         detail: {
           tags,
           summary: "Members ranked by log count",
