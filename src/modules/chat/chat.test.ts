@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ManualClock } from "../../platform/clock";
 import { modes } from "../../testing/modes";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
 import { waitFor } from "../../testing/wait";
@@ -418,6 +419,48 @@ describe.each(modes)("chat read state across a restart (%s)", (mode) => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(modes)("chat time (%s)", (mode) => {
+  test("timestamps come from the injected clock: rooms, messages, deletes, files, read marks, pongs", async () => {
+    const clock = new ManualClock(Date.parse("2026-12-01T04:00:00Z"));
+    const t = await createTestApp(mode, { HOMEBASE_CHAT_READ_FLUSH_MS: "50" }, undefined, undefined, { clock });
+    t.app.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = { current: null as ChatClient | null };
+    try {
+      const u = await signupAndLogin(t, "clk");
+      // Connected before the clock moves on: the access token expires by the same clock.
+      client.current = await ChatClient.connect(`http://127.0.0.1:${t.app.server!.port}`, u.tokens.accessToken);
+      const actor = { userId: u.user.id, nickname: u.user.nickname };
+      const svc = t.modules.apis.chat.service;
+      const room = await svc.createRoom(actor, { name: "clocked" });
+      expect(room.createdAt).toBe("2026-12-01T04:00:00.000Z");
+      const first = (await svc.send(actor, { roomId: room.id, clientMsgId: "c1", kind: "text", content: "first" })).message;
+      clock.advance(3_600_000);
+      const second = (await svc.send(actor, { roomId: room.id, clientMsgId: "c2", kind: "text", content: "second" })).message;
+      expect([first.createdAt, second.createdAt]).toEqual(["2026-12-01T04:00:00.000Z", "2026-12-01T05:00:00.000Z"]);
+      expect((await svc.history(u.user.id, room.id, undefined)).items.map((m) => m.content)).toEqual(["second", "first", "joined"]);
+
+      clock.advance(60_000);
+      await svc.deleteMessage(u.user.id, first.id);
+      expect((await svc.store.message(first.id))?.deletedAt).toBe(clock.now());
+      const png = new Uint8Array(64);
+      png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      expect((await svc.upload(u.user.id, { name: "p.png", type: "image/png", data: png })).createdAt).toBe("2026-12-01T05:01:00.000Z");
+
+      // The mark is stamped with the clock's time when it is taken for the store.
+      expect(await svc.markRead(u.user.id, room.id, second.id)).toBe(true);
+      await waitFor(async () => (await svc.store.reads(room.id)).length === 1, { what: "the read mark in the store" });
+      expect((await svc.store.reads(room.id))[0]).toMatchObject({ upToMessageId: second.id, updatedAt: clock.now() });
+
+      client.current.send({ op: "ping", ref: "p" });
+      expect((await client.current.next((e) => e.event === "pong", "pong")).t).toBe(clock.now());
+    } finally {
+      client.current?.close();
+      await t.app.stop(true);
+      await t.close();
     }
   });
 });

@@ -33,19 +33,21 @@ export const chatModule = defineModule({
     const metrics = createChatMetrics(platform.metrics.registry);
     const instanceId = Bun.randomUUIDv7();
     const ns = config.eventNamespace;
+    // A presence entry lives this long without a heartbeat (the hub beats every third of it).
+    const presenceTtlMs = 30_000;
 
     const store = platform.mongo ? new MongoChatStore(platform.mongo.db) : new SqliteChatStore(platform.db, platform.writer);
     void store.init().catch((err: unknown) => logger.error("chat store indexes", { err: String(err) }));
-    const hot = platform.redis ? new RedisReadState(platform.redis, ns ? `${ns}:` : "") : new MemoryReadState();
-    const presence = platform.redis ? new RedisPresence(platform.redis, ns ? `${ns}:` : "", instanceId, 30_000) : new MemoryPresence();
+    const hot = platform.redis ? new RedisReadState(platform.redis, ns ? `${ns}:` : "", platform.clock) : new MemoryReadState();
+    const presence = platform.redis ? new RedisPresence(platform.redis, ns ? `${ns}:` : "", instanceId, presenceTtlMs, platform.clock) : new MemoryPresence();
     let hub: Hub;
     const fanout: Fanout = config.natsUrl
       ? new NatsFanout(config.natsUrl, `${ns ? `${ns}.` : ""}homebase_live.chat`, instanceId, (e) => hub.remote(e), logger)
       : new LocalFanout();
-    hub = new Hub(fanout, presence, metrics, { instanceId, maxBufferedBytes: settings.wsMaxBufferedBytes, presenceTtlMs: 30_000 }, logger);
+    hub = new Hub(fanout, presence, metrics, { instanceId, maxBufferedBytes: settings.wsMaxBufferedBytes, presenceTtlMs }, logger);
     const blobs = settings.s3 ? new S3BlobStore(settings.s3) : new LocalBlobStore(join(config.dataDir, "chat-files"));
-    const service = new ChatService(store, hub, presence, hot, blobs, platform.limiter, metrics, { roomListPerMinute: settings.roomListPerMin, maxParticipantsListed: 1000 }, logger);
-    const sockets = new ChatSockets(service, hub, { ratePerSec: settings.wsRatePerSec }, metrics, logger);
+    const service = new ChatService(store, hub, presence, hot, blobs, platform.limiter, metrics, { roomListPerMinute: settings.roomListPerMin, maxParticipantsListed: 1000 }, platform.clock, logger);
+    const sockets = new ChatSockets(service, hub, { ratePerSec: settings.wsRatePerSec }, metrics, platform.clock, logger);
     // Read marks of this instance's sockets: flushed wherever sockets are served, not only in workers.
     const flusher = new ReadFlusher(hot, platform.writer, platform.events, settings.readFlushMs, logger);
     flusher.start();

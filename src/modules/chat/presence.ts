@@ -5,6 +5,7 @@
 // Redis: one hash per room, field "<userId>|<instanceId>" → expiry (ms). Each instance
 // refreshes its fields every heartbeat, so the fields of a crashed instance expire.
 import type Redis from "ioredis";
+import type { Clock } from "../../platform/clock";
 
 export interface PresenceStore {
   readonly kind: "redis" | "memory";
@@ -97,6 +98,8 @@ export class RedisPresence implements PresenceStore {
     private readonly instanceId: string,
     /** How long an entry lives without a heartbeat. */
     private readonly ttlMs: number,
+    /** Entries expire by this clock (the key itself, a safety net, by Redis's own). */
+    private readonly clock: Clock,
   ) {}
 
   private key(roomId: string) {
@@ -107,18 +110,18 @@ export class RedisPresence implements PresenceStore {
   }
 
   async enter(roomId: string, userId: string): Promise<boolean> {
-    const now = Date.now();
+    const now = this.clock.now();
     const r = await this.redis.eval(enterScript, 1, this.key(roomId), userId, this.field(userId), String(now), String(now + this.ttlMs), String(this.ttlMs * 4));
     return r === 1;
   }
 
   async exit(roomId: string, userId: string): Promise<boolean> {
-    const r = await this.redis.eval(exitScript, 1, this.key(roomId), userId, this.field(userId), String(Date.now()));
+    const r = await this.redis.eval(exitScript, 1, this.key(roomId), userId, this.field(userId), String(this.clock.now()));
     return r === 1;
   }
 
   async online(roomId: string): Promise<Set<string>> {
-    const now = Date.now();
+    const now = this.clock.now();
     const all = await this.redis.hgetall(this.key(roomId));
     const users = new Set<string>();
     for (const [field, expiry] of Object.entries(all)) {
@@ -128,7 +131,7 @@ export class RedisPresence implements PresenceStore {
   }
 
   async heartbeat(entries: Array<{ roomId: string; userId: string }>): Promise<Array<{ roomId: string; userId: string }>> {
-    const now = Date.now();
+    const now = this.clock.now();
     const rooms = [...new Set(entries.map((e) => e.roomId))];
     const pipeline = this.redis.pipeline();
     for (const e of entries) pipeline.hset(this.key(e.roomId), this.field(e.userId), String(now + this.ttlMs));

@@ -7,6 +7,7 @@
 // Reading a room's marks merges the store with the hot copy, so a mark is visible at once and
 // survives a restart (Redis keeps it; in memory mode the last batch is flushed on close).
 import type Redis from "ioredis";
+import type { Clock } from "../../platform/clock";
 import type { GroupCommitWriter } from "../../platform/db/sqlite";
 import type { Logger } from "../../platform/logger";
 import { chatEvents, type ChatEventSink } from "./events";
@@ -79,6 +80,7 @@ export class RedisReadState implements HotReadState {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly clock: Clock,
   ) {}
 
   private roomKey(roomId: string) {
@@ -108,7 +110,7 @@ export class RedisReadState implements HotReadState {
       return { roomId, userId };
     });
     const values = (await pipeline.exec()) ?? [];
-    const now = Date.now();
+    const now = this.clock.now();
     const out: ReadRecord[] = [];
     keys.forEach(({ roomId, userId }, i) => {
       const v = values[i]?.[1];

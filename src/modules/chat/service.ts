@@ -1,6 +1,7 @@
 // Chat use cases: rooms, membership, messages, read marks and files. No Elysia types here;
 // errors are HttpProblems (the REST layer renders problem+json, the socket an error event).
 // Live effects go through the hub, which reaches every instance.
+import type { Clock } from "../../platform/clock";
 import { numberedPage } from "../../platform/http/paging";
 import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
@@ -95,6 +96,7 @@ export class ChatService {
     private readonly limiter: RateLimiter,
     private readonly metrics: ChatMetrics,
     private readonly settings: ChatSettings,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.listRule = { name: "chat_room_list", limit: settings.roomListPerMinute, windowMs: 60_000 };
@@ -122,7 +124,7 @@ export class ChatService {
   async createRoom(actor: Actor, body: { name: string; password?: string }): Promise<Room> {
     // The schema refused a blank name; the spaces around a real one are dropped.
     const name = body.name.trim();
-    const now = Date.now();
+    const now = this.clock.now();
     const room: RoomRecord = {
       id: Bun.randomUUIDv7(),
       name,
@@ -167,7 +169,7 @@ export class ChatService {
     const room = await this.roomOr404(roomId);
     if (await this.store.member(roomId, actor.userId)) return this.toRoom(room, true);
     if (room.passwordHash !== null) await this.checkPassword(room, actor.userId, password);
-    const now = Date.now();
+    const now = this.clock.now();
     const joinedMessage = systemMessage(roomId, actor, "joined", now);
     const added = await this.store.join({ roomId, userId: actor.userId, nickname: actor.nickname, joinedAt: now }, joinedMessage);
     const fresh = (await this.store.room(roomId)) ?? room;
@@ -192,7 +194,7 @@ export class ChatService {
   /** Leaves (idempotent). Every connection of the user stops getting the room's events. */
   async leaveRoom(actor: Actor, roomId: string): Promise<void> {
     await this.roomOr404(roomId);
-    const now = Date.now();
+    const now = this.clock.now();
     const leftMessage = systemMessage(roomId, actor, "left", now);
     if (!(await this.store.leave(roomId, actor.userId, leftMessage))) return;
     const room = await this.store.room(roomId);
@@ -258,7 +260,7 @@ export class ChatService {
       content: input.content,
       fileId: file?.id ?? null,
       clientMsgId: input.clientMsgId,
-      createdAt: Date.now(),
+      createdAt: this.clock.now(),
       deletedAt: null,
     };
     const { message: stored, duplicate } = await this.store.insertMessage(record);
@@ -276,7 +278,7 @@ export class ChatService {
     }
     if (message.senderId !== userId) throw problems.forbidden(chatErrors.notAuthor, "only the author can delete a message");
     if (message.deletedAt !== null) return;
-    await this.store.softDeleteMessage(messageId, Date.now());
+    await this.store.softDeleteMessage(messageId, this.clock.now());
     this.hub.broadcast(message.roomId, { event: "messageDeleted", roomId: message.roomId, messageId });
   }
 
@@ -287,7 +289,7 @@ export class ChatService {
     if (!message || message.roomId !== roomId) throw problems.notFound(chatErrors.messageNotFound, "no such message in this room");
     let advanced: boolean;
     try {
-      advanced = await this.hot.mark(roomId, userId, upToMessageId, Date.now());
+      advanced = await this.hot.mark(roomId, userId, upToMessageId, this.clock.now());
     } catch (err) {
       this.logger.warn("read state unavailable", { err: String(err) });
       throw problems.unavailable(chatErrors.readStateUnavailable, "read receipts are unavailable right now");
@@ -323,7 +325,7 @@ export class ChatService {
       category: check.category,
       storage: this.blobs.kind,
       storageKey: `chat/${id.slice(-2)}/${id}`,
-      createdAt: Date.now(),
+      createdAt: this.clock.now(),
       deletedAt: null,
     };
     // Bytes first: a record never points at a blob that is not there.
@@ -351,6 +353,6 @@ export class ChatService {
   async deleteFile(userId: string, id: string): Promise<void> {
     const file = await this.store.file(id);
     if (!file || file.deletedAt !== null || file.uploaderId !== userId) throw problems.notFound(chatErrors.fileNotFound, "no such file of yours");
-    if (await this.store.deleteFile(id, Date.now())) await this.blobs.delete(file.storageKey);
+    if (await this.store.deleteFile(id, this.clock.now())) await this.blobs.delete(file.storageKey);
   }
 }

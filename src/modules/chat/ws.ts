@@ -4,6 +4,7 @@
 // Flooding = more refused frames within a second than the rate itself: about twice the
 // allowed rate sustained past the burst.
 import { getSchemaValidator } from "elysia";
+import type { Clock } from "../../platform/clock";
 import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { ChatMetrics } from "./metrics";
@@ -49,6 +50,7 @@ export class ChatSockets {
     private readonly hub: Hub,
     private readonly settings: SocketSettings,
     private readonly metrics: ChatMetrics,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.burst = settings.ratePerSec * 2;
@@ -66,6 +68,7 @@ export class ChatSockets {
     return this.hub.remove(conn);
   }
 
+  // The rate limit measures the socket's real traffic: monotonic time, not the injected clock.
   private takeToken(conn: Conn): boolean {
     const now = performance.now();
     conn.tokens = Math.min(this.burst, conn.tokens + ((now - conn.refilledAt) / 1000) * this.settings.ratePerSec);
@@ -179,7 +182,7 @@ export class ChatSockets {
         this.hub.broadcast(msg.roomId, { event: "typing", roomId: msg.roomId, userId: conn.userId, nickname: conn.nickname, typing: msg.typing ?? true }, { except: conn.userId });
         return;
       case "ping":
-        this.hub.send(conn, { event: "pong", t: msg.t ?? Date.now(), ref: msg.ref });
+        this.hub.send(conn, { event: "pong", t: msg.t ?? this.clock.now(), ref: msg.ref });
         return;
     }
   }
