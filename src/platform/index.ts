@@ -71,6 +71,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const cache = new CacheAside(cacheStore, metrics, logger);
   const locks = createLockManager(redis);
   const limiter = createRateLimiter(redis, metrics);
+  const clock = options.clock ?? systemClock;
+  // Worker roles (events.start()) also prune the event tables, on a timer.
   const events = new EventBus({
     db,
     writer,
@@ -80,6 +82,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     maxDeliver: config.eventMaxDeliver,
     retryMs: config.eventRetryMs,
     namespace: config.eventNamespace,
+    clock,
+    retention: { eventsMs: config.eventRetentionHours * 3_600_000, deadLettersMs: config.deadLetterRetentionDays * 86_400_000 },
   });
 
   let closed = false;
@@ -87,7 +91,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
-    clock: options.clock ?? systemClock,
+    clock,
     clientIp: createClientIp(config.trustedProxies),
     logger,
     metrics,

@@ -42,7 +42,7 @@ export class Metrics {
 
   readonly consumerDeliveries = new Counter({
     name: "homebase_consumer_deliveries_total",
-    help: "Event deliveries to consumers by consumer and outcome (processed, duplicate, failed)",
+    help: "Event deliveries to consumers by consumer and outcome (processed, duplicate, failed, invalid: payload does not match its definition)",
     labelNames: ["consumer", "outcome"] as const,
     registers: [this.registry],
   });
@@ -56,8 +56,15 @@ export class Metrics {
 
   readonly deadLetters = new Counter({
     name: "homebase_dead_letters_total",
-    help: "Events given up after the maximum number of attempts",
+    help: "Events given up after the maximum number of attempts, or at once when the payload does not match its definition",
     labelNames: ["consumer"] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsPruned = new Counter({
+    name: "homebase_events_pruned_total",
+    help: "Event rows deleted after their retention, by table (outbox, processed_events, dead_letters)",
+    labelNames: ["table"] as const,
     registers: [this.registry],
   });
 

@@ -1,23 +1,26 @@
-// Events accounts emits through the outbox. Other modules subscribe to these subjects;
+// Events accounts emits through the outbox. Other modules subscribe to these definitions;
 // the payloads are the contract (add fields, never rename or remove).
+import { t } from "elysia";
+import { defineEvent, type EventEmitter, type EventPayload } from "../../platform/events";
+
 export const accountEvents = {
-  userRegistered: "homebase.accounts.user.registered",
-  userDeleted: "homebase.accounts.user.deleted",
+  userRegistered: defineEvent(
+    "homebase.accounts.user.registered",
+    t.Object({
+      userId: t.String(),
+      email: t.String(),
+      nickname: t.String(),
+      registeredAt: t.String({ description: "UTC ISO-8601" }),
+    }),
+  ),
+  userDeleted: defineEvent(
+    "homebase.accounts.user.deleted",
+    t.Object({ userId: t.String(), deletedAt: t.String({ description: "UTC ISO-8601" }) }),
+  ),
 } as const;
 
-export interface UserRegistered {
-  userId: string;
-  email: string;
-  nickname: string;
-  registeredAt: string;
-}
+export type UserRegistered = EventPayload<typeof accountEvents.userRegistered>;
+export type UserDeleted = EventPayload<typeof accountEvents.userDeleted>;
 
-export interface UserDeleted {
-  userId: string;
-  deletedAt: string;
-}
-
-/** The one capability accounts needs from the event bus: an outbox insert in the current transaction. */
-export interface AccountsEventSink {
-  emit(subject: string, payload: unknown): string;
-}
+/** What the service needs from the event bus: an outbox insert in the current transaction. */
+export type AccountsEventSink = EventEmitter;

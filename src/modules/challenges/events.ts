@@ -1,58 +1,63 @@
 // Events challenges emits through the outbox, and the consumers it registers on the bus.
 // Payloads are the contract (add fields, never rename or remove).
-import type { ConsumerSpec, EventEnvelope } from "../../platform/events/bus";
+import { t } from "elysia";
+import { type ConsumerSpec, defineConsumer, defineEvent, type EventEmitter, type EventPayload, isEvent } from "../../platform/events";
 import { accountEvents, type UserDeleted, type UserRegistered } from "../accounts";
 
+const challenge = t.Object({
+  challengeId: t.String(),
+  ownerId: t.String(),
+  title: t.String(),
+  startDate: t.String({ description: "YYYY-MM-DD (UTC)" }),
+  endDate: t.String({ description: "YYYY-MM-DD (UTC)" }),
+});
+
 export const challengeEvents = {
-  challengeCreated: "homebase.challenges.challenge.created",
-  challengeUpdated: "homebase.challenges.challenge.updated",
-  challengeDeleted: "homebase.challenges.challenge.deleted",
-  memberJoined: "homebase.challenges.member.joined",
-  memberLeft: "homebase.challenges.member.left",
-  logRecorded: "homebase.challenges.log.recorded",
+  challengeCreated: defineEvent("homebase.challenges.challenge.created", challenge),
+  challengeUpdated: defineEvent("homebase.challenges.challenge.updated", challenge),
+  challengeDeleted: defineEvent(
+    "homebase.challenges.challenge.deleted",
+    t.Object({
+      challengeId: t.String(),
+      ownerId: t.String(),
+      /** Members at deletion: their logs went with the challenge. */
+      memberIds: t.Array(t.String()),
+    }),
+  ),
+  memberJoined: defineEvent(
+    "homebase.challenges.member.joined",
+    t.Object({ challengeId: t.String(), userId: t.String(), joinedAt: t.String() }),
+  ),
+  memberLeft: defineEvent(
+    "homebase.challenges.member.left",
+    t.Object({
+      challengeId: t.String(),
+      userId: t.String(),
+      /** "left": the member left; "user_deleted": the account was deleted. Their logs there are gone. */
+      reason: t.Union([t.Literal("left"), t.Literal("user_deleted")]),
+    }),
+  ),
+  logRecorded: defineEvent(
+    "homebase.challenges.log.recorded",
+    t.Object({
+      logId: t.String(),
+      challengeId: t.String(),
+      userId: t.String(),
+      day: t.String({ description: "YYYY-MM-DD (UTC)" }),
+      createdAt: t.String(),
+    }),
+  ),
 } as const;
 
-export interface ChallengeCreated {
-  challengeId: string;
-  ownerId: string;
-  title: string;
-  startDate: string;
-  endDate: string;
-}
+export type ChallengeCreated = EventPayload<typeof challengeEvents.challengeCreated>;
 export type ChallengeUpdated = ChallengeCreated;
+export type ChallengeDeleted = EventPayload<typeof challengeEvents.challengeDeleted>;
+export type MemberJoined = EventPayload<typeof challengeEvents.memberJoined>;
+export type MemberLeft = EventPayload<typeof challengeEvents.memberLeft>;
+export type LogRecorded = EventPayload<typeof challengeEvents.logRecorded>;
 
-export interface ChallengeDeleted {
-  challengeId: string;
-  ownerId: string;
-  /** Members at deletion: their logs went with the challenge. */
-  memberIds: string[];
-}
-
-export interface MemberJoined {
-  challengeId: string;
-  userId: string;
-  joinedAt: string;
-}
-
-export interface MemberLeft {
-  challengeId: string;
-  userId: string;
-  /** "left": the member left; "user_deleted": the account was deleted. Their logs there are gone. */
-  reason: "left" | "user_deleted";
-}
-
-export interface LogRecorded {
-  logId: string;
-  challengeId: string;
-  userId: string;
-  day: string;
-  createdAt: string;
-}
-
-/** The one capability the service needs from the event bus: an outbox insert in the current transaction. */
-export interface ChallengesEventSink {
-  emit(subject: string, payload: unknown): string;
-}
+/** What the service needs from the event bus: an outbox insert in the current transaction. */
+export type ChallengesEventSink = EventEmitter;
 
 /** What the consumers call; implemented by ChallengesService. */
 export interface ChallengesEventHandlers {
@@ -67,22 +72,22 @@ export interface ChallengesEventHandlers {
 /** Consumers, registered in the module's wiring (before the bus starts). */
 export function challengeConsumers(handlers: ChallengesEventHandlers): ConsumerSpec[] {
   return [
-    {
+    defineConsumer({
       // Profile lifecycle from accounts. Order-independent: user.deleted leaves a tombstone.
       name: "challenges-profiles",
-      subjects: [accountEvents.userRegistered, accountEvents.userDeleted],
-      apply(event: EventEnvelope) {
-        if (event.subject === accountEvents.userRegistered) handlers.applyUserRegistered(event.payload as UserRegistered);
-        else handlers.applyUserDeleted(event.payload as UserDeleted);
+      events: [accountEvents.userRegistered, accountEvents.userDeleted],
+      apply(event) {
+        if (isEvent(event, accountEvents.userRegistered)) handlers.applyUserRegistered(event.payload);
+        else handlers.applyUserDeleted(event.payload);
       },
-    },
-    {
+    }),
+    defineConsumer({
       // Our own changes, after they committed: the durable repeat of the request's inline
       // leaderboard update, and the cache invalidation of changes made by consumers
       // (user.deleted). Throws while Redis is unreachable, so the bus retries it.
       name: "challenges-views",
-      subjects: [challengeEvents.logRecorded, challengeEvents.memberJoined, challengeEvents.memberLeft, challengeEvents.challengeDeleted],
-      effect: (event: EventEnvelope) => handlers.refreshViews(event.subject, event.payload),
-    },
+      events: [challengeEvents.logRecorded, challengeEvents.memberJoined, challengeEvents.memberLeft, challengeEvents.challengeDeleted],
+      effect: (event) => handlers.refreshViews(event.subject, event.payload),
+    }),
   ];
 }

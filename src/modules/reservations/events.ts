@@ -1,38 +1,42 @@
 // Events reservations emits through the outbox, and the consumers it registers on the bus.
 // Payloads are the contract (add fields, never rename or remove).
-import type { ConsumerSpec, EventEnvelope } from "../../platform/events/bus";
+import { t } from "elysia";
+import { type ConsumerSpec, defineConsumer, defineEvent, type EventEmitter, type EventPayload } from "../../platform/events";
 import { accountEvents, type UserDeleted } from "../accounts";
 
 export const reservationEvents = {
-  reservationConfirmed: "homebase.reservations.reservation.confirmed",
-  reservationCancelled: "homebase.reservations.reservation.cancelled",
+  reservationConfirmed: defineEvent(
+    "homebase.reservations.reservation.confirmed",
+    t.Object({
+      reservationId: t.String(),
+      userId: t.String(),
+      screeningId: t.String(),
+      movieTitle: t.String(),
+      theaterName: t.String(),
+      startTime: t.String(),
+      seats: t.Array(t.String()),
+      confirmedAt: t.String(),
+    }),
+  ),
+  reservationCancelled: defineEvent(
+    "homebase.reservations.reservation.cancelled",
+    t.Object({
+      reservationId: t.String(),
+      userId: t.String(),
+      screeningId: t.String(),
+      seats: t.Array(t.String()),
+      /** "user": the holder cancelled; "user_deleted": the account was deleted. */
+      reason: t.Union([t.Literal("user"), t.Literal("user_deleted")]),
+      cancelledAt: t.String(),
+    }),
+  ),
 } as const;
 
-export interface ReservationConfirmed {
-  reservationId: string;
-  userId: string;
-  screeningId: string;
-  movieTitle: string;
-  theaterName: string;
-  startTime: string;
-  seats: string[];
-  confirmedAt: string;
-}
+export type ReservationConfirmed = EventPayload<typeof reservationEvents.reservationConfirmed>;
+export type ReservationCancelled = EventPayload<typeof reservationEvents.reservationCancelled>;
 
-export interface ReservationCancelled {
-  reservationId: string;
-  userId: string;
-  screeningId: string;
-  seats: string[];
-  /** "user": the holder cancelled; "user_deleted": the account was deleted. */
-  reason: "user" | "user_deleted";
-  cancelledAt: string;
-}
-
-/** The one capability the service needs from the event bus: an outbox insert in the current transaction. */
-export interface ReservationsEventSink {
-  emit(subject: string, payload: unknown): string;
-}
+/** What the service needs from the event bus: an outbox insert in the current transaction. */
+export type ReservationsEventSink = EventEmitter;
 
 /** What the consumers call; implemented by ReservationsService. */
 export interface ReservationsEventHandlers {
@@ -47,21 +51,21 @@ export interface ReservationsEventHandlers {
 /** Consumers, registered in the module's wiring (before the bus starts). */
 export function reservationConsumers(handlers: ReservationsEventHandlers): ConsumerSpec[] {
   return [
-    {
+    defineConsumer({
       // At least once: effect() may send twice if the process dies between it and apply();
       // apply() records the send exactly once (with the processed-event row). A failing
       // notifier throws, so the bus retries it (and dead-letters it after the last attempt).
       name: "reservations-notifier",
-      subjects: [reservationEvents.reservationConfirmed],
+      events: [reservationEvents.reservationConfirmed],
       // Confirmations are independent and the push service is slow (~500 ms): send many at once.
       concurrency: 32,
-      effect: (event: EventEnvelope) => handlers.sendConfirmation(event.id, event.payload as ReservationConfirmed),
-      apply: (event: EventEnvelope) => handlers.recordConfirmation(event.id, event.payload as ReservationConfirmed),
-    },
-    {
+      effect: (event) => handlers.sendConfirmation(event.id, event.payload),
+      apply: (event) => handlers.recordConfirmation(event.id, event.payload),
+    }),
+    defineConsumer({
       name: "reservations-accounts",
-      subjects: [accountEvents.userDeleted],
-      apply: (event: EventEnvelope) => handlers.applyUserDeleted(event.payload as UserDeleted),
-    },
+      events: [accountEvents.userDeleted],
+      apply: (event) => handlers.applyUserDeleted(event.payload),
+    }),
   ];
 }

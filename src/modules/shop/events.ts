@@ -1,111 +1,128 @@
 // Events the shop emits through the outbox, and the consumers it registers on the bus.
-// Payloads are the contract (add fields, never rename or remove).
-import type { ConsumerSpec, EventEnvelope } from "../../platform/events/bus";
+// Payloads are the contract (add fields, never rename or remove). Money is integer KRW.
+import { t } from "elysia";
+import {
+  type ConsumerSpec,
+  defineConsumer,
+  defineEvent,
+  type EventEmitter,
+  eventMessages,
+  type EventMessage,
+  type EventPayload,
+  integer,
+  isEvent,
+} from "../../platform/events";
 import { accountEvents, type UserDeleted } from "../accounts";
-import type { OrderKind } from "./model";
+import { orderKinds } from "./model";
+
+const line = t.Object({ itemId: t.String(), quantity: integer() });
+const won = integer({ description: "KRW" });
+const day = t.String({ description: "YYYY-MM-DD (UTC)" });
 
 export const shopEvents = {
-  orderCreated: "homebase.shop.order.created",
-  orderPaid: "homebase.shop.order.paid",
-  orderRefunded: "homebase.shop.order.refunded",
-  orderCancelled: "homebase.shop.order.cancelled",
-  subscriptionStarted: "homebase.shop.subscription.started",
-  subscriptionCharged: "homebase.shop.subscription.charged",
+  orderCreated: defineEvent(
+    "homebase.shop.order.created",
+    t.Object({ orderId: t.String(), userId: t.String(), kind: t.UnionEnum(orderKinds), amount: won, items: t.Array(line) }),
+  ),
+  orderPaid: defineEvent(
+    "homebase.shop.order.paid",
+    t.Object({
+      orderId: t.String(),
+      userId: t.String(),
+      kind: t.UnionEnum(orderKinds),
+      amount: won,
+      items: t.Array(line),
+      /** The order was made from the user's cart: its lines leave that cart. */
+      fromCart: t.Boolean(),
+      paidAt: t.String(),
+    }),
+  ),
+  orderRefunded: defineEvent(
+    "homebase.shop.order.refunded",
+    t.Object({
+      orderId: t.String(),
+      userId: t.String(),
+      refundId: t.String(),
+      amount: won,
+      items: t.Array(line),
+      /** Everything is refunded now (status REFUND). */
+      full: t.Boolean(),
+    }),
+  ),
+  orderCancelled: defineEvent(
+    "homebase.shop.order.cancelled",
+    t.Object({ orderId: t.String(), userId: t.String(), reason: t.Union([t.Literal("cancelled"), t.Literal("expired")]) }),
+  ),
+  subscriptionStarted: defineEvent(
+    "homebase.shop.subscription.started",
+    t.Object({
+      subscriptionId: t.String(),
+      orderId: t.String(),
+      userId: t.String(),
+      periodDays: integer(),
+      amount: won,
+      nextPaymentOn: day,
+    }),
+  ),
+  subscriptionCharged: defineEvent(
+    "homebase.shop.subscription.charged",
+    t.Object({
+      subscriptionId: t.String(),
+      userId: t.String(),
+      cycle: integer(),
+      amount: won,
+      items: t.Array(line),
+      paidOn: day,
+      nextPaymentOn: day,
+    }),
+  ),
   /** A recurring charge was declined; billing retries on day 1, 3 and 5 after the due date. */
-  subscriptionChargeDeclined: "homebase.shop.subscription.charge_declined",
+  subscriptionChargeDeclined: defineEvent(
+    "homebase.shop.subscription.charge_declined",
+    t.Object({ subscriptionId: t.String(), userId: t.String(), cycle: integer(), declines: integer(), retryOn: day, reason: t.String() }),
+  ),
   /** The last retry was declined too: the subscription is cancelled. The user's notification. */
-  subscriptionPaymentFailed: "homebase.shop.subscription.payment_failed",
-  subscriptionCancelled: "homebase.shop.subscription.cancelled",
+  subscriptionPaymentFailed: defineEvent(
+    "homebase.shop.subscription.payment_failed",
+    t.Object({
+      subscriptionId: t.String(),
+      orderId: t.String(),
+      userId: t.String(),
+      cycle: integer(),
+      declines: integer(),
+      reason: t.String(),
+    }),
+  ),
+  subscriptionCancelled: defineEvent(
+    "homebase.shop.subscription.cancelled",
+    t.Object({
+      subscriptionId: t.String(),
+      orderId: t.String(),
+      userId: t.String(),
+      reason: t.Union([t.Literal("user"), t.Literal("payment_failed"), t.Literal("user_deleted")]),
+    }),
+  ),
 } as const;
 
-export interface OrderLine {
-  itemId: string;
-  quantity: number;
-}
+export type OrderLine = EventPayload<typeof shopEvents.orderCreated>["items"][number];
+export type OrderCreated = EventPayload<typeof shopEvents.orderCreated>;
+export type OrderPaid = EventPayload<typeof shopEvents.orderPaid>;
+export type OrderRefunded = EventPayload<typeof shopEvents.orderRefunded>;
+export type OrderCancelled = EventPayload<typeof shopEvents.orderCancelled>;
+export type SubscriptionStarted = EventPayload<typeof shopEvents.subscriptionStarted>;
+export type SubscriptionCharged = EventPayload<typeof shopEvents.subscriptionCharged>;
+export type SubscriptionChargeDeclined = EventPayload<typeof shopEvents.subscriptionChargeDeclined>;
+export type SubscriptionPaymentFailed = EventPayload<typeof shopEvents.subscriptionPaymentFailed>;
+export type SubscriptionCancelled = EventPayload<typeof shopEvents.subscriptionCancelled>;
 
-export interface OrderCreated {
-  orderId: string;
-  userId: string;
-  kind: OrderKind;
-  amount: number;
-  items: OrderLine[];
-}
+/** Any one shop event with its payload, e.g. to hand a store the events its transaction emits. */
+export type ShopEvent = EventMessage<(typeof shopEvents)[keyof typeof shopEvents]>;
 
-export interface OrderPaid {
-  orderId: string;
-  userId: string;
-  kind: OrderKind;
-  amount: number;
-  items: OrderLine[];
-  /** The order was made from the user's cart: its lines leave that cart. */
-  fromCart: boolean;
-  paidAt: string;
-}
+/** Builds a ShopEvent, typed: `shopEvent.orderPaid({ ... })`. */
+export const shopEvent = eventMessages(shopEvents);
 
-export interface OrderRefunded {
-  orderId: string;
-  userId: string;
-  refundId: string;
-  amount: number;
-  items: OrderLine[];
-  /** Everything is refunded now (status REFUND). */
-  full: boolean;
-}
-
-export interface OrderCancelled {
-  orderId: string;
-  userId: string;
-  reason: "cancelled" | "expired";
-}
-
-export interface SubscriptionStarted {
-  subscriptionId: string;
-  orderId: string;
-  userId: string;
-  periodDays: number;
-  amount: number;
-  nextPaymentOn: string;
-}
-
-export interface SubscriptionCharged {
-  subscriptionId: string;
-  userId: string;
-  cycle: number;
-  amount: number;
-  items: OrderLine[];
-  paidOn: string;
-  nextPaymentOn: string;
-}
-
-export interface SubscriptionChargeDeclined {
-  subscriptionId: string;
-  userId: string;
-  cycle: number;
-  declines: number;
-  retryOn: string;
-  reason: string;
-}
-
-export interface SubscriptionPaymentFailed {
-  subscriptionId: string;
-  orderId: string;
-  userId: string;
-  cycle: number;
-  declines: number;
-  reason: string;
-}
-
-export interface SubscriptionCancelled {
-  subscriptionId: string;
-  orderId: string;
-  userId: string;
-  reason: "user" | "payment_failed" | "user_deleted";
-}
-
-/** The one capability the services need from the event bus: an outbox insert in the current transaction. */
-export interface ShopEventSink {
-  emit(subject: string, payload: unknown): string;
-}
+/** What the services need from the event bus: an outbox insert in the current transaction. */
+export type ShopEventSink = EventEmitter;
 
 /** What the consumers call; each runs inside the consumer's transaction. */
 export interface ShopEventHandlers {
@@ -117,23 +134,23 @@ export interface ShopEventHandlers {
 
 export function shopConsumers(handlers: ShopEventHandlers): ConsumerSpec[] {
   return [
-    {
+    defineConsumer({
       // Sales counts and carts follow payments: exactly once per event (processed_events).
       name: "shop-sales",
-      subjects: [shopEvents.orderPaid, shopEvents.orderRefunded, shopEvents.subscriptionCharged],
-      apply(event: EventEnvelope) {
-        if (event.subject === shopEvents.orderPaid) handlers.applyOrderPaid(event.payload as OrderPaid);
-        else if (event.subject === shopEvents.orderRefunded) handlers.applyOrderRefunded(event.payload as OrderRefunded);
-        else handlers.applySubscriptionCharged(event.payload as SubscriptionCharged);
+      events: [shopEvents.orderPaid, shopEvents.orderRefunded, shopEvents.subscriptionCharged],
+      apply(event) {
+        if (isEvent(event, shopEvents.orderPaid)) handlers.applyOrderPaid(event.payload);
+        else if (isEvent(event, shopEvents.orderRefunded)) handlers.applyOrderRefunded(event.payload);
+        else handlers.applySubscriptionCharged(event.payload);
       },
-    },
-    {
+    }),
+    defineConsumer({
       // A deleted account's carts go, and its subscriptions stop (never charged again).
       name: "shop-accounts",
-      subjects: [accountEvents.userDeleted],
-      apply(event: EventEnvelope) {
-        handlers.applyUserDeleted(event.payload as UserDeleted);
+      events: [accountEvents.userDeleted],
+      apply(event) {
+        handlers.applyUserDeleted(event.payload);
       },
-    },
+    }),
   ];
 }

@@ -54,6 +54,13 @@ export const platformSchema = t.Object({
     description: "Prefix of the JetStream stream, subjects and durables, so installs (or tests) share one NATS.",
     check: (raw) => (raw === "" || /^[a-z][a-z0-9_]{0,31}$/.test(raw) ? undefined : "empty or 1-32 of a-z, 0-9, _ starting with a letter"),
   }),
+  HOMEBASE_EVENT_RETENTION_HOURS: env.integer({
+    default: 168,
+    min: 1,
+    max: 8760,
+    description: "Sent outbox rows and processed-event records are deleted after this long; it must outlive JetStream's 2-minute duplicate window and any redelivery.",
+  }),
+  HOMEBASE_DEAD_LETTER_RETENTION_DAYS: env.integer({ default: 30, min: 1, max: 3650, description: "Dead letters are deleted after this long." }),
   HOMEBASE_SHUTDOWN_GRACE_MS: env.integer({ default: 10_000, min: 0, max: 300_000, description: "SIGTERM: exit 1 if shutdown takes longer." }),
   HOMEBASE_DRAIN_MS: env.integer({ default: 1_000, min: 0, max: 60_000, description: "SIGTERM: keep serving (readiness 503, Connection: close) this long first." }),
 });
@@ -78,6 +85,10 @@ export interface PlatformConfig {
   eventRetryMs: number;
   /** Prefix of the JetStream stream, subjects and durable names, so several installs (or tests) share one NATS. */
   eventNamespace: string;
+  /** Sent outbox rows and processed-event records are deleted after this many hours. */
+  eventRetentionHours: number;
+  /** Dead letters are deleted after this many days. */
+  deadLetterRetentionDays: number;
   shutdownGraceMs: number;
   /** SIGTERM: how long to keep serving (readiness 503, Connection: close) before the listener closes. */
   drainMs: number;
@@ -100,6 +111,8 @@ function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
     eventMaxDeliver: v.HOMEBASE_EVENT_MAX_DELIVER,
     eventRetryMs: v.HOMEBASE_EVENT_RETRY_MS,
     eventNamespace: v.HOMEBASE_EVENT_NAMESPACE,
+    eventRetentionHours: v.HOMEBASE_EVENT_RETENTION_HOURS,
+    deadLetterRetentionDays: v.HOMEBASE_DEAD_LETTER_RETENTION_DAYS,
     shutdownGraceMs: v.HOMEBASE_SHUTDOWN_GRACE_MS,
     drainMs: v.HOMEBASE_DRAIN_MS,
   };

@@ -1,85 +1,16 @@
 // The outbox → relay → consumer path, embedded and on a real nats-server with JetStream.
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { platformMigrations } from "../migrations";
-import { modes, type Mode } from "../../testing/modes";
-import { startNats, startRealBackends, stopNats } from "../../testing/servers";
+import { modes } from "../../testing/modes";
+import { startNats, stopNats } from "../../testing/servers";
 import { waitFor } from "../../testing/wait";
-import { GroupCommitWriter, migrate, openDatabase } from "../db/sqlite";
-import { createLogger } from "../logger";
-import { Metrics } from "../metrics";
-import { EventBus, subjectMatches, type ConsumerSpec, type EventEnvelope } from "./bus";
+import { subjectMatches, type EventEnvelope } from "./bus";
+import { capturingLogger, emit, harness, metric, recorder, redeliver, shutdown, shutdownAll } from "./testing";
 
-interface Harness {
-  db: Database;
-  writer: GroupCommitWriter;
-  metrics: Metrics;
-  bus: EventBus;
-  dir: string;
-  namespace: string;
-  natsUrl: string | null;
-}
-
-const open: Harness[] = [];
-
-async function harness(
-  mode: Mode,
-  consumers: ConsumerSpec[],
-  reuse?: { dir: string; namespace: string },
-  maxDeliver = 3,
-): Promise<Harness> {
-  const dir = reuse?.dir ?? mkdtempSync(join(tmpdir(), "homebase-bus-"));
-  const namespace = reuse?.namespace ?? `b${Bun.randomUUIDv7().replaceAll("-", "").slice(-12)}`;
-  const natsUrl = mode === "real" ? (await startRealBackends()).natsUrl : null;
-  const db = openDatabase(join(dir, "bus.sqlite"), { synchronous: "NORMAL" });
-  migrate(db, [platformMigrations]);
-  const writer = new GroupCommitWriter(db);
-  const metrics = new Metrics();
-  const bus = new EventBus({ db, writer, metrics, logger: createLogger("silent"), natsUrl, maxDeliver, retryMs: 10, namespace });
-  for (const c of consumers) bus.register(c);
-  await bus.start();
-  const h = { db, writer, metrics, bus, dir, namespace, natsUrl };
-  open.push(h);
-  return h;
-}
-
-async function shutdown(h: Harness): Promise<void> {
-  const i = open.indexOf(h);
-  if (i < 0) return;
-  open.splice(i, 1);
-  await h.bus.close();
-  await h.writer.close();
-  h.metrics.close();
-  h.db.close();
-}
-
-afterEach(async () => {
-  const dirs = new Set(open.map((h) => h.dir));
-  for (const h of [...open]) await shutdown(h);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A consumer that records every apply, by event id. */
-function recorder(name: string, subjects = ["homebase.test.>"]) {
-  const applied: EventEnvelope[] = [];
-  const spec: ConsumerSpec = { name, subjects, apply: (e) => void applied.push(e) };
-  const times = (id: string) => applied.filter((e) => e.id === id).length;
-  return { spec, applied, times };
-}
-
-async function metric(metrics: Metrics, name: "consumerDeliveries" | "eventsPublished" | "deadLetters", labels: Record<string, string>) {
-  const { values } = await metrics[name].get();
-  return values
-    .filter((v) => Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
-    .reduce((sum, v) => sum + v.value, 0);
-}
-
-const emit = (h: Harness, subject: string, payload: unknown) => h.writer.write(() => h.bus.emit(subject, payload));
+afterEach(shutdownAll);
 
 test("subject patterns follow NATS wildcards", () => {
   expect(subjectMatches("homebase.accounts.>", "homebase.accounts.user.registered")).toBe(true);
@@ -152,7 +83,7 @@ describe.each(modes)("event bus (%s)", (mode) => {
     const reuse = { dir: first.dir, namespace: first.namespace };
     await shutdown(first);
 
-    const second = await harness(mode, [seen.spec], reuse);
+    const second = await harness(mode, [seen.spec], { reuse });
     await second.bus.flush();
     if (mode === "real") {
       // JetStream remembered the Nats-Msg-Id: the re-publish was acknowledged as a duplicate.
@@ -222,7 +153,7 @@ describe.each(modes)("event bus (%s)", (mode) => {
           applied.push(e.id);
         },
       },
-    ], undefined, 100);
+    ], { maxDeliver: 100 });
     const pending = async () => {
       await h.bus.refreshConsumerLag();
       const { values } = await h.metrics.consumerPending.get();
@@ -287,10 +218,133 @@ describe.each(modes)("event bus (%s)", (mode) => {
     expect(first.bus.backlog()).toBe(10);
     const reuse = { dir: first.dir, namespace: first.namespace };
     await shutdown(first);
-    const second = await harness(mode, [seen.spec], reuse);
+    const second = await harness(mode, [seen.spec], { reuse });
     await waitFor(() => ids.every((id) => seen.times(id) === 1), { what: "the backlog" });
     await second.bus.flush();
     expect(seen.applied).toHaveLength(10);
+  });
+});
+
+describe.each(modes)("after-commit step (%s)", (mode) => {
+  test("runs once the transaction committed, with what apply returned", async () => {
+    let h!: Awaited<ReturnType<typeof harness>>;
+    const seen: Array<{ id: string; applied: unknown; inTransaction: boolean; committed: unknown }> = [];
+    h = await harness(mode, [
+      {
+        name: "after-commit",
+        subjects: ["homebase.test.>"],
+        apply: (e) => {
+          h.db.query("INSERT INTO notes (event_id) VALUES (?)").run(e.id);
+          return { note: e.id, n: (e.payload as { n: number }).n };
+        },
+        afterCommit: (e, applied) => {
+          // Another connection sees only committed data: apply's row and the processed-event record.
+          const reader = new Database(join(h.dir, "bus.sqlite"), { readonly: true });
+          try {
+            const committed = reader
+              .query("SELECT (SELECT COUNT(*) FROM notes WHERE event_id = ?1) AS notes, (SELECT COUNT(*) FROM processed_events WHERE consumer = 'after-commit' AND event_id = ?1) AS processed")
+              .get(e.id);
+            seen.push({ id: e.id, applied, inTransaction: h.db.inTransaction, committed });
+          } finally {
+            reader.close();
+          }
+        },
+      },
+    ]);
+    h.db.exec("CREATE TABLE notes (event_id TEXT PRIMARY KEY)");
+    const id = await emit(h, "homebase.test.noted", { n: 7 });
+    await waitFor(() => seen.length === 1, { what: "the after-commit step" });
+    expect(seen).toEqual([{ id, applied: { note: id, n: 7 }, inTransaction: false, committed: { notes: 1, processed: 1 } }]);
+  });
+
+  test("does not run for a duplicate delivery", async () => {
+    const applied: EventEnvelope[] = [];
+    const afterCommits: string[] = [];
+    const h = await harness(mode, [
+      { name: "after-commit-dup", subjects: ["homebase.test.>"], apply: (e) => void applied.push(e), afterCommit: (e) => void afterCommits.push(e.id) },
+    ]);
+    const id = await emit(h, "homebase.test.once", {});
+    await waitFor(() => afterCommits.length === 1, { what: "the first delivery's after-commit step" });
+    await redeliver(h, applied[0]!);
+    await waitFor(async () => (await metric(h.metrics, "consumerDeliveries", { consumer: "after-commit-dup", outcome: "duplicate" })) === 1, {
+      what: "the redelivery to be seen as a duplicate",
+    });
+    expect(afterCommits).toEqual([id]);
+    expect(applied).toHaveLength(1);
+  });
+
+  test("does not run when apply threw (its transaction rolled back); runs for the attempt that committed", async () => {
+    let h!: Awaited<ReturnType<typeof harness>>;
+    let attempts = 0;
+    const afterCommits: Array<{ id: string; applied: unknown }> = [];
+    h = await harness(mode, [
+      {
+        name: "after-commit-flaky",
+        subjects: ["homebase.test.flaky"],
+        apply: (e) => {
+          attempts++;
+          h.db.query("INSERT INTO notes (event_id, attempt) VALUES (?, ?)").run(e.id, attempts);
+          if (attempts === 1) throw new Error("first attempt fails after writing");
+          return attempts;
+        },
+        afterCommit: (e, applied) => void afterCommits.push({ id: e.id, applied }),
+      },
+      {
+        name: "after-commit-broken",
+        subjects: ["homebase.test.broken"],
+        apply: () => {
+          throw new Error("always fails");
+        },
+        afterCommit: (e) => void afterCommits.push({ id: e.id, applied: "must not run" }),
+      },
+    ]);
+    h.db.exec("CREATE TABLE notes (event_id TEXT NOT NULL, attempt INTEGER NOT NULL)");
+    const flaky = await emit(h, "homebase.test.flaky", {});
+    const broken = await emit(h, "homebase.test.broken", {});
+    await waitFor(() => afterCommits.length === 1, { what: "the second attempt's after-commit step" });
+    await waitFor(() => h.db.query("SELECT 1 FROM dead_letters WHERE event_id = ?").get(broken) !== null, { what: "the broken event's dead letter" });
+    await h.bus.flush();
+    expect(afterCommits).toEqual([{ id: flaky, applied: 2 }]);
+    // The first attempt's insert went with its transaction.
+    expect(h.db.query("SELECT event_id, attempt FROM notes").all()).toEqual([{ event_id: flaky, attempt: 2 }]);
+  });
+
+  test("a failing after-commit step is logged; the event stays processed and is not retried", async () => {
+    const logger = capturingLogger();
+    let applies = 0;
+    const h = await harness(
+      mode,
+      [
+        {
+          name: "after-commit-fails",
+          subjects: ["homebase.test.>"],
+          apply: () => void applies++,
+          afterCommit: () => {
+            throw new Error("cache unreachable");
+          },
+        },
+      ],
+      { logger },
+    );
+    const id = await emit(h, "homebase.test.logged", {});
+    await waitFor(() => logger.lines.some((l) => l.msg.startsWith("after-commit step failed")), { what: "the warning" });
+    const warning = logger.lines.find((l) => l.msg.startsWith("after-commit step failed"))!;
+    expect(warning.level).toBe("warn");
+    expect(warning.fields).toMatchObject({ consumer: "after-commit-fails", eventId: id, subject: "homebase.test.logged" });
+    expect(String(warning.fields.err)).toContain("cache unreachable");
+    // Handled for good: acknowledged (nothing pending), recorded, counted once, never retried.
+    await h.bus.flush();
+    const pending = async () => {
+      await h.bus.refreshConsumerLag();
+      return (await h.metrics.consumerPending.get()).values.find((v) => v.labels.consumer === "after-commit-fails")?.value;
+    };
+    await waitFor(async () => (await pending()) === 0, { what: "nothing pending" });
+    expect(h.db.query("SELECT COUNT(*) AS n FROM processed_events WHERE consumer = 'after-commit-fails' AND event_id = ?").get(id)).toEqual({ n: 1 });
+    expect(await metric(h.metrics, "consumerDeliveries", { consumer: "after-commit-fails", outcome: "processed" })).toBe(1);
+    expect(await metric(h.metrics, "consumerDeliveries", { consumer: "after-commit-fails", outcome: "failed" })).toBe(0);
+    expect(await metric(h.metrics, "consumerRedeliveries", { consumer: "after-commit-fails" })).toBe(0);
+    expect(h.db.query("SELECT COUNT(*) AS n FROM dead_letters").get()).toEqual({ n: 0 });
+    expect(applies).toBe(1);
   });
 });
 

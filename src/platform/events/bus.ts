@@ -4,23 +4,38 @@
 //   relay (woken by every commit, and every second)
 //     NATS_URL set: publish to JetStream (Nats-Msg-Id = event id), mark sent
 //     embedded:     deliver in-process to every matching consumer, mark sent
-//   consumer: skip if (consumer, event) is in processed_events; else effect(), then
-//             apply() + the processed_events row in one transaction; dead letter after N tries.
+//   consumer: skip if (consumer, event) is in processed_events; else validate the payload
+//             against its definition (invalid: dead letter at once), effect(), then
+//             apply() + the processed_events row in one transaction; dead letter after N tries;
+//             afterCommit() once that transaction committed.
+//   retention (worker roles, every few minutes): prune sent rows, processed records, dead letters.
 //
 // Delivery is at least once; the processed_events record makes handling exactly once.
 import type { Database, Statement } from "bun:sqlite";
+import { type Clock, systemClock } from "../clock";
 import type { GroupCommitWriter } from "../db/sqlite";
 import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
+import { type EventDefinition, type EventPayload, eventSchema, type PlainSubject, payloadProblem, subjectPattern } from "./define";
 import { JetStreamTransport, type DeliveryOutcome, type EventEnvelope } from "./jetstream";
+import { EventRetention, type PrunedCounts, type RetentionOptions } from "./retention";
 
 export type { EventEnvelope } from "./jetstream";
 
 export interface ConsumerSpec {
   /** Durable name: letters, digits, '-' and '_'. Keep it stable; it keys the processed-event records. */
   name: string;
-  /** Subject patterns with NATS wildcards, e.g. "homebase.accounts.>" or "homebase.*.user.deleted". */
+  /**
+   * Subject patterns it subscribes to, with NATS wildcards, e.g. "homebase.*.user.deleted"
+   * (defineConsumer fills them in from `events`). The order keys the JetStream durables.
+   */
   subjects: string[];
+  /**
+   * The events it handles (from defineEvent), each also in `subjects`: their payloads are
+   * validated before effect/apply, and one that does not match goes to the dead letters at once,
+   * with the reason. Payloads of other subjects arrive unchecked.
+   */
+  events?: readonly EventDefinition[];
   /** Side effect outside SQLite (Redis, MongoDB), run before apply; must be idempotent. */
   effect?(event: EventEnvelope): Promise<void>;
   /** SQLite changes, run in the same transaction as the processed-event record. Its result goes to afterCommit. */
@@ -36,6 +51,23 @@ export interface ConsumerSpec {
    * order-independent effects such as sending notifications.
    */
   concurrency?: number;
+}
+
+/** The envelope a consumer of definitions E receives: the payload typed (and validated) per event. */
+export type EnvelopeOf<E> = E extends EventDefinition<infer P> ? EventEnvelope<P> : never;
+
+/** A consumer of declared events, typed: `event.payload` is the definition's payload (narrow with isEvent). */
+export interface TypedConsumerSpec<E extends EventDefinition, A> extends Omit<ConsumerSpec, "subjects" | "events" | "effect" | "apply" | "afterCommit"> {
+  events: readonly E[];
+  effect?(event: EnvelopeOf<E>): Promise<void>;
+  apply?(event: EnvelopeOf<E>): A;
+  afterCommit?(event: EnvelopeOf<E>, applied: A): Promise<void> | void;
+}
+
+/** Types a consumer's handlers from the events it declares. */
+export function defineConsumer<E extends EventDefinition, A = undefined>(spec: TypedConsumerSpec<E, A>): ConsumerSpec {
+  // The cast only widens the handlers' parameter: the bus hands them validated events of these subjects only.
+  return { ...(spec as unknown as Omit<ConsumerSpec, "subjects">), subjects: [...spec.events] };
 }
 
 /** Runs fn over items with at most `limit` in flight, starting them in order. */
@@ -59,6 +91,10 @@ export interface EventBusOptions {
   retryMs?: number;
   /** Prefix of stream, subjects and durable names on a shared NATS. */
   namespace?: string;
+  /** Stamps created_at, sent_at, processed_at, failed_at (and the event ids' time), and drives retention. */
+  clock?: Clock;
+  /** Retention of the event tables (defaults: 7 days, dead letters 30 days, pruned every 5 minutes). */
+  retention?: Partial<RetentionOptions> & { intervalMs?: number };
 }
 
 interface OutboxRow {
@@ -70,7 +106,7 @@ interface OutboxRow {
 }
 
 const relayBatch = 256;
-const subjectPattern = /^homebase\.[a-z0-9_-]+(\.[a-z0-9_-]+)+$/;
+const hour = 3_600_000;
 
 /** NATS subject matching: '*' is one token, '>' is one or more trailing tokens. */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -89,6 +125,8 @@ function errorText(err: unknown): string {
 
 export class EventBus {
   private readonly consumers: ConsumerSpec[] = [];
+  /** Per consumer: the subjects whose payloads are validated before its handlers run. */
+  private readonly validated = new Map<string, ReadonlySet<string>>();
   private transport: JetStreamTransport | null = null;
   private started = false;
   private closed = false;
@@ -96,6 +134,11 @@ export class EventBus {
   private relaying: Promise<void> | null = null;
   private wakeAgain = false;
   private readonly retryMs: number;
+  private readonly clock: Clock;
+  private readonly retention: EventRetention;
+  private readonly pruneIntervalMs: number;
+  private pruneTimer: ReturnType<typeof setInterval> | null = null;
+  private pruning: Promise<PrunedCounts> | null = null;
 
   private readonly insertOutbox: Statement;
   private readonly selectDue: Statement<OutboxRow, [number, number]>;
@@ -109,6 +152,14 @@ export class EventBus {
   constructor(private readonly options: EventBusOptions) {
     const { db } = options;
     this.retryMs = options.retryMs ?? 1000;
+    this.clock = options.clock ?? systemClock;
+    const retention = options.retention ?? {};
+    this.retention = new EventRetention(db, options.writer, options.metrics, this.clock, {
+      eventsMs: retention.eventsMs ?? 7 * 24 * hour,
+      deadLettersMs: retention.deadLettersMs ?? 30 * 24 * hour,
+      batchSize: retention.batchSize,
+    });
+    this.pruneIntervalMs = retention.intervalMs ?? 5 * 60_000;
     this.insertOutbox = db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)");
     this.selectDue = db.prepare(
       "SELECT id, subject, payload, created_at, attempts FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?",
@@ -137,13 +188,18 @@ export class EventBus {
    * Records an event in the outbox. Must run inside writer.write() (or another transaction),
    * so the event commits or rolls back with the domain change. Returns the event id.
    */
+  emit<E extends EventDefinition>(event: E, payload: NoInfer<EventPayload<E>>): string;
+  /** @deprecated A bare subject is unchecked: declare the event with defineEvent and pass the definition. */
+  emit(subject: PlainSubject, payload: unknown): string;
   emit(subject: string, payload: unknown): string {
     if (!this.options.db.inTransaction) {
       throw new Error("EventBus.emit must run inside a write transaction (writer.write)");
     }
     if (!subjectPattern.test(subject)) throw new Error(`event subject must be homebase.<domain>.<event>, got ${subject}`);
-    const id = Bun.randomUUIDv7();
-    this.insertOutbox.run(id, subject, JSON.stringify(payload ?? null), Date.now());
+    // The id's time is the clock's, like created_at: retention finds old rows by id range.
+    const now = this.clock.now();
+    const id = Bun.randomUUIDv7("hex", now);
+    this.insertOutbox.run(id, subject, JSON.stringify(payload ?? null), now);
     return id;
   }
 
@@ -153,7 +209,13 @@ export class EventBus {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(spec.name)) throw new Error(`bad consumer name ${spec.name}`);
     if (this.consumers.some((c) => c.name === spec.name)) throw new Error(`consumer ${spec.name} registered twice`);
     if (spec.subjects.length === 0) throw new Error(`consumer ${spec.name} has no subjects`);
+    const events = spec.events ?? [];
+    for (const event of events) {
+      if (!eventSchema(event)) throw new Error(`consumer ${spec.name} declares ${event}, which no defineEvent declares`);
+      if (!spec.subjects.includes(event)) throw new Error(`consumer ${spec.name} declares ${event} but does not subscribe to it (use defineConsumer)`);
+    }
     this.consumers.push(spec);
+    this.validated.set(spec.name, new Set(events));
   }
 
   /** Starts the relay and, with NATS, the durable consumers (the worker role). */
@@ -168,14 +230,39 @@ export class EventBus {
     }
     this.started = true;
     this.timer = setInterval(() => this.wake(), 1000);
+    this.pruneTimer = setInterval(() => {
+      this.prune().catch((err: unknown) => this.options.logger.warn("event retention: prune failed; next round retries", { err }));
+    }, this.pruneIntervalMs);
     this.wake();
+  }
+
+  /**
+   * Deletes sent outbox rows and processed-event records past the event retention, and dead
+   * letters past theirs (never an unsent row). Runs on a timer in worker roles; tests call it.
+   */
+  async prune(): Promise<PrunedCounts> {
+    // One at a time; a call during a round runs after it, with the time then.
+    const previous = this.pruning;
+    const round = (async () => {
+      await previous?.catch(() => undefined);
+      const counts = await this.retention.prune(() => this.closed);
+      const total = counts.outbox + counts.processed_events + counts.dead_letters;
+      if (total > 0) this.options.logger.info("event retention: pruned", counts);
+      return counts;
+    })();
+    this.pruning = round;
+    try {
+      return await round;
+    } finally {
+      if (this.pruning === round) this.pruning = null;
+    }
   }
 
   /** Outbox rows not yet relayed. */
   backlog(): number {
     const { n, oldest } = this.countUnsent.get()!;
     this.options.metrics.outboxBacklog.set(n);
-    this.options.metrics.relayLag.set(oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+    this.options.metrics.relayLag.set(oldest === null ? 0 : Math.max(0, this.clock.now() - oldest) / 1000);
     return n;
   }
 
@@ -217,7 +304,8 @@ export class EventBus {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.relaying;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await Promise.all([this.relaying, this.pruning?.catch(() => undefined)]);
     await this.transport?.close();
   }
 
@@ -247,6 +335,8 @@ export class EventBus {
   private async relayOnce(): Promise<number> {
     // The backlog gauges are refreshed per /metrics scrape, not per round: counting every
     // unsent row each round would make draining a large backlog quadratic.
+    // Retries are scheduled on real time (next_attempt_at), not the clock: the timers that
+    // wake the relay are real, and a test's stopped clock must not stop them.
     const rows = this.selectDue.all(Date.now(), relayBatch);
     if (rows.length === 0) return 0;
     if (this.transport) {
@@ -267,7 +357,7 @@ export class EventBus {
   private async publishRows(transport: JetStreamTransport, rows: OutboxRow[]): Promise<boolean> {
     const { metrics, writer, logger } = this.options;
     const results = await Promise.allSettled(rows.map((row) => transport.publish(this.envelope(row))));
-    const now = Date.now();
+    const now = this.clock.now();
     let firstError: unknown = null;
     await writer.write(() => {
       results.forEach((result, i) => {
@@ -299,12 +389,13 @@ export class EventBus {
         });
       }),
     );
+    const sentAt = this.clock.now();
     const now = Date.now();
     let soonest = Infinity;
     await this.options.writer.write(() => {
       for (const row of rows) {
         if (!retry.has(row.id)) {
-          this.markSent.run(now, row.id);
+          this.markSent.run(sentAt, row.id);
           continue;
         }
         const delay = this.retryDelay(row.attempts + 1);
@@ -325,10 +416,17 @@ export class EventBus {
       metrics.consumerDeliveries.inc({ consumer, outcome: "duplicate" });
       return "duplicate";
     }
+    // A payload that breaks its contract fails the same way every time: no retries.
+    const invalid = this.validated.get(consumer)?.has(event.subject) ? payloadProblem(event.subject, event.payload) : null;
+    if (invalid !== null) {
+      metrics.consumerDeliveries.inc({ consumer, outcome: "invalid" });
+      await this.deadLetter(spec, event, attempt, invalid);
+      return "dead";
+    }
     try {
       await spec.effect?.(event);
       const outcome = await writer.write(() => {
-        if (this.insertProcessed.run(consumer, event.id, Date.now()).changes === 0) return { fresh: false as const };
+        if (this.insertProcessed.run(consumer, event.id, this.clock.now()).changes === 0) return { fresh: false as const };
         return { fresh: true as const, applied: spec.apply?.(event) };
       });
       const { fresh } = outcome;
@@ -347,19 +445,18 @@ export class EventBus {
         logger.warn("event handler failed; will retry", { consumer, eventId: event.id, subject: event.subject, attempt, err });
         return "retry";
       }
-      await this.deadLetter(spec, event, attempt, err);
+      await this.deadLetter(spec, event, attempt, errorText(err));
       return "dead";
     }
   }
 
   /** Gives up on an event for one consumer: recorded in SQLite (and the DLQ stream with NATS). */
-  private async deadLetter(spec: ConsumerSpec, event: EventEnvelope, attempts: number, err: unknown): Promise<void> {
+  private async deadLetter(spec: ConsumerSpec, event: EventEnvelope, attempts: number, error: string): Promise<void> {
     const { metrics, writer, logger } = this.options;
-    const error = errorText(err);
     logger.error("event dead-lettered", { consumer: spec.name, eventId: event.id, subject: event.subject, attempts, error });
     metrics.deadLetters.inc({ consumer: spec.name });
     await writer.write(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       this.insertDeadLetter.run(spec.name, event.id, event.subject, JSON.stringify(event.payload), error, attempts, now);
       // Recorded as handled so a redelivery does not retry it; replaying means deleting both rows.
       this.insertProcessed.run(spec.name, event.id, now);
