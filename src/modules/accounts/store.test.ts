@@ -1,0 +1,125 @@
+// The accounts store contract, on what the use cases rely: uniqueness decided in the write's
+// transaction, an event with the change or neither, a refresh token used once.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTestApp, type TestApp } from "../../testing/app";
+import { accountEvents } from "./events";
+import type { UserRecord } from "./store";
+import { SqliteAccountsStore } from "./store.sqlite";
+
+describe("accounts store (sqlite)", () => {
+  let t: TestApp;
+  let store: SqliteAccountsStore;
+  beforeAll(async () => {
+    t = await createTestApp("embedded");
+    store = new SqliteAccountsStore(t.platform.db, t.platform.writer, t.platform.events);
+  });
+  afterAll(() => t.close());
+
+  const outbox = (id: string) =>
+    t.platform.db
+      .query<{ subject: string }, [string]>("SELECT subject FROM outbox WHERE payload LIKE '%' || ? || '%' ORDER BY id")
+      .all(id)
+      .map((r) => r.subject);
+
+  function user(over: Partial<UserRecord> = {}): UserRecord {
+    const n = Bun.randomUUIDv7().slice(-12);
+    const now = Date.now();
+    return {
+      id: Bun.randomUUIDv7(),
+      email: `s.${n}@example.com`,
+      nickname: `s_${n}`,
+      nicknameKey: `s_${n}`,
+      passwordHash: "x",
+      role: "user",
+      createdAt: now,
+      updatedAt: now,
+      passwordChangedAt: now,
+      deletedAt: null,
+      ...over,
+    };
+  }
+  const registered = (u: UserRecord) => ({
+    userId: u.id,
+    email: u.email,
+    nickname: u.nickname,
+    registeredAt: new Date(u.createdAt).toISOString(),
+  });
+
+  test("createUser: a taken email or nickname writes neither the user nor the event", async () => {
+    const a = user();
+    expect(await store.createUser(a, registered(a))).toEqual({ kind: "created" });
+    expect(outbox(a.id)).toEqual([accountEvents.userRegistered]);
+    for (const [clash, field] of [
+      [user({ email: a.email }), "email"],
+      [user({ nicknameKey: a.nicknameKey }), "nickname"],
+    ] as const) {
+      expect(await store.createUser(clash, registered(clash))).toEqual({ kind: "taken", field });
+      expect(await store.user(clash.id)).toBeNull();
+      expect(outbox(clash.id)).toEqual([]);
+    }
+  });
+
+  test("deleteUser: once (with its event and every session revoked); the email and nickname are free again", async () => {
+    const a = user();
+    await store.createUser(a, registered(a));
+    const now = Date.now();
+    await store.openSession(
+      { id: Bun.randomUUIDv7(), userId: a.id, createdAt: now, expiresAt: now + 60_000, userAgent: null, ip: null },
+      `h-${a.id}`,
+    );
+    const deleted = { userId: a.id, deletedAt: new Date().toISOString() };
+    expect(await store.deleteUser(a.id, Date.now(), deleted)).toBe(true);
+    expect(await store.deleteUser(a.id, Date.now(), deleted)).toBe(false);
+    expect(outbox(a.id)).toEqual([accountEvents.userRegistered, accountEvents.userDeleted]);
+    expect(await store.taken(a.email, a.nicknameKey)).toBeNull();
+    expect(
+      await store.rotateRefreshToken({ presentedHash: `h-${a.id}`, nextHash: "n", at: Date.now(), expiresAt: Date.now() + 60_000 }),
+    ).toEqual({ kind: "invalid" });
+  });
+
+  test("rotateRefreshToken: used once; presented again it revokes the session; an expired session rotates nothing", async () => {
+    const a = user();
+    await store.createUser(a, registered(a));
+    const sessionId = Bun.randomUUIDv7();
+    const at = Date.now();
+    await store.openSession({ id: sessionId, userId: a.id, createdAt: at, expiresAt: at + 60_000, userAgent: "test", ip: null }, "first");
+
+    const rotated = await store.rotateRefreshToken({ presentedHash: "first", nextHash: "second", at: at + 1, expiresAt: at + 120_000 });
+    expect(rotated).toMatchObject({ kind: "rotated", sessionId, user: { id: a.id } });
+    expect((await store.sessionAuthState(sessionId, a.id))?.expiresAt).toBe(at + 120_000);
+    // The session was prolonged: past its first lifetime the new token still rotates.
+    const again = await store.rotateRefreshToken({ presentedHash: "second", nextHash: "third", at: at + 90_000, expiresAt: at + 200_000 });
+    expect(again.kind).toBe("rotated");
+
+    expect(await store.rotateRefreshToken({ presentedHash: "first", nextHash: "x", at: at + 90_001, expiresAt: at + 300_000 })).toEqual({
+      kind: "reused",
+      sessionId,
+      userId: a.id,
+    });
+    expect((await store.sessionAuthState(sessionId, a.id))?.revokedAt).toBe(at + 90_001);
+    expect((await store.rotateRefreshToken({ presentedHash: "third", nextHash: "y", at: at + 90_002, expiresAt: at + 300_000 })).kind).toBe(
+      "invalid",
+    );
+
+    const late = Bun.randomUUIDv7();
+    await store.openSession({ id: late, userId: a.id, createdAt: at, expiresAt: at + 1_000, userAgent: null, ip: null }, "late");
+    expect((await store.rotateRefreshToken({ presentedHash: "late", nextHash: "z", at: at + 1_000, expiresAt: at + 2_000 })).kind).toBe(
+      "invalid",
+    );
+    expect((await store.sessionAuthState(late, a.id))?.revokedAt).toBeNull();
+    expect(await store.sessionAuthState(late, Bun.randomUUIDv7())).toBeNull();
+  });
+
+  test("renameUser and setRole: nickname taken by another live account; unknown users", async () => {
+    const [a, b] = [user(), user()];
+    await store.createUser(a, registered(a));
+    await store.createUser(b, registered(b));
+    expect(await store.renameUser(b.id, a.nickname, a.nicknameKey, Date.now())).toBe("nickname_taken");
+    expect(await store.renameUser(a.id, a.nickname.toUpperCase(), a.nicknameKey, Date.now())).toBe("renamed");
+    expect(await store.renameUser(Bun.randomUUIDv7(), "free_one", `free_${Bun.randomUUIDv7().slice(-8)}`, Date.now())).toBe(
+      "user_not_found",
+    );
+    expect((await store.setRole(b.id, "admin", Date.now()))?.role).toBe("admin");
+    expect(await store.setRole(Bun.randomUUIDv7(), "admin", Date.now())).toBeNull();
+  });
+});
