@@ -24,10 +24,41 @@ function installedVersion(): string | null {
   return r.exitCode === 0 ? /version (\S+)/.exec(r.stdout.toString())?.[1] ?? null : null;
 }
 
+// CPython 3.11 before 3.11.8 (gh-106905) can raise "SystemError: AST constructor recursion depth
+// mismatch" from ast.parse when called deep in the stack. Hypothesis parses a lambda's source file
+// only to name a filter in a repr, so schemathesis's coverage phase died on it (a runtime error
+// of the tool, not a finding). The lambda is then named by a placeholder instead.
+const astWorkaround = `import hypothesis.internal.lambda_sources as _sources
+
+_describe = _sources.lambda_description
+
+
+def _lambda_description(f):
+    try:
+        return _describe(f)
+    except SystemError:
+        return "lambda: <source not shown>"
+
+
+_sources.lambda_description = _lambda_description
+`;
+
+/** Installs the workaround into the venv's site-packages, loaded at start by a .pth line. */
+function ensureAstWorkaround(): void {
+  const site = run([join(venv, "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).trim();
+  const module = join(site, "homebase_ast_workaround.py");
+  if (existsSync(module)) return;
+  writeFileSync(module, astWorkaround);
+  writeFileSync(join(site, "homebase_ast_workaround.pth"), "import homebase_ast_workaround\n");
+}
+
 /** Path of the schemathesis CLI at the pinned version; creates the venv and installs it when missing. */
 export function ensureSchemathesis(log: (line: string) => void = (l) => process.stderr.write(`[schemathesis] ${l}\n`)): string {
   // The marker is written last: a venv without it is a broken install and is made again.
-  if (existsSync(marker) && installedVersion() === schemathesisVersion) return bin;
+  if (existsSync(marker) && installedVersion() === schemathesisVersion) {
+    ensureAstWorkaround();
+    return bin;
+  }
   // python3 and its venv module: Debian's python3-venv brings both.
   ensureTools(["python3"]);
   const t0 = performance.now();
@@ -43,6 +74,7 @@ export function ensureSchemathesis(log: (line: string) => void = (l) => process.
   }
   const version = installedVersion();
   if (version !== schemathesisVersion) throw new Error(`schemathesis installed but \`${bin} --version\` says ${version}`);
+  ensureAstWorkaround();
   writeFileSync(marker, `${version}\n`);
   log(`schemathesis ${version} ready in ${Math.round(performance.now() - t0)} ms`);
   return bin;
