@@ -29,13 +29,11 @@ import pageCss from "./web/chat.css" with { type: "text" };
 
 const tags = ["chat"];
 
-// Codes the platform answers before a route runs: a JSON body it cannot take, or a request
-// that fails the route's schemas.
-const bodyRefused = {
-  400: [platformErrors.malformedBody, platformErrors.bodyTooDeep],
-  411: [platformErrors.lengthRequired],
-  413: [platformErrors.bodyTooLarge],
-} as const;
+// What the platform answers before a handler runs: to any request (a chunked or oversized body),
+// to any request but a GET (a body it cannot parse, even on a route that declares none), and to
+// one that fails the route's schemas.
+const requestRefused = { 411: [platformErrors.lengthRequired], 413: [platformErrors.bodyTooLarge] } as const;
+const bodyRefused = { ...requestRefused, 400: [platformErrors.malformedBody, platformErrors.bodyTooDeep] } as const;
 const invalid = [platformErrors.validationFailed] as const;
 // bun-types declares *.html imports as HTML bundles; `type: "text"` makes it the file's text.
 const pageHtml = pageHtmlImport as unknown as string;
@@ -84,7 +82,7 @@ export function chatController(
     .get("/rooms", ({ principal, query, request, server }) => service.listRooms(principal.userId, query, clientIp(request, server)), {
       auth: true,
       query: RoomListQuery,
-      response: { 200: RoomPage, ...problemResponses({ 401: authFailures, 422: invalid, 429: [chatErrors.roomListRateLimited] }) },
+      response: { 200: RoomPage, ...problemResponses({ ...requestRefused, 401: authFailures, 422: invalid, 429: [chatErrors.roomListRateLimited] }) },
       detail: {
         tags,
         summary: "List rooms",
@@ -100,7 +98,7 @@ export function chatController(
     .get("/rooms/:id", ({ principal, params }) => service.getRoom(principal.userId, params.id), {
       auth: true,
       params: RoomIdParams,
-      response: { 200: Room, ...problemResponses({ 401: authFailures, 404: [chatErrors.roomNotFound], 422: invalid }) },
+      response: { 200: Room, ...problemResponses({ ...requestRefused, 401: authFailures, 404: [chatErrors.roomNotFound], 422: invalid }) },
       detail: { tags, summary: "A room" },
     })
     .post("/rooms/:id/join", async ({ principal, params, body }) => service.joinRoom(await actor(principal), params.id, body?.password), {
@@ -133,7 +131,7 @@ export function chatController(
       {
         auth: true,
         params: RoomIdParams,
-        response: { 204: t.Void(), ...problemResponses({ 401: authFailures, 404: [chatErrors.roomNotFound], 422: invalid }) },
+        response: { 204: t.Void(), ...problemResponses({ ...bodyRefused, 401: authFailures, 404: [chatErrors.roomNotFound], 422: invalid }) },
         detail: { tags, summary: "Leave a room", description: "Idempotent. The caller's sockets stop getting the room's events." },
       },
     )
@@ -144,6 +142,7 @@ export function chatController(
       response: {
         200: MessagePage,
         ...problemResponses({
+          ...requestRefused,
           400: [chatErrors.invalidCursor],
           401: authFailures,
           403: [chatErrors.notMember],
@@ -168,7 +167,7 @@ export function chatController(
         params: MessageIdParams,
         response: {
           204: t.Void(),
-          ...problemResponses({ 401: authFailures, 403: [chatErrors.notAuthor], 404: [chatErrors.messageNotFound], 422: invalid }),
+          ...problemResponses({ ...bodyRefused, 401: authFailures, 403: [chatErrors.notAuthor], 404: [chatErrors.messageNotFound], 422: invalid }),
         },
         detail: { tags, summary: "Delete a message", description: "The author only (403 not_author for other members). Soft delete: the content is emptied and every connected member gets messageDeleted." },
       },
@@ -186,6 +185,7 @@ export function chatController(
         parse: "none",
         response: {
           201: FileInfo,
+          // Parsed by the handler (parse: "none"): no 400 from the platform's JSON parser.
           ...problemResponses({
             401: authFailures,
             411: [platformErrors.lengthRequired],
@@ -228,7 +228,7 @@ export function chatController(
         params: FileIdParams,
         response: {
           200: t.Any({ description: "The file's bytes with its MIME type" }),
-          ...problemResponses({ 401: authFailures, 404: [chatErrors.fileNotFound], 422: invalid }),
+          ...problemResponses({ ...requestRefused, 401: authFailures, 404: [chatErrors.fileNotFound], 422: invalid }),
         },
         detail: { tags, summary: "Download a file", description: "The uploader, and members of a room where the file was posted (in a message not deleted); 404 for everyone else." },
       },
@@ -242,7 +242,7 @@ export function chatController(
       {
         auth: true,
         params: FileIdParams,
-        response: { 204: t.Void(), ...problemResponses({ 401: authFailures, 404: [chatErrors.fileNotFound], 422: invalid }) },
+        response: { 204: t.Void(), ...problemResponses({ ...bodyRefused, 401: authFailures, 404: [chatErrors.fileNotFound], 422: invalid }) },
         detail: { tags, summary: "Delete a file", description: "The uploader only. Messages that carried it show no file from then on." },
       },
     )
