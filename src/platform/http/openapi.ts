@@ -3,7 +3,8 @@
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { registerFastFormats } from "./formats";
-import { ProblemSchema } from "./problem";
+import { platformErrors } from "./errors";
+import { ProblemSchema, problemResponses } from "./problem";
 import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
@@ -21,6 +22,25 @@ const platformStatuses = (op: Operation): number[] => [
   ...(op.requestBody || op.parameters?.length ? [422] : []),
 ];
 
+/** The codes the platform answers at those statuses. */
+const platformCodes: Record<number, string[]> = {
+  400: [platformErrors.malformedBody, platformErrors.bodyTooDeep],
+  411: [platformErrors.lengthRequired],
+  413: [platformErrors.bodyTooLarge],
+  422: [platformErrors.validationFailed],
+};
+
+type CodeSchema = { properties?: { code?: { enum?: string[]; anyOf?: unknown[] } } };
+
+/** Adds the platform's codes to a problem schema that lists its codes (a copy: schemas are shared). */
+function withPlatformCodes(schema: CodeSchema, status: number): CodeSchema {
+  const code = schema.properties?.code;
+  const extra = platformCodes[status];
+  if (!extra || !code?.enum) return schema;
+  const codes = [...new Set([...code.enum, ...extra])];
+  return { ...schema, properties: { ...schema.properties, code: { ...code, enum: codes } } };
+}
+
 /**
  * Corrects what @elysiajs/openapi 1.4.16 renders wrong, so the document is valid OpenAPI 3.1 that
  * tools (schemathesis, client generators) accept: a t.Void() response becomes content
@@ -35,7 +55,12 @@ export function normalizeSpec(spec: unknown): void {
     for (const op of Object.values(ops)) {
       op.responses ??= {};
       for (const status of platformStatuses(op)) {
-        op.responses[status] ??= { description: `Response for status ${status}`, content: { "application/json": { schema: ProblemSchema } } };
+        op.responses[status] ??= {
+          description: `Response for status ${status}`,
+          content: { "application/json": { schema: problemResponses({ [status]: platformCodes[status] ?? [] })[status] as typeof ProblemSchema } },
+        };
+        const json = op.responses[status]?.content?.["application/json"];
+        if (typeof json === "object" && json.schema) json.schema = withPlatformCodes(json.schema as CodeSchema, status) as typeof json.schema;
       }
       for (const res of Object.values(op.responses)) {
         const content = res.content;
