@@ -5,8 +5,6 @@ import type { FieldError } from "../../platform/http/problem";
 
 export const reservationErrors = {
   // catalog
-  titleBlank: "title_blank",
-  nameBlank: "name_blank",
   theaterNameTaken: "theater_name_taken",
   invalidStartTime: "invalid_start_time",
   movieNotFound: "movie_not_found",

@@ -1,5 +1,6 @@
 // Schemas for the reservations routes: the single source for validation, types and OpenAPI.
 import { t, type Static } from "elysia";
+import { nonBlank } from "../../platform/http/schemas";
 import { CursorPage, cursorQuery } from "../../platform/http/paging";
 
 export const genres = [
@@ -83,7 +84,7 @@ export type Movie = Static<typeof Movie>;
 
 export const CreateMovieBody = t.Object(
   {
-    title: t.String({ minLength: 1, maxLength: 255 }),
+    title: nonBlank({ maxLength: 255 }),
     grade: t.UnionEnum(grades, { description: "Age rating: ALL, 12, 15 or 18" }),
     genre: t.UnionEnum(genres),
     releaseDate: t.String({ format: "date", description: "YYYY-MM-DD (UTC)" }),
@@ -118,7 +119,7 @@ export const Theater = t.Object(
 export type Theater = Static<typeof Theater>;
 
 export const CreateTheaterBody = t.Object(
-  { name: t.String({ minLength: 1, maxLength: 100, description: "Unique, case-insensitively" }) },
+  { name: nonBlank({ maxLength: 100, description: "Unique, case-insensitively" }) },
   { examples: [{ name: "Hall 1" }] },
 );
 

@@ -38,8 +38,8 @@ const invalid = [P.validationFailed] as const;
 const admin = { 401: authFailures, 403: adminFailures } as const;
 
 const moviesFailures = { 422: [P.validationFailed, E.unknownGenre], 429: [E.moviesRateLimited] } as const;
-const createMovieFailures = { 422: [P.validationFailed, E.titleBlank] } as const;
-const createTheaterFailures = { 409: [E.theaterNameTaken], 422: [P.validationFailed, E.nameBlank] } as const;
+const createMovieFailures = { 422: [P.validationFailed] } as const;
+const createTheaterFailures = { 409: [E.theaterNameTaken], 422: [P.validationFailed] } as const;
 const createScreeningFailures = {
   404: [E.movieNotFound, E.theaterNotFound],
   409: [E.screeningOverlaps],
