@@ -12,19 +12,24 @@ import { createPlatform } from "../../platform";
 import { createLogger } from "../../platform/logger";
 import { modes } from "../../testing/modes";
 import { waitFor } from "../../testing/wait";
-import { ShopWorker } from "./billing";
 import { shopEvents } from "./events";
 import { allowList } from "./internal";
+import { GatewayError } from "./payments/port";
 import type { BillingSummary, ChargeResult, Item, ItemDetail, Order, Subscription } from "./model";
-import { day, expectProblem, faults, startShop, type ShopTestApp, type User } from "./testing";
+import { day, expectProblem, faults, ledger, startShop, type ShopTestApp, type User } from "./testing";
+import { ShopWorker } from "./worker";
 
 describe("internal allowlist", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "homebase-shop-config-"));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   test("loopback and the WireGuard subnet by default; IPv4-mapped IPv6 is the IPv4 address", () => {
     const allowed = allowList(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir }), shopModule).internalAllow);
-    expect(["127.0.0.1", "127.8.9.10", "::1", "10.44.0.1", "10.44.0.254", "::ffff:10.44.0.9", "::ffff:127.0.0.1"].map(allowed)).toEqual(Array(7).fill(true));
-    expect(["10.44.1.1", "10.45.0.1", "192.168.0.10", "8.8.8.8", "::2", "fe80::1", "not-an-ip", ""].map(allowed)).toEqual(Array(8).fill(false));
+    expect(["127.0.0.1", "127.8.9.10", "::1", "10.44.0.1", "10.44.0.254", "::ffff:10.44.0.9", "::ffff:127.0.0.1"].map(allowed)).toEqual(
+      Array(7).fill(true),
+    );
+    expect(["10.44.1.1", "10.45.0.1", "192.168.0.10", "8.8.8.8", "::2", "fe80::1", "not-an-ip", ""].map(allowed)).toEqual(
+      Array(8).fill(false),
+    );
   });
 
   test("bad shop settings are refused naming the variable", () => {
@@ -51,10 +56,15 @@ describe.each(modes)("billing (%s)", (mode) => {
   afterAll(() => app.close());
 
   const as = (u: User) => u.tokens.accessToken;
-  const sub = async (u: User, id: string) => (await (await app.t.request("GET", `/subscriptions/${id}`, { token: as(u) })).json()) as Subscription;
+  const sub = async (u: User, id: string) =>
+    (await (await app.t.request("GET", `/subscriptions/${id}`, { token: as(u) })).json()) as Subscription;
   const item = async (id: string) => (await (await app.t.request("GET", `/items/${id}`)).json()) as ItemDetail;
   const run = async (date: string): Promise<BillingSummary> => {
-    const res = await fetch(`${app.url}/internal/billing/run`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ date }) });
+    const res = await fetch(`${app.url}/internal/billing/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ date }),
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as BillingSummary;
   };
@@ -64,18 +74,32 @@ describe.each(modes)("billing (%s)", (mode) => {
     return { order, subscription: await sub(u, order.subscriptionId!) };
   };
   const outbox = (subject: string) =>
-    app.t.platform.db.query<{ payload: string }, [string]>("SELECT payload FROM outbox WHERE subject = ? ORDER BY created_at").all(subject).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+    app.t.platform.db
+      .query<{ payload: string }, [string]>("SELECT payload FROM outbox WHERE subject = ? ORDER BY created_at")
+      .all(subject)
+      .map((r) => JSON.parse(r.payload) as Record<string, unknown>);
   /** The PG's view: approved recurring charges of one subscription cycle. */
-  const charged = (subscriptionId: string, cycle: number) => app.shop.sandbox!.payments(`${subscriptionId}-${cycle}`).filter((p) => p.status === "APPROVED");
+  const charged = async (subscriptionId: string, cycle: number) =>
+    (await ledger(app, `${subscriptionId}-${cycle}`)).filter((p) => p.status === "APPROVED");
 
   test("the first payment stores the SID; the cycle is charged on its due day, next = last payment + period", async () => {
     const u = await app.user();
     const it = await app.item({ price: 20_000, discountRate: 10, stock: 50 });
     const { order, subscription } = await subscribe(u, it, 30, 2);
-    expect(subscription).toMatchObject({ status: "ACTIVE", periodDays: 30, amount: 36_000, paidCycles: 1, lastPaidOn: day(0), nextPaymentOn: day(30), declines: 0 });
+    expect(subscription).toMatchObject({
+      status: "ACTIVE",
+      periodDays: 30,
+      amount: 36_000,
+      paidCycles: 1,
+      lastPaidOn: day(0),
+      nextPaymentOn: day(30),
+      declines: 0,
+    });
     expect(order.subscriptionId).toBe(subscription.id);
-    const sid = app.t.platform.db.query<{ sid: string }, [string]>("SELECT sid FROM shop_subscriptions WHERE id = ?").get(subscription.id)!.sid;
-    expect(app.shop.sandbox!.payments(order.id)[0]).toMatchObject({ kind: "SUBSCRIPTION_FIRST", status: "APPROVED", sid });
+    const sid = app.t.platform.db
+      .query<{ sid: string }, [string]>("SELECT sid FROM shop_subscriptions WHERE id = ?")
+      .get(subscription.id)!.sid;
+    expect((await ledger(app, order.id))[0]).toMatchObject({ kind: "SUBSCRIPTION_FIRST", status: "APPROVED", sid });
     expect(outbox(shopEvents.subscriptionStarted).some((p) => p.subscriptionId === subscription.id)).toBe(true);
 
     // Not due before its day.
@@ -85,18 +109,26 @@ describe.each(modes)("billing (%s)", (mode) => {
     const summary = await run(day(30));
     expect(summary.charged).toBeGreaterThanOrEqual(1);
     expect(await sub(u, subscription.id)).toMatchObject({ paidCycles: 2, lastPaidOn: day(30), nextPaymentOn: day(60) });
-    expect(charged(subscription.id, 2).map((p) => [p.amount, p.sid])).toEqual([[36_000, sid]]);
+    expect((await charged(subscription.id, 2)).map((p) => [p.amount, p.sid])).toEqual([[36_000, sid]]);
     expect((await item(it.id)).stock).toBe(50 - 2 - 2);
     await waitFor(async () => (await item(it.id)).salesCount === 4, { what: "sales of both cycles" });
 
     // The same day again: nothing left to charge for it.
     await run(day(30));
-    expect(charged(subscription.id, 2)).toHaveLength(1);
+    expect(await charged(subscription.id, 2)).toHaveLength(1);
     expect((await sub(u, subscription.id)).paidCycles).toBe(2);
     // The internal recurring-charge endpoint: not due → skipped.
-    const one = await fetch(`${app.url}/internal/subscriptions/${subscription.id}/charge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ date: day(30) }) });
+    const one = await fetch(`${app.url}/internal/subscriptions/${subscription.id}/charge`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ date: day(30) }),
+    });
     expect(((await one.json()) as ChargeResult).outcome).toBe("skipped");
-    const due = await fetch(`${app.url}/internal/subscriptions/${subscription.id}/charge`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ date: day(60) }) });
+    const due = await fetch(`${app.url}/internal/subscriptions/${subscription.id}/charge`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ date: day(60) }),
+    });
     expect((await due.json()) as ChargeResult).toEqual({ subscriptionId: subscription.id, cycle: 3, outcome: "charged" });
   });
 
@@ -109,25 +141,57 @@ describe.each(modes)("billing (%s)", (mode) => {
     await expectProblem(await patch({ periodDays: 181 }), 422, "validation_failed");
     const other = await app.user();
     await expectProblem(await patch({ periodDays: 60 }, other), 404, "subscription_not_found");
-    await expectProblem(await app.t.request("POST", `/subscriptions/${subscription.id}/cancel`, { token: as(other) }), 404, "subscription_not_found");
+    await expectProblem(
+      await app.t.request("POST", `/subscriptions/${subscription.id}/cancel`, { token: as(other) }),
+      404,
+      "subscription_not_found",
+    );
 
-    expect(((await (await patch({ periodDays: 60 })).json()) as Subscription)).toMatchObject({ periodDays: 60, nextPaymentOn: day(60) });
-    const skipped = (await (await app.t.request("POST", `/subscriptions/${subscription.id}/skip`, { token: as(u) })).json()) as Subscription;
+    expect((await (await patch({ periodDays: 60 })).json()) as Subscription).toMatchObject({ periodDays: 60, nextPaymentOn: day(60) });
+    const skipped = (await (
+      await app.t.request("POST", `/subscriptions/${subscription.id}/skip`, { token: as(u) })
+    ).json()) as Subscription;
     expect(skipped.nextPaymentOn).toBe(day(120));
     expect((await run(day(60))).charged).toBe(0);
-    expect(charged(subscription.id, 2)).toHaveLength(0);
+    expect(await charged(subscription.id, 2)).toHaveLength(0);
 
-    const cancelled = (await (await app.t.request("POST", `/subscriptions/${subscription.id}/cancel`, { token: as(u) })).json()) as Subscription;
+    const cancelled = (await (
+      await app.t.request("POST", `/subscriptions/${subscription.id}/cancel`, { token: as(u) })
+    ).json()) as Subscription;
     expect(cancelled).toMatchObject({ status: "CANCELLED", nextPaymentOn: null });
     expect(cancelled.cancelledAt).not.toBeNull();
-    expect(((await (await app.t.request("GET", `/orders/${subscription.orderId}`, { token: as(u) })).json()) as Order).status).toBe("SUBSCRIBE_CANCEL");
-    await expectProblem(await app.t.request("POST", `/subscriptions/${subscription.id}/cancel`, { token: as(u) }), 409, "subscription_not_active");
-    await expectProblem(await app.t.request("POST", `/subscriptions/${subscription.id}/skip`, { token: as(u) }), 409, "subscription_not_active");
+    expect(((await (await app.t.request("GET", `/orders/${subscription.orderId}`, { token: as(u) })).json()) as Order).status).toBe(
+      "SUBSCRIBE_CANCEL",
+    );
+    await expectProblem(
+      await app.t.request("POST", `/subscriptions/${subscription.id}/cancel`, { token: as(u) }),
+      409,
+      "subscription_not_active",
+    );
+    await expectProblem(
+      await app.t.request("POST", `/subscriptions/${subscription.id}/skip`, { token: as(u) }),
+      409,
+      "subscription_not_active",
+    );
     // The SID was inactivated at the gateway, and billing never comes back to it.
-    const sid = app.t.platform.db.query<{ sid: string }, [string]>("SELECT sid FROM shop_subscriptions WHERE id = ?").get(subscription.id)!.sid;
-    expect(app.t.platform.db.query<{ status: string }, [string]>("SELECT status FROM shop_sandbox_sids WHERE sid = ?").get(sid)!.status).toBe("INACTIVE");
+    const sid = app.t.platform.db
+      .query<{ sid: string }, [string]>("SELECT sid FROM shop_subscriptions WHERE id = ?")
+      .get(subscription.id)!.sid;
+    const afterCancel = await app.shop.gateway
+      .charge({
+        idempotencyKey: `probe:${sid}`,
+        sid,
+        orderId: `${subscription.id}-probe`,
+        userId: u.user.id,
+        itemName: "probe",
+        quantity: 1,
+        amount: 1,
+      })
+      .catch((e: unknown) => e);
+    expect(afterCancel).toBeInstanceOf(GatewayError);
+    expect(afterCancel).toMatchObject({ kind: "rejected", code: "sid_inactive" });
     await run(day(120));
-    expect(charged(subscription.id, 2)).toHaveLength(0);
+    expect(await charged(subscription.id, 2)).toHaveLength(0);
     const list = (await (await app.t.request("GET", "/subscriptions", { token: as(u) })).json()) as Subscription[];
     expect(list.map((s) => [s.id, s.status])).toEqual([[subscription.id, "CANCELLED"]]);
   });
@@ -158,16 +222,22 @@ describe.each(modes)("billing (%s)", (mode) => {
       await faults(app, { declineUsers: [] });
     }
     expect(due).toBe(day(30));
-    expect(app.shop.sandbox!.payments(`${subscription.id}-2`).map((p) => p.status)).toEqual(["DECLINED", "DECLINED", "DECLINED", "DECLINED"]);
+    expect((await ledger(app, `${subscription.id}-2`)).map((p) => p.status)).toEqual(["DECLINED", "DECLINED", "DECLINED", "DECLINED"]);
     // Each decline gave the reserved stock back.
     expect((await item(it.id)).stock).toBe(9);
-    expect(((await (await app.t.request("GET", `/orders/${subscription.orderId}`, { token: as(u) })).json()) as Order).status).toBe("SUBSCRIBE_PAYMENT_FAIL");
-    expect(outbox(shopEvents.subscriptionChargeDeclined).filter((p) => p.subscriptionId === subscription.id).map((p) => p.retryOn)).toEqual([day(31), day(33), day(35)]);
+    expect(((await (await app.t.request("GET", `/orders/${subscription.orderId}`, { token: as(u) })).json()) as Order).status).toBe(
+      "SUBSCRIBE_PAYMENT_FAIL",
+    );
+    expect(
+      outbox(shopEvents.subscriptionChargeDeclined)
+        .filter((p) => p.subscriptionId === subscription.id)
+        .map((p) => p.retryOn),
+    ).toEqual([day(31), day(33), day(35)]);
     expect(outbox(shopEvents.subscriptionPaymentFailed).filter((p) => p.subscriptionId === subscription.id)).toEqual([
       expect.objectContaining({ userId: u.user.id, cycle: 2, declines: 4 }),
     ]);
     await run(day(40));
-    expect(charged(subscription.id, 2)).toHaveLength(0);
+    expect(await charged(subscription.id, 2)).toHaveLength(0);
   });
 
   test("a decline then a successful retry: paid on the retry day, next = that day + period", async () => {
@@ -181,8 +251,14 @@ describe.each(modes)("billing (%s)", (mode) => {
       await faults(app, { declineUsers: [] });
     }
     await run(day(46));
-    expect(await sub(u, subscription.id)).toMatchObject({ status: "ACTIVE", paidCycles: 2, declines: 0, lastPaidOn: day(46), nextPaymentOn: day(91) });
-    expect(charged(subscription.id, 2)).toHaveLength(1);
+    expect(await sub(u, subscription.id)).toMatchObject({
+      status: "ACTIVE",
+      paidCycles: 2,
+      declines: 0,
+      lastPaidOn: day(46),
+      nextPaymentOn: day(91),
+    });
+    expect(await charged(subscription.id, 2)).toHaveLength(1);
   });
 
   test("two workers billing the same day at 20 % injected failure charge each due subscription exactly once", async () => {
@@ -195,7 +271,7 @@ describe.each(modes)("billing (%s)", (mode) => {
     // A second worker: another process's view of the same data — same SQLite file, same Redis.
     const platform2 = await createPlatform(app.t.platform.config, { logger: createLogger("silent") });
     const modules2 = createModules(platform2);
-    const workers = [app.shop.subscriptions, modules2.apis.shop.subscriptions];
+    const workers = [app.shop.billing, modules2.apis.shop.billing];
     const totals = { charged: 0, failed: 0 };
     await faults(app, { errorPct: 10, timeoutPct: 10 });
     try {
@@ -203,7 +279,11 @@ describe.each(modes)("billing (%s)", (mode) => {
       for (let round = 0; round < 30; round++) {
         const summaries = await Promise.all(workers.map((w) => w.runBilling(billingDay)));
         for (const s of summaries) totals.charged += s.charged;
-        const left = subs.filter((s) => app.t.platform.db.query<{ n: number }, [string]>("SELECT paid_cycles AS n FROM shop_subscriptions WHERE id = ?").get(s.id)!.n < 2);
+        const left = subs.filter(
+          (s) =>
+            app.t.platform.db.query<{ n: number }, [string]>("SELECT paid_cycles AS n FROM shop_subscriptions WHERE id = ?").get(s.id)!.n <
+            2,
+        );
         if (left.length === 0) break;
       }
     } finally {
@@ -212,10 +292,16 @@ describe.each(modes)("billing (%s)", (mode) => {
     }
     for (const s of subs) {
       // The PG charged each cycle once, we recorded each once, and the subscription moved on once.
-      expect(charged(s.id, 2).map((p) => p.amount)).toEqual([4_000]);
-      const ours = app.t.platform.db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM shop_payments WHERE subscription_id = ? AND cycle = 2").get(s.id)!.n;
+      expect((await charged(s.id, 2)).map((p) => p.amount)).toEqual([4_000]);
+      const ours = app.t.platform.db
+        .query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM shop_payments WHERE subscription_id = ? AND cycle = 2")
+        .get(s.id)!.n;
       expect(ours).toBe(1);
-      const row = app.t.platform.db.query<{ paid_cycles: number; next_payment_on: string }, [string]>("SELECT paid_cycles, next_payment_on FROM shop_subscriptions WHERE id = ?").get(s.id)!;
+      const row = app.t.platform.db
+        .query<{ paid_cycles: number; next_payment_on: string }, [string]>(
+          "SELECT paid_cycles, next_payment_on FROM shop_subscriptions WHERE id = ?",
+        )
+        .get(s.id)!;
       expect(row).toEqual({ paid_cycles: 2, next_payment_on: day(180) });
     }
     expect(totals.charged).toBe(subs.length);
@@ -227,9 +313,17 @@ describe.each(modes)("billing (%s)", (mode) => {
     const { subscription } = await subscribe(u, it, 30);
     // Make it due today, as if 30 days had passed.
     await app.t.platform.writer.write(() =>
-      app.t.platform.db.query("UPDATE shop_subscriptions SET next_payment_on = ?, charge_on = ? WHERE id = ?").run(day(0), day(0), subscription.id),
+      app.t.platform.db
+        .query("UPDATE shop_subscriptions SET next_payment_on = ?, charge_on = ? WHERE id = ?")
+        .run(day(0), day(0), subscription.id),
     );
-    const worker = new ShopWorker(app.shop.subscriptions, () => app.shop.orders.expireUnpaid(), { cron: "* * * * * *", retryBaseMs: 1_000 }, app.t.platform.logger);
+    const worker = new ShopWorker(
+      app.shop.billing,
+      () => app.shop.orders.expireUnpaid(),
+      { cron: "* * * * * *", retryBaseMs: 1_000 },
+      app.t.platform.clock,
+      app.t.platform.logger,
+    );
     worker.start();
     try {
       await waitFor(async () => (await sub(u, subscription.id)).paidCycles === 2, { timeoutMs: 5_000, what: "the scheduled billing run" });
@@ -249,7 +343,11 @@ describe.each(modes)("billing (%s)", (mode) => {
     afterAll(() => walled.close());
 
     const call = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-      fetch(`${walled.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+      fetch(`${walled.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
 
     test("a caller outside the allowlist gets 403 — before its body is even looked at", async () => {
       const id = Bun.randomUUIDv7();
@@ -269,8 +367,16 @@ describe.each(modes)("billing (%s)", (mode) => {
       const res = await call("/internal/billing/run", { date: day(0) }, { "x-forwarded-for": "10.44.0.7" });
       expect(res.status).toBe(200);
       expect(((await res.json()) as BillingSummary).date).toBe(day(0));
-      await expectProblem(await call(`/internal/subscriptions/${Bun.randomUUIDv7()}/charge`, {}, { "x-forwarded-for": "10.44.0.7" }), 404, "subscription_not_found");
-      await expectProblem(await call("/internal/billing/run", { date: "2026-02-30" }, { "x-forwarded-for": "10.44.0.7" }), 422, "validation_failed");
+      await expectProblem(
+        await call(`/internal/subscriptions/${Bun.randomUUIDv7()}/charge`, {}, { "x-forwarded-for": "10.44.0.7" }),
+        404,
+        "subscription_not_found",
+      );
+      await expectProblem(
+        await call("/internal/billing/run", { date: "2026-02-30" }, { "x-forwarded-for": "10.44.0.7" }),
+        422,
+        "validation_failed",
+      );
     });
   });
 });

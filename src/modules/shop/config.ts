@@ -1,5 +1,7 @@
-// The shop's environment variables: payment gateway, resilience, billing schedule, internal
-// endpoints and the built-in sandbox PG.
+// The shop's environment variables: payment gateway, resilience, billing schedule and internal
+// endpoints. The built-in sandbox PG is a module of its own (src/modules/sandbox-pg); the shop
+// only sends its secret key, and the sandbox reads the gateway choice, the public URL and the
+// internal allowlist below. Such shared variables are declared by both modules, the same way.
 import { Cron } from "croner";
 import { t, type Static } from "elysia";
 import { cidrListCheck, ConfigError, env } from "../../platform/config";
@@ -16,36 +18,86 @@ const cronCheck = (expr: string): string | undefined => {
 
 export const shopConfigSchema = t.Object({
   HOMEBASE_SHOP_PG: env.oneOf(["sandbox", "kakaopay"], { default: "sandbox", description: "Which payment gateway adapter the shop uses." }),
-  HOMEBASE_SHOP_PG_URL: env.url(["http:", "https:"], { description: "Base URL of the gateway's API (default: this server's /sandbox-pg, or KakaoPay's open API)." }),
-  HOMEBASE_SHOP_PUBLIC_URL: env.url(["http:", "https:"], { description: "Base URL the gateway redirects the buyer back to (default: this server)." }),
-  HOMEBASE_KAKAOPAY_SECRET_KEY: env.optionalString({ description: "KakaoPay secret key (needed with HOMEBASE_SHOP_PG=kakaopay).", secret: true }),
+  HOMEBASE_SHOP_PG_URL: env.url(["http:", "https:"], {
+    description: "Base URL of the gateway's API (default: this server's /sandbox-pg, or KakaoPay's open API).",
+  }),
+  HOMEBASE_SHOP_PUBLIC_URL: env.url(["http:", "https:"], {
+    description: "Base URL the gateway redirects the buyer back to (default: this server).",
+  }),
+  HOMEBASE_KAKAOPAY_SECRET_KEY: env.optionalString({
+    description: "KakaoPay secret key (needed with HOMEBASE_SHOP_PG=kakaopay).",
+    secret: true,
+  }),
   HOMEBASE_KAKAOPAY_CID: env.string({ default: "TC0ONETIME", description: "KakaoPay merchant id for one-time payments." }),
   HOMEBASE_KAKAOPAY_SUBSCRIPTION_CID: env.string({ default: "TCSUBSCRIP", description: "KakaoPay merchant id for subscriptions." }),
-  HOMEBASE_SHOP_PG_TIMEOUT_MS: env.integer({ default: 3_000, min: 10, max: 120_000, description: "Per gateway call; a timeout is a transient failure." }),
-  HOMEBASE_SHOP_PG_RETRIES: env.integer({ default: 3, min: 0, max: 10, description: "Retries of a transient failure after the first attempt." }),
+  HOMEBASE_SHOP_PG_TIMEOUT_MS: env.integer({
+    default: 3_000,
+    min: 10,
+    max: 120_000,
+    description: "Per gateway call; a timeout is a transient failure.",
+  }),
+  HOMEBASE_SHOP_PG_RETRIES: env.integer({
+    default: 3,
+    min: 0,
+    max: 10,
+    description: "Retries of a transient failure after the first attempt.",
+  }),
   HOMEBASE_SHOP_PG_BACKOFF_MS: env.integer({ default: 1_000, min: 1, max: 60_000, description: "First retry delay (exponential)." }),
   HOMEBASE_SHOP_PG_BACKOFF_MAX_MS: env.integer({ default: 300_000, min: 1, max: 3_600_000, description: "Largest retry delay." }),
-  HOMEBASE_SHOP_BREAKER_WINDOW: env.integer({ default: 40, min: 2, max: 10_000, description: "Circuit breaker: calls in the counting window." }),
-  HOMEBASE_SHOP_BREAKER_MIN_CALLS: env.integer({ default: 20, min: 1, max: 10_000, description: "Circuit breaker: calls before it may open." }),
-  HOMEBASE_SHOP_BREAKER_FAILURE_PCT: env.integer({ default: 60, min: 1, max: 100, description: "Circuit breaker: failure percentage that opens it." }),
-  HOMEBASE_SHOP_BREAKER_OPEN_MS: env.integer({ default: 10_000, min: 10, max: 3_600_000, description: "Circuit breaker: how long it stays open." }),
-  HOMEBASE_SHOP_BREAKER_HALF_OPEN_CALLS: env.integer({ default: 10, min: 1, max: 1_000, description: "Circuit breaker: trial calls while half-open." }),
-  HOMEBASE_SHOP_BILLING_CRON: env.string({ default: "0 4 * * *", description: "Cron expression (UTC) of the daily recurring-billing run.", check: cronCheck }),
+  HOMEBASE_SHOP_BREAKER_WINDOW: env.integer({
+    default: 40,
+    min: 2,
+    max: 10_000,
+    description: "Circuit breaker: calls in the counting window.",
+  }),
+  HOMEBASE_SHOP_BREAKER_MIN_CALLS: env.integer({
+    default: 20,
+    min: 1,
+    max: 10_000,
+    description: "Circuit breaker: calls before it may open.",
+  }),
+  HOMEBASE_SHOP_BREAKER_FAILURE_PCT: env.integer({
+    default: 60,
+    min: 1,
+    max: 100,
+    description: "Circuit breaker: failure percentage that opens it.",
+  }),
+  HOMEBASE_SHOP_BREAKER_OPEN_MS: env.integer({
+    default: 10_000,
+    min: 10,
+    max: 3_600_000,
+    description: "Circuit breaker: how long it stays open.",
+  }),
+  HOMEBASE_SHOP_BREAKER_HALF_OPEN_CALLS: env.integer({
+    default: 10,
+    min: 1,
+    max: 1_000,
+    description: "Circuit breaker: trial calls while half-open.",
+  }),
+  HOMEBASE_SHOP_BILLING_CRON: env.string({
+    default: "0 4 * * *",
+    description: "Cron expression (UTC) of the daily recurring-billing run.",
+    check: cronCheck,
+  }),
   HOMEBASE_SHOP_BILLING_CHUNK: env.integer({ default: 20, min: 1, max: 1_000, description: "Subscriptions billed per chunk." }),
   HOMEBASE_SHOP_INTERNAL_ALLOW: env.list({
     default: "127.0.0.0/8,::1/128,10.44.0.0/24",
-    description: "CIDRs allowed to call /internal/* and the sandbox's control routes.",
+    description: "CIDRs allowed to call /internal/* (and the sandbox PG's control routes).",
     check: cidrListCheck("127.0.0.0/8,::1/128,10.44.0.0/24"),
   }),
   HOMEBASE_SHOP_MAIN_TTL_MS: env.integer({ default: 60_000, min: 0, max: 86_400_000, description: "TTL of the cached GET /items/main." }),
-  HOMEBASE_SHOP_ORDER_TTL_MIN: env.integer({ default: 30, min: 1, max: 10_080, description: "Unpaid orders older than this are cancelled and their stock released." }),
-  HOMEBASE_SANDBOX_PG: env.optionalOneOf(["on", "off"], { description: "Mount the built-in sandbox PG at /sandbox-pg (default: on when HOMEBASE_SHOP_PG=sandbox)." }),
-  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.string({ default: "DEV-SANDBOX-SECRET", description: "The sandbox PG's secret key.", secret: true }),
-  HOMEBASE_SANDBOX_PG_ERROR_PCT: env.integer({ default: 0, min: 0, max: 100, description: "Sandbox fault: % of calls answered 503 before processing." }),
-  HOMEBASE_SANDBOX_PG_TIMEOUT_PCT: env.integer({ default: 0, min: 0, max: 100, description: "Sandbox fault: % of calls that hang after processing." }),
-  HOMEBASE_SANDBOX_PG_DECLINE_PCT: env.integer({ default: 0, min: 0, max: 100, description: "Sandbox fault: % of card declines." }),
-  HOMEBASE_SANDBOX_PG_LATENCY_MS: env.integer({ default: 0, min: 0, max: 60_000, description: "Sandbox: added latency per call." }),
-  HOMEBASE_SANDBOX_PG_HANG_MS: env.integer({ default: 10_000, min: 0, max: 600_000, description: "Sandbox: how long an injected timeout holds the response." }),
+  HOMEBASE_SHOP_ORDER_TTL_MIN: env.integer({
+    default: 30,
+    min: 1,
+    max: 10_080,
+    description: "Unpaid orders older than this are cancelled and their stock released.",
+  }),
+  // Shared with the sandbox-pg module, which declares it the same way: the key its API asks for.
+  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.string({
+    default: "DEV-SANDBOX-SECRET",
+    description: "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it).",
+    secret: true,
+  }),
 });
 
 export interface ShopConfig {
@@ -73,24 +125,14 @@ export interface ShopConfig {
   /** Cron expression (croner, UTC) of the daily recurring-billing run. */
   billingCron: string;
   billingChunk: number;
-  /** CIDRs allowed to call /internal/* and the sandbox's control routes. */
+  /** CIDRs allowed to call /internal/*. */
   internalAllow: string[];
   /** TTL of the cached GET /items/main. */
   mainTtlMs: number;
   /** Unpaid (REQUEST) orders older than this are cancelled and their stock released. */
   orderTtlMin: number;
-  sandbox: {
-    /** Mount /sandbox-pg (default: on when pg = sandbox). */
-    enabled: boolean;
-    secretKey: string;
-    /** Injected faults, in percent of calls: 503 before processing, a hang after processing, a card decline. */
-    errorPct: number;
-    timeoutPct: number;
-    declinePct: number;
-    latencyMs: number;
-    /** How long an injected timeout holds the response (longer than the client's timeout). */
-    hangMs: number;
-  };
+  /** The key the sandbox adapter sends (HOMEBASE_SANDBOX_PG_SECRET_KEY). */
+  sandboxSecretKey: string;
 }
 
 export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: PlatformConfig): ShopConfig {
@@ -99,11 +141,12 @@ export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: 
   // The server's own address as seen from itself: a wildcard listen address is reached on loopback.
   const self = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
   const publicUrl = (v.HOMEBASE_SHOP_PUBLIC_URL ?? `http://${self}:${port}`).replace(/\/+$/, "");
-  const pgUrl = (v.HOMEBASE_SHOP_PG_URL ?? (pg === "sandbox" ? `http://${self}:${port}/sandbox-pg` : "https://open-api.kakaopay.com")).replace(/\/+$/, "");
+  const pgUrl = (
+    v.HOMEBASE_SHOP_PG_URL ?? (pg === "sandbox" ? `http://${self}:${port}/sandbox-pg` : "https://open-api.kakaopay.com")
+  ).replace(/\/+$/, "");
   const secret = v.HOMEBASE_KAKAOPAY_SECRET_KEY;
-  if (pg === "kakaopay" && secret === undefined) throw new ConfigError("HOMEBASE_KAKAOPAY_SECRET_KEY", "the KakaoPay secret key when HOMEBASE_SHOP_PG=kakaopay", "");
-  // Unset, the sandbox follows the gateway choice.
-  const sandboxOn = v.HOMEBASE_SANDBOX_PG === undefined ? pg === "sandbox" : v.HOMEBASE_SANDBOX_PG === "on";
+  if (pg === "kakaopay" && secret === undefined)
+    throw new ConfigError("HOMEBASE_KAKAOPAY_SECRET_KEY", "the KakaoPay secret key when HOMEBASE_SHOP_PG=kakaopay", "");
   return {
     pg,
     pgUrl,
@@ -125,14 +168,6 @@ export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: 
     internalAllow: v.HOMEBASE_SHOP_INTERNAL_ALLOW,
     mainTtlMs: v.HOMEBASE_SHOP_MAIN_TTL_MS,
     orderTtlMin: v.HOMEBASE_SHOP_ORDER_TTL_MIN,
-    sandbox: {
-      enabled: sandboxOn,
-      secretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,
-      errorPct: v.HOMEBASE_SANDBOX_PG_ERROR_PCT,
-      timeoutPct: v.HOMEBASE_SANDBOX_PG_TIMEOUT_PCT,
-      declinePct: v.HOMEBASE_SANDBOX_PG_DECLINE_PCT,
-      latencyMs: v.HOMEBASE_SANDBOX_PG_LATENCY_MS,
-      hangMs: v.HOMEBASE_SANDBOX_PG_HANG_MS,
-    },
+    sandboxSecretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,
   };
 }

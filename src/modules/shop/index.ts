@@ -1,41 +1,76 @@
-// The shop module: catalog, carts, orders, payments through a PaymentGateway behind
-// timeout/retry/circuit breaker, subscriptions with recurring billing, and the built-in sandbox PG.
+// The shop module: catalog, reviews, carts, orders, payments through a PaymentGateway behind
+// timeout/retry/circuit breaker, subscriptions with recurring billing, internal endpoints.
+// The gateway is KakaoPay, or the sandbox PG (its own module, reached over HTTP like any PG).
 import { defineModule } from "../../platform/module";
 import { accountsModule } from "../accounts";
-import { ShopWorker, SubscriptionsService } from "./billing";
+import { BillingService } from "./billing";
+import { CartsService } from "./carts";
 import { CatalogService } from "./catalog";
 import { resolveShopConfig, type ShopConfig, shopConfigSchema } from "./config";
 import { shopConsumers } from "./events";
-import { internalGuard } from "./internal";
+import { internalCheck } from "./internal";
 import shopSql from "./migrations/0001_shop.sql" with { type: "text" };
 import { OrdersService } from "./orders";
 import { KakaoPayGateway } from "./payments/kakaopay-gateway";
 import type { PaymentGateway } from "./payments/port";
 import { ResilientGateway } from "./payments/resilience";
 import { SandboxGateway } from "./payments/sandbox-gateway";
-import { ShopRepository } from "./repository";
-import { type ShopModule, shopController } from "./routes";
-import { SandboxPg } from "./sandbox/engine";
+import { RefundsService } from "./refunds";
+import { ReviewsService } from "./reviews";
+import { cartRoutes } from "./routes/carts";
+import { catalogRoutes } from "./routes/catalog";
+import { internalRoutes } from "./routes/internal";
+import { orderRoutes } from "./routes/orders";
+import { reviewRoutes } from "./routes/reviews";
+import { subscriptionRoutes } from "./routes/subscriptions";
 import { parseShopSeedArgs, seedShop } from "./seed";
+import { sqliteStores } from "./store";
+import { SubscriptionsService } from "./subscriptions";
+import { Visitors } from "./visitors";
+import { ShopWorker } from "./worker";
 
 export { shopEvents } from "./events";
-export type { ShopModule } from "./routes";
 export type { ShopConfig } from "./config";
+
+/** What the shop offers seeders, tests and other callers in the process. */
+export interface ShopModule {
+  catalog: CatalogService;
+  reviews: ReviewsService;
+  carts: CartsService;
+  orders: OrdersService;
+  refunds: RefundsService;
+  subscriptions: SubscriptionsService;
+  billing: BillingService;
+  /** The configured adapter wrapped in timeout, retry and the circuit breaker. */
+  gateway: ResilientGateway;
+  /** Daily recurring billing and the unpaid-order sweep: the module's job, run in worker roles. */
+  worker: ShopWorker;
+}
 
 function adapter(s: ShopConfig): PaymentGateway {
   if (s.pg === "kakaopay") {
-    return new KakaoPayGateway({ baseUrl: s.pgUrl, secretKey: s.kakaopaySecretKey ?? "", cid: s.kakaopayCid, subscriptionCid: s.kakaopaySubscriptionCid });
+    return new KakaoPayGateway({
+      baseUrl: s.pgUrl,
+      secretKey: s.kakaopaySecretKey ?? "",
+      cid: s.kakaopayCid,
+      subscriptionCid: s.kakaopaySubscriptionCid,
+    });
   }
-  return new SandboxGateway(s.pgUrl, s.sandbox.secretKey);
+  return new SandboxGateway(s.pgUrl, s.sandboxSecretKey);
 }
 
 export const shopModule = defineModule({
   name: "shop",
-  tag: { name: "shop", description: "Supplement shop: catalog, reviews, carts, orders, payments (KakaoPay-style, sandbox PG built in), subscriptions with recurring billing, internal billing endpoints" },
+  tag: {
+    name: "shop",
+    description:
+      "Supplement shop: catalog, reviews, carts, orders, payments (KakaoPay-style), subscriptions with recurring billing, internal billing endpoints",
+  },
   config: { schema: shopConfigSchema, resolve: resolveShopConfig },
   migrations: [{ version: 1, name: "shop", sql: shopSql, legacyVersion: 7 }],
   setup({ platform, config: s, logger, use }) {
-    const repo = new ShopRepository(platform.db);
+    const { clock, locks } = platform;
+    const stores = sqliteStores(platform.db, platform.writer, platform.events);
     const gateway = new ResilientGateway(
       adapter(s),
       {
@@ -51,33 +86,53 @@ export const shopModule = defineModule({
       },
       platform.metrics.registry,
     );
-    const catalog = new CatalogService(repo, platform.writer, platform.cache, platform.redis, { mainTtlMs: s.mainTtlMs }, logger);
-    const orders = new OrdersService(repo, platform.writer, platform.events, platform.locks, gateway, { publicUrl: s.publicUrl, orderTtlMin: s.orderTtlMin }, logger);
-    const subscriptions = new SubscriptionsService(repo, platform.writer, platform.events, platform.locks, gateway, { chunk: s.billingChunk, lockTtlMs: 30_000 }, logger);
-    const sandbox = s.sandbox.enabled
-      ? new SandboxPg(platform.db, platform.writer, `${s.publicUrl}/sandbox-pg/checkout`, s.sandbox, logger.child({ component: "sandbox-pg" }))
-      : null;
-    // Daily recurring billing and the unpaid-order sweep: a worker-role job.
-    const worker = new ShopWorker(subscriptions, () => orders.expireUnpaid(), { cron: s.billingCron, retryBaseMs: 60_000 }, logger);
-    const shop: ShopModule = {
-      catalog,
-      orders,
-      subscriptions,
+    const catalog = new CatalogService(stores.catalog, new Visitors(stores.catalog, platform.redis, logger), platform.cache, clock, {
+      mainTtlMs: s.mainTtlMs,
+    });
+    const reviews = new ReviewsService(stores.reviews, stores.catalog, clock);
+    const carts = new CartsService(stores.carts, clock);
+    const orders = new OrdersService(
+      stores.orders,
+      stores.carts,
+      locks,
       gateway,
-      sandbox,
-      worker,
-      internalOnly: internalGuard(s.internalAllow, platform.config.trustedProxies),
-      sandboxSecretKey: s.sandbox.secretKey,
-      clientIp: platform.clientIp,
-    };
+      clock,
+      { publicUrl: s.publicUrl, orderTtlMin: s.orderTtlMin },
+      logger,
+    );
+    const refunds = new RefundsService(stores.orders, orders, locks, gateway, clock);
+    const lockTtlMs = 30_000;
+    const subscriptions = new SubscriptionsService(stores.subscriptions, locks, gateway, clock, { lockTtlMs }, logger);
+    const billing = new BillingService(stores.subscriptions, locks, gateway, clock, { chunk: s.billingChunk, lockTtlMs }, logger);
+    const worker = new ShopWorker(billing, () => orders.expireUnpaid(), { cron: s.billingCron, retryBaseMs: 60_000 }, clock, logger);
+    const accounts = use(accountsModule);
+    const shop: ShopModule = { catalog, reviews, carts, orders, refunds, subscriptions, billing, gateway, worker };
     return {
       api: shop,
-      routes: [shopController(shop, use(accountsModule))],
+      routes: [
+        catalogRoutes(catalog, accounts, platform.clientIp),
+        reviewRoutes(reviews, accounts),
+        cartRoutes(carts, orders, accounts),
+        orderRoutes(orders, refunds, accounts),
+        subscriptionRoutes(subscriptions, accounts),
+        internalRoutes(billing, internalCheck(s.internalAllow, platform.clientIp)),
+      ],
       consumers: shopConsumers({
-        applyOrderPaid: (e) => orders.applyOrderPaid(e),
-        applyOrderRefunded: (e) => orders.applyOrderRefunded(e),
-        applySubscriptionCharged: (e) => subscriptions.applySubscriptionCharged(e),
-        applyUserDeleted: (e) => subscriptions.applyUserDeleted(e),
+        applyOrderPaid(e) {
+          stores.catalog.addSales(e.items, 1);
+          if (e.fromCart)
+            stores.carts.removeItems(
+              e.userId,
+              e.kind,
+              e.items.map((l) => l.itemId),
+            );
+        },
+        applyOrderRefunded: (e) => stores.catalog.addSales(e.items, -1),
+        applySubscriptionCharged: (e) => stores.catalog.addSales(e.items, 1),
+        applyUserDeleted(e) {
+          stores.carts.clearUser(e.userId);
+          subscriptions.applyUserDeleted(e);
+        },
       }),
       jobs: [{ name: "shop-billing", start: () => worker.start(), stop: () => worker.stop() }],
     };

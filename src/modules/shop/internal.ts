@@ -1,12 +1,19 @@
-// Internal-only routes (billing run, recurring charge, the sandbox's control panel): the
-// caller's IP (the socket peer, or X-Forwarded-For through trusted proxies; see
-// platform/http/client-ip.ts) must be in HOMEBASE_SHOP_INTERNAL_ALLOW — by default loopback
-// and the WireGuard subnet. Anything else, or an unknown address, gets 403.
+// Internal-only routes (billing run, recurring charge): the caller's IP — resolved once per
+// request by the platform (the socket peer, or X-Forwarded-For through HOMEBASE_TRUSTED_PROXIES)
+// — must be in HOMEBASE_SHOP_INTERNAL_ALLOW, by default loopback and the WireGuard subnet.
+// Anything else, or an unknown address, gets 403.
+//
+// The check runs before the body is parsed or validated (a stranger learns nothing about these
+// routes: 403, never 400 or 422), in hooks local to the routes' own Elysia instance: no other
+// route of the app runs it.
 import { BlockList, isIP } from "node:net";
-import { createClientIp, normaliseIp, type PeerSource } from "../../platform/http/client-ip";
-import { problems } from "../../platform/http/problem";
+import { Elysia } from "elysia";
+import { type ClientIpResolver, normaliseIp, type PeerSource } from "../../platform/http/client-ip";
+import { shopErrors } from "./errors";
+import { problem } from "./routes/http";
 
-export type InternalGuard = (request: Request, server: PeerSource | null | undefined) => void;
+/** Whether a request comes from the internal network. */
+export type InternalCheck = (request: Request, server: PeerSource | null | undefined) => boolean;
 
 export function allowList(entries: readonly string[]): (ip: string) => boolean {
   const list = new BlockList();
@@ -23,13 +30,34 @@ export function allowList(entries: readonly string[]): (ip: string) => boolean {
   };
 }
 
-export function internalGuard(allowed: readonly string[], trustedProxies: readonly string[]): InternalGuard {
+export function internalCheck(allowed: readonly string[], clientIp: ClientIpResolver): InternalCheck {
   const isAllowed = allowList(allowed);
-  const clientIp = createClientIp(trustedProxies);
   return (request, server) => {
     const ip = clientIp(request, server);
-    if (ip === null || !isAllowed(ip)) {
-      throw problems.forbidden("internal_only", "this endpoint is only reachable from the internal network");
-    }
+    return ip !== null && isAllowed(ip);
   };
+}
+
+/**
+ * An Elysia instance whose routes only internal callers reach. Its hooks are local: they run
+ * for the routes declared on it, and for no other route of the app.
+ */
+export function internalInstance<const Prefix extends string>(name: string, prefix: Prefix, isInternal: InternalCheck) {
+  const refused = new WeakSet<Request>();
+  return (
+    new Elysia({ name, prefix })
+      // Parsing comes before every other hook: a stranger's body is not even read (a parse
+      // hook that throws would answer 400, so it hands over an empty body instead) ...
+      .onParse(({ request, server }) => {
+        if (isInternal(request, server)) return;
+        refused.add(request);
+        return {};
+      })
+      // ... and the refusal comes before validation (and for bodiless requests, which skip parsing).
+      .onTransform(({ request, server }) => {
+        if (refused.has(request) || !isInternal(request, server)) {
+          throw problem(shopErrors.internalOnly, "this endpoint is only reachable from the internal network");
+        }
+      })
+  );
 }

@@ -28,7 +28,20 @@ export function parseShopSeedArgs(args: string[]): ShopSeedOptions {
   return out;
 }
 
-const brands = ["NutriCore", "GreenLeaf", "Vitalis", "Daily Balance", "Korea Ginseng Lab", "Pure Origin", "OceanLife", "BioRhythm", "HanBit Health", "Nature's Path", "CellGuard", "PrimeWell"];
+const brands = [
+  "NutriCore",
+  "GreenLeaf",
+  "Vitalis",
+  "Daily Balance",
+  "Korea Ginseng Lab",
+  "Pure Origin",
+  "OceanLife",
+  "BioRhythm",
+  "HanBit Health",
+  "Nature's Path",
+  "CellGuard",
+  "PrimeWell",
+];
 
 const products: Record<Category, Array<{ name: string; nutrients: string[] }>> = {
   EYE: [

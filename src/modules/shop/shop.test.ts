@@ -6,7 +6,7 @@ import { mainCacheName } from "./catalog";
 import { shopEvents } from "./events";
 import type { Cart, Item, ItemDetail, ItemPage, MainPage, Order, Review, ReviewPage } from "./model";
 import { shopCatalog } from "./seed";
-import { expectProblem, startShop, type ShopTestApp, type User } from "./testing";
+import { expectProblem, ledger as pgLedger, startShop, type ShopTestApp, type User } from "./testing";
 
 describe.each(modes)("shop (%s)", (mode) => {
   let app: ShopTestApp;
@@ -27,7 +27,10 @@ describe.each(modes)("shop (%s)", (mode) => {
   };
   const item = (id: string) => get<ItemDetail>(`/items/${id}`);
   const outbox = (subject: string) =>
-    app.t.platform.db.query<{ payload: string }, [string]>("SELECT payload FROM outbox WHERE subject = ? ORDER BY created_at").all(subject).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+    app.t.platform.db
+      .query<{ payload: string }, [string]>("SELECT payload FROM outbox WHERE subject = ? ORDER BY created_at")
+      .all(subject)
+      .map((r) => JSON.parse(r.payload) as Record<string, unknown>);
 
   describe("catalog", () => {
     let brand: string;
@@ -90,7 +93,12 @@ describe.each(modes)("shop (%s)", (mode) => {
 
     test("without keyword or brand (read along the sort's index): every sort pages through the same matches, in order", async () => {
       for (let i = 0; i < 12; i++) {
-        await app.item({ name: `Scan ${i}`, categories: i % 3 === 0 ? ["FATIGUE", "SKIN"] : ["FATIGUE"], price: 5_000 + ((i * 7919) % 13) * 1_000, discountRate: (i * 5) % 30 });
+        await app.item({
+          name: `Scan ${i}`,
+          categories: i % 3 === 0 ? ["FATIGUE", "SKIN"] : ["FATIGUE"],
+          price: 5_000 + ((i * 7919) % 13) * 1_000,
+          discountRate: (i * 5) % 30,
+        });
       }
       const keyOf: Record<string, (i: Item) => number> = {
         SALES: (i) => -i.salesCount,
@@ -137,7 +145,9 @@ describe.each(modes)("shop (%s)", (mode) => {
 
     test("GET /items/main is cached; an item change shows at once", async () => {
       const count = async (result: string) =>
-        (await app.t.platform.metrics.cacheRequests.get()).values.find((v) => v.labels.cache === mainCacheName && v.labels.result === result)?.value ?? 0;
+        (await app.t.platform.metrics.cacheRequests.get()).values.find(
+          (v) => v.labels.cache === mainCacheName && v.labels.result === result,
+        )?.value ?? 0;
       const first = await get<MainPage>("/items/main");
       const hits = await count("hit");
       const again = await get<MainPage>("/items/main");
@@ -171,7 +181,10 @@ describe.each(modes)("shop (%s)", (mode) => {
       await expectProblem(await app.t.request("POST", "/items", { body }), 401, "missing_token");
       await expectProblem(await app.t.request("POST", "/items", { token: as(buyer), body }), 403, "admin_only");
       const token = as(app.admin);
-      const fields = async (b: unknown) => ((await expectProblem(await app.t.request("POST", "/items", { token, body: b }), 422, "validation_failed")).errors ?? []).map((e) => e.field);
+      const fields = async (b: unknown) =>
+        ((await expectProblem(await app.t.request("POST", "/items", { token, body: b }), 422, "validation_failed")).errors ?? []).map(
+          (e) => e.field,
+        );
       expect(await fields({ ...body, price: 0 })).toContain("/price");
       expect(await fields({ ...body, discountRate: 95 })).toContain("/discountRate");
       expect(await fields({ ...body, categories: [] })).toContain("/categories");
@@ -228,10 +241,16 @@ describe.each(modes)("shop (%s)", (mode) => {
       await expectProblem(await add({ itemId: a.id, quantity: 0 }), 422, "validation_failed");
 
       const lineA = cart.items[0]!.id;
-      const changed = (await (await app.t.request("PATCH", `/carts/normal/items/${lineA}`, { token: as(u), body: { quantity: 5 } })).json()) as Cart;
+      const changed = (await (
+        await app.t.request("PATCH", `/carts/normal/items/${lineA}`, { token: as(u), body: { quantity: 5 } })
+      ).json()) as Cart;
       expect(changed.expected).toBe(5 * 9_000 + 21_000);
       // A line of the one-time cart is not a line of the subscription cart.
-      await expectProblem(await app.t.request("PATCH", `/carts/subscription/items/${lineA}`, { token: as(u), body: { quantity: 1 } }), 404, "cart_item_not_found");
+      await expectProblem(
+        await app.t.request("PATCH", `/carts/subscription/items/${lineA}`, { token: as(u), body: { quantity: 1 } }),
+        404,
+        "cart_item_not_found",
+      );
       // Another user's line is not found either.
       const other = await app.user();
       await expectProblem(await app.t.request("DELETE", `/carts/normal/items/${lineA}`, { token: as(other) }), 404, "cart_item_not_found");
@@ -240,12 +259,27 @@ describe.each(modes)("shop (%s)", (mode) => {
       const subCart = (await (await sub).json()) as Cart;
       expect(subCart).toMatchObject({ kind: "SUBSCRIPTION", total: 12_000, discount: 3_000, expected: 9_000 });
       const subLine = subCart.items[0]!.id;
-      const fields = async (body: unknown) => ((await expectProblem(await app.t.request("PATCH", `/carts/subscription/items/${subLine}`, { token: as(u), body }), 422, "validation_failed")).errors ?? []).map((e) => e.field);
+      const fields = async (body: unknown) =>
+        (
+          (
+            await expectProblem(
+              await app.t.request("PATCH", `/carts/subscription/items/${subLine}`, { token: as(u), body }),
+              422,
+              "validation_failed",
+            )
+          ).errors ?? []
+        ).map((e) => e.field);
       expect(await fields({ periodDays: 29 })).toContain("/periodDays");
       expect(await fields({ periodDays: 181 })).toContain("/periodDays");
-      const repriod = (await (await app.t.request("PATCH", `/carts/subscription/items/${subLine}`, { token: as(u), body: { periodDays: 180 } })).json()) as Cart;
+      const repriod = (await (
+        await app.t.request("PATCH", `/carts/subscription/items/${subLine}`, { token: as(u), body: { periodDays: 180 } })
+      ).json()) as Cart;
       expect(repriod.items[0]!.periodDays).toBe(180);
-      await expectProblem(await app.t.request("POST", "/carts/subscription/items", { token: as(u), body: { itemId: b.id, quantity: 1 } }), 422, "validation_failed");
+      await expectProblem(
+        await app.t.request("POST", "/carts/subscription/items", { token: as(u), body: { itemId: b.id, quantity: 1 } }),
+        422,
+        "validation_failed",
+      );
 
       expect((await app.t.request("DELETE", `/carts/normal/items/${lineA}`, { token: as(u) })).status).toBe(204);
       expect((await get<Cart>("/carts/normal", u)).items.map((i) => i.itemId)).toEqual([b.id]);
@@ -257,11 +291,18 @@ describe.each(modes)("shop (%s)", (mode) => {
       const a = await app.item({ stock: 10 });
       const b = await app.item({ stock: 10 });
       const c = await app.item({ stock: 10 });
-      for (const [it, q] of [[a, 2], [b, 1], [c, 4]] as const) {
+      for (const [it, q] of [
+        [a, 2],
+        [b, 1],
+        [c, 4],
+      ] as const) {
         await app.t.request("POST", "/carts/normal/items", { token: as(u), body: { itemId: it.id, quantity: q } });
       }
       const lines = (await get<Cart>("/carts/normal", u)).items;
-      const res = await app.t.request("POST", "/carts/normal/checkout", { token: as(u), body: { cartItemIds: [lines[0]!.id, lines[2]!.id] } });
+      const res = await app.t.request("POST", "/carts/normal/checkout", {
+        token: as(u),
+        body: { cartItemIds: [lines[0]!.id, lines[2]!.id] },
+      });
       expect(res.status).toBe(201);
       const order = (await res.json()) as Order;
       expect(order).toMatchObject({ status: "REQUEST", kind: "NORMAL", total: 2 * 10_000 + 4 * 10_000, discount: 6_000, amount: 54_000 });
@@ -279,7 +320,11 @@ describe.each(modes)("shop (%s)", (mode) => {
       expect([(await item(a.id)).salesCount, (await item(b.id)).salesCount]).toEqual([2, 0]);
       expect(outbox(shopEvents.orderPaid).some((p) => p.orderId === order.id && p.fromCart === true)).toBe(true);
 
-      await expectProblem(await app.t.request("POST", "/carts/normal/checkout", { token: as(u), body: { cartItemIds: [Bun.randomUUIDv7()] } }), 404, "cart_item_not_found");
+      await expectProblem(
+        await app.t.request("POST", "/carts/normal/checkout", { token: as(u), body: { cartItemIds: [Bun.randomUUIDv7()] } }),
+        404,
+        "cart_item_not_found",
+      );
       const empty = await app.user();
       await expectProblem(await app.t.request("POST", "/carts/normal/checkout", { token: as(empty), body: {} }), 409, "cart_empty");
     });
@@ -303,15 +348,31 @@ describe.each(modes)("shop (%s)", (mode) => {
       const a = await app.item();
       const post = (body: unknown) => app.t.request("POST", "/orders", { token: as(buyer), body });
       await expectProblem(await post({ kind: "SUBSCRIPTION", items: [{ itemId: a.id, quantity: 1 }] }), 422, "period_required");
-      await expectProblem(await post({ kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }], periodDays: 30 }), 422, "period_not_allowed");
-      await expectProblem(await post({ kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }, { itemId: a.id, quantity: 2 }] }), 422, "duplicate_items");
+      await expectProblem(
+        await post({ kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }], periodDays: 30 }),
+        422,
+        "period_not_allowed",
+      );
+      await expectProblem(
+        await post({
+          kind: "NORMAL",
+          items: [
+            { itemId: a.id, quantity: 1 },
+            { itemId: a.id, quantity: 2 },
+          ],
+        }),
+        422,
+        "duplicate_items",
+      );
       await expectProblem(await post({ kind: "NORMAL", items: [{ itemId: Bun.randomUUIDv7(), quantity: 1 }] }), 404, "item_not_found");
       await expectProblem(await post({ kind: "NORMAL", items: [] }), 422, "validation_failed");
       const order = (await (await post({ kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] })).json()) as Order;
       const other = await app.user();
       await expectProblem(await app.t.request("GET", `/orders/${order.id}`, { token: as(other) }), 404, "order_not_found");
       await expectProblem(await app.t.request("POST", `/orders/${order.id}/payment`, { token: as(other) }), 404, "order_not_found");
-      expect((await get<{ items: Order[]; total: number }>("/orders?status=REQUEST", buyer)).items.some((o) => o.id === order.id)).toBe(true);
+      expect((await get<{ items: Order[]; total: number }>("/orders?status=REQUEST", buyer)).items.some((o) => o.id === order.id)).toBe(
+        true,
+      );
     });
 
     test("100 concurrent orders on stock 10 sell exactly 10", async () => {
@@ -319,7 +380,10 @@ describe.each(modes)("shop (%s)", (mode) => {
       const users = await Promise.all(Array.from({ length: 5 }, () => app.user("rush")));
       const results = await Promise.all(
         Array.from({ length: 100 }, (_, i) =>
-          app.t.request("POST", "/orders", { token: as(users[i % users.length]!), body: { kind: "NORMAL", items: [{ itemId: scarce.id, quantity: 1 }] } }),
+          app.t.request("POST", "/orders", {
+            token: as(users[i % users.length]!),
+            body: { kind: "NORMAL", items: [{ itemId: scarce.id, quantity: 1 }] },
+          }),
         ),
       );
       const statuses = results.map((r) => r.status);
@@ -339,14 +403,28 @@ describe.each(modes)("shop (%s)", (mode) => {
 
     test("approve is idempotent: repeated and concurrent approves charge once", async () => {
       const a = await app.item({ price: 5_000, discountRate: 0 });
-      const res = await app.t.request("POST", "/orders", { token: as(buyer), body: { kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] } });
+      const res = await app.t.request("POST", "/orders", {
+        token: as(buyer),
+        body: { kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] },
+      });
       const order = (await res.json()) as Order;
-      const ready = (await (await app.t.request("POST", `/orders/${order.id}/payment`, { token: as(buyer) })).json()) as { redirectUrl: string; tid: string };
+      const ready = (await (await app.t.request("POST", `/orders/${order.id}/payment`, { token: as(buyer) })).json()) as {
+        redirectUrl: string;
+        tid: string;
+      };
       // Approving before the buyer authorized at the gateway is refused by the gateway.
-      await expectProblem(await app.t.request("POST", `/orders/${order.id}/payment/approve`, { token: as(buyer), body: { pgToken: "nope" } }), 409, "payment_rejected");
+      await expectProblem(
+        await app.t.request("POST", `/orders/${order.id}/payment/approve`, { token: as(buyer), body: { pgToken: "nope" } }),
+        409,
+        "payment_rejected",
+      );
       const checkout = await fetch(ready.redirectUrl, { redirect: "manual" });
       const pgToken = new URL(checkout.headers.get("location")!).searchParams.get("pg_token")!;
-      const approves = await Promise.all(Array.from({ length: 5 }, () => app.t.request("POST", `/orders/${order.id}/payment/approve`, { token: as(buyer), body: { pgToken } })));
+      const approves = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          app.t.request("POST", `/orders/${order.id}/payment/approve`, { token: as(buyer), body: { pgToken } }),
+        ),
+      );
       const statuses = approves.map((r) => r.status);
       // Concurrent ones either answer the paid order or were told to retry while the first held the order.
       expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
@@ -356,15 +434,20 @@ describe.each(modes)("shop (%s)", (mode) => {
       // The gateway's redirect back answers the same, without a token.
       const back = await fetch(`${app.url}/orders/${order.id}/payment/approved?pg_token=${pgToken}`);
       expect(((await back.json()) as { status: string }).status).toBe("COMPLETE");
-      expect(app.shop.sandbox!.payments(order.id).filter((p) => p.status === "APPROVED")).toHaveLength(1);
-      const ledger = app.t.platform.db.query<{ n: number; total: number }, [string]>("SELECT COUNT(*) AS n, SUM(amount) AS total FROM shop_payments WHERE order_id = ?").get(order.id)!;
+      expect((await pgLedger(app, order.id)).filter((p) => p.status === "APPROVED")).toHaveLength(1);
+      const ledger = app.t.platform.db
+        .query<{ n: number; total: number }, [string]>("SELECT COUNT(*) AS n, SUM(amount) AS total FROM shop_payments WHERE order_id = ?")
+        .get(order.id)!;
       expect(ledger).toEqual({ n: 1, total: 5_000 });
       await expectProblem(await app.t.request("POST", `/orders/${order.id}/cancel`, { token: as(buyer) }), 409, "order_not_cancellable");
     });
 
     test("cancel and expiry release the reserved stock", async () => {
       const a = await app.item({ stock: 3 });
-      const place = async () => (await (await app.t.request("POST", "/orders", { token: as(buyer), body: { kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] } })).json()) as Order;
+      const place = async () =>
+        (await (
+          await app.t.request("POST", "/orders", { token: as(buyer), body: { kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] } })
+        ).json()) as Order;
       const first = await place();
       const second = await place();
       expect((await item(a.id)).stock).toBe(1);
@@ -377,7 +460,12 @@ describe.each(modes)("shop (%s)", (mode) => {
       expect(await app.shop.orders.expireUnpaid(Date.now() + 120_000)).toBeGreaterThanOrEqual(1);
       expect((await get<Order>(`/orders/${second.id}`, buyer)).status).toBe("CANCEL");
       expect((await item(a.id)).stock).toBe(3);
-      expect(outbox(shopEvents.orderCancelled).filter((p) => p.orderId === first.id || p.orderId === second.id).map((p) => p.reason).sort()).toEqual(["cancelled", "expired"]);
+      expect(
+        outbox(shopEvents.orderCancelled)
+          .filter((p) => p.orderId === first.id || p.orderId === second.id)
+          .map((p) => p.reason)
+          .sort(),
+      ).toEqual(["cancelled", "expired"]);
     });
 
     test("partial then full refund: gateway cancels, stock and sales follow, status REFUND", async () => {
@@ -403,12 +491,16 @@ describe.each(modes)("shop (%s)", (mode) => {
       expect(full).toMatchObject({ status: "REFUND", refundedAmount: order.amount });
       expect(full.items.map((i) => i.refundedQuantity).sort()).toEqual([1, 3]);
       expect([(await item(a.id)).stock, (await item(b.id)).stock]).toEqual([10, 10]);
-      await waitFor(async () => (await item(a.id)).salesCount === 0 && (await item(b.id)).salesCount === 0, { what: "sales after the full refund" });
+      await waitFor(async () => (await item(a.id)).salesCount === 0 && (await item(b.id)).salesCount === 0, {
+        what: "sales after the full refund",
+      });
       await expectProblem(await refund({}), 409, "already_refunded");
 
-      const pg = app.shop.sandbox!.payments(order.id);
+      const pg = await pgLedger(app, order.id);
       expect(pg.map((p) => [p.status, p.amount, p.cancelledAmount])).toEqual([["CANCELLED", order.amount, order.amount]]);
-      const ledger = app.t.platform.db.query<{ total: number }, [string]>("SELECT SUM(amount) AS total FROM shop_payments WHERE order_id = ?").get(order.id)!;
+      const ledger = app.t.platform.db
+        .query<{ total: number }, [string]>("SELECT SUM(amount) AS total FROM shop_payments WHERE order_id = ?")
+        .get(order.id)!;
       expect(ledger.total).toBe(0);
     });
   });
@@ -418,10 +510,14 @@ describe.each(modes)("shop (%s)", (mode) => {
       const a = await app.item();
       const b = await app.item();
       const u = await app.user();
-      const order = await app.buy(u, [{ itemId: a.id, quantity: 1 }, { itemId: b.id, quantity: 1 }]);
+      const order = await app.buy(u, [
+        { itemId: a.id, quantity: 1 },
+        { itemId: b.id, quantity: 1 },
+      ]);
       const lineA = order.items.find((i) => i.itemId === a.id)!.id;
       const lineB = order.items.find((i) => i.itemId === b.id)!.id;
-      const post = (who: User, itemId: string, body: unknown) => app.t.request("POST", `/items/${itemId}/reviews`, { token: as(who), body });
+      const post = (who: User, itemId: string, body: unknown) =>
+        app.t.request("POST", `/items/${itemId}/reviews`, { token: as(who), body });
 
       // Not a buyer: someone else's order item is not found.
       const stranger = await app.user();
@@ -430,8 +526,10 @@ describe.each(modes)("shop (%s)", (mode) => {
       await expectProblem(await post(u, a.id, { orderItemId: lineA, stars: 6, content: "great" }), 422, "validation_failed");
       await expectProblem(await post(u, a.id, { orderItemId: lineA, stars: 5, content: "x".repeat(2_001) }), 422, "validation_failed");
       // An unpaid order does not make a buyer.
-      const unpaid = (await (await app.t.request("POST", "/orders", { token: as(stranger), body: { kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] } })).json()) as Order;
-      await expectProblem(await post(stranger, a.id, { orderItemId: unpaid.items[0]!.id, stars: 5, content: "x" }), 403, "not_a_buyer");
+      const unpaid = (await (
+        await app.t.request("POST", "/orders", { token: as(stranger), body: { kind: "NORMAL", items: [{ itemId: a.id, quantity: 1 }] } })
+      ).json()) as Order;
+      await expectProblem(await post(stranger, a.id, { orderItemId: unpaid.items[0]!.id, stars: 5, content: "x" }), 403, "not_buyer");
 
       const created = await post(u, a.id, { orderItemId: lineA, stars: 4, content: "  works for me  " });
       expect(created.status).toBe(201);
@@ -448,9 +546,13 @@ describe.each(modes)("shop (%s)", (mode) => {
       expect(await sorted("STAR_L")).toEqual([1, 4]);
       expect(await sorted("NEWEST")).toEqual([1, 4]);
       expect(await sorted("OLDEST")).toEqual([4, 1]);
-      expect((await item(a.id))).toMatchObject({ reviewCount: 2, averageStars: 2.5 });
+      expect(await item(a.id)).toMatchObject({ reviewCount: 2, averageStars: 2.5 });
 
-      await expectProblem(await app.t.request("PATCH", `/reviews/${review.id}`, { token: as(v), body: { stars: 1 } }), 404, "review_not_found");
+      await expectProblem(
+        await app.t.request("PATCH", `/reviews/${review.id}`, { token: as(v), body: { stars: 1 } }),
+        404,
+        "review_not_found",
+      );
       const edited = (await (await app.t.request("PATCH", `/reviews/${review.id}`, { token: as(u), body: { stars: 5 } })).json()) as Review;
       expect(edited).toMatchObject({ stars: 5, content: "works for me" });
       expect((await item(a.id)).averageStars).toBe(3);
@@ -460,7 +562,7 @@ describe.each(modes)("shop (%s)", (mode) => {
 
       // Refunded order items cannot be reviewed.
       await app.t.request("POST", `/orders/${order.id}/refunds`, { token: as(u), body: { items: [{ orderItemId: lineB, quantity: 1 }] } });
-      await expectProblem(await post(u, b.id, { orderItemId: lineB, stars: 5, content: "x" }), 403, "not_a_buyer");
+      await expectProblem(await post(u, b.id, { orderItemId: lineB, stars: 5, content: "x" }), 403, "not_buyer");
     });
   });
 
@@ -472,8 +574,12 @@ describe.each(modes)("shop (%s)", (mode) => {
     expect(order.status).toBe("SUBSCRIPTION");
     expect((await app.t.request("DELETE", "/me", { token: as(u), body: { password: u.password } })).status).toBe(204);
     const count = (sql: string) => app.t.platform.db.query<{ n: number }, [string]>(sql).get(u.user.id)!.n;
-    await waitFor(() => count("SELECT COUNT(*) AS n FROM shop_subscriptions WHERE user_id = ? AND status = 'ACTIVE'") === 0, { what: "subscription to stop" });
+    await waitFor(() => count("SELECT COUNT(*) AS n FROM shop_subscriptions WHERE user_id = ? AND status = 'ACTIVE'") === 0, {
+      what: "subscription to stop",
+    });
     expect(count("SELECT COUNT(*) AS n FROM shop_cart_items WHERE user_id = ?")).toBe(0);
-    expect(app.t.platform.db.query<{ status: string }, [string]>("SELECT status FROM shop_orders WHERE id = ?").get(order.id)!.status).toBe("SUBSCRIBE_CANCEL");
+    expect(app.t.platform.db.query<{ status: string }, [string]>("SELECT status FROM shop_orders WHERE id = ?").get(order.id)!.status).toBe(
+      "SUBSCRIBE_CANCEL",
+    );
   });
 });

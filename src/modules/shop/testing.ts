@@ -1,5 +1,5 @@
 // Test helpers for the shop: an app listening on a real port (the gateway adapters call the
-// sandbox PG over HTTP, and internal routes need a socket peer), users, items, and the
+// sandbox PG — the sandbox-pg module of the same app — over HTTP, and internal routes need a socket peer), users, items, and the
 // buyer's payment flow. Resilience timings are short so fault tests take seconds.
 import { expect } from "bun:test";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
@@ -36,7 +36,11 @@ export interface ShopTestApp {
 
 export async function expectProblem(res: Response, status: number, code: string) {
   const body = (await res.json()) as { status: number; code: string; errors?: Array<{ field: string }> };
-  expect({ status: res.status, code: body.code, type: res.headers.get("content-type") }).toEqual({ status, code, type: expect.stringContaining("application/problem+json") });
+  expect({ status: res.status, code: body.code, type: res.headers.get("content-type") }).toEqual({
+    status,
+    code,
+    type: expect.stringContaining("application/problem+json"),
+  });
   return body;
 }
 
@@ -88,7 +92,10 @@ export async function startShop(mode: Mode, env: Record<string, string> = {}): P
       return (await res.json()) as Item;
     },
     async buy(u, items, kind = "NORMAL", periodDays) {
-      const res = await t.request("POST", "/orders", { token: u.tokens.accessToken, body: { kind, items, ...(periodDays ? { periodDays } : {}) } });
+      const res = await t.request("POST", "/orders", {
+        token: u.tokens.accessToken,
+        body: { kind, items, ...(periodDays ? { periodDays } : {}) },
+      });
       if (res.status !== 201) throw new Error(`order failed: ${res.status} ${await res.text()}`);
       const order = (await res.json()) as Order;
       const paid = await pay(u, order.id);
@@ -104,9 +111,33 @@ export async function startShop(mode: Mode, env: Record<string, string> = {}): P
   };
 }
 
+/** A payment as the sandbox PG's ledger shows it (its control route). */
+export interface LedgerPayment {
+  tid: string;
+  kind: string;
+  status: string;
+  amount: number;
+  cancelledAmount: number;
+  sid: string | null;
+}
+
+/**
+ * The sandbox PG's ledger for one partner order id, read over its control route (loopback is
+ * internal): what the gateway charged, seen from outside, as the shop sees it.
+ */
+export async function ledger(app: ShopTestApp, partnerOrderId: string): Promise<LedgerPayment[]> {
+  const res = await fetch(`${app.url}/sandbox-pg/control/payments?partnerOrderId=${encodeURIComponent(partnerOrderId)}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as LedgerPayment[];
+}
+
 /** Sets the sandbox's injected faults over its control route (loopback is internal). */
 export async function faults(app: ShopTestApp, patch: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${app.url}/sandbox-pg/control`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(patch) });
+  const res = await fetch(`${app.url}/sandbox-pg/control`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(patch),
+  });
   expect(res.status).toBe(200);
 }
 

@@ -1,6 +1,6 @@
-// Row → API shape mappers and the small date helpers the shop services share.
+// Stored rows → API shapes, and the small date helpers the shop's use cases share.
 import type { CartItem, Category, Item, Order, Review, Subscription } from "./model";
-import type { CartLineRow, ItemRow, OrderItemRow, OrderRow, ReviewRow, SubscriptionRow } from "./repository";
+import type { CartLineRow, ItemRow, OrderDetail, OrderItemRow, ReviewRow, SubscriptionDetail } from "./store";
 
 const dayMs = 86_400_000;
 
@@ -11,11 +11,6 @@ export function utcDay(ms: number): string {
 
 export function addDays(day: string, days: number): string {
   return utcDay(Date.parse(`${day}T00:00:00.000Z`) + days * dayMs);
-}
-
-/** Amount off per unit: the rate applied to the list price, rounded down to the won. */
-export function discountPriceOf(price: number, rate: number): number {
-  return Math.floor((price * rate) / 100);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -76,7 +71,7 @@ export function toOrderItem(row: OrderItemRow): Order["items"][number] {
   };
 }
 
-export function toOrder(row: OrderRow, items: OrderItemRow[], subscriptionId: string | null): Order {
+export function toOrder({ order: row, items, subscriptionId }: OrderDetail): Order {
   return {
     id: row.id,
     userId: row.user_id,
@@ -108,7 +103,7 @@ export function toReview(row: ReviewRow): Review {
   };
 }
 
-export function toSubscription(row: SubscriptionRow, items: OrderItemRow[]): Subscription {
+export function toSubscription({ subscription: row, items }: SubscriptionDetail): Subscription {
   return {
     id: row.id,
     orderId: row.order_id,

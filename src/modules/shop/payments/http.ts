@@ -30,7 +30,8 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     // A proxy's HTML error page or a truncated body: the gateway is not answering properly.
-    if (res.status >= 500 || res.status === 429 || res.ok) throw new GatewayError("transient", "bad_response", `payment gateway answered ${res.status} with a non-JSON body`);
+    if (res.status >= 500 || res.status === 429 || res.ok)
+      throw new GatewayError("transient", "bad_response", `payment gateway answered ${res.status} with a non-JSON body`);
     throw new GatewayError("rejected", `http_${res.status}`, `payment gateway answered ${res.status} with a non-JSON body`);
   }
   return { status: res.status, body: parsed as Record<string, unknown> };
@@ -44,12 +45,14 @@ export function str(body: Record<string, unknown>, key: string): string {
 
 export function num(body: Record<string, unknown>, key: string): number {
   const v = body[key];
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new GatewayError("transient", "bad_response", `payment gateway response lacks "${key}"`);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new GatewayError("transient", "bad_response", `payment gateway response lacks "${key}"`);
   return v;
 }
 
 export function obj(body: Record<string, unknown>, key: string): Record<string, unknown> {
   const v = body[key];
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new GatewayError("transient", "bad_response", `payment gateway response lacks "${key}"`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new GatewayError("transient", "bad_response", `payment gateway response lacks "${key}"`);
   return v as Record<string, unknown>;
 }

@@ -36,7 +36,12 @@ export class KakaoPayGateway implements PaymentGateway {
 
   constructor(private readonly settings: KakaoPaySettings) {}
 
-  private async call(path: string, body: Record<string, unknown>, idempotencyKey: string | null, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  private async call(
+    path: string,
+    body: Record<string, unknown>,
+    idempotencyKey: string | null,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { authorization: `SECRET_KEY ${this.settings.secretKey}` };
     if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
     return check(await postJson(`${this.settings.baseUrl}/online/v1/payment${path}`, body, headers, signal));

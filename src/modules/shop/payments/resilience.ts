@@ -70,7 +70,12 @@ function breakerGauge(registry: Registry): Gauge<"breaker"> {
   const name = "homebase_circuit_breaker_state";
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Gauge<"breaker">;
-  return new Gauge({ name, help: "Circuit breaker state by breaker: 0 closed, 1 open, 2 half-open", labelNames: ["breaker"] as const, registers: [registry] });
+  return new Gauge({
+    name,
+    help: "Circuit breaker state by breaker: 0 closed, 1 open, 2 half-open",
+    labelNames: ["breaker"] as const,
+    registers: [registry],
+  });
 }
 
 export class ResilientGateway implements PaymentGateway {
@@ -132,7 +137,8 @@ export class ResilientGateway implements PaymentGateway {
         this.calls.inc({ gateway: this.name, operation, outcome: "short_circuited" });
         throw new GatewayError("transient", "circuit_open", "the payment gateway is failing; calls are paused for a moment");
       }
-      if (err instanceof TaskCancelledError) throw new GatewayError("transient", "timeout", `the payment gateway did not answer ${operation} in time`);
+      if (err instanceof TaskCancelledError)
+        throw new GatewayError("transient", "timeout", `the payment gateway did not answer ${operation} in time`);
       if (err instanceof GatewayError) throw err;
       // Anything else (a bug in an adapter, a network error it did not map) is transient.
       throw new GatewayError("transient", "gateway_error", err instanceof Error ? err.message : String(err));

@@ -1,6 +1,6 @@
-// The sandbox adapter: the shop's PaymentGateway over HTTP to the built-in sandbox PG's native
-// API (/sandbox-pg/v1/…, see ../sandbox/routes.ts). Sends Idempotency-Key on every call; the
-// sandbox answers a repeated key with its first answer.
+// The sandbox adapter: the shop's PaymentGateway over HTTP to the sandbox PG's native API
+// (/sandbox-pg/v1/…, served by the sandbox-pg module, which the shop knows only by this API).
+// Sends Idempotency-Key on every call; the sandbox answers a repeated key with its first answer.
 import { num, postJson, str, type JsonReply } from "./http";
 import {
   GatewayError,

@@ -1,5 +1,5 @@
 // The sandbox payment gateway: a small PG that lives in the binary, for offline use, demos,
-// benchmarks and tests. It keeps its own ledger (shop_sandbox_* tables), honours
+// benchmarks and tests. It keeps its own ledger (the shop_sandbox_* tables, named from when it was part of the shop), honours
 // Idempotency-Key (a repeated key gets the first answer, kept 12 h) and injects faults the
 // way a real PG fails:
 //   - latency before every call;
@@ -7,10 +7,13 @@
 //   - timeouts: the call IS processed, then the answer is held back for hangMs — the caller
 //     times out not knowing the outcome (only the idempotency key saves it from paying twice);
 //   - declines: the payment method refuses (approve and recurring charges).
-// Two HTTP faces in routes.ts speak to it: the native API and a KakaoPay-shaped facade.
+// Two HTTP faces speak to it (routes/): the native API and a KakaoPay-shaped facade.
 import type { Database } from "bun:sqlite";
-import type { GroupCommitWriter } from "../../../platform/db/sqlite";
-import type { Logger } from "../../../platform/logger";
+import type { Clock } from "../../platform/clock";
+import type { GroupCommitWriter } from "../../platform/db/sqlite";
+import type { Logger } from "../../platform/logger";
+import { sandboxPgErrors as errors, type SandboxPgErrorCode } from "./errors";
+import { ledgerStatements, type PaymentRow, view } from "./ledger";
 
 export interface SandboxFaults {
   errorPct: number;
@@ -40,58 +43,19 @@ export interface SandboxPayment {
   approvedAt: string | null;
 }
 
-export type Failure = { ok: false; kind: "declined" | "rejected" | "not_found"; code: string; message: string };
+export type Failure = { ok: false; kind: "declined" | "rejected" | "not_found"; code: SandboxPgErrorCode; message: string };
 export type Outcome<T> = { ok: true; value: T } | Failure;
 /** What a face renders: an outcome, or an injected outage (503, nothing processed). */
-export type Reply<T> = Outcome<T> | { ok: false; kind: "unavailable"; code: "unavailable"; message: string };
-
-interface PaymentRow {
-  tid: string;
-  kind: PaymentKind;
-  status: SandboxPayment["status"];
-  partner_order_id: string;
-  partner_user_id: string;
-  item_name: string;
-  quantity: number;
-  amount: number;
-  cancelled_amount: number;
-  sid: string | null;
-  aid: string | null;
-  pg_token: string | null;
-  approval_url: string | null;
-  cancel_url: string | null;
-  fail_url: string | null;
-  created_at: number;
-  approved_at: number | null;
-  updated_at: number;
-}
+export type Reply<T> = Outcome<T> | { ok: false; kind: "unavailable"; code: typeof errors.unavailable; message: string };
 
 const idempotencyTtlMs = 12 * 3_600_000;
 
-const fail = (kind: Failure["kind"], code: string, message: string): Failure => ({ ok: false, kind, code, message });
+const fail = (kind: Failure["kind"], code: SandboxPgErrorCode, message: string): Failure => ({ ok: false, kind, code, message });
 
 function randomId(prefix: string): string {
   const bytes = new Uint8Array(10);
   crypto.getRandomValues(bytes);
   return prefix + Buffer.from(bytes).toString("hex").toUpperCase();
-}
-
-function view(row: PaymentRow): SandboxPayment {
-  return {
-    tid: row.tid,
-    kind: row.kind,
-    status: row.status,
-    partnerOrderId: row.partner_order_id,
-    partnerUserId: row.partner_user_id,
-    itemName: row.item_name,
-    quantity: row.quantity,
-    amount: row.amount,
-    cancelledAmount: row.cancelled_amount,
-    sid: row.sid,
-    aid: row.aid,
-    createdAt: new Date(row.created_at).toISOString(),
-    approvedAt: row.approved_at === null ? null : new Date(row.approved_at).toISOString(),
-  };
 }
 
 export interface ReadyParams {
@@ -121,45 +85,16 @@ export class SandboxPg {
   private lastSweep = 0;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly writer: GroupCommitWriter,
     /** Base of the buyer-facing checkout page: <publicUrl>/sandbox-pg/checkout/<tid>. */
     private readonly checkoutBase: string,
     faults: Omit<SandboxFaults, "declineUsers">,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.faults = { ...faults, declineUsers: [] };
-    this.q = {
-      payment: db.query<PaymentRow, [string]>("SELECT * FROM shop_sandbox_payments WHERE tid = ?"),
-      byOrder: db.query<PaymentRow, [string]>("SELECT * FROM shop_sandbox_payments WHERE partner_order_id = ? ORDER BY created_at, tid"),
-      all: db.query<PaymentRow, []>("SELECT * FROM shop_sandbox_payments ORDER BY created_at, tid"),
-      insert: db.query(
-        `INSERT INTO shop_sandbox_payments (tid, kind, status, partner_order_id, partner_user_id, item_name, quantity, amount, sid, aid,
-           approval_url, cancel_url, fail_url, created_at, approved_at, updated_at)
-         VALUES ($tid, $kind, $status, $partner_order_id, $partner_user_id, $item_name, $quantity, $amount, $sid, $aid,
-           $approval_url, $cancel_url, $fail_url, $created_at, $approved_at, $updated_at)`,
-      ),
-      authorize: db.query<unknown, [string, number, string]>(
-        "UPDATE shop_sandbox_payments SET status = 'AUTHORIZED', pg_token = ?, updated_at = ? WHERE tid = ? AND status = 'READY'",
-      ),
-      abort: db.query<unknown, [number, string]>("UPDATE shop_sandbox_payments SET status = 'ABORTED', updated_at = ? WHERE tid = ? AND status = 'READY'"),
-      settle: db.query<unknown, [string, string | null, string | null, number | null, number, string]>(
-        "UPDATE shop_sandbox_payments SET status = ?, aid = ?, sid = ?, approved_at = ?, updated_at = ? WHERE tid = ?",
-      ),
-      cancel: db.query<unknown, [number, string, number, string]>(
-        "UPDATE shop_sandbox_payments SET cancelled_amount = cancelled_amount + ?, status = ?, updated_at = ? WHERE tid = ?",
-      ),
-      sid: db.query<{ sid: string; partner_user_id: string; status: string }, [string]>("SELECT sid, partner_user_id, status FROM shop_sandbox_sids WHERE sid = ?"),
-      insertSid: db.query<unknown, [string, string, number]>("INSERT INTO shop_sandbox_sids (sid, partner_user_id, status, created_at) VALUES (?, ?, 'ACTIVE', ?)"),
-      inactivateSid: db.query<unknown, [number, string]>("UPDATE shop_sandbox_sids SET status = 'INACTIVE', inactivated_at = ? WHERE sid = ? AND status = 'ACTIVE'"),
-      idem: db.query<{ operation: string; fingerprint: string; body: string }, [string]>(
-        "SELECT operation, fingerprint, body FROM shop_sandbox_idempotency WHERE key = ?",
-      ),
-      insertIdem: db.query<unknown, [string, string, string, number, string, number]>(
-        "INSERT INTO shop_sandbox_idempotency (key, operation, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      ),
-      sweepIdem: db.query<unknown, [number]>("DELETE FROM shop_sandbox_idempotency WHERE created_at < ?"),
-    };
+    this.q = ledgerStatements(db);
   }
 
   configure(patch: Partial<SandboxFaults>): SandboxFaults {
@@ -184,8 +119,9 @@ export class SandboxPg {
 
   ready(p: ReadyParams, key: string | null): Promise<Reply<SandboxPayment & { redirectUrl: string }>> {
     return this.run("ready", key, p, () => {
-      if (!Number.isSafeInteger(p.amount) || p.amount <= 0) return fail("rejected", "invalid_amount", "amount must be a positive integer");
-      const now = Date.now();
+      if (!Number.isSafeInteger(p.amount) || p.amount <= 0)
+        return fail("rejected", errors.invalidAmount, "amount must be a positive integer");
+      const now = this.clock.now();
       const row: Omit<PaymentRow, "pg_token" | "cancelled_amount"> = {
         tid: randomId("T"),
         kind: p.recurring ? "SUBSCRIPTION_FIRST" : "ONETIME",
@@ -205,7 +141,10 @@ export class SandboxPg {
         updated_at: now,
       };
       this.q.insert.run(row);
-      return { ok: true, value: { ...view({ ...row, pg_token: null, cancelled_amount: 0 }), redirectUrl: `${this.checkoutBase}/${row.tid}` } };
+      return {
+        ok: true,
+        value: { ...view({ ...row, pg_token: null, cancelled_amount: 0 }), redirectUrl: `${this.checkoutBase}/${row.tid}` },
+      };
     });
   }
 
@@ -217,9 +156,9 @@ export class SandboxPg {
   async checkout(tid: string, action: "approve" | "cancel" | "fail"): Promise<{ location: string } | Failure> {
     return this.writer.write(() => {
       const row = this.q.payment.get(tid);
-      if (!row) return fail("not_found", "payment_not_found", "no such payment");
-      if (row.status !== "READY") return fail("rejected", "not_ready", `the payment is ${row.status}`);
-      const now = Date.now();
+      if (!row) return fail("not_found", errors.paymentNotFound, "no such payment");
+      if (row.status !== "READY") return fail("rejected", errors.notReady, `the payment is ${row.status}`);
+      const now = this.clock.now();
       if (action === "approve") {
         const token = randomId("").toLowerCase();
         this.q.authorize.run(token, now, tid);
@@ -232,20 +171,24 @@ export class SandboxPg {
     });
   }
 
-  approve(tid: string, p: { pgToken: string; partnerOrderId: string; partnerUserId: string }, key: string | null): Promise<Reply<SandboxPayment>> {
+  approve(
+    tid: string,
+    p: { pgToken: string; partnerOrderId: string; partnerUserId: string },
+    key: string | null,
+  ): Promise<Reply<SandboxPayment>> {
     return this.run("approve", key, { tid, ...p }, () => {
       const row = this.q.payment.get(tid);
-      if (!row) return fail("not_found", "payment_not_found", "no such payment");
+      if (!row) return fail("not_found", errors.paymentNotFound, "no such payment");
       if (row.partner_order_id !== p.partnerOrderId || row.partner_user_id !== p.partnerUserId) {
-        return fail("rejected", "partner_mismatch", "partner order or user does not match the payment");
+        return fail("rejected", errors.partnerMismatch, "partner order or user does not match the payment");
       }
-      if (row.status === "READY") return fail("rejected", "not_authorized", "the buyer has not approved this payment yet");
-      if (row.status !== "AUTHORIZED") return fail("rejected", "invalid_status", `the payment is ${row.status}`);
-      if (row.pg_token !== p.pgToken) return fail("rejected", "invalid_pg_token", "pg_token does not match");
-      const now = Date.now();
+      if (row.status === "READY") return fail("rejected", errors.notAuthorized, "the buyer has not approved this payment yet");
+      if (row.status !== "AUTHORIZED") return fail("rejected", errors.invalidStatus, `the payment is ${row.status}`);
+      if (row.pg_token !== p.pgToken) return fail("rejected", errors.invalidPgToken, "pg_token does not match");
+      const now = this.clock.now();
       if (this.declines(row.partner_user_id)) {
         this.q.settle.run("DECLINED", null, null, null, now, tid);
-        return fail("declined", "card_declined", "the payment method was declined (sandbox)");
+        return fail("declined", errors.cardDeclined, "the payment method was declined (sandbox)");
       }
       let sid: string | null = null;
       if (row.kind === "SUBSCRIPTION_FIRST") {
@@ -260,12 +203,13 @@ export class SandboxPg {
 
   charge(p: ChargeParams, key: string | null): Promise<Reply<SandboxPayment>> {
     return this.run("charge", key, p, () => {
-      if (!Number.isSafeInteger(p.amount) || p.amount <= 0) return fail("rejected", "invalid_amount", "amount must be a positive integer");
+      if (!Number.isSafeInteger(p.amount) || p.amount <= 0)
+        return fail("rejected", errors.invalidAmount, "amount must be a positive integer");
       const sid = this.q.sid.get(p.sid);
-      if (!sid) return fail("not_found", "sid_not_found", "no such SID");
-      if (sid.partner_user_id !== p.partnerUserId) return fail("rejected", "partner_mismatch", "the SID belongs to another user");
-      if (sid.status !== "ACTIVE") return fail("rejected", "sid_inactive", "the SID is inactive");
-      const now = Date.now();
+      if (!sid) return fail("not_found", errors.sidNotFound, "no such SID");
+      if (sid.partner_user_id !== p.partnerUserId) return fail("rejected", errors.partnerMismatch, "the SID belongs to another user");
+      if (sid.status !== "ACTIVE") return fail("rejected", errors.sidInactive, "the SID is inactive");
+      const now = this.clock.now();
       const declined = this.declines(p.partnerUserId);
       const aid = declined ? null : randomId("A");
       const row: Omit<PaymentRow, "pg_token" | "cancelled_amount"> = {
@@ -287,7 +231,7 @@ export class SandboxPg {
         updated_at: now,
       };
       this.q.insert.run(row);
-      if (declined) return fail("declined", "card_declined", "the payment method was declined (sandbox)");
+      if (declined) return fail("declined", errors.cardDeclined, "the payment method was declined (sandbox)");
       return { ok: true, value: view({ ...row, pg_token: null, cancelled_amount: 0 }) };
     });
   }
@@ -295,24 +239,28 @@ export class SandboxPg {
   cancel(tid: string, amount: number, key: string | null): Promise<Reply<SandboxPayment & { cancelledNow: number }>> {
     return this.run("cancel", key, { tid, amount }, () => {
       const row = this.q.payment.get(tid);
-      if (!row) return fail("not_found", "payment_not_found", "no such payment");
-      if (row.status !== "APPROVED" && row.status !== "PART_CANCELLED") return fail("rejected", "invalid_status", `the payment is ${row.status}`);
+      if (!row) return fail("not_found", errors.paymentNotFound, "no such payment");
+      if (row.status !== "APPROVED" && row.status !== "PART_CANCELLED")
+        return fail("rejected", errors.invalidStatus, `the payment is ${row.status}`);
       const remaining = row.amount - row.cancelled_amount;
       if (!Number.isSafeInteger(amount) || amount <= 0 || amount > remaining) {
-        return fail("rejected", "invalid_cancel_amount", `cancel amount must be 1 to ${remaining}`);
+        return fail("rejected", errors.invalidCancelAmount, `cancel amount must be 1 to ${remaining}`);
       }
       const status = amount === remaining ? "CANCELLED" : "PART_CANCELLED";
-      const now = Date.now();
+      const now = this.clock.now();
       this.q.cancel.run(amount, status, now, tid);
-      return { ok: true, value: { ...view({ ...row, status, cancelled_amount: row.cancelled_amount + amount, updated_at: now }), cancelledNow: amount } };
+      return {
+        ok: true,
+        value: { ...view({ ...row, status, cancelled_amount: row.cancelled_amount + amount, updated_at: now }), cancelledNow: amount },
+      };
     });
   }
 
   inactivate(sid: string, key: string | null): Promise<Reply<{ sid: string; status: "INACTIVE"; inactivatedAt: string }>> {
     return this.run("inactivate", key, { sid }, () => {
       const row = this.q.sid.get(sid);
-      if (!row) return fail("not_found", "sid_not_found", "no such SID");
-      const now = Date.now();
+      if (!row) return fail("not_found", errors.sidNotFound, "no such SID");
+      const now = this.clock.now();
       this.q.inactivateSid.run(now, sid);
       return { ok: true, value: { sid, status: "INACTIVE", inactivatedAt: new Date(now).toISOString() } };
     });
@@ -326,10 +274,10 @@ export class SandboxPg {
     const { latencyMs, errorPct, timeoutPct, hangMs } = this.faults;
     if (latencyMs > 0) await Bun.sleep(latencyMs);
     if (Math.random() * 100 < errorPct) {
-      return { ok: false, kind: "unavailable", code: "unavailable", message: "the sandbox PG is unavailable (injected fault)" };
+      return { ok: false, kind: "unavailable", code: errors.unavailable, message: "the sandbox PG is unavailable (injected fault)" };
     }
     const fingerprint = JSON.stringify([operation, params]);
-    const now = Date.now();
+    const now = this.clock.now();
     const outcome = await this.writer.write((): Outcome<T> => {
       if (now - this.lastSweep > 600_000) {
         this.lastSweep = now;
@@ -339,7 +287,7 @@ export class SandboxPg {
         const seen = this.q.idem.get(key);
         if (seen) {
           if (seen.operation !== operation || seen.fingerprint !== fingerprint) {
-            return fail("rejected", "idempotency_key_reused", "this Idempotency-Key was used for a different request");
+            return fail("rejected", errors.idempotencyKeyReused, "this Idempotency-Key was used for a different request");
           }
           return JSON.parse(seen.body) as Outcome<T>;
         }

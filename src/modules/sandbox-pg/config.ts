@@ -1,0 +1,88 @@
+// The sandbox PG's environment variables: whether it is mounted, its secret key and its injected
+// faults. Three of the shop's variables are read here too (declared the same way as in the
+// shop, which the tests check), so that the defaults stay what they were when the sandbox was
+// part of the shop: it is mounted when the shop pays through it, its checkout page lives at the
+// shop's public URL, and its control routes are open to the shop's internal network.
+import { t, type Static } from "elysia";
+import { cidrListCheck, env } from "../../platform/config";
+import type { PlatformConfig } from "../../platform";
+
+export const sandboxPgConfigSchema = t.Object({
+  // Not env.optionalOneOf: t.UnionEnum gives an optional enum its first value as default ("on"),
+  // which would mount the sandbox whatever the shop pays through. default: undefined keeps it unset.
+  HOMEBASE_SANDBOX_PG: t.Optional(
+    t.UnionEnum(["on", "off"], {
+      default: undefined,
+      description: "Mount the built-in sandbox PG at /sandbox-pg (default: on when HOMEBASE_SHOP_PG=sandbox).",
+    }),
+  ),
+  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.string({
+    default: "DEV-SANDBOX-SECRET",
+    description: "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it).",
+    secret: true,
+  }),
+  HOMEBASE_SANDBOX_PG_ERROR_PCT: env.integer({
+    default: 0,
+    min: 0,
+    max: 100,
+    description: "Sandbox fault: % of calls answered 503 before processing.",
+  }),
+  HOMEBASE_SANDBOX_PG_TIMEOUT_PCT: env.integer({
+    default: 0,
+    min: 0,
+    max: 100,
+    description: "Sandbox fault: % of calls that hang after processing.",
+  }),
+  HOMEBASE_SANDBOX_PG_DECLINE_PCT: env.integer({ default: 0, min: 0, max: 100, description: "Sandbox fault: % of card declines." }),
+  HOMEBASE_SANDBOX_PG_LATENCY_MS: env.integer({ default: 0, min: 0, max: 60_000, description: "Sandbox: added latency per call." }),
+  HOMEBASE_SANDBOX_PG_HANG_MS: env.integer({
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    description: "Sandbox: how long an injected timeout holds the response.",
+  }),
+  // The shop's, read for the defaults above (same declarations as in src/modules/shop/config.ts).
+  HOMEBASE_SHOP_PG: env.oneOf(["sandbox", "kakaopay"], { default: "sandbox", description: "Which payment gateway adapter the shop uses." }),
+  HOMEBASE_SHOP_PUBLIC_URL: env.url(["http:", "https:"], {
+    description: "Base URL the gateway redirects the buyer back to (default: this server).",
+  }),
+  HOMEBASE_SHOP_INTERNAL_ALLOW: env.list({
+    default: "127.0.0.0/8,::1/128,10.44.0.0/24",
+    description: "CIDRs allowed to call /internal/* (and the sandbox PG's control routes).",
+    check: cidrListCheck("127.0.0.0/8,::1/128,10.44.0.0/24"),
+  }),
+});
+
+export interface SandboxPgConfig {
+  /** Mounted at /sandbox-pg: HOMEBASE_SANDBOX_PG, else whether the shop pays through it. */
+  enabled: boolean;
+  secretKey: string;
+  /** Base of the buyer's checkout page: <publicUrl>/sandbox-pg/checkout/<tid>. */
+  publicUrl: string;
+  /** CIDRs allowed to use the control routes. */
+  controlAllow: string[];
+  /** Injected faults, in percent of calls: 503 before processing, a hang after processing, a card decline. */
+  errorPct: number;
+  timeoutPct: number;
+  declinePct: number;
+  latencyMs: number;
+  /** How long an injected timeout holds the response (longer than the client's timeout). */
+  hangMs: number;
+}
+
+export function resolveSandboxPgConfig(v: Static<typeof sandboxPgConfigSchema>, platform: PlatformConfig): SandboxPgConfig {
+  const { host, port } = platform;
+  // The server's own address as seen from itself: a wildcard listen address is reached on loopback.
+  const self = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  return {
+    enabled: v.HOMEBASE_SANDBOX_PG === undefined ? v.HOMEBASE_SHOP_PG === "sandbox" : v.HOMEBASE_SANDBOX_PG === "on",
+    secretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,
+    publicUrl: (v.HOMEBASE_SHOP_PUBLIC_URL ?? `http://${self}:${port}`).replace(/\/+$/, ""),
+    controlAllow: v.HOMEBASE_SHOP_INTERNAL_ALLOW,
+    errorPct: v.HOMEBASE_SANDBOX_PG_ERROR_PCT,
+    timeoutPct: v.HOMEBASE_SANDBOX_PG_TIMEOUT_PCT,
+    declinePct: v.HOMEBASE_SANDBOX_PG_DECLINE_PCT,
+    latencyMs: v.HOMEBASE_SANDBOX_PG_LATENCY_MS,
+    hangMs: v.HOMEBASE_SANDBOX_PG_HANG_MS,
+  };
+}
