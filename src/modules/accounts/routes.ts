@@ -36,7 +36,7 @@ const validation = [P.validationFailed] as const;
 export function authPlugin(accounts: AccountsService) {
   const principalOf = async (authorization: string | null): Promise<Principal> => {
     const token = authorization ? bearerPrefix.exec(authorization)?.[1] : undefined;
-    if (!token) throw problems.unauthorized("missing_token", "send Authorization: Bearer <access token>");
+    if (!token) throw problems.unauthorized(E.missingToken, "send Authorization: Bearer <access token>");
     return accounts.authenticate(token.trim());
   };
   // Authentication runs in the transform stage, before body/query validation: an anonymous
@@ -58,7 +58,7 @@ export function authPlugin(accounts: AccountsService) {
       detail: { security: bearerSecurity },
       async transform({ request }) {
         const principal = await principalOf(request.headers.get("authorization"));
-        if (principal.role !== "admin") throw problems.forbidden("admin_only", "this operation needs the admin role");
+        if (principal.role !== "admin") throw problems.forbidden(E.adminOnly, "this operation needs the admin role");
         authenticated.set(request, principal);
       },
       resolve({ request }) {

@@ -14,11 +14,15 @@ type Responses = Record<string, { description?: string; content?: Record<string,
 type Operation = { responses?: Responses; requestBody?: unknown; parameters?: unknown[] };
 type Spec = { paths?: Record<string, Record<string, Operation>> };
 
-// What the http platform answers for any route, whatever the route declares: an unparsable or
-// too deeply nested body (400 malformed_body, body_too_deep), a chunked one (411 length_required),
-// one over the body limit (413 body_too_large), invalid params, query or body (422 validation_failed).
-const platformStatuses = (op: Operation): number[] => [
-  ...(op.requestBody ? [400, 411, 413] : []),
+// What the http platform answers for any route, whatever the route declares: a chunked body
+// (411 length_required) or one over the body limit (413 body_too_large) on any method, since
+// the limits are checked before routing; an unparsable or too deeply nested body (400
+// malformed_body, body_too_deep) on any method that may carry one (the body is parsed app-wide);
+// invalid params, query or body (422 validation_failed).
+const platformStatuses = (method: string, op: Operation): number[] => [
+  ...(method === "get" || method === "head" ? [] : [400]),
+  411,
+  413,
   ...(op.requestBody || op.parameters?.length ? [422] : []),
 ];
 
@@ -52,9 +56,9 @@ function withPlatformCodes(schema: CodeSchema, status: number): CodeSchema {
  */
 export function normalizeSpec(spec: unknown): void {
   for (const ops of Object.values((spec as Spec)?.paths ?? {})) {
-    for (const op of Object.values(ops)) {
+    for (const [method, op] of Object.entries(ops)) {
       op.responses ??= {};
-      for (const status of platformStatuses(op)) {
+      for (const status of platformStatuses(method, op)) {
         op.responses[status] ??= {
           description: `Response for status ${status}`,
           content: { "application/json": { schema: problemResponses({ [status]: platformCodes[status] ?? [] })[status] as typeof ProblemSchema } },
