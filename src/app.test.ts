@@ -125,3 +125,14 @@ describe("a data dir made before modules kept their own migrations", () => {
     }
   });
 });
+
+describe("optional variables", () => {
+  test("an optional choice left unset reads as unset, not as its first value", async () => {
+    const { t } = await import("elysia");
+    const { env } = await import("./platform/config");
+    const { readEnv } = await import("./platform/config/env");
+    const schema = t.Object({ HOMEBASE_X_SWITCH: env.optionalOneOf(["on", "off"], { description: "x" }) });
+    expect(readEnv(schema, {}).HOMEBASE_X_SWITCH).toBeUndefined();
+    expect(readEnv(schema, { HOMEBASE_X_SWITCH: "off" }).HOMEBASE_X_SWITCH).toBe("off");
+  });
+});

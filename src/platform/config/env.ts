@@ -50,7 +50,8 @@ export const env = {
   },
   /** One of `values`, or unset (undefined) when a default depends on other variables. */
   optionalOneOf<const T extends string>(values: readonly [T, ...T[]], o: Common) {
-    return t.Optional(t.UnionEnum(values as [T, ...T[]], { description: o.description, secret: o.secret }));
+    // An explicit undefined default: t.UnionEnum otherwise defaults to the first value.
+    return t.Optional(t.UnionEnum(values as [T, ...T[]], { default: undefined, description: o.description, secret: o.secret }));
   },
   string(o: Common & { default: string; check?: Check; expected?: string }) {
     return t.String({ default: o.default, description: o.description, secret: o.secret, "x-check": o.check, "x-expected": o.expected });
