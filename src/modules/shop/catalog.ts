@@ -26,7 +26,6 @@ export interface ImportedItem extends CreateItemBody {
   starSum?: number;
 }
 
-const blank = (field: "/name" | "/brand") => fieldRefusal(shopErrors.blankField, "name and brand must not be blank", field, "blank");
 
 export class CatalogService {
   /**
@@ -138,9 +137,6 @@ export class CatalogService {
         },
       };
     });
-    for (const { row } of items) {
-      if (row.name === "" || row.brand === "") throw blank(row.name === "" ? "/name" : "/brand");
-    }
     await this.store.insertItems(items);
     await this.cache.bump(mainNamespace);
     return items.map(({ row }) => toItem(row));
@@ -149,7 +145,6 @@ export class CatalogService {
   async update(id: string, patch: UpdateItemBody): Promise<Item> {
     const name = patch.name?.trim();
     const brand = patch.brand?.trim();
-    if (name === "" || brand === "") throw blank(name === "" ? "/name" : "/brand");
     const now = this.clock.now();
     const revise = (current: ItemRow): ItemRow => {
       const price = patch.price ?? current.price;

@@ -7,11 +7,9 @@ export const shopErrors = {
   // catalog
   itemNotFound: "item_not_found",
   invalidPriceRange: "invalid_price_range",
-  blankField: "blank_field",
   insufficientStock: "insufficient_stock",
   // reviews
   reviewNotFound: "review_not_found",
-  blankContent: "blank_content",
   orderItemNotFound: "order_item_not_found",
   orderItemMismatch: "order_item_mismatch",
   notBuyer: "not_buyer",

@@ -189,6 +189,9 @@ describe.each(modes)("shop (%s)", (mode) => {
       expect(await fields({ ...body, discountRate: 95 })).toContain("/discountRate");
       expect(await fields({ ...body, categories: [] })).toContain("/categories");
       expect(await fields({ ...body, categories: ["EYE", "EYE"] })).toContain("/categories");
+      // Blank names and brands are refused by the schema, naming the field.
+      expect(await fields({ ...body, name: "   " })).toEqual(["/name"]);
+      expect(await fields({ ...body, brand: " \t" })).toEqual(["/brand"]);
 
       const created = await app.item({ price: 20_000, discountRate: 0, stock: 5 });
       const patch = (b: unknown) => app.t.request("PATCH", `/items/${created.id}`, { token, body: b });

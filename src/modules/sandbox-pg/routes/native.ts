@@ -25,7 +25,9 @@ const nativeApproval = (p: SandboxPayment) => ({
   approvedAt: p.approvedAt,
 });
 
-const NativeError = t.Object({ code: t.String(), message: t.String() });
+// The codes of the PG's own error shape, listed so the OpenAPI document names every one.
+const { internalOnly: _problemJsonOnly, ...nativeCodes } = sandboxPgErrors;
+const NativeError = t.Object({ code: t.UnionEnum(Object.values(nativeCodes) as [string, ...string[]]), message: t.String() });
 const NativeApproval = t.Object({
   tid: t.String(),
   aid: t.String(),

@@ -1,5 +1,6 @@
 // Catalog schemas: items, search, the main page, admin item bodies.
 import { t, type Static } from "elysia";
+import { nonBlank } from "../../../platform/http/schemas";
 import { categories, itemSorts, id, won, Timestamp, outId, Page } from "./common";
 
 export const exampleItem = {
@@ -86,8 +87,9 @@ export const MainPage = t.Object({
 });
 export type MainPage = Static<typeof MainPage>;
 
-const ItemName = t.String({ minLength: 1, maxLength: 100, examples: [exampleItem.name] });
-const Brand = t.String({ minLength: 1, maxLength: 50, examples: [exampleItem.brand] });
+// Non-blank: a name or brand of spaces is refused by validation (422 naming the field).
+const ItemName = nonBlank({ maxLength: 100, examples: [exampleItem.name] });
+const Brand = nonBlank({ maxLength: 50, examples: [exampleItem.brand] });
 const Price = t.Integer({ minimum: 1, maximum: 100_000_000, description: "List price per unit (KRW)", examples: [32_000] });
 const DiscountRate = t.Integer({ minimum: 0, maximum: 90, description: "Percent", examples: [15] });
 const Categories = t.Array(t.UnionEnum(categories), {

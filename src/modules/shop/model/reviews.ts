@@ -1,5 +1,6 @@
 // Review schemas.
 import { t, type Static } from "elysia";
+import { nonBlank } from "../../../platform/http/schemas";
 import { reviewSorts, id, Timestamp, outId, Page } from "./common";
 import { exampleItem } from "./catalog";
 
@@ -32,12 +33,7 @@ export const Review = t.Object(
 export type Review = Static<typeof Review>;
 
 const Stars = t.Integer({ minimum: 1, maximum: 5, examples: [5] });
-const ReviewContent = t.String({
-  minLength: 1,
-  maxLength: 2_000,
-  description: "1–2,000 characters",
-  examples: ["My eyes feel less tired after a month."],
-});
+const ReviewContent = nonBlank({ maxLength: 2_000, description: "1–2,000 characters, not blank", examples: ["My eyes feel less tired after a month."] });
 
 export const CreateReviewBody = t.Object(
   { orderItemId: id("The order item this review is about: yours, paid and not refunded"), stars: Stars, content: ReviewContent },

@@ -38,7 +38,7 @@ export function catalogRoutes(catalog: CatalogService, accounts: AccountsService
       .post("/items", async ({ body, status }) => status(201, await handled(() => catalog.create(body))), {
         admin: true,
         body: CreateItemBody,
-        response: { 201: Item, ...errors(400, 401, 403, 422, shopErrors.blankField) },
+        response: { 201: Item, ...errors(400, 401, 403, 422) },
         detail: {
           tags,
           summary: "Create an item (admin)",
@@ -51,7 +51,7 @@ export function catalogRoutes(catalog: CatalogService, accounts: AccountsService
         body: UpdateItemBody,
         response: {
           200: Item,
-          ...errors(400, 401, 403, 422, shopErrors.itemNotFound, shopErrors.insufficientStock, shopErrors.blankField),
+          ...errors(400, 401, 403, 422, shopErrors.itemNotFound, shopErrors.insufficientStock),
         },
         detail: {
           tags,

@@ -12,10 +12,8 @@ export const tags = ["shop"];
 const statusOf: Record<ShopErrorCode, number> = {
   item_not_found: 404,
   invalid_price_range: 422,
-  blank_field: 422,
   insufficient_stock: 409,
   review_not_found: 404,
-  blank_content: 422,
   order_item_not_found: 404,
   order_item_mismatch: 422,
   not_buyer: 403,

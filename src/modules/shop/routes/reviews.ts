@@ -33,7 +33,6 @@ export function reviewRoutes(reviews: ReviewsService, accounts: AccountsService)
             shopErrors.orderItemMismatch,
             shopErrors.notBuyer,
             shopErrors.alreadyReviewed,
-            shopErrors.blankContent,
           ),
         },
         detail: {
@@ -48,7 +47,7 @@ export function reviewRoutes(reviews: ReviewsService, accounts: AccountsService)
       auth: true,
       params: ReviewIdParams,
       body: UpdateReviewBody,
-      response: { 200: Review, ...errors(400, 401, 422, shopErrors.reviewNotFound, shopErrors.blankContent) },
+      response: { 200: Review, ...errors(400, 401, 422, shopErrors.reviewNotFound) },
       detail: { tags, summary: "Edit your review" },
     })
     .delete(
