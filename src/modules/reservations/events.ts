@@ -38,7 +38,7 @@ export type ReservationCancelled = EventPayload<typeof reservationEvents.reserva
 /** What the service needs from the event bus: an outbox insert in the current transaction. */
 export type ReservationsEventSink = EventEmitter;
 
-/** What the consumers call; implemented by ReservationsService. */
+/** What the consumers call; built by `eventHandlers(api)` in api.ts. */
 export interface ReservationsEventHandlers {
   /** Sends the confirmation through the Notifier port (idempotency key: the event id). Outside SQLite; may run twice. */
   sendConfirmation(eventId: string, event: ReservationConfirmed): Promise<void>;

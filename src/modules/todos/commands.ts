@@ -9,7 +9,9 @@
 // one is deterministic: SQLite (TodoTables.applyCommand) and a read's in-memory view reach
 // the same state. Each entity remembers the seq of the last command applied to it (rev,
 // pos_rev); a command at or below that is already in, which makes applying idempotent.
-import type { FailReason, Project, Task, TaskStatus } from "./model";
+import { type Static, t, type TSchema } from "elysia";
+import { integer } from "../../platform/events";
+import { type FailReason, failReasons, type Project, type Task, type TaskStatus, taskStatuses } from "./model";
 
 export interface ProjectRow {
   id: string;
@@ -45,52 +47,72 @@ export interface TaskRow {
   updated_at: number;
 }
 
-interface Base {
+// The commands' schema is the type: they travel in todos.write.requested payloads, which the
+// bus validates against it before the write-behind consumer applies them. Change it only by
+// adding optional fields: outbox rows the previous version wrote are checked against it too.
+const nullable = <T extends TSchema>(schema: T) => t.Union([schema, t.Null()]);
+
+const base = {
   /** Position in the one command sequence (todo_seq), in commit order. */
-  seq: number;
-  userId: string;
+  seq: integer(),
+  userId: t.String(),
   /** Epoch ms when the API accepted the write: the write's timestamps. */
-  at: number;
-}
+  at: integer(),
+};
 
-export interface NewTask {
-  id: string;
-  projectId: string;
-  parentId: string | null;
-  title: string;
-  description: string | null;
-  category: string | null;
-  estimateMinutes: number | null;
-  dueAt: number | null;
-  replanOf: string | null;
-}
+const newTaskSchema = t.Object({
+  id: t.String(),
+  projectId: t.String(),
+  parentId: nullable(t.String()),
+  title: t.String(),
+  description: nullable(t.String()),
+  category: nullable(t.String()),
+  estimateMinutes: nullable(integer()),
+  dueAt: nullable(integer({ description: "Epoch ms" })),
+  replanOf: nullable(t.String()),
+});
 
-export interface TaskPatch {
-  title?: string;
-  description?: string | null;
-  category?: string | null;
-  estimateMinutes?: number | null;
-  dueAt?: number | null;
-}
+const taskPatchSchema = t.Object({
+  title: t.Optional(t.String()),
+  description: t.Optional(nullable(t.String())),
+  category: t.Optional(nullable(t.String())),
+  estimateMinutes: t.Optional(nullable(integer())),
+  dueAt: t.Optional(nullable(integer({ description: "Epoch ms" }))),
+});
 
-export type Command =
-  | (Base & { kind: "project.create"; project: { id: string; title: string; description: string | null } })
-  | (Base & { kind: "project.update"; projectId: string; patch: { title?: string; description?: string | null } })
-  | (Base & { kind: "project.delete"; projectId: string })
-  | (Base & { kind: "task.create"; task: NewTask })
-  | (Base & { kind: "task.update"; taskId: string; projectId: string; patch: TaskPatch })
-  | (Base & {
-      kind: "task.status";
-      taskId: string;
-      projectId: string;
-      status: TaskStatus;
-      reason: FailReason | null;
-      note: string | null;
-      /** Omitted: keep what the task has. */
-      actualMinutes?: number;
-    })
-  | (Base & { kind: "task.delete"; taskId: string; projectId: string })
-  | (Base & { kind: "tasks.reorder"; projectId: string; taskIds: string[] });
+export const commandSchema = t.Union([
+  t.Object({
+    ...base,
+    kind: t.Literal("project.create"),
+    project: t.Object({ id: t.String(), title: t.String(), description: nullable(t.String()) }),
+  }),
+  t.Object({
+    ...base,
+    kind: t.Literal("project.update"),
+    projectId: t.String(),
+    patch: t.Object({ title: t.Optional(t.String()), description: t.Optional(nullable(t.String())) }),
+  }),
+  t.Object({ ...base, kind: t.Literal("project.delete"), projectId: t.String() }),
+  t.Object({ ...base, kind: t.Literal("task.create"), task: newTaskSchema }),
+  t.Object({ ...base, kind: t.Literal("task.update"), taskId: t.String(), projectId: t.String(), patch: taskPatchSchema }),
+  t.Object({
+    ...base,
+    kind: t.Literal("task.status"),
+    taskId: t.String(),
+    projectId: t.String(),
+    status: t.UnionEnum(taskStatuses),
+    reason: nullable(t.UnionEnum(failReasons)),
+    note: nullable(t.String()),
+    /** Omitted: keep what the task has. */
+    actualMinutes: t.Optional(integer()),
+  }),
+  t.Object({ ...base, kind: t.Literal("task.delete"), taskId: t.String(), projectId: t.String() }),
+  t.Object({ ...base, kind: t.Literal("tasks.reorder"), projectId: t.String(), taskIds: t.Array(t.String()) }),
+]);
+
+export type Command = Static<typeof commandSchema>;
+export type NewTask = Static<typeof newTaskSchema>;
+export type TaskPatch = Static<typeof taskPatchSchema>;
 
 /** The project a command touches: its cached task list is invalidated once it is applied. */
 export function projectOf(cmd: Command): string {

@@ -1,34 +1,35 @@
 // Events of the todos module and the consumers it runs. Each consumer's clean-up (cache
 // invalidation, pending entries) is its afterCommit step: the bus runs it only once that
 // consumer's own transaction committed, never for a rolled-back one or a duplicate.
-import type { ConsumerSpec, EventEnvelope } from "../../platform/events/bus";
-import { accountEvents, type UserDeleted } from "../accounts";
-import type { Command } from "./commands";
+// The bus validates each payload against its definition before apply: a batch that breaks
+// the command schema is dead-lettered at once, and none of its commands is applied.
+import { t } from "elysia";
+import { type ConsumerSpec, defineConsumer, defineEvent, type EventPayload } from "../../platform/events";
+import { accountEvents } from "../accounts";
+import { commandSchema } from "./commands";
 import type { WritePipeline } from "./writes";
 
 export const todoEvents = {
   /** Async write mode: a batch of accepted write commands for the write-behind consumer. */
-  writeRequested: "homebase.todos.write.requested",
+  writeRequested: defineEvent("homebase.todos.write.requested", t.Object({ commands: t.Array(commandSchema) })),
 } as const;
 
-export interface WriteRequested {
-  commands: Command[];
-}
+export type WriteRequested = EventPayload<typeof todoEvents.writeRequested>;
 
 export function todoConsumers(writes: WritePipeline): ConsumerSpec[] {
   return [
-    {
+    defineConsumer({
       // Registered in both write modes, so switching async → direct still drains the outbox.
       name: "todos-writer",
-      subjects: [todoEvents.writeRequested],
-      apply: (event: EventEnvelope) => writes.applyQueued((event.payload as WriteRequested).commands),
-      afterCommit: (_event, applied) => writes.afterApplied(applied as Command[]),
-    },
-    {
+      events: [todoEvents.writeRequested],
+      apply: (event) => writes.applyQueued(event.payload.commands),
+      afterCommit: (_event, applied) => writes.afterApplied(applied),
+    }),
+    defineConsumer({
       name: "todos-user-deleted",
-      subjects: [accountEvents.userDeleted],
-      apply: (event: EventEnvelope) => writes.deleteUser((event.payload as UserDeleted).userId),
-      afterCommit: (_event, deleted) => writes.afterUserDeleted(deleted as ReturnType<WritePipeline["deleteUser"]>),
-    },
+      events: [accountEvents.userDeleted],
+      apply: (event) => writes.deleteUser(event.payload.userId),
+      afterCommit: (_event, deleted) => writes.afterUserDeleted(deleted),
+    }),
   ];
 }

@@ -238,7 +238,7 @@ export class TodoTables {
     });
   }
 
-  /** homebase.accounts.user.deleted: the account's todos go with it. Returns the projects removed. */
+  /** accountEvents.userDeleted: the account's todos go with it. Returns the projects removed. */
   deleteUser(userId: string, now: number): string[] {
     const projects = this.q.userProjectIds.all(userId).map((r) => r.id);
     this.q.deleteUserProjects.run(userId);

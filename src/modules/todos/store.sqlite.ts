@@ -8,7 +8,7 @@
 //          write-behind consumer applies a whole batch in one transaction too.
 import type { Database } from "bun:sqlite";
 import { transaction, type GroupCommitWriter } from "../../platform/db/sqlite";
-import type { EventBus } from "../../platform/events/bus";
+import type { EventEmitter } from "../../platform/events";
 import type { Command, NewTask } from "./commands";
 import { todoProblems } from "./errors";
 import { todoEvents } from "./events";
@@ -47,7 +47,7 @@ class WriteQueue {
   constructor(
     private readonly db: Database,
     private readonly writer: GroupCommitWriter,
-    private readonly events: EventBus,
+    private readonly events: EventEmitter,
   ) {}
 
   submit<R>(accept: () => Accepted<R>): Promise<Accepted<R>> {
@@ -102,7 +102,7 @@ export class SqliteTodosStore implements TodosStore {
   constructor(
     db: Database,
     private readonly writer: GroupCommitWriter,
-    events: EventBus,
+    events: EventEmitter,
   ) {
     this.tables = new TodoTables(db);
     this.queue = new WriteQueue(db, writer, events);

@@ -396,7 +396,7 @@ describe.each(cases)("todos (%s, %s writes)", (mode, writeMode) => {
     await waitFor(async () => (await listTasks(a, projectId)).map((x) => x.title).join() === "Task,renamed");
   });
 
-  test("deleting the account removes its todos (homebase.accounts.user.deleted)", async () => {
+  test("deleting the account removes its todos (accounts' user.deleted event)", async () => {
     const u = await signupAndLogin(t, "gone");
     const projectId = await newProject(u);
     await newTask(u, projectId);

@@ -4,7 +4,7 @@
 //   direct  the same transaction applies them to the todo tables (group commit: one fsync for
 //           every request of the same tick); the caches are invalidated, then the API answers.
 //   async   write-behind: the transaction records them as an outbox event
-//           (homebase.todos.write.requested) instead; after COMMIT they are recorded as pending
+//           (todoEvents.writeRequested) instead; after COMMIT they are recorded as pending
 //           (Redis, or memory embedded) and the API answers 202. The consumer "todos-writer"
 //           applies a whole event (every request of one tick: a batch) in one transaction.
 //
@@ -23,7 +23,8 @@
 //     project, its task) is accepted in the registry but not applied yet (events reordered by
 //     a failed publish or a retry), applying throws and the event is retried; only targets the
 //     registry marks deleted are skipped. A command that keeps failing ends in dead_letters
-//     (with its payload), never in nothing.
+//     (with its payload), never in nothing; a batch that breaks the command schema (a bug in
+//     a producer) goes there at once, none of its commands applied.
 //   - The pending entries only serve read-your-writes. They are removed in the consumer's
 //     after-commit step, which the bus runs only once that consumer's own transaction committed
 //     (never for a rolled-back one), so an entry goes only when its write is in the tables.
@@ -99,7 +100,7 @@ export class WritePipeline {
     await this.pending.remove(commands);
   }
 
-  /** homebase.accounts.user.deleted, inside the consumer's transaction: the account's todos go. */
+  /** accountEvents.userDeleted, inside the consumer's transaction: the account's todos go. */
   deleteUser(userId: string): { userId: string; projectIds: string[] } {
     return { userId, projectIds: this.store.deleteUser(userId, this.clock.now()) };
   }
