@@ -154,9 +154,9 @@ export class BillingService {
   private async declined(sub: SubscriptionRow, cycle: number, day: string, reason: string, reserved: boolean): Promise<ChargeResult> {
     // Read under the billing lock: nothing else changes the count meanwhile.
     const declines = sub.declines + 1;
-    let then: Parameters<SubscriptionStore["recordDecline"]>[0]["then"];
+    let next: Parameters<SubscriptionStore["recordDecline"]>[0]["next"];
     if (declines > declineRetryDays.length) {
-      then = {
+      next = {
         kind: "end",
         events: [
           cancelledEvent(sub, "payment_failed"),
@@ -173,7 +173,7 @@ export class BillingService {
     } else {
       const scheduled = addDays(sub.next_payment_on, declineRetryDays[declines - 1]!);
       const retryOn = scheduled > day ? scheduled : addDays(day, 1);
-      then = {
+      next = {
         kind: "retry",
         retryOn,
         events: [shopEvent.subscriptionChargeDeclined({ subscriptionId: sub.id, userId: sub.user_id, cycle, declines, retryOn, reason })],
@@ -185,7 +185,7 @@ export class BillingService {
       reason: reason.slice(0, 500),
       reserved,
       now: this.clock.now(),
-      then,
+      next,
     });
     if (outcome !== "skipped") this.logger.info("recurring charge declined", { subscriptionId: sub.id, cycle, outcome, reason });
     return { subscriptionId: sub.id, cycle, outcome, detail: reason };

@@ -297,7 +297,7 @@ describe.each(modes)("shop stores (%s)", (mode) => {
         reason: "card_declined",
         reserved: true,
         now,
-        then: {
+        next: {
           kind: "retry",
           retryOn: "2027-01-31",
           events: [

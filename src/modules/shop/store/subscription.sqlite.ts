@@ -201,13 +201,13 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
         if (this.q.chargeDeclined.run(d.reason, d.now, sub.id, d.cycle).changes !== 1) return "skipped";
         for (const item of this.q.orderItems.all(sub.order_id)) this.q.release.run(item.quantity, item.item_id);
       }
-      if (d.then.kind === "end") {
+      if (d.next.kind === "end") {
         if (!this.endNow(sub, "PAYMENT_FAILED", d.now)) return "skipped";
-        this.emit(d.then.events);
+        this.emit(d.next.events);
         return "cancelled";
       }
-      this.q.declined.run(d.then.retryOn, d.now, sub.id);
-      this.emit(d.then.events);
+      this.q.declined.run(d.next.retryOn, d.now, sub.id);
+      this.emit(d.next.events);
       return "declined";
     });
   }

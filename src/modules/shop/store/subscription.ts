@@ -88,7 +88,7 @@ export interface DeclinedCycle {
   reserved: boolean;
   now: number;
   /** Retry on a later day, or end the subscription (PAYMENT_FAILED); the events go with it. */
-  then: { kind: "retry"; retryOn: string; events: readonly ShopEvent[] } | { kind: "end"; events: readonly ShopEvent[] };
+  next: { kind: "retry"; retryOn: string; events: readonly ShopEvent[] } | { kind: "end"; events: readonly ShopEvent[] };
 }
 
 export interface SubscriptionStore {
