@@ -1,4 +1,6 @@
 // homebase chat: a small client for the REST API and the /ws socket. No framework.
+// One file, long because the page is served as a single embedded script with no bundler step:
+// splitting it would mean a module loader in the browser for ~500 lines.
 const $ = (id) => document.getElementById(id);
 const state = {
   token: sessionStorage.getItem("hb.token"),
