@@ -92,3 +92,25 @@ describe("config", () => {
     expect(text).toContain("redacted");
   });
 });
+
+describe("the README's configuration table", () => {
+  test("is the one the schemas generate (bun scripts/config-table.ts --write)", async () => {
+    const { generatedTable, readmeTable } = await import("../scripts/config-table");
+    expect(readmeTable()).toBe(generatedTable());
+  });
+
+  test("redaction follows the schemas' secret flags", () => {
+    const c = loadConfig({ HOMEBASE_DATA_DIR: dir, HOMEBASE_CHAT_S3_BUCKET: "b", HOMEBASE_CHAT_S3_SECRET_ACCESS_KEY: "s3-secret-value", HOMEBASE_SANDBOX_PG_SECRET_KEY: "pg-secret-value" });
+    const text = JSON.stringify(redactedConfig(c));
+    expect(text).not.toContain("s3-secret-value");
+    expect(text).not.toContain("pg-secret-value");
+    expect(text).toContain('"HOMEBASE_CHAT_S3_BUCKET":"b"');
+  });
+
+  test("a URL's credentials are redacted whatever variable holds it", () => {
+    const c = loadConfig({ HOMEBASE_DATA_DIR: dir, NATS_URL: "nats://token-abc@127.0.0.1:4222", MONGO_URL: "mongodb://u:mongo-pw@127.0.0.1:27017/x" });
+    const text = JSON.stringify(redactedConfig(c));
+    expect(text).not.toContain("token-abc");
+    expect(text).not.toContain("mongo-pw");
+  });
+});

@@ -29,26 +29,26 @@ export function cidrListCheck(example: string) {
 export const platformSchema = t.Object({
   HOMEBASE_HOST: env.string({
     default: "127.0.0.1",
-    description: "Listen address (the WireGuard address in production).",
+    description: "Listen address: set it to the wg0 address, never 0.0.0.0 by accident.",
     check: (raw) => (ipv4.test(raw) || hostname.test(raw) || /^[0-9a-fA-F:]+$/.test(raw) ? undefined : "an IP address or host name (e.g. the wg0 address)"),
   }),
   HOMEBASE_PORT: env.integer({ default: 3000, min: 0, max: 65535, description: "HTTP port (0 = any free port)." }),
-  HOMEBASE_DATA_DIR: env.string({ default: "./data", description: "SQLite database, generated secrets, local files." }),
-  HOMEBASE_ROLE: env.oneOf(["serve", "worker", "all"], { default: "all", description: "What `homebase` alone runs: HTTP, background work, or both." }),
-  REDIS_URL: env.url(["redis:", "rediss:"], { description: "Redis for cache, locks and rate limits; unset = in-process." }),
-  NATS_URL: env.url(["nats:", "tls:"], { description: "NATS JetStream for events; unset = in-process delivery." }),
-  MONGO_URL: env.url(["mongodb:", "mongodb+srv:"], { description: "MongoDB for stores that have a Mongo implementation (chat history)." }),
-  HOMEBASE_SQLITE_SYNCHRONOUS: env.oneOf(["FULL", "NORMAL"], { default: "FULL", description: "FULL: acknowledged writes survive power loss." }),
-  HOMEBASE_LOG_LEVEL: env.oneOf(["debug", "info", "warn", "error", "silent"], { default: "info", description: "JSON log level on stdout." }),
-  HOMEBASE_BODY_LIMIT_BYTES: env.integer({ default: 1_048_576, min: 1024, max: 64 * 1_048_576, description: "Largest request body (413 above)." }),
-  HOMEBASE_CORS_ORIGINS: env.list({ default: "", description: "Comma list of allowed browser origins; empty = same-origin only." }),
+  HOMEBASE_DATA_DIR: env.string({ default: "./data", description: "The SQLite file, the generated JWT secret, local chat files." }),
+  HOMEBASE_ROLE: env.oneOf(["serve", "worker", "all"], { default: "all", description: "What runs when no command is given: HTTP (serve), background work (worker) or both (all)." }),
+  REDIS_URL: env.url(["redis:", "rediss:"], { description: "redis://…: cache, locks and rate limits move to Redis; unset = in-process." }),
+  NATS_URL: env.url(["nats:", "tls:"], { description: "nats://…: the outbox relays to the JetStream stream HOMEBASE; unset = in-process delivery." }),
+  MONGO_URL: env.url(["mongodb:", "mongodb+srv:"], { description: "mongodb://…: the stores that have a Mongo implementation (chat history) move there." }),
+  HOMEBASE_SQLITE_SYNCHRONOUS: env.oneOf(["FULL", "NORMAL"], { default: "FULL", description: "NORMAL trades power-loss durability for speed; FULL keeps every acknowledged write." }),
+  HOMEBASE_LOG_LEVEL: env.oneOf(["debug", "info", "warn", "error", "silent"], { default: "info", description: "JSON logs on stdout; debug adds one access-log line per request." }),
+  HOMEBASE_BODY_LIMIT_BYTES: env.integer({ default: 1_048_576, min: 1024, max: 64 * 1_048_576, description: "Larger request bodies get 413 (uploads have their own limit)." }),
+  HOMEBASE_CORS_ORIGINS: env.list({ default: "", description: "Comma-separated allowed browser origins; none = same-origin only." }),
   HOMEBASE_TRUSTED_PROXIES: env.list({
     default: "",
-    description: "Peers whose X-Forwarded-For is believed (IPs or CIDR blocks).",
+    description: "IPs / CIDR blocks of reverse proxies whose X-Forwarded-For is believed for the client IP (rate limits, login limits, internal routes); unset = the socket peer.",
     check: cidrListCheck(""),
   }),
-  HOMEBASE_EVENT_MAX_DELIVER: env.integer({ default: 5, min: 1, max: 100, description: "Attempts before an event goes to the dead letters." }),
-  HOMEBASE_EVENT_RETRY_MS: env.integer({ default: 1000, min: 1, max: 60_000, description: "First retry delay of a failed delivery; doubles per attempt (max 30 s)." }),
+  HOMEBASE_EVENT_MAX_DELIVER: env.integer({ default: 5, min: 1, max: 100, description: "Attempts per consumer before an event goes to the dead letters (table dead_letters; with NATS also stream HOMEBASE_DLQ)." }),
+  HOMEBASE_EVENT_RETRY_MS: env.integer({ default: 1000, min: 1, max: 60_000, description: "First retry delay of a failed event handler; doubles per attempt, capped at 30 s." }),
   HOMEBASE_EVENT_NAMESPACE: env.string({
     default: "",
     description: "Prefix of the JetStream stream, subjects and durables, so installs (or tests) share one NATS.",
@@ -61,8 +61,8 @@ export const platformSchema = t.Object({
     description: "Sent outbox rows and processed-event records are deleted after this long; it must outlive JetStream's 2-minute duplicate window and any redelivery.",
   }),
   HOMEBASE_DEAD_LETTER_RETENTION_DAYS: env.integer({ default: 30, min: 1, max: 3650, description: "Dead letters are deleted after this long." }),
-  HOMEBASE_SHUTDOWN_GRACE_MS: env.integer({ default: 10_000, min: 0, max: 300_000, description: "SIGTERM: exit 1 if shutdown takes longer." }),
-  HOMEBASE_DRAIN_MS: env.integer({ default: 1_000, min: 0, max: 60_000, description: "SIGTERM: keep serving (readiness 503, Connection: close) this long first." }),
+  HOMEBASE_SHUTDOWN_GRACE_MS: env.integer({ default: 10_000, min: 0, max: 300_000, description: "SIGTERM: stop accepting, finish in-flight requests, flush the relay, exit 0 — or exit 1 past this." }),
+  HOMEBASE_DRAIN_MS: env.integer({ default: 1_000, min: 0, max: 60_000, description: "SIGTERM first drains this long: readiness 503 and Connection: close on every response, so a sibling on the same port takes over." }),
 });
 
 export interface PlatformConfig {
@@ -171,14 +171,22 @@ export function unknownVariableWarnings(config: Pick<Config, "unknown">): string
   return config.unknown.map((u) => `${u.name} is not a homebase variable (did you mean ${u.closest}?); it is ignored`);
 }
 
+/** What a variable accepts, in words, for the configuration table. */
+function accepts(prop: EnvSchema & { minimum?: number; maximum?: number; enum?: string[]; format?: string }): string {
+  if (prop.enum) return prop.enum.map((v) => `\`${v}\``).join(", ");
+  if (prop.minimum !== undefined) return `${prop.minimum}–${prop.maximum}`;
+  if (prop["x-list"]) return "comma list";
+  if (prop.format === "url") return "URL";
+  return prop.secret ? "string (secret)" : "string";
+}
+
 /** The README's configuration table, generated from the schemas. */
 export function configTable(schemas: Config["schemas"]): string {
-  const rows = ["| variable | module | default | meaning |", "|---|---|---|---|"];
+  const rows = ["| variable | module | default | accepts | meaning |", "|---|---|---|---|---|"];
   for (const { owner, schema } of schemas) {
     for (const [name, prop] of Object.entries(schema.properties) as unknown as Array<[string, EnvSchema & { minimum?: number; maximum?: number; enum?: string[] }]>) {
       const fallback = prop.default === undefined || prop.default === "" ? "—" : `\`${String(prop.default)}\``;
-      const range = prop.minimum !== undefined ? ` (${prop.minimum}–${prop.maximum})` : prop.enum ? ` (${prop.enum.join(", ")})` : "";
-      rows.push(`| \`${name}\` | ${owner} | ${fallback} | ${(prop.description ?? "").replaceAll("|", "\\|")}${range}${prop.secret ? " Secret." : ""} |`);
+      rows.push(`| \`${name}\` | ${owner} | ${fallback} | ${accepts(prop)} | ${(prop.description ?? "").replaceAll("|", "\\|")} |`);
     }
   }
   return rows.join("\n");
