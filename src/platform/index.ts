@@ -69,9 +69,9 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const mongo = config.mongoUrl ? await connectMongo(config.mongoUrl) : null;
   const cacheStore = createCacheStore({ redis });
   const cache = new CacheAside(cacheStore, metrics, logger);
-  const locks = createLockManager(redis);
-  const limiter = createRateLimiter(redis, metrics);
   const clock = options.clock ?? systemClock;
+  const locks = createLockManager(redis, clock);
+  const limiter = createRateLimiter(redis, metrics, clock);
   // Worker roles (events.start()) also prune the event tables, on a timer.
   const events = new EventBus({
     db,

@@ -1,6 +1,7 @@
 // The Lock port's factory and withLock(). Both backends only provide the three atomic primitives;
 // waiting, tokens and leases are shared here.
 import type Redis from "ioredis";
+import type { Clock } from "../clock";
 import { MemoryLockBackend } from "./memory";
 import type { Lease, LockManager, LockOptions } from "./port";
 import { RedisLockBackend } from "./redis";
@@ -52,8 +53,9 @@ export class BackendLockManager implements LockManager {
   }
 }
 
-export function createLockManager(redis: Redis | null): LockManager {
-  return new BackendLockManager(redis ? new RedisLockBackend(redis) : new MemoryLockBackend());
+/** `clock` drives in-process expiry; Redis keeps its own time (PX expiry). */
+export function createLockManager(redis: Redis | null, clock?: Clock): LockManager {
+  return new BackendLockManager(redis ? new RedisLockBackend(redis) : new MemoryLockBackend(clock));
 }
 
 /**

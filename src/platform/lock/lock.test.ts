@@ -7,6 +7,7 @@ import { freePort } from "../../testing/ports";
 import { startRealBackends } from "../../testing/servers";
 import { waitFor } from "../../testing/wait";
 import { createRedis } from "../redis";
+import { ManualClock } from "../clock";
 import { createLockManager, withLock, type LockManager } from "./index";
 
 let seq = 0;
@@ -15,13 +16,17 @@ const uniqueKey = (name: string) => `test:${process.pid}:${Date.now()}:${++seq}:
 describe.each(modes)("locks (%s)", (mode: Mode) => {
   let redis: Redis | null = null;
   let locks: LockManager;
+  // In-process expiry follows this clock (tests move it); Redis expires keys on its own time.
+  let clock: ManualClock;
+  const elapse = async (ms: number) => (mode === "real" ? Bun.sleep(ms) : clock.advance(ms));
 
   beforeAll(async () => {
     if (mode === "real") redis = createRedis((await startRealBackends()).redisUrl, createLogger("silent"));
   });
   afterAll(() => redis?.disconnect());
   beforeEach(() => {
-    locks = createLockManager(redis);
+    clock = new ManualClock();
+    locks = createLockManager(redis, clock);
     expect(locks.kind).toBe(mode === "real" ? "redis" : "memory");
   });
 
@@ -72,6 +77,7 @@ describe.each(modes)("locks (%s)", (mode: Mode) => {
     const stale = await locks.acquire(key, { ttlMs: 100 });
     expect(stale).not.toBeNull();
     // The stale lease expires and someone else takes the lock.
+    await elapse(101);
     const current = await locks.acquire(key, { ttlMs: 10_000, waitMs: 5_000 });
     expect(current).not.toBeNull();
     expect(current!.token).not.toBe(stale!.token);
@@ -87,6 +93,7 @@ describe.each(modes)("locks (%s)", (mode: Mode) => {
     const key = uniqueKey("expiry");
     expect(await locks.acquire(key, { ttlMs: 150 })).not.toBeNull();
     expect(await locks.acquire(key, { ttlMs: 150 })).toBeNull();
+    await elapse(151);
     await waitFor(async () => (await locks.acquire(key, { ttlMs: 10_000 })) !== null, { timeoutMs: 5_000, what: "the lock to expire" });
   });
 
@@ -94,7 +101,7 @@ describe.each(modes)("locks (%s)", (mode: Mode) => {
     const key = uniqueKey("extend");
     const lease = await locks.acquire(key, { ttlMs: 150 });
     expect(await lease!.extend(10_000)).toBe(true);
-    await Bun.sleep(400);
+    await elapse(400);
     expect(await locks.acquire(key, { ttlMs: 1_000 })).toBeNull();
     expect(await lease!.release()).toBe(true);
     expect(await lease!.extend(10_000)).toBe(false);
@@ -102,6 +109,8 @@ describe.each(modes)("locks (%s)", (mode: Mode) => {
 
   test("withLock renews the lease while fn runs, and returns null when the lock is taken", async () => {
     const key = uniqueKey("renew");
+    // Renewal runs on timers: real time for both backends here.
+    const locks = createLockManager(redis);
     const result = await withLock(locks, key, { ttlMs: 300 }, async (lease, signal) => {
       expect(lease.key).toBe(key);
       // Several TTLs long: without renewal another caller would get the lock.

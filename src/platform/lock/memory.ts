@@ -1,4 +1,5 @@
 // In-process lock primitives: one holder per key until released or expired.
+import { type Clock, systemClock } from "../clock";
 import type { LockBackend } from "./index";
 
 interface Holder {
@@ -11,8 +12,11 @@ export class MemoryLockBackend implements LockBackend {
   private readonly held = new Map<string, Holder>();
   private sweepAt = 1024;
 
+  /** Expiry follows the platform's clock: a test moves it instead of sleeping. */
+  constructor(private readonly clock: Clock = systemClock) {}
+
   async tryAcquire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
+    const now = this.clock.now();
     if (this.current(key, now)) return false;
     this.held.set(key, { token, expiresAt: now + ttlMs });
     this.sweep(now);
@@ -20,13 +24,13 @@ export class MemoryLockBackend implements LockBackend {
   }
 
   async release(key: string, token: string): Promise<boolean> {
-    if (this.current(key, Date.now())?.token !== token) return false;
+    if (this.current(key, this.clock.now())?.token !== token) return false;
     this.held.delete(key);
     return true;
   }
 
   async extend(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
+    const now = this.clock.now();
     const holder = this.current(key, now);
     if (holder?.token !== token) return false;
     holder.expiresAt = now + ttlMs;

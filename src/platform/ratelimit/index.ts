@@ -1,6 +1,7 @@
 // The RateLimiter port's factory: Redis when configured, else in-process. Both get the same
 // rule normalisation and the refused-requests metric from the wrapper here.
 import type Redis from "ioredis";
+import type { Clock } from "../clock";
 import type { Metrics } from "../metrics";
 import { MemoryRateLimiter } from "./memory";
 import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
@@ -10,8 +11,9 @@ export { MemoryRateLimiter } from "./memory";
 export type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
 export { RedisRateLimiter } from "./redis";
 
-export function createRateLimiter(redis: Redis | null, metrics?: Metrics): RateLimiter {
-  const inner: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter();
+/** `clock` drives the in-process limiter; Redis keeps its own time (PX expiry). */
+export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?: Clock): RateLimiter {
+  const inner: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter(clock);
   // Redis wants whole milliseconds (PX, PEXPIRE); the memory limiter follows suit.
   const normalise = (rule: RateLimitRule): RateLimitRule => ({
     ...rule,

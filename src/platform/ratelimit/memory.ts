@@ -1,4 +1,5 @@
 // In-process fixed-window limiter: the same steps as the Redis script (see redis.ts), on a Map.
+import { type Clock, systemClock } from "../clock";
 import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
 
 interface Entry {
@@ -12,8 +13,11 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly entries = new Map<string, Entry>();
   private sweepAt = 1024;
 
+  /** Windows and blocks follow the platform's clock: a test moves it instead of sleeping. */
+  constructor(private readonly clock: Clock = systemClock) {}
+
   async hit(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): Promise<RateLimitResult> {
-    const now = Date.now();
+    const now = this.clock.now();
     let entry = this.entries.get(key);
     if (entry && entry.blockedUntil > now) return refused(entry.blockedUntil - now);
     if (!entry || entry.windowEndsAt <= now) {
@@ -32,7 +36,7 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   async peek(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): Promise<RateLimitResult> {
-    const now = Date.now();
+    const now = this.clock.now();
     const entry = this.entries.get(key);
     if (entry && entry.blockedUntil > now) return refused(entry.blockedUntil - now);
     const live = entry && entry.windowEndsAt > now ? entry : undefined;
