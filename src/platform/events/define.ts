@@ -104,6 +104,35 @@ function expected(schema: TSchema): string | undefined {
   return typeof schema.type === "string" ? article[schema.type] : undefined;
 }
 
+/** One TypeBox validation error (a union's `errors` hold one iterator per variant). */
+type ValueError = ReturnType<TypeCheck<TSchema>["Errors"]> extends Iterable<infer E> ? E : never;
+
+/**
+ * A union of objects told apart by one literal field (a `kind`): the errors of the variant the
+ * value names; when it names none, that field's own error. Null for any other union.
+ */
+function discriminated(error: ValueError): Iterable<ValueError> | null {
+  const variants: TSchema[] | undefined = error.schema.anyOf;
+  if (!Array.isArray(variants) || typeof error.value !== "object" || error.value === null) return null;
+  const tags = variants.map((v) => Object.entries<TSchema>(v.properties ?? {}).find(([, s]) => "const" in s));
+  const key = tags[0]?.[0];
+  if (key === undefined || !tags.every((tag) => tag?.[0] === key)) return null;
+  const value = (error.value as Record<string, unknown>)[key];
+  const index = tags.findIndex((tag) => tag?.[1].const === value);
+  if (index >= 0) return error.errors[index] ?? null;
+  const tagSchema = { ...error.schema, anyOf: tags.map((tag) => tag?.[1]) };
+  return [{ ...error, path: `${error.path}/${key}`, value, schema: tagSchema }];
+}
+
+/** The errors, with each discriminated union's replaced by those of the variant meant. */
+function* narrowed(errors: Iterable<ValueError>): Generator<ValueError> {
+  for (const error of errors) {
+    const inner = discriminated(error);
+    if (inner) yield* narrowed(inner);
+    else yield error;
+  }
+}
+
 /**
  * Why `payload` does not match the schema declared for `subject` (which field, what was expected),
  * or null when it matches or the subject has no definition.
@@ -115,7 +144,7 @@ export function payloadProblem(subject: string, payload: unknown): string | null
   if (entry.check.Check(payload)) return null;
   // TypeBox may report one field twice (missing, then wrong type): the first says it best.
   const fields = new Map<string, string>();
-  for (const error of entry.check.Errors(payload)) {
+  for (const error of narrowed(entry.check.Errors(payload))) {
     const path = error.path || "/";
     if (fields.has(path)) continue;
     const wanted = expected(error.schema);
