@@ -44,6 +44,25 @@ describe("CLI", () => {
     expect(r.stderr).toContain("an integer from 0 to 65535");
   });
 
+  test("a misspelt variable: a WARN line in doctor naming the closest one, and a warning at start", async () => {
+    const misspelt = { HOMEBASE_BOOKING_RATE_LIMIT_WINDOW_MS: "1000" };
+    const doctor = runCli(["doctor"], misspelt);
+    expect(doctor.stdout).toMatch(/^WARN\s+config\s+HOMEBASE_BOOKING_RATE_LIMIT_WINDOW_MS is not a homebase variable \(did you mean HOMEBASE_BOOKING_RATE_WINDOW_MS\?\)/m);
+    expect(runCli(["doctor"]).stdout).not.toContain("is not a homebase variable");
+    const server = await startServer(misspelt, { args: ["serve"] });
+    try {
+      const warning = server
+        .output()
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { level: string; msg: string })
+        .find((l) => l.msg.includes("HOMEBASE_BOOKING_RATE_LIMIT_WINDOW_MS"));
+      expect(warning).toMatchObject({ level: "warn", msg: expect.stringContaining("did you mean HOMEBASE_BOOKING_RATE_WINDOW_MS?") });
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("unknown command exits 2 with usage", () => {
     const r = runCli(["frobnicate"]);
     expect(r.code).toBe(2);
