@@ -13,7 +13,7 @@ import { createLogger } from "../../platform/logger";
 import { modes } from "../../testing/modes";
 import { waitFor } from "../../testing/wait";
 import { shopEvents } from "./events";
-import { allowList } from "./internal";
+import { ipMatcher as allowList } from "../../platform/http/client-ip";
 import { GatewayError } from "./payments/port";
 import type { BillingSummary, ChargeResult, Item, ItemDetail, Order, Subscription } from "./model";
 import { day, expectProblem, faults, ledger, startShop, type ShopTestApp, type User } from "./testing";

@@ -6,32 +6,17 @@
 // The check runs before the body is parsed or validated (a stranger learns nothing about these
 // routes: 403, never 400 or 422), in hooks local to the routes' own Elysia instance: no other
 // route of the app runs it.
-import { BlockList, isIP } from "node:net";
 import { Elysia } from "elysia";
-import { type ClientIpResolver, normaliseIp, type PeerSource } from "../../platform/http/client-ip";
+import { type ClientIpResolver, ipMatcher, type PeerSource } from "../../platform/http/client-ip";
 import { shopErrors } from "./errors";
 import { problem } from "./routes/http";
 
 /** Whether a request comes from the internal network. */
 export type InternalCheck = (request: Request, server: PeerSource | null | undefined) => boolean;
 
-export function allowList(entries: readonly string[]): (ip: string) => boolean {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = "", bits] = entry.split("/");
-    const type = isIP(address) === 4 ? "ipv4" : "ipv6";
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(bits), type);
-  }
-  return (raw) => {
-    const ip = normaliseIp(raw);
-    const family = isIP(ip);
-    return family !== 0 && list.check(ip, family === 4 ? "ipv4" : "ipv6");
-  };
-}
 
 export function internalCheck(allowed: readonly string[], clientIp: ClientIpResolver): InternalCheck {
-  const isAllowed = allowList(allowed);
+  const isAllowed = ipMatcher(allowed);
   return (request, server) => {
     const ip = clientIp(request, server);
     return ip !== null && isAllowed(ip);

@@ -51,13 +51,22 @@ function blockList(entries: string[]): BlockList {
   return list;
 }
 
+/**
+ * Whether an address is in a list of IP addresses and CIDR blocks (already validated): for
+ * trusted proxies, and for allowlists such as the internal routes' (HOMEBASE_SHOP_INTERNAL_ALLOW).
+ */
+export function ipMatcher(entries: readonly string[]): (ip: string) => boolean {
+  const list = entries.length > 0 ? blockList([...entries]) : null;
+  return (raw) => {
+    const ip = normaliseIp(raw);
+    const family = isIP(ip);
+    return list !== null && family !== 0 && list.check(ip, family === 4 ? "ipv4" : "ipv6");
+  };
+}
+
 /** Builds the resolver for a list of trusted proxies (addresses or CIDR blocks, already validated). */
 export function createClientIp(trustedProxies: readonly string[]): ClientIpResolver {
-  const trusted = trustedProxies.length > 0 ? blockList([...trustedProxies]) : null;
-  const isTrusted = (ip: string): boolean => {
-    const family = isIP(ip);
-    return trusted !== null && family !== 0 && trusted.check(ip, family === 4 ? "ipv4" : "ipv6");
-  };
+  const isTrusted = ipMatcher(trustedProxies);
   // Resolved once per request, whichever module asks (and however often).
   const resolved = new WeakMap<Request, string | null>();
   const resolve: ClientIpResolver = (request, server) => {

@@ -2,9 +2,8 @@
 // routes declared on that instance and for no other route of the app. Both refuse before the
 // body is parsed or validated (a parse hook that threw would answer 400, so a refused request
 // gets an empty body and the transform hook, which runs before validation, answers).
-import { BlockList, isIP } from "node:net";
 import { Elysia } from "elysia";
-import { type ClientIpResolver, normaliseIp } from "../../../platform/http/client-ip";
+import { type ClientIpResolver, ipMatcher } from "../../../platform/http/client-ip";
 import { HttpProblem } from "../../../platform/http/problem";
 import { sandboxPgErrors } from "../errors";
 
@@ -27,20 +26,6 @@ export function keyedInstance(name: string, prefix: string, secretKey: string, r
   );
 }
 
-function allowList(entries: readonly string[]): (ip: string) => boolean {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = "", bits] = entry.split("/");
-    const type = isIP(address) === 4 ? "ipv4" : "ipv6";
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(bits), type);
-  }
-  return (raw) => {
-    const ip = normaliseIp(raw);
-    const family = isIP(ip);
-    return family !== 0 && list.check(ip, family === 4 ? "ipv4" : "ipv6");
-  };
-}
 
 /** Routes for the internal network only (the client IP as the platform resolves it, in `allowed`); others get 403 problem+json. */
 export function internalInstance<const Prefix extends string>(
@@ -49,7 +34,7 @@ export function internalInstance<const Prefix extends string>(
   allowed: readonly string[],
   clientIp: ClientIpResolver,
 ) {
-  const isAllowed = allowList(allowed);
+  const isAllowed = ipMatcher(allowed);
   const refused = new WeakSet<Request>();
   const internal = (request: Request, server: Parameters<ClientIpResolver>[1]) => {
     const ip = clientIp(request, server);
