@@ -90,7 +90,9 @@ async function run(role: Role, config: Config): Promise<void> {
       if (app?.server && config.drainMs > 0) await Bun.sleep(config.drainMs);
       // Stop accepting, let in-flight requests finish.
       await app?.server?.stop(false);
-      // Jobs stop, then modules close (sockets, last writes to the outbox) before the relay flushes.
+      // Consumers stop, jobs stop, then modules close (sockets, last writes to the outbox) before
+      // the relay flushes: what they write waits in the stream for the next instance.
+      await platform.events.stopConsuming();
       await modules.close();
       await platform.events.flush(config.shutdownGraceMs / 2).catch((err: unknown) => logger.warn("relay flush", { err }));
       await platform.close();

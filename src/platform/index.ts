@@ -128,6 +128,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     async close() {
       if (closed) return;
       closed = true;
+      await events.stopConsuming().catch((err: unknown) => logger.warn("stopping consumers failed", { err: String(err) }));
       for (const fn of closers.reverse()) await fn().catch((err: unknown) => logger.warn("close hook failed", { err: String(err) }));
       await events.close();
       await writer.close();

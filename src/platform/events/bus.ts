@@ -299,6 +299,16 @@ export class EventBus {
     return this.transport.ping();
   }
 
+  /**
+   * Stops taking events from JetStream while the relay keeps publishing. Shutdown calls it before
+   * modules close: an event they write on the way out (chat's last read marks) then waits in the
+   * stream for the next instance, instead of reaching this one's consumer as it stops, where it
+   * would sit unacknowledged until the ack wait (30 s) ran out.
+   */
+  async stopConsuming(): Promise<void> {
+    await this.transport?.stopConsumers();
+  }
+
   /** Stops the relay and the consumers; undelivered events stay in the outbox for the next start. */
   async close(): Promise<void> {
     if (this.closed) return;

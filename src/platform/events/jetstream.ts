@@ -168,10 +168,15 @@ export class JetStreamTransport {
     return true;
   }
 
-  /** Stops the consumers (letting the message in hand finish), then drains the connection. */
-  async close(): Promise<void> {
+  /** Stops the consumers, letting the message in hand finish; publishing goes on. */
+  async stopConsumers(): Promise<void> {
     await Promise.allSettled(this.loops.map((l) => l.messages.close()));
     await Promise.allSettled(this.loops.map((l) => l.done));
+  }
+
+  /** Stops the consumers, then drains the connection. */
+  async close(): Promise<void> {
+    await this.stopConsumers();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }
