@@ -114,3 +114,50 @@ describe("the README's configuration table", () => {
     expect(text).not.toContain("mongo-pw");
   });
 });
+
+describe("homebase config and configuration errors hide credentials", () => {
+  test("the sandbox PG's secret key is flagged secret wherever it is declared", async () => {
+    const { sandboxPgConfigSchema } = await import("./modules/sandbox-pg/config");
+    const { shopConfigSchema } = await import("./modules/shop/config");
+    for (const schema of [sandboxPgConfigSchema, shopConfigSchema]) {
+      expect((schema.properties.HOMEBASE_SANDBOX_PG_SECRET_KEY as { secret?: boolean }).secret).toBe(true);
+    }
+  });
+
+  test("a NATS token as URL user, and credentials in the gateway's and the public URLs, are not printed", () => {
+    const c = loadConfig({
+      HOMEBASE_DATA_DIR: dir,
+      NATS_URL: "nats://nats-token-1@127.0.0.1:4222",
+      HOMEBASE_SHOP_PG_URL: "https://merchant:pg-password@pg.example/v1?secret_key=pg-query-secret&lang=ko",
+      HOMEBASE_SHOP_PUBLIC_URL: "https://shop:public-password@shop.example/?access_token=public-query-token",
+      HOMEBASE_CHAT_S3_BUCKET: "b",
+      HOMEBASE_CHAT_S3_ENDPOINT: "https://s3user:s3-password@s3.example",
+    });
+    const text = JSON.stringify(redactedConfig(c));
+    for (const secret of ["nats-token-1", "pg-password", "pg-query-secret", "public-password", "public-query-token", "s3-password"]) expect(text).not.toContain(secret);
+    // What is not a credential stays readable.
+    expect(text).toContain("https://merchant:redacted@pg.example/v1?secret_key=redacted&lang=ko");
+  });
+
+  test.each([
+    ["REDIS_URL", "redis://:redis-pw-1@127.0.0.1:notaport"],
+    ["REDIS_URL", ":redis-pw-2@127.0.0.1:6379"],
+    ["NATS_URL", "http://natsuser:nats-pw-3@127.0.0.1:4222"],
+    ["NATS_URL", "nats://nats-token-4@[::1"],
+    ["MONGO_URL", "postgres://u:mongo-pw-5@127.0.0.1/x"],
+    ["HOMEBASE_SHOP_PG_URL", "ftp://merchant:pg-pw-6@pg.example"],
+    ["HOMEBASE_SHOP_PUBLIC_URL", "gopher://x/?api_key=pub-key-7"],
+  ])("a refused %s is quoted without its credentials (%s)", (name, value) => {
+    const secret = /(?:pw|token|key)-\d/.exec(value)![0];
+    try {
+      loadConfig({ HOMEBASE_DATA_DIR: dir, [name]: value });
+      throw new Error("accepted");
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(name);
+      expect((err as Error).message).toContain("redacted");
+      expect((err as Error).message).not.toContain(secret);
+      expect((err as ConfigError).got).not.toContain(secret);
+    }
+  });
+});

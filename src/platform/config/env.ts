@@ -89,7 +89,9 @@ function expectedOf(schema: EnvSchema): string {
 
 function parseValue(name: string, schema: EnvSchema, raw: string): unknown {
   const s = schema as EnvSchema & { minimum?: number; maximum?: number; enum?: string[] };
-  const refused = (expected = expectedOf(schema)) => new ConfigError(name, expected, s.secret ? "<redacted>" : raw);
+  // A refused URL is quoted without its credentials: the error reaches logs and terminals.
+  const quoted = s.secret ? "<redacted>" : (s as { format?: string }).format === "url" ? redactUrl(raw) : raw;
+  const refused = (expected = expectedOf(schema)) => new ConfigError(name, expected, quoted);
   const problem = s["x-check"]?.(raw);
   if (problem !== undefined) throw refused(problem);
   if (s["x-list"]) {
@@ -150,19 +152,42 @@ export function unknownVariables(source: Env, known: readonly string[]): Unknown
     }));
 }
 
+/** Query parameters whose value is a credential (?key=…, ?access_token=…, ?password=…). */
+const credentialParam = /^(?:[^=&#]*(?:pass|pwd|secret|token|key|sig|credential)[^=&#]*)$/i;
+
+/**
+ * A URL (or something meant to be one) with its password — or, with no password, its user
+ * (nats://TOKEN@host) — and credential-like query values replaced by "redacted". Works on text
+ * that does not parse too: everything before the last "@" of the authority is hidden.
+ */
+export function redactUrl(raw: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? "";
+  const hideQuery = (text: string) =>
+    text.replace(/([?&])([^=&#]*)=([^&#]*)/g, (whole, sep: string, name: string) => (credentialParam.test(name) ? `${sep}${name}=redacted` : whole));
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    // Not a URL: keep the scheme and what follows the last "@" before the path.
+  }
+  if (parsed && scheme) {
+    if (parsed.password) parsed.password = "redacted";
+    else if (parsed.username) parsed.username = "redacted";
+    return hideQuery(parsed.toString());
+  }
+  const rest = raw.slice(scheme.length);
+  const authorityEnd = rest.search(/[?#]/);
+  const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
+  const at = authority.lastIndexOf("@");
+  return hideQuery(at === -1 ? raw : `${scheme}redacted${rest.slice(at)}`);
+}
+
 /** A value as `homebase config` prints it: secrets hidden, URL passwords and tokens replaced. */
 export function redactValue(schema: EnvSchema, value: unknown): unknown {
   if (value === undefined || value === null) return null;
   if (schema.secret) return "<redacted>";
-  if (typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    try {
-      const parsed = new URL(value);
-      if (parsed.password) parsed.password = "redacted";
-      else if (parsed.username) parsed.username = "redacted";
-      return parsed.toString();
-    } catch {
-      return value;
-    }
-  }
-  return value;
+  const isUrl = (schema as { format?: string }).format === "url";
+  const redactText = (v: unknown) => (typeof v === "string" && (isUrl || /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) ? redactUrl(v) : v);
+  if (Array.isArray(value)) return value.map(redactText);
+  return redactText(value);
 }
