@@ -48,11 +48,29 @@ function dataDirChecks(config: Config): Check[] {
   }
   const mode = statSync(dir).mode & 0o777;
   out.push(
-    mode & 0o007
-      ? check("warn", "data dir", `${dir} is accessible to other users (mode ${mode.toString(8)}); chmod 700`)
+    mode & 0o077
+      ? check("warn", "data dir", `${dir} is accessible to ${mode & 0o007 ? "other users" : "its group"} (mode ${mode.toString(8)}); chmod 700`)
       : check("pass", "data dir", `${dir} (mode ${mode.toString(8)})`),
   );
+  out.push(databaseFilesCheck(dir));
   return out;
+}
+
+/**
+ * The database and its WAL hold every user's data: world-readable is a failure, group access a
+ * warning. homebase makes them 0600 itself; a looser mode means someone changed it (or the
+ * files belong to another user, which homebase does not chmod).
+ */
+function databaseFilesCheck(dir: string): Check {
+  const files = ["homebase.sqlite", "homebase.sqlite-wal", "homebase.sqlite-shm"].filter((name) => existsSync(join(dir, name)));
+  if (files.length === 0) return check("pass", "database files", "none yet (created 0600 on first start)");
+  const modes = files.map((name) => ({ name, mode: statSync(join(dir, name)).mode & 0o777 }));
+  const list = (picked: typeof modes) => picked.map((f) => `${f.name} (mode ${f.mode.toString(8)})`).join(", ");
+  const world = modes.filter((f) => f.mode & 0o007);
+  if (world.length > 0) return check("fail", "database files", `readable or writable by every user: ${list(world)}; chmod 600`);
+  const group = modes.filter((f) => f.mode & 0o070);
+  if (group.length > 0) return check("warn", "database files", `accessible to their group: ${list(group)}; chmod 600`);
+  return check("pass", "database files", `${list(modes)}`);
 }
 
 function sqliteCheck(config: Config, sets: readonly MigrationSet[]): Check {

@@ -1,7 +1,7 @@
 // Online backup while the group-commit writer keeps writing, and restore rules.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { platformMigrations } from "../migrations";
@@ -87,5 +87,28 @@ describe("backup and restore", () => {
     other.exec("CREATE TABLE t (x)");
     other.close();
     expect(() => restoreDatabase(foreign, tempDir(), false)).toThrow(/not a homebase database/);
+  });
+
+  test("the backup file is 0600 and a restore makes the data dir 0700 and the database 0600, whatever the umask", async () => {
+    const umask = process.umask(0o022);
+    try {
+      const live = liveDatabase();
+      await live.writer.write(() => live.db.query("INSERT INTO notes (body) VALUES ('x')").run());
+      const file = join(tempDir(), "b.sqlite");
+      backupDatabase(join(live.dir, "homebase.sqlite"), file);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      await live.writer.close();
+      live.db.close();
+
+      const target = join(tempDir(), "data");
+      mkdirSync(target, { mode: 0o755 });
+      chmodSync(target, 0o755);
+      chmodSync(file, 0o644);
+      restoreDatabase(file, target, false);
+      expect(statSync(target).mode & 0o777).toBe(0o700);
+      expect(statSync(join(target, "homebase.sqlite")).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(umask);
+    }
   });
 });

@@ -2,8 +2,9 @@
 // Backup uses VACUUM INTO from its own connection: one read transaction, so the copy is a
 // consistent snapshot even while the server keeps writing (WAL readers never block writers).
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { createPrivateFile, ensurePrivateDir, restrictFile } from "./files";
 
 export interface DatabaseSummary {
   /** Rows per table (every user table, sorted by name). */
@@ -70,6 +71,9 @@ export function backupDatabase(dbPath: string, target: string): DatabaseSummary 
   if (existsSync(out)) throw new BackupError(`${out} exists; choose a new file name`);
   const tmp = `${out}.partial`;
   rmSync(tmp, { force: true });
+  // A backup is the whole database: 0600 whatever the umask. VACUUM INTO fills an empty file
+  // and keeps its mode (SQLite would create a missing one 0644).
+  createPrivateFile(tmp);
   const source = new Database(dbPath, { readonly: true, strict: true });
   try {
     source.exec("PRAGMA busy_timeout = 5000");
@@ -130,7 +134,7 @@ export function restoreDatabase(backupFile: string, dataDir: string, force: bool
   }
   if (!("module_migrations" in summary.tables) && !("schema_migrations" in summary.tables)) throw new BackupError(`${source} is not a homebase database`);
 
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dataDir);
   const dbPath = join(dataDir, "homebase.sqlite");
   if (existsSync(dbPath)) {
     if (inUse(dbPath)) throw new BackupError(`${dbPath} is in use: stop homebase before restoring`);
@@ -139,7 +143,7 @@ export function restoreDatabase(backupFile: string, dataDir: string, force: bool
   const tmp = `${dbPath}.restoring`;
   rmSync(tmp, { force: true });
   copyFileSync(source, tmp);
-  chmodSync(tmp, 0o600);
+  restrictFile(tmp);
   fsyncPath(tmp);
   // The old WAL belongs to the old database: left beside the new file it would be replayed into it.
   for (const suffix of ["-wal", "-shm"]) rmSync(dbPath + suffix, { force: true });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupCommitWriter, migrate, openDatabase, transaction } from "./sqlite";
@@ -85,5 +85,51 @@ describe("sqlite platform", () => {
     const writer = new GroupCommitWriter(db);
     await writer.close();
     expect(writer.write(() => 1)).rejects.toThrow("closed");
+  });
+});
+
+describe("file modes", () => {
+  const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  let dir: string;
+  let umask: number;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "homebase-modes-"));
+    // The usual interactive umask: what made the files 0644 and the data dir 0755.
+    umask = process.umask(0o022);
+  });
+  afterEach(() => {
+    process.umask(umask);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a new data dir is 0700 and the database, -wal and -shm 0600 under umask 022", () => {
+    const data = join(dir, "data");
+    const db = openDatabase(join(data, "homebase.sqlite"), { synchronous: "FULL" });
+    db.exec("CREATE TABLE t (x)");
+    db.exec("INSERT INTO t VALUES (1)");
+    expect(existsSync(join(data, "homebase.sqlite-wal"))).toBe(true);
+    expect([mode(data), mode(join(data, "homebase.sqlite")), mode(join(data, "homebase.sqlite-wal")), mode(join(data, "homebase.sqlite-shm"))]).toEqual(["700", "600", "600", "600"]);
+    db.close();
+  });
+
+  test("an existing data dir 0755 and files 0644 (an older binary, another umask) are tightened on open", () => {
+    const data = join(dir, "data");
+    mkdirSync(data, { mode: 0o755 });
+    const first = openDatabase(join(data, "homebase.sqlite"), { synchronous: "FULL" });
+    first.exec("CREATE TABLE t (x)");
+    for (const name of ["homebase.sqlite", "homebase.sqlite-wal", "homebase.sqlite-shm"]) chmodSync(join(data, name), 0o644);
+    chmodSync(data, 0o755);
+    // A second connection (the next start) while the WAL files exist.
+    const second = openDatabase(join(data, "homebase.sqlite"), { synchronous: "FULL" });
+    expect([mode(data), mode(join(data, "homebase.sqlite")), mode(join(data, "homebase.sqlite-wal")), mode(join(data, "homebase.sqlite-shm"))]).toEqual(["700", "600", "600", "600"]);
+    second.close();
+    first.close();
+  });
+
+  test("a database created next to other files keeps them as they are; only its own files change", () => {
+    writeFileSync(join(dir, "notes.txt"), "x", { mode: 0o644 });
+    openDatabase(join(dir, "homebase.sqlite"), { synchronous: "FULL" }).close();
+    expect(mode(join(dir, "notes.txt"))).toBe("644");
+    expect(mode(join(dir, "homebase.sqlite"))).toBe("600");
   });
 });

@@ -1,8 +1,8 @@
 // bun:sqlite in WAL mode. Reads run on prepared statements directly; every write goes through
 // the GroupCommitWriter so concurrent requests share one transaction (and one fsync).
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { createPrivateFile, ensurePrivateDir, restrictFile } from "./files";
 
 export interface Migration {
   /** Numbered from 1 within its module. */
@@ -27,9 +27,16 @@ export interface OpenOptions {
 }
 
 export function openDatabase(path: string, options: OpenOptions): Database {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const onDisk = path !== ":memory:";
+  if (onDisk) {
+    ensurePrivateDir(dirname(path));
+    // 0600 before SQLite opens it: SQLite gives the -wal and -shm it creates the main file's mode.
+    createPrivateFile(path);
+  }
   const db = new Database(path, { create: true, strict: true });
   db.exec("PRAGMA journal_mode = WAL");
+  // Left by an older binary (or another user's umask) with a looser mode.
+  if (onDisk) for (const suffix of ["-wal", "-shm"]) restrictFile(path + suffix);
   db.exec(`PRAGMA synchronous = ${options.synchronous}`);
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 5000");
