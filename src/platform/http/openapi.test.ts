@@ -4,6 +4,7 @@ import { chromium, type Browser } from "playwright-core";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findChromium } from "../../testing/servers";
+import { swaggerContentSecurityPolicy } from "./openapi";
 import { startServer, type RunningServer } from "../../testing/process";
 
 interface Spec {
@@ -62,14 +63,66 @@ describe("OpenAPI and Swagger UI", () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${server.url}/swagger`);
+    // Whatever the page's CSP refuses (a script, a style, an eval) is an event: collect them.
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      document.addEventListener("securitypolicyviolation", (e) => seen.push(`${e.effectiveDirective} ${e.blockedURI}`));
+    });
+    const response = await page.goto(`${server.url}/swagger`);
     await page.waitForSelector(".opblock", { timeout: 15_000 });
     const rendered = await page.locator(".opblock").count();
     await page.screenshot({ path: join(tmpdir(), "homebase-swagger.png"), fullPage: false });
+    const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
     await context.close();
 
+    expect(response?.headers()["content-security-policy"]).toBe(swaggerContentSecurityPolicy);
     expect(blocked).toEqual([]);
     expect(errors).toEqual([]);
+    expect(violations).toEqual([]);
     expect(rendered).toBe(expected);
+  });
+
+  test("/swagger is served with a strict Content-Security-Policy and has no inline script", async () => {
+    const res = await fetch(`${server.url}/swagger`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    const directives = new Map(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+    expect(directives.get("default-src")).toEqual(["'none'"]);
+    expect(directives.get("script-src")).toEqual(["'self'"]);
+    expect(directives.get("style-src")).toEqual(["'self'"]);
+    expect(directives.get("connect-src")).toEqual(["'self'"]);
+    expect(directives.get("frame-ancestors")).toEqual(["'none'"]);
+    expect(directives.get("base-uri")).toEqual(["'none'"]);
+    expect(csp).not.toMatch(/unsafe|\*|https?:/);
+    // Every script is a file from this origin, so script-src 'self' needs no hash or nonce.
+    const html = await res.text();
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBe(2);
+    for (const [, attributes, body] of scripts) {
+      expect(attributes).toMatch(/\bsrc="\/swagger-assets\//);
+      expect(body!.trim()).toBe("");
+    }
+    expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
+  });
+
+  test("a bearer token pasted into Authorize is used in memory, never written to localStorage", async () => {
+    const token = `eyJ.test-token-${Bun.randomUUIDv7()}`;
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/swagger`);
+      await page.waitForSelector(".opblock", { timeout: 15_000 });
+      await page.locator(".auth-wrapper .btn.authorize").click();
+      await page.locator(".auth-container input").fill(token);
+      await page.locator(".auth-btn-wrapper .btn.modal-btn.auth").first().click();
+      // Authorized in this page: the dialog now offers Logout.
+      await page.waitForSelector(".auth-btn-wrapper button:has-text('Logout')", { timeout: 5_000 });
+      const stored = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage } }));
+      expect(stored).not.toContain(token);
+      expect(stored).not.toContain("authorized");
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -1,5 +1,8 @@
 // OpenAPI at /swagger/json and Swagger UI at /swagger, rendering with no internet: the
-// swagger-ui-dist files are embedded in the binary and served from /swagger-assets/.
+// swagger-ui-dist files are embedded in the binary and served from /swagger-assets/. The page is
+// ours, not the plugin's: its script is a file too, so a strict Content-Security-Policy (scripts
+// from this origin only, no inline script) holds, and a pasted bearer token is not persisted in
+// localStorage, where any script on the API's origin could read it.
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
 import { registerFastFormats } from "./formats";
@@ -9,6 +12,41 @@ import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file
 import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
 const assetHeaders = { "cache-control": "public, max-age=86400" };
+
+/**
+ * The UI's page: everything from this origin, no inline script or style, no framing. img-src
+ * allows data: for the icons swagger-ui.css embeds; connect-src 'self' for the spec and "Try it out".
+ */
+export const swaggerContentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const swaggerPage = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>homebase API</title>
+<link rel="stylesheet" href="/swagger-assets/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/swagger-assets/swagger-ui-bundle.js"></script>
+<script src="/swagger-assets/swagger-init.js"></script>
+</body>
+</html>
+`;
+
+// persistAuthorization off: the token pasted into "Authorize" lives in the page's memory only.
+// The spec URL is relative to /swagger, as the plugin's page had it (works behind a path prefix).
+const swaggerInit = `window.ui = SwaggerUIBundle(${JSON.stringify({ url: "swagger/json", dom_id: "#swagger-ui", persistAuthorization: false })});\n`;
 
 type Responses = Record<string, { description?: string; content?: Record<string, { schema?: { description?: string } } | string> }>;
 type Operation = { responses?: Responses; requestBody?: unknown; parameters?: unknown[] };
@@ -109,18 +147,21 @@ export function openapiDocs(version: string, tags: Array<{ name: string; descrip
       new Response(Bun.file(cssPath), { headers: { ...assetHeaders, "content-type": "text/css; charset=utf-8" } }),
       { detail: { hide: true } },
     )
+    .get("/swagger-assets/swagger-init.js", () =>
+      new Response(swaggerInit, { headers: { ...assetHeaders, "content-type": "text/javascript; charset=utf-8" } }),
+      { detail: { hide: true } },
+    )
+    .get("/swagger", () =>
+      new Response(swaggerPage, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", "content-security-policy": swaggerContentSecurityPolicy } }),
+      { detail: { hide: true } },
+    )
     .use(
       openapi({
         path: "/swagger",
         specPath: "/swagger/json",
-        provider: "swagger-ui",
-        swagger: {
-          cdn: "/swagger-assets/swagger-ui-bundle.js",
-          theme: "/swagger-assets/swagger-ui.css",
-          autoDarkMode: false,
-          persistAuthorization: true,
-        },
-        exclude: { paths: [/^\/swagger-assets\//] },
+        // The spec only: the page above replaces the plugin's (inline script, persisted token).
+        provider: null,
+        exclude: { paths: [/^\/swagger-assets\//, "/swagger"] },
         documentation: {
           info: {
             title: "homebase",
