@@ -4,11 +4,11 @@ import type Redis from "ioredis";
 import type { Clock } from "../clock";
 import type { Metrics } from "../metrics";
 import { MemoryRateLimiter } from "./memory";
-import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+import type { RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 import { RedisRateLimiter } from "./redis";
 
 export { MemoryRateLimiter } from "./memory";
-export type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+export type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 export { RedisRateLimiter } from "./redis";
 
 /** `clock` drives the in-process limiter; Redis keeps its own time (PX expiry). */
@@ -29,6 +29,12 @@ export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?
       return result;
     },
     peek: (key, rule) => inner.peek(key, normalise(rule)),
+    async take(checks) {
+      const result: TakeResult = await inner.take(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) })));
+      for (const { key, rule } of checks) if (result.refusedBy.includes(key)) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
+      return result;
+    },
+    refund: (key) => inner.refund(key),
     reset: (key) => inner.reset(key),
     close: () => inner.close(),
   };

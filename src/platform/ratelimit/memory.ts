@@ -1,6 +1,6 @@
 // In-process fixed-window limiter: the same steps as the Redis script (see redis.ts), on a Map.
 import { type Clock, systemClock } from "../clock";
-import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+import type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 
 interface Entry {
   count: number;
@@ -43,6 +43,51 @@ export class MemoryRateLimiter implements RateLimiter {
     const count = live?.count ?? 0;
     if (count < limit) return allowed(limit - count);
     return refused(blockMs > 0 ? blockMs : live ? live.windowEndsAt - now : windowMs);
+  }
+
+  async take(checks: readonly RateLimitCheck[]): Promise<TakeResult> {
+    const now = this.clock.now();
+    // No await below: check and count are one step for this process's callers.
+    const refusedBy: string[] = [];
+    let retryAfterMs = 0;
+    for (const { key, rule } of checks) {
+      const wait = this.refusal(key, rule, now);
+      if (wait > 0) {
+        refusedBy.push(key);
+        retryAfterMs = Math.max(retryAfterMs, wait);
+      }
+    }
+    if (refusedBy.length > 0) return { ...refused(retryAfterMs), refusedBy };
+    let remaining = Number.POSITIVE_INFINITY;
+    for (const { key, rule } of checks) {
+      let entry = this.entries.get(key);
+      if (!entry || entry.windowEndsAt <= now) {
+        entry = { count: 0, windowEndsAt: now + rule.windowMs, blockedUntil: 0 };
+        this.entries.set(key, entry);
+      }
+      entry.count++;
+      remaining = Math.min(remaining, rule.limit - entry.count);
+    }
+    this.sweep(now);
+    return { ...allowed(remaining), refusedBy };
+  }
+
+  async refund(key: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (entry && entry.windowEndsAt > this.clock.now() && entry.count > 0) entry.count--;
+  }
+
+  /** 0 when the key takes one more attempt; else how long it refuses (arming a block at the limit). */
+  private refusal(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule, now: number): number {
+    const entry = this.entries.get(key);
+    if (entry && entry.blockedUntil > now) return entry.blockedUntil - now;
+    const live = entry && entry.windowEndsAt > now ? entry : undefined;
+    if ((live?.count ?? 0) < limit) return 0;
+    if (blockMs > 0) {
+      this.entries.set(key, { count: 0, windowEndsAt: 0, blockedUntil: now + blockMs });
+      return blockMs;
+    }
+    return live ? live.windowEndsAt - now : windowMs;
   }
 
   async reset(key: string): Promise<void> {

@@ -1,4 +1,5 @@
 // The RateLimiter port: fixed window with an optional block period after the limit is passed.
+
 export interface RateLimitRule {
   limit: number;
   windowMs: number;
@@ -16,15 +17,40 @@ export interface RateLimitResult {
   retryAfterMs: number;
 }
 
+/** One limit of a take(): a key and its rule. */
+export interface RateLimitCheck {
+  key: string;
+  rule: RateLimitRule;
+}
+
+export interface TakeResult extends RateLimitResult {
+  /** The keys that refused (blocked, or at their limit); empty when allowed. */
+  refusedBy: string[];
+}
+
 export interface RateLimiter {
   readonly kind: "memory" | "redis";
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
   /**
    * Without counting a request: would a hit() now be allowed? allowed = not blocked and
    * count < limit; remaining = limit - count; retryAfterMs as hit() would report it.
-   * (e.g. "is this login blocked?" before checking the password.)
    */
   peek(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
+  /**
+   * One attempt against several limits (distinct keys) as one atomic, all-or-nothing step:
+   * when every key is under its limit, each counts the attempt (remaining = the least left);
+   * otherwise none counts it, a key at its limit arms its block period (as the hit past the
+   * limit does), and retryAfterMs is the longest wait. No checks = allowed.
+   *
+   * For work that must not race its limit (a password hash): take before the work, so parallel
+   * attempts past the limit are refused without it, and refund() an attempt that succeeded.
+   */
+  take(checks: readonly RateLimitCheck[]): Promise<TakeResult>;
+  /**
+   * Gives back one attempt counted in the key's current window (never below zero). A blocked
+   * key stays blocked; a window that ended has nothing to give back.
+   */
+  refund(key: string): Promise<void>;
   reset(key: string): Promise<void>;
   close(): Promise<void>;
 }

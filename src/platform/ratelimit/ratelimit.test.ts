@@ -117,6 +117,84 @@ describe.each(modes)("rate limiter (%s)", (mode: Mode) => {
     expect((await limiter.hit(other, rule)).allowed).toBe(false);
   });
 
+  test("take is exact under concurrency: 25 simultaneous takes against a limit of 10 allow exactly 10", async () => {
+    const key = uniqueKey("take-burst");
+    const rule = { limit: 10, windowMs: 60_000, blockMs: 30_000 };
+    const results = await Promise.all(Array.from({ length: 25 }, () => limiter.take([{ key, rule }])));
+    const allowed = results.filter((r) => r.allowed);
+    expect(allowed).toHaveLength(10);
+    expect(allowed.map((r) => r.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    for (const r of results.filter((r) => !r.allowed)) {
+      expect(r.refusedBy).toEqual([key]);
+      expect(r.retryAfterMs).toBeGreaterThan(0);
+      expect(r.retryAfterMs).toBeLessThanOrEqual(30_000);
+    }
+  });
+
+  test("take is all-or-nothing: a refusing key leaves the others uncounted; remaining is the least left", async () => {
+    const [tight, loose] = [uniqueKey("take-tight"), uniqueKey("take-loose")];
+    const tightRule = { limit: 2, windowMs: 60_000 };
+    const looseRule = { limit: 100, windowMs: 60_000 };
+    const both = [{ key: tight, rule: tightRule }, { key: loose, rule: looseRule }];
+    expect(await limiter.take(both)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0, refusedBy: [] });
+    expect(await limiter.take(both)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0, refusedBy: [] });
+    for (let i = 0; i < 5; i++) {
+      const refused = await limiter.take(both);
+      expect(refused.allowed).toBe(false);
+      expect(refused.refusedBy).toEqual([tight]);
+      expect(refused.retryAfterMs).toBeGreaterThan(50_000);
+    }
+    // The refused takes counted nowhere: the loose key saw 2 attempts of its 100.
+    expect(await limiter.peek(loose, looseRule)).toEqual({ allowed: true, remaining: 98, retryAfterMs: 0 });
+    expect(await limiter.take([])).toMatchObject({ allowed: true, refusedBy: [] });
+  });
+
+  test("take arms a key's block at its limit; the block outlasts the window", async () => {
+    const key = uniqueKey("take-block");
+    const rule = { limit: 1, windowMs: 60_000, blockMs: 90_000 };
+    expect((await limiter.take([{ key, rule }])).allowed).toBe(true);
+    expect(await limiter.take([{ key, rule }])).toEqual({ allowed: false, remaining: 0, retryAfterMs: 90_000, refusedBy: [key] });
+    const again = await limiter.take([{ key, rule }]);
+    expect(again.allowed).toBe(false);
+    expect(again.retryAfterMs).toBeGreaterThan(60_000);
+    // hit and take share the key's state.
+    expect((await limiter.hit(key, rule)).allowed).toBe(false);
+  });
+
+  test("refund gives one attempt back, never below zero, and never lifts a block", async () => {
+    const key = uniqueKey("refund");
+    const rule = { limit: 2, windowMs: 60_000, blockMs: 60_000 };
+    await limiter.take([{ key, rule }]);
+    await limiter.take([{ key, rule }]);
+    await limiter.refund(key);
+    expect(await limiter.peek(key, rule)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+    await limiter.refund(key);
+    await limiter.refund(key);
+    await limiter.refund(key);
+    expect(await limiter.peek(key, rule)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    const unknown = uniqueKey("refund-unknown");
+    await limiter.refund(unknown);
+    expect(await limiter.peek(unknown, rule)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    // Past the limit the key blocks; a refund then has no window to give back to.
+    for (let i = 0; i < 3; i++) await limiter.take([{ key, rule }]);
+    await limiter.refund(key);
+    expect((await limiter.take([{ key, rule }])).allowed).toBe(false);
+  });
+
+  test("refused takes are counted by the refusing limit's name", async () => {
+    const [key, other] = [uniqueKey("take-metric"), uniqueKey("take-metric-other")];
+    const before = await refusedCount(metrics, "take-metric-test");
+    const otherBefore = await refusedCount(metrics, "take-metric-other");
+    for (let i = 0; i < 4; i++) {
+      await limiter.take([
+        { key, rule: { limit: 1, windowMs: 60_000, name: "take-metric-test" } },
+        { key: other, rule: { limit: 100, windowMs: 60_000, name: "take-metric-other" } },
+      ]);
+    }
+    expect((await refusedCount(metrics, "take-metric-test")) - before).toBe(3);
+    expect((await refusedCount(metrics, "take-metric-other")) - otherBefore).toBe(0);
+  });
+
   test("refused hits are counted by limiter name", async () => {
     const key = uniqueKey("metric");
     const refusedBefore = await refusedCount(metrics, "metric-test");
@@ -137,6 +215,8 @@ describe.if(modes.includes("real"))("rate limiter when redis is down", () => {
       const limiter = createRateLimiter(redis);
       await expect(limiter.hit("k", { limit: 1, windowMs: 1_000 })).rejects.toThrow();
       await expect(limiter.peek("k", { limit: 1, windowMs: 1_000 })).rejects.toThrow();
+      await expect(limiter.take([{ key: "k", rule: { limit: 1, windowMs: 1_000 } }])).rejects.toThrow();
+      await expect(limiter.refund("k")).rejects.toThrow();
     } finally {
       redis.disconnect();
     }

@@ -2,7 +2,7 @@
 // however many instances hit the same key.
 import type Redis from "ioredis";
 import { defineScript } from "../redis";
-import type { RateLimiter, RateLimitResult, RateLimitRule } from "./port";
+import type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 
 // KEYS: window counter, block flag. ARGV: limit, windowMs, blockMs (0 = none), 1 = hit | 0 = peek.
 // Returns {allowed 0|1, remaining, retryAfterMs}.
@@ -29,15 +29,79 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then ttl = windowMs end
 return {0, 0, ttl}`;
 
+// take(): KEYS: per check its window counter and block flag. ARGV: per check limit, windowMs,
+// blockMs. Every key is checked first (a key at its limit arms its block); only when none
+// refuses does each count. Returns {allowed 0|1, remaining, retryAfterMs, refusing checks (1-based)...}.
+const takeLua = `
+local n = #KEYS / 2
+local refused, retry = {}, 0
+for i = 1, n do
+  local w, b = KEYS[2 * i - 1], KEYS[2 * i]
+  local limit, windowMs, blockMs = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local wait = redis.call('PTTL', b)
+  if wait <= 0 then
+    wait = 0
+    if tonumber(redis.call('GET', w) or '0') >= limit then
+      if blockMs > 0 then
+        redis.call('SET', b, '1', 'PX', blockMs)
+        redis.call('DEL', w)
+        wait = blockMs
+      else
+        wait = redis.call('PTTL', w)
+        if wait <= 0 then wait = windowMs end
+      end
+    end
+  end
+  if wait > 0 then
+    refused[#refused + 1] = i
+    if wait > retry then retry = wait end
+  end
+end
+if #refused > 0 then return {0, 0, retry, unpack(refused)} end
+local remaining = -1
+for i = 1, n do
+  local count = redis.call('INCR', KEYS[2 * i - 1])
+  if count == 1 then redis.call('PEXPIRE', KEYS[2 * i - 1], tonumber(ARGV[3 * i - 1])) end
+  local left = tonumber(ARGV[3 * i - 2]) - count
+  if remaining < 0 or left < remaining then remaining = left end
+end
+return {1, remaining, 0}`;
+
+// refund(): one counted attempt back, never below zero (DECR keeps the window's expiry).
+const refundLua = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0`;
+
+type VariadicScript = (numberOfKeys: number, ...keysThenArgs: (string | number)[]) => Promise<unknown>;
+
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
   private readonly script;
+  private readonly refundScript;
+  private readonly takeScript: VariadicScript;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix = "ratelimit:",
   ) {
     this.script = defineScript(redis, "homebaseRateLimit", 2, lua);
+    this.refundScript = defineScript(redis, "homebaseRateLimitRefund", 1, refundLua);
+    // A variable number of keys: ioredis takes their count as the first argument.
+    const commands = redis as unknown as Record<string, VariadicScript | undefined>;
+    if (typeof commands.homebaseRateLimitTake !== "function") redis.defineCommand("homebaseRateLimitTake", { lua: takeLua });
+    this.takeScript = commands.homebaseRateLimitTake!.bind(redis);
+  }
+
+  async take(checks: readonly RateLimitCheck[]): Promise<TakeResult> {
+    if (checks.length === 0) return { allowed: true, remaining: Number.POSITIVE_INFINITY, retryAfterMs: 0, refusedBy: [] };
+    const keys = checks.flatMap(({ key }) => this.keys(key));
+    const args = checks.flatMap(({ rule }) => [rule.limit, rule.windowMs, rule.blockMs ?? 0]);
+    const [ok, remaining, retryAfterMs, ...refusing] = (await this.takeScript(keys.length, ...keys, ...args)) as number[];
+    return { allowed: ok === 1, remaining: remaining!, retryAfterMs: retryAfterMs!, refusedBy: refusing.map((i) => checks[i - 1]!.key) };
+  }
+
+  async refund(key: string): Promise<void> {
+    await this.refundScript([this.keys(key)[0]!], []);
   }
 
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
