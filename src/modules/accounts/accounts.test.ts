@@ -141,7 +141,7 @@ describe.each(modes)("accounts (%s)", (mode) => {
       expect((await problem(unknown)).code).toBe("invalid_credentials");
     });
 
-    test("brute force: after 3 failures the account is blocked (429 + Retry-After), even with the right password", async () => {
+    test("brute force: after 3 failures from an address the account is blocked there (429 + Retry-After), even with the right password", async () => {
       const u = await signupAndLogin(t);
       for (let i = 0; i < 3; i++) {
         const res = await t.request("POST", "/auth/login", { body: { email: u.email, password: `Wrong-${i}-pass!` } });

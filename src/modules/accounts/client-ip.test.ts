@@ -1,17 +1,17 @@
-// Behind a reverse proxy (HOMEBASE_TRUSTED_PROXIES), the login limiter counts the forwarded
-// client, not the proxy: one client's failed logins never block another client's login.
+// Behind a reverse proxy (HOMEBASE_TRUSTED_PROXIES), the login and signup limits count the
+// forwarded client, not the proxy: one client's failed logins never block another client's login.
 // (The attack: before the limiter used the resolved client IP, every login through the proxy
 // shared the proxy's bucket, and 20 failures blocked every user for 15 minutes.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
+import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../testing/app";
 import { freePort } from "../../testing/ports";
 
-describe("login limits behind a trusted proxy", () => {
+describe("login and signup limits behind a trusted proxy", () => {
   let t: TestApp;
   let base: string;
   beforeAll(async () => {
     // The proxy is this test, on loopback; limits small so the per-IP bucket trips fast.
-    t = await createTestApp("embedded", { HOMEBASE_TRUSTED_PROXIES: "127.0.0.1", HOMEBASE_LOGIN_MAX_ATTEMPTS: "2", HOMEBASE_LOGIN_BLOCK_SEC: "900" });
+    t = await createTestApp("embedded", { HOMEBASE_TRUSTED_PROXIES: "127.0.0.1", HOMEBASE_LOGIN_MAX_ATTEMPTS: "2", HOMEBASE_LOGIN_BLOCK_SEC: "900", HOMEBASE_SIGNUP_PER_IP: "2" });
     const port = await freePort();
     t.app.listen({ hostname: "127.0.0.1", port });
     base = `http://127.0.0.1:${port}`;
@@ -40,6 +40,17 @@ describe("login limits behind a trusted proxy", () => {
     expect((await login("203.0.113.7", victim.email, victim.password)).status).toBe(429);
     // Another client through the same proxy logs in.
     expect((await login("198.51.100.20", victim.email, victim.password)).status).toBe(200);
+  });
+
+  test("signups count the forwarded client too: one client's flood doesn't refuse another's signup", async () => {
+    const signup = (forwardedFor: string) =>
+      fetch(`${base}/auth/signup`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+        body: JSON.stringify(newUser("proxied")),
+      }).then((r) => r.status);
+    expect([await signup("203.0.113.50"), await signup("203.0.113.50"), await signup("203.0.113.50")]).toEqual([201, 201, 429]);
+    expect(await signup("198.51.100.50")).toBe(201);
   });
 
   test("a forged X-Forwarded-For from an untrusted peer is ignored", async () => {

@@ -1,4 +1,4 @@
-// Accounts' environment variables: token lifetimes, the JWT secret, login limits.
+// Accounts' environment variables: token lifetimes, the JWT secret, login and signup limits.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -11,9 +11,22 @@ export const accountsConfigSchema = t.Object({
   HOMEBASE_JWT_SECRET_FILE: env.optionalString({ description: "A file holding the JWT secret (systemd LoadCredential=); excludes HOMEBASE_JWT_SECRET." }),
   HOMEBASE_ACCESS_TTL_SEC: env.integer({ default: 900, min: 10, max: 86_400, description: "Access token lifetime." }),
   HOMEBASE_REFRESH_TTL_SEC: env.integer({ default: 7 * 86_400, min: 60, max: 90 * 86_400, description: "Refresh token (session) lifetime." }),
-  HOMEBASE_LOGIN_MAX_ATTEMPTS: env.integer({ default: 5, min: 1, max: 1000, description: "Failed logins per account (×4 per client IP) in the window before 429." }),
+  HOMEBASE_LOGIN_MAX_ATTEMPTS: env.integer({
+    default: 5,
+    min: 1,
+    max: 1000,
+    description: "Failed logins per (account, client IP) in the window before that address gets 429 for that account (×4 per client IP across accounts); also the password re-checks of /me per account.",
+  }),
   HOMEBASE_LOGIN_WINDOW_SEC: env.integer({ default: 300, min: 1, max: 86_400, description: "Window of the login limits." }),
   HOMEBASE_LOGIN_BLOCK_SEC: env.integer({ default: 900, min: 0, max: 86_400, description: "How long a tripped login limit blocks." }),
+  HOMEBASE_LOGIN_ACCOUNT_MAX_ATTEMPTS: env.integer({
+    default: 50,
+    min: 0,
+    max: 1_000_000,
+    description: "Failed logins per account from all addresses per hour; past it only addresses with a live session of the account may try (the owner is never locked out from their own device); 0 = off.",
+  }),
+  HOMEBASE_SIGNUP_PER_IP: env.integer({ default: 60, min: 0, max: 1_000_000, description: "Signup attempts per client IP per signup window before 429; 0 = off." }),
+  HOMEBASE_SIGNUP_WINDOW_SEC: env.integer({ default: 3600, min: 1, max: 86_400, description: "Window of the signup limit." }),
 });
 
 export interface AccountsConfig {
@@ -27,10 +40,15 @@ export interface AccountsConfig {
   jwtSecretFile: string;
   accessTokenTtlSec: number;
   refreshTokenTtlSec: number;
-  /** Login attempts allowed per account and per IP in `loginWindowSec` before 429. */
+  /** Failed logins per (account, client IP) in `loginWindowSec` before 429 (×4 per client IP). */
   loginMaxAttempts: number;
   loginWindowSec: number;
   loginBlockSec: number;
+  /** Failed logins per account from all addresses per hour (0 = off); see limits.ts. */
+  loginAccountMaxAttempts: number;
+  /** Signup attempts per client IP per `signupWindowSec` (0 = off). */
+  signupPerIp: number;
+  signupWindowSec: number;
 }
 
 /** The JWT secret is generated once and kept in the data dir so tokens survive restarts. */
@@ -78,5 +96,8 @@ export function resolveAccountsConfig(v: Static<typeof accountsConfigSchema>, pl
     loginMaxAttempts: v.HOMEBASE_LOGIN_MAX_ATTEMPTS,
     loginWindowSec: v.HOMEBASE_LOGIN_WINDOW_SEC,
     loginBlockSec: v.HOMEBASE_LOGIN_BLOCK_SEC,
+    loginAccountMaxAttempts: v.HOMEBASE_LOGIN_ACCOUNT_MAX_ATTEMPTS,
+    signupPerIp: v.HOMEBASE_SIGNUP_PER_IP,
+    signupWindowSec: v.HOMEBASE_SIGNUP_WINDOW_SEC,
   };
 }

@@ -15,6 +15,8 @@ export const accountsErrors = {
   userNotFound: "user_not_found",
   wrongPassword: "wrong_password",
   passwordUnchanged: "password_unchanged",
+  passwordRateLimited: "password_rate_limited",
+  signupRateLimited: "signup_rate_limited",
   // login and refresh
   invalidCredentials: "invalid_credentials",
   loginRateLimited: "login_rate_limited",

@@ -69,7 +69,7 @@ export function authPlugin(accounts: AccountsService) {
 }
 
 export function accountsController(accounts: AccountsService, clientIp: ClientIpResolver) {
-  // Behind a trusted proxy the login limiter counts the forwarded client, not the proxy.
+  // Behind a trusted proxy the login and signup limits count the forwarded client, not the proxy.
   const clientInfo = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null): ClientInfo => ({
     ip: clientIp(request, server),
     userAgent: request.headers.get("user-agent"),
@@ -77,13 +77,22 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
 
   return new Elysia({ name: "homebase.accounts" })
     .use(authPlugin(accounts))
-    .post("/auth/signup", async ({ body, status }) => status(201, await accounts.signup(body)), {
+    .post("/auth/signup", async ({ body, request, server, status }) => status(201, await accounts.signup(body, clientInfo(request, server))), {
       body: SignupBody,
       response: {
         201: User,
-        ...problemResponses({ ...bodyFailures, 409: [E.emailTaken, E.nicknameTaken], 422: [P.validationFailed, E.nicknameReserved] }),
+        ...problemResponses({
+          ...bodyFailures,
+          409: [E.emailTaken, E.nicknameTaken],
+          422: [P.validationFailed, E.nicknameReserved],
+          429: [E.signupRateLimited],
+        }),
       },
-      detail: { tags, summary: "Create an account", description: "Emits homebase.accounts.user.registered." },
+      detail: {
+        tags,
+        summary: "Create an account",
+        description: "Emits homebase.accounts.user.registered. Attempts are limited per client IP (429 with Retry-After).",
+      },
     })
     .post("/auth/login", ({ body, request, server }) => accounts.login(body, clientInfo(request, server)), {
       body: LoginBody,
@@ -95,7 +104,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
         tags,
         summary: "Log in",
         description:
-          "Returns a short-lived access JWT and a single-use refresh token. Failed attempts are limited per account and per IP (429 with Retry-After).",
+          "Returns a short-lived access JWT and a single-use refresh token. Failed attempts are limited per (account, client IP), per client IP, and per account for addresses without a live session of it (429 with Retry-After).",
       },
     })
     .post("/auth/refresh", ({ body }) => accounts.refresh(body.refreshToken), {
@@ -158,12 +167,14 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
           403: [E.wrongPassword],
           404: [E.userNotFound],
           422: [P.validationFailed, E.passwordUnchanged],
+          429: [E.passwordRateLimited],
         }),
       },
       detail: {
         tags,
         summary: "Change password",
-        description: "Needs the current password. Every other session of the caller is revoked.",
+        description:
+          "Needs the current password; wrong ones are limited per account, with DELETE /me (429 with Retry-After). Every other session of the caller is revoked.",
       },
     })
     .delete(
@@ -177,12 +188,20 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
         body: DeleteMeBody,
         response: {
           204: t.Void(),
-          ...problemResponses({ ...bodyFailures, 401: authFailures, 403: [E.wrongPassword], 404: [E.userNotFound], 422: validation }),
+          ...problemResponses({
+            ...bodyFailures,
+            401: authFailures,
+            403: [E.wrongPassword],
+            404: [E.userNotFound],
+            422: validation,
+            429: [E.passwordRateLimited],
+          }),
         },
         detail: {
           tags,
           summary: "Delete the caller's account",
-          description: "Soft delete: sessions are revoked, email and nickname become free. Emits homebase.accounts.user.deleted.",
+          description:
+            "Needs the password; wrong ones are limited per account, with POST /me/password (429 with Retry-After). Soft delete: sessions are revoked, email and nickname become free. Emits homebase.accounts.user.deleted.",
         },
       },
     )

@@ -7,18 +7,16 @@ import type { Clock } from "../../platform/clock";
 import { decodeCursor, encodeCursor } from "../../platform/http/paging";
 import { problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
-import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import type { RateLimiter } from "../../platform/ratelimit/port";
 import { accountsErrors as E } from "./errors";
+import { type AttemptSettings, AttemptLimits } from "./limits";
 import type { Role, TokenPair, User } from "./model";
 import type { AccountsStore, TakenField, UserRecord } from "./store";
 
-export interface AccountsSettings {
+export interface AccountsSettings extends AttemptSettings {
   jwtSecret: string;
   accessTokenTtlSec: number;
   refreshTokenTtlSec: number;
-  loginMaxAttempts: number;
-  loginWindowSec: number;
-  loginBlockSec: number;
 }
 
 /** What the auth macro puts on the request context. */
@@ -84,8 +82,7 @@ function checkedNickname(raw: string): { nickname: string; key: string } {
 
 export class AccountsService {
   private readonly key: Uint8Array;
-  private readonly accountRule: RateLimitRule;
-  private readonly ipRule: RateLimitRule;
+  private readonly limits: AttemptLimits;
   /** Verified against when the email is unknown, so timing doesn't reveal which emails exist. */
   private readonly dummyHash: Promise<string>;
   /**
@@ -97,21 +94,18 @@ export class AccountsService {
 
   constructor(
     private readonly store: AccountsStore,
-    private readonly limiter: RateLimiter,
+    limiter: RateLimiter,
     private readonly clock: Clock,
     private readonly settings: AccountsSettings,
     private readonly logger: Logger,
   ) {
     this.key = new TextEncoder().encode(settings.jwtSecret);
-    const windowMs = settings.loginWindowSec * 1000;
-    const blockMs = settings.loginBlockSec > 0 ? settings.loginBlockSec * 1000 : undefined;
-    this.accountRule = { name: "login", limit: settings.loginMaxAttempts, windowMs, blockMs };
-    // One address may mistype several accounts' passwords; brute force across accounts may not.
-    this.ipRule = { name: "login", limit: settings.loginMaxAttempts * 4, windowMs, blockMs };
+    this.limits = new AttemptLimits(limiter, settings);
     this.dummyHash = Bun.password.hash(randomToken(), argon2);
   }
 
-  async signup(body: { email: string; password: string; nickname: string }): Promise<User> {
+  async signup(body: { email: string; password: string; nickname: string }, client: ClientInfo): Promise<User> {
+    await this.limits.signup(client.ip);
     const email = body.email.trim().toLowerCase();
     const { nickname, key } = checkedNickname(body.nickname);
     // A cheap pre-check before paying for Argon2; the store checks again in its transaction.
@@ -139,25 +133,14 @@ export class AccountsService {
 
   async login(body: { email: string; password: string }, client: ClientInfo): Promise<TokenPair> {
     const email = body.email.trim().toLowerCase();
-    const accountKey = `login:account:${email}`;
-    const ipKey = `login:ip:${client.ip ?? "unknown"}`;
-    let [byAccount, byIp] = await Promise.all([this.limiter.peek(accountKey, this.accountRule), this.limiter.peek(ipKey, this.ipRule)]);
-    if (!byAccount.allowed || !byIp.allowed) {
-      // The attempt past the limit counts, which arms the block period on the limited key.
-      [byAccount, byIp] = await Promise.all([
-        byAccount.allowed ? byAccount : this.limiter.hit(accountKey, this.accountRule),
-        byIp.allowed ? byIp : this.limiter.hit(ipKey, this.ipRule),
-      ]);
-      const retry = Math.max(byAccount.allowed ? 0 : byAccount.retryAfterMs, byIp.allowed ? 0 : byIp.retryAfterMs);
-      throw problems.tooManyRequests(E.loginRateLimited, retry, "too many failed logins; try again later");
-    }
     const user = await this.store.userByEmail(email);
+    // The owner's own devices hold live sessions from their address (limits.ts).
+    const ownAddress = user !== null && client.ip !== null && (await this.store.hasLiveSessionFrom(user.id, client.ip, this.clock.now()));
+    // Taken before the hash is verified: attempts past the limit never reach Argon2.
+    const attempt = await this.limits.login(email, client.ip, ownAddress);
     const ok = await Bun.password.verify(body.password, user?.passwordHash ?? (await this.dummyHash));
-    if (!user || !ok) {
-      await Promise.all([this.limiter.hit(accountKey, this.accountRule), this.limiter.hit(ipKey, this.ipRule)]);
-      throw problems.unauthorized(E.invalidCredentials, "email or password is wrong");
-    }
-    await this.limiter.reset(accountKey);
+    if (!user || !ok) throw problems.unauthorized(E.invalidCredentials, "email or password is wrong");
+    await attempt.succeeded();
     return this.openSession(user, client);
   }
 
@@ -286,9 +269,11 @@ export class AccountsService {
   async changePassword(principal: Principal, body: { currentPassword: string; newPassword: string }): Promise<number> {
     const user = await this.store.user(principal.userId);
     if (!user) throw userGone();
+    const attempt = await this.limits.passwordCheck(user.id);
     if (!(await Bun.password.verify(body.currentPassword, user.passwordHash))) {
       throw problems.forbidden(E.wrongPassword, "the current password is wrong");
     }
+    await attempt.succeeded();
     if (body.currentPassword === body.newPassword) {
       throw problems.unprocessable(E.passwordUnchanged, "the new password must differ from the current one", [
         { field: "/newPassword", message: "same as the current password" },
@@ -303,9 +288,11 @@ export class AccountsService {
   async deleteMe(principal: Principal, password: string): Promise<void> {
     const user = await this.store.user(principal.userId);
     if (!user) throw userGone();
+    const attempt = await this.limits.passwordCheck(user.id);
     if (!(await Bun.password.verify(password, user.passwordHash))) {
       throw problems.forbidden(E.wrongPassword, "the password is wrong");
     }
+    await attempt.succeeded();
     const now = this.clock.now();
     await this.store.deleteUser(principal.userId, now, { userId: principal.userId, deletedAt: iso(now) });
     this.logger.info("user deleted", { userId: principal.userId });

@@ -110,6 +110,21 @@ describe("accounts store (sqlite)", () => {
     expect(await store.sessionAuthState(late, Bun.randomUUIDv7())).toBeNull();
   });
 
+  test("hasLiveSessionFrom: only an unrevoked, unexpired session of that user from that IP", async () => {
+    const [a, b] = [user(), user()];
+    await store.createUser(a, registered(a));
+    await store.createUser(b, registered(b));
+    const at = Date.now();
+    const id = Bun.randomUUIDv7();
+    await store.openSession({ id, userId: a.id, createdAt: at, expiresAt: at + 10_000, userAgent: null, ip: "192.0.2.1" }, `h-${id}`);
+    expect(await store.hasLiveSessionFrom(a.id, "192.0.2.1", at)).toBe(true);
+    expect(await store.hasLiveSessionFrom(a.id, "192.0.2.2", at)).toBe(false);
+    expect(await store.hasLiveSessionFrom(b.id, "192.0.2.1", at)).toBe(false);
+    expect(await store.hasLiveSessionFrom(a.id, "192.0.2.1", at + 10_000)).toBe(false);
+    await store.revokeSession(id, "logout", at + 1);
+    expect(await store.hasLiveSessionFrom(a.id, "192.0.2.1", at + 2)).toBe(false);
+  });
+
   test("renameUser and setRole: nickname taken by another live account; unknown users", async () => {
     const [a, b] = [user(), user()];
     await store.createUser(a, registered(a));

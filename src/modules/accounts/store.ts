@@ -71,6 +71,8 @@ export interface AccountsStore {
   setRole(userId: string, role: Role, at: number): Promise<UserRecord | null>;
 
   openSession(session: SessionRecord, refreshTokenHash: string): Promise<void>;
+  /** Whether the user has a session opened from this IP that is neither revoked nor expired at `at`. */
+  hasLiveSessionFrom(userId: string, ip: string, at: number): Promise<boolean>;
   /**
    * One transaction: the presented token is used up (compare-and-set, so of concurrent refreshes
    * exactly one wins) and the next one stored, the session prolonged to `expiresAt`; a token
