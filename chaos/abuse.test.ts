@@ -59,7 +59,7 @@ describe.each(modes)("input abuse (%s)", (mode) => {
 
   beforeAll(async () => {
     app = await listeningApp(mode, { HOMEBASE_MOVIES_RATE_LIMIT: "0", HOMEBASE_BOOKING_RATE_LIMIT: "0", HOMEBASE_CHAT_ROOM_LIST_PER_MIN: "100000" });
-    w = await seedWorld(app.base, app.promote);
+    w = await seedWorld(app.base, app.promote, app.internal);
     const spec = await must<{ paths: Record<string, Record<string, { security?: unknown[] }>> }>(app.base, "GET", "/swagger/json");
     // Every operation that needs a bearer token, with the owner's ids in its path.
     const fill = (path: string) => path.replace("{userId}", w.owner.id).replace(/\{(id|tid|sid)\}/, Bun.randomUUIDv7());

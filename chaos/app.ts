@@ -4,11 +4,14 @@ import { createTestApp, type TestApp } from "../src/testing/app";
 import type { Mode } from "../src/testing/modes";
 import { freePort } from "../src/testing/ports";
 import type { Platform } from "../src/platform";
+import { internalCredential } from "../src/platform/http/internal";
 
 export interface ListeningApp {
   t: TestApp;
   base: string;
   port: number;
+  /** `Authorization: Bearer <internal token>`, for /internal/* and the sandbox PG's control routes (from loopback). */
+  internal: Record<string, string>;
   promote(email: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -22,6 +25,7 @@ export async function listeningApp(mode: Mode, env: Record<string, string> = {},
     t,
     base: `http://127.0.0.1:${port}`,
     port,
+    internal: { authorization: `Bearer ${internalCredential(t.platform.config).token}` },
     promote: async (email) => void (await t.modules.apis.accounts.promoteByEmail(email)),
     async close() {
       await t.modules.close();

@@ -34,7 +34,7 @@ describe("authorization matrix", () => {
       HOMEBASE_MOVIES_RATE_LIMIT: "0",
       HOMEBASE_BOOKING_RATE_LIMIT: "0",
     });
-    w = await seedWorld(app.base, app.promote);
+    w = await seedWorld(app.base, app.promote, app.internal);
     const spec = await must<{ paths: Record<string, Record<string, unknown>> }>(app.base, "GET", "/swagger/json");
     specRoutes = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
 

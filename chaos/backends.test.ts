@@ -56,7 +56,7 @@ describe.if(modes.includes("real"))("chaos with the real servers", () => {
       // An observer of every event: counts deliveries per id (apply runs exactly once per event).
       platform.events.register({ name: "chaos-observer", subjects: ["homebase.>"], apply: (e) => void observed.set(e.id, (observed.get(e.id) ?? 0) + 1) });
     });
-    w = await seedWorld(app.base, app.promote);
+    w = await seedWorld(app.base, app.promote, app.internal);
   });
   afterAll(async () => {
     await startRedis().catch(() => undefined);

@@ -30,7 +30,7 @@ describe("API fuzzing (schemathesis)", () => {
       HOMEBASE_CHAT_ROOM_LIST_PER_MIN: "1000000",
       HOMEBASE_LOGIN_MAX_ATTEMPTS: "1000",
     });
-    w = await seedWorld(app.base, app.promote);
+    w = await seedWorld(app.base, app.promote, app.internal);
     spare = (await login(app.base, w.owner)).accessToken;
   });
   afterAll(() => app?.close());

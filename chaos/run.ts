@@ -11,7 +11,7 @@
 //   7. schemathesis over every operation, more examples than CI's and a random seed
 // Writes bench/results/<date>-chaos.{json,md} and <date>-soak.svg; exits 1 if a criterion failed.
 import { Database } from "bun:sqlite";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createModules } from "../src/app";
@@ -228,7 +228,9 @@ async function main(): Promise<void> {
     rmSync(server!.dataDir, { recursive: true, force: true });
   });
   const base = server.url;
-  const w = await seedWorld(base, async (email) => promoteCli(server!.dataDir, email), 100_000_000);
+  // The process generated its internal token into its data dir (internal.token) at start.
+  const internal = { authorization: `Bearer ${readFileSync(join(server.dataDir, "internal.token"), "utf8").trim()}` };
+  const w = await seedWorld(base, async (email) => promoteCli(server!.dataDir, email), internal, 100_000_000);
   // Writes go to a project of their own: the task list read stays the same size all run long.
   const sink = await must(base, "POST", "/projects", { token: w.owner.accessToken, body: { id: Bun.randomUUIDv7(), title: "sink" } }, [201]);
   const ops = mixedOps(w, sink.id);

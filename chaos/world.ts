@@ -91,8 +91,11 @@ export async function seedCatalog(base: string, admin: Session, stock = 1000) {
   return { movie: movie.id as string, theater: theater.id as string, screening: screening.id as string, item: item.id as string, item2: item2.id as string };
 }
 
-/** Builds the world. `promote` grants the admin role (in-process: the accounts service; a process: the CLI). */
-export async function seedWorld(base: string, promote: (email: string) => Promise<void>, stock = 1000): Promise<World> {
+/**
+ * Builds the world. `promote` grants the admin role (in-process: the accounts service; a process:
+ * the CLI); `internal` is the internal token's header, for reading the SID from the sandbox's ledger.
+ */
+export async function seedWorld(base: string, promote: (email: string) => Promise<void>, internal: Record<string, string>, stock = 1000): Promise<World> {
   const marker = `zq${Bun.randomUUIDv7().replaceAll("-", "").slice(-10)}`;
   const admin = await signup(base, "admin");
   await promote(admin.email);
@@ -136,7 +139,7 @@ export async function seedWorld(base: string, promote: (email: string) => Promis
   const unpaid = await must(base, "POST", "/orders", { token, body: { kind: "NORMAL", items: [{ itemId: catalog.item, quantity: 1 }] } }, [201]);
   const review = await must(base, "POST", `/items/${catalog.item}/reviews`, { token, body: { orderItemId: paid.items[0].id, stars: 5, content: `Great ${marker}` } }, [201]);
   const subscription = await must(base, "GET", `/subscriptions/${subPaid.subscriptionId}`, { token });
-  const payments = await must(base, "GET", `/sandbox-pg/control/payments?partnerOrderId=${sub.id}`);
+  const payments = await must(base, "GET", `/sandbox-pg/control/payments?partnerOrderId=${sub.id}`, { headers: internal });
   const sid = (payments.items ?? payments).find((p: { sid?: string | null }) => p.sid)?.sid as string;
 
   return {

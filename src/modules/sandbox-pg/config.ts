@@ -5,6 +5,7 @@
 // shop's public URL, and its control routes are open to the shop's internal network.
 import { t, type Static } from "elysia";
 import { cidrListCheck, env } from "../../platform/config";
+import { type InternalCredential, internalCredential } from "../../platform/http/internal";
 import type { PlatformConfig } from "../../platform";
 
 export const sandboxPgConfigSchema = t.Object({
@@ -47,9 +48,10 @@ export const sandboxPgConfigSchema = t.Object({
     description: "Base URL the gateway redirects the buyer back to (default: this server).",
   }),
   HOMEBASE_SHOP_INTERNAL_ALLOW: env.list({
-    default: "127.0.0.0/8,::1/128,10.44.0.0/24",
-    description: "CIDRs allowed to call /internal/* (and the sandbox PG's control routes).",
-    check: cidrListCheck("127.0.0.0/8,::1/128,10.44.0.0/24"),
+    default: "127.0.0.0/8,::1/128",
+    description:
+      "CIDRs allowed to call /internal/* and the sandbox PG's control routes (with the internal token, HOMEBASE_INTERNAL_TOKEN_FILE). Loopback by default: the WireGuard subnet means every user's device.",
+    check: cidrListCheck("127.0.0.0/8,::1/128"),
   }),
 });
 
@@ -59,8 +61,10 @@ export interface SandboxPgConfig {
   secretKey: string;
   /** Base of the buyer's checkout page: <publicUrl>/sandbox-pg/checkout/<tid>. */
   publicUrl: string;
-  /** CIDRs allowed to use the control routes. */
+  /** CIDRs allowed to use the control routes (loopback by default). */
   controlAllow: string[];
+  /** The bearer token the control routes ask for besides the allowlist (the platform's internal credential). */
+  internal: InternalCredential;
   /** Injected faults, in percent of calls: 503 before processing, a hang after processing, a card decline. */
   errorPct: number;
   timeoutPct: number;
@@ -79,6 +83,7 @@ export function resolveSandboxPgConfig(v: Static<typeof sandboxPgConfigSchema>, 
     secretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,
     publicUrl: (v.HOMEBASE_SHOP_PUBLIC_URL ?? `http://${self}:${port}`).replace(/\/+$/, ""),
     controlAllow: v.HOMEBASE_SHOP_INTERNAL_ALLOW,
+    internal: internalCredential(platform),
     errorPct: v.HOMEBASE_SANDBOX_PG_ERROR_PCT,
     timeoutPct: v.HOMEBASE_SANDBOX_PG_TIMEOUT_PCT,
     declinePct: v.HOMEBASE_SANDBOX_PG_DECLINE_PCT,

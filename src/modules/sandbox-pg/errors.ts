@@ -1,6 +1,7 @@
 // The sandbox PG's error vocabulary (lower snake_case, the subject first). Its API answers in a
 // PG's own shape ({code, message}, or KakaoPay's {error_code, error_message}), not problem+json:
-// it stands in for a third party. Only its control routes answer problem+json.
+// it stands in for a third party. Only its control routes answer problem+json, with the codes of
+// the platform's internal guard (src/platform/http/internal.ts).
 export const sandboxPgErrors = {
   unauthorized: "unauthorized",
   unavailable: "unavailable",
@@ -16,8 +17,6 @@ export const sandboxPgErrors = {
   sidInactive: "sid_inactive",
   invalidCancelAmount: "invalid_cancel_amount",
   idempotencyKeyReused: "idempotency_key_reused",
-  /** The control routes, outside the internal network (problem+json). */
-  internalOnly: "internal_only",
 } as const;
 
 export type SandboxPgErrorCode = (typeof sandboxPgErrors)[keyof typeof sandboxPgErrors];

@@ -5,7 +5,8 @@
 //   /sandbox-pg/v1/…                       its native API (the shop's SandboxGateway adapter)
 //   /sandbox-pg/kakao/online/v1/payment/…  the same engine in KakaoPay's shapes
 //   /sandbox-pg/checkout/:tid              the buyer's approval page (redirects with pg_token)
-//   /sandbox-pg/control                    fault injection and the ledger (internal IPs only)
+//   /sandbox-pg/control                    fault injection and the ledger (internal IPs with the internal token)
+import { createInternalGuard } from "../../platform/http/internal";
 import { defineModule } from "../../platform/module";
 import { resolveSandboxPgConfig, sandboxPgConfigSchema } from "./config";
 import { SandboxPg } from "./engine";
@@ -43,7 +44,16 @@ export const sandboxPgModule = defineModule({
         ? [
             nativeRoutes(engine, s.secretKey),
             checkoutRoutes(engine),
-            controlRoutes(engine, s.controlAllow, platform.clientIp),
+            controlRoutes(
+              engine,
+              createInternalGuard({
+                allow: s.controlAllow,
+                token: s.internal.token,
+                clientIp: platform.clientIp,
+                logger,
+                registry: platform.metrics.registry,
+              }),
+            ),
             kakaoRoutes(engine, s.secretKey),
           ]
         : [],

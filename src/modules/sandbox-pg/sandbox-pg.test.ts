@@ -239,10 +239,10 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
     afterAll(() => walled.close());
 
     test("403 problem+json, before the body is parsed or validated; the internal network is served", async () => {
-      const put = (body: string, from: string) =>
+      const put = (body: string, from: string, headers: Record<string, string> = walled.internal) =>
         fetch(`${walled.url}/sandbox-pg/control`, {
           method: "PUT",
-          headers: { "content-type": "application/json", "x-forwarded-for": from },
+          headers: { "content-type": "application/json", "x-forwarded-for": from, ...headers },
           body,
         });
       for (const body of ["{not json", JSON.stringify({ errorPct: 500 }), JSON.stringify({ errorPct: 0 })]) {

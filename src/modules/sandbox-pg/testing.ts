@@ -2,6 +2,7 @@
 // checkout page redirects, and its control routes need a socket peer), and calls in its shapes.
 import { expect } from "bun:test";
 import { createTestApp, type TestApp } from "../../testing/app";
+import { internalCredential } from "../../platform/http/internal";
 import type { Mode } from "../../testing/modes";
 import { freePort } from "../../testing/ports";
 import type { SandboxPg } from "./engine";
@@ -13,9 +14,11 @@ export interface SandboxTestApp {
   t: TestApp;
   url: string;
   engine: SandboxPg;
+  /** `Authorization: Bearer <internal token>`: what the control routes ask for. */
+  internal: Record<string, string>;
   /** POST JSON with the secret key (and any other headers). */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }>;
-  /** Changes the injected faults over the control route (loopback is internal). */
+  /** Changes the injected faults over the control route (loopback is internal, with the internal token). */
   faults(patch: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
@@ -30,10 +33,12 @@ export async function startSandbox(mode: Mode, env: Record<string, string> = {})
   const url = `http://127.0.0.1:${port}`;
   const engine = t.modules.apis["sandbox-pg"].engine;
   if (!engine) throw new Error("the sandbox PG is not mounted");
+  const internal = { authorization: `Bearer ${internalCredential(t.platform.config).token}` };
   return {
     t,
     url,
     engine,
+    internal,
     async post(path, body, headers = {}) {
       const res = await fetch(`${url}${path}`, {
         method: "POST",
@@ -45,7 +50,7 @@ export async function startSandbox(mode: Mode, env: Record<string, string> = {})
     async faults(patch) {
       const res = await fetch(`${url}/sandbox-pg/control`, {
         method: "PUT",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...internal },
         body: JSON.stringify(patch),
       });
       expect(res.status).toBe(200);

@@ -10,6 +10,8 @@
 //   3. the gateway call's idempotency key is (subscription, cycle, try): if a worker dies or
 //      times out after the gateway charged, the next attempt replays the same key and gets the
 //      same approval instead of a second charge — no double charge, and no lost one.
+// 4. no run charges a cycle due after today (UTC, from the injected clock): a date in the
+//    future is refused, so repeated or early calls can never bill cycles ahead of time.
 // Declines move the cycle to a retry on day 1, 3 and 5 after its due date (each retry is a
 // new try, hence a new key); a decline on day 5 cancels the subscription and emits
 // subscription.payment_failed (the user's notification). Transient failures leave the charge
@@ -17,6 +19,7 @@
 import type { Clock } from "../../platform/clock";
 import { withLock, type LockManager } from "../../platform/lock";
 import type { Logger } from "../../platform/logger";
+import { fieldRefusal, shopErrors } from "./errors";
 import { shopEvent } from "./events";
 import type { BillingSummary, ChargeResult } from "./model";
 import { GatewayError, type PaymentGateway } from "./payments/port";
@@ -43,8 +46,19 @@ export class BillingService {
     private readonly logger: Logger,
   ) {}
 
-  /** Charges every active subscription due on or before `day`, in chunks. */
-  async runBilling(day = utcDay(this.clock.now())): Promise<BillingSummary> {
+  /** The day a run bills as: `day` (default today, UTC), never after today. */
+  private billingDay(day: string | undefined): string {
+    const today = utcDay(this.clock.now());
+    if (day === undefined) return today;
+    if (day > today) {
+      throw fieldRefusal(shopErrors.billingDateInFuture, `cycles are billed on or after their day: ${day} is after today (${today}, UTC)`, "/date", `after ${today}`);
+    }
+    return day;
+  }
+
+  /** Charges every active subscription due on or before `date` (default today; never after today), in chunks. */
+  async runBilling(date?: string): Promise<BillingSummary> {
+    const day = this.billingDay(date);
     const summary: BillingSummary = {
       date: day,
       due: await this.store.countDue(day),
@@ -67,8 +81,9 @@ export class BillingService {
     return summary;
   }
 
-  /** Charges one subscription's current cycle if it is due on `day`. */
-  async chargeOne(id: string, day = utcDay(this.clock.now())): Promise<ChargeResult> {
+  /** Charges one subscription's current cycle if it is due on `date` (default today; never after today). */
+  async chargeOne(id: string, date?: string): Promise<ChargeResult> {
+    const day = this.billingDay(date);
     const out = await withLock(this.locks, subscriptionLock(id), { ttlMs: this.settings.lockTtlMs, waitMs: 0 }, (_lease, lost) =>
       this.chargeLocked(id, day, lost),
     );
@@ -76,7 +91,8 @@ export class BillingService {
   }
 
   /** The internal recurring-charge endpoint: one subscription, which must exist. */
-  async chargeNow(id: string, day?: string): Promise<ChargeResult> {
+  async chargeNow(id: string, date?: string): Promise<ChargeResult> {
+    const day = this.billingDay(date);
     if (!(await this.store.subscription(id))) throw subscriptionNotFound();
     return this.chargeOne(id, day);
   }

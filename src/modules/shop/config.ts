@@ -5,6 +5,7 @@
 import { Cron } from "croner";
 import { t, type Static } from "elysia";
 import { cidrListCheck, ConfigError, env } from "../../platform/config";
+import { type InternalCredential, internalCredential } from "../../platform/http/internal";
 import type { PlatformConfig } from "../../platform";
 
 const cronCheck = (expr: string): string | undefined => {
@@ -81,9 +82,10 @@ export const shopConfigSchema = t.Object({
   }),
   HOMEBASE_SHOP_BILLING_CHUNK: env.integer({ default: 20, min: 1, max: 1_000, description: "Subscriptions billed per chunk." }),
   HOMEBASE_SHOP_INTERNAL_ALLOW: env.list({
-    default: "127.0.0.0/8,::1/128,10.44.0.0/24",
-    description: "CIDRs allowed to call /internal/* (and the sandbox PG's control routes).",
-    check: cidrListCheck("127.0.0.0/8,::1/128,10.44.0.0/24"),
+    default: "127.0.0.0/8,::1/128",
+    description:
+      "CIDRs allowed to call /internal/* and the sandbox PG's control routes (with the internal token, HOMEBASE_INTERNAL_TOKEN_FILE). Loopback by default: the WireGuard subnet means every user's device.",
+    check: cidrListCheck("127.0.0.0/8,::1/128"),
   }),
   HOMEBASE_SHOP_MAIN_TTL_MS: env.integer({ default: 60_000, min: 0, max: 86_400_000, description: "TTL of the cached GET /items/main." }),
   HOMEBASE_SHOP_ORDER_TTL_MIN: env.integer({
@@ -125,8 +127,10 @@ export interface ShopConfig {
   /** Cron expression (croner, UTC) of the daily recurring-billing run. */
   billingCron: string;
   billingChunk: number;
-  /** CIDRs allowed to call /internal/*. */
+  /** CIDRs allowed to call /internal/* (loopback by default). */
   internalAllow: string[];
+  /** The bearer token /internal/* asks for besides the allowlist (the platform's internal credential). */
+  internal: InternalCredential;
   /** TTL of the cached GET /items/main. */
   mainTtlMs: number;
   /** Unpaid (REQUEST) orders older than this are cancelled and their stock released. */
@@ -166,6 +170,7 @@ export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: 
     billingCron: v.HOMEBASE_SHOP_BILLING_CRON,
     billingChunk: v.HOMEBASE_SHOP_BILLING_CHUNK,
     internalAllow: v.HOMEBASE_SHOP_INTERNAL_ALLOW,
+    internal: internalCredential(platform),
     mainTtlMs: v.HOMEBASE_SHOP_MAIN_TTL_MS,
     orderTtlMin: v.HOMEBASE_SHOP_ORDER_TTL_MIN,
     sandboxSecretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,

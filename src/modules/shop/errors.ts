@@ -46,8 +46,8 @@ export const shopErrors = {
   subscriptionNotActive: "subscription_not_active",
   subscriptionBusy: "subscription_busy",
   chargeInProgress: "charge_in_progress",
-  // internal endpoints
-  internalOnly: "internal_only",
+  // internal endpoints (their guard's codes are the platform's: src/platform/http/internal.ts)
+  billingDateInFuture: "billing_date_in_future",
 } as const;
 
 export type ShopErrorCode = (typeof shopErrors)[keyof typeof shopErrors];

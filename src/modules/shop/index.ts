@@ -1,6 +1,7 @@
 // The shop module: catalog, reviews, carts, orders, payments through a PaymentGateway behind
 // timeout/retry/circuit breaker, subscriptions with recurring billing, internal endpoints.
 // The gateway is KakaoPay, or the sandbox PG (its own module, reached over HTTP like any PG).
+import { createInternalGuard } from "../../platform/http/internal";
 import { defineModule } from "../../platform/module";
 import { accountsModule } from "../accounts";
 import { BillingService } from "./billing";
@@ -8,7 +9,6 @@ import { CartsService } from "./carts";
 import { CatalogService } from "./catalog";
 import { resolveShopConfig, type ShopConfig, shopConfigSchema } from "./config";
 import { shopConsumers } from "./events";
-import { internalCheck } from "./internal";
 import shopSql from "./migrations/0001_shop.sql" with { type: "text" };
 import { OrdersService } from "./orders";
 import { KakaoPayGateway } from "./payments/kakaopay-gateway";
@@ -115,7 +115,16 @@ export const shopModule = defineModule({
         cartRoutes(carts, orders, accounts),
         orderRoutes(orders, refunds, accounts),
         subscriptionRoutes(subscriptions, accounts),
-        internalRoutes(billing, internalCheck(s.internalAllow, platform.clientIp)),
+        internalRoutes(
+          billing,
+          createInternalGuard({
+            allow: s.internalAllow,
+            token: s.internal.token,
+            clientIp: platform.clientIp,
+            logger,
+            registry: platform.metrics.registry,
+          }),
+        ),
       ],
       consumers: shopConsumers({
         applyOrderPaid(e) {

@@ -1,5 +1,5 @@
-// The shop keeps to itself: its internal-IP guard runs for its internal routes only (no app-wide
-// hook), refuses strangers before their body is parsed or validated, and the shop runs on the
+// The shop keeps to itself: its internal guard (IP allowlist and token) runs for its internal
+// routes only (no app-wide hook), refuses strangers before their body is parsed or validated, and the shop runs on the
 // KakaoPay adapter in an installation without the sandbox-pg module. Both modes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia, t } from "elysia";
@@ -8,7 +8,7 @@ import { createTestApp, type TestApp } from "../../testing/app";
 import { modes } from "../../testing/modes";
 import { freePort } from "../../testing/ports";
 import type { BillingService } from "./billing";
-import type { InternalCheck } from "./internal";
+import { type InternalGuard, internalCredential } from "../../platform/http/internal";
 import { internalRoutes } from "./routes/internal";
 import { expectProblem } from "./testing";
 
@@ -17,16 +17,19 @@ const json = { "content-type": "application/json" };
 describe("the internal guard's hooks are local to the internal routes", () => {
   test("a request to another route never runs it; one to an internal route does, before its body is read", async () => {
     const checked: string[] = [];
-    const check: InternalCheck = (request) => {
-      checked.push(`${request.method} ${new URL(request.url).pathname}`);
-      return false;
+    const guard: InternalGuard = {
+      check(request) {
+        checked.push(`${request.method} ${new URL(request.url).pathname}`);
+        return { outcome: "forbidden", ip: null };
+      },
+      record() {},
     };
     const billing = {
       runBilling: async () => ({ date: "2026-12-01", due: 0, charged: 0, declined: 0, cancelled: 0, failed: 0, skipped: 0 }),
     } as unknown as BillingService;
     // Routes declared after the internal ones, beside them: a hook that leaked would run for them.
     const app = new Elysia()
-      .use(internalRoutes(billing, check))
+      .use(internalRoutes(billing, guard))
       .get("/health/live", () => "ok")
       .post("/challenges", ({ body }) => body, { body: t.Object({ title: t.String() }) });
     const send = (method: string, path: string, body?: string) =>
@@ -79,16 +82,19 @@ describe.each(modes)("shop isolation (%s)", (mode) => {
     }
   });
 
-  test("outside the allowlist: 403 whatever the body, before it is parsed or validated", async () => {
-    const post = (body: string, from: string) =>
-      fetch(`${url}/internal/billing/run`, { method: "POST", headers: { ...json, "x-forwarded-for": from }, body });
+  test("outside the allowlist, or without the internal token: 403 / 401 whatever the body, before it is parsed or validated", async () => {
+    const token = { authorization: `Bearer ${internalCredential(app.platform.config).token}` };
+    const post = (body: string, from: string, headers: Record<string, string> = {}) =>
+      fetch(`${url}/internal/billing/run`, { method: "POST", headers: { ...json, "x-forwarded-for": from, ...headers }, body });
     for (const body of ["{not json", JSON.stringify({ date: "not a date" }), JSON.stringify({ date: 20261201 }), "[]"]) {
       await expectProblem(await post(body, "192.168.1.5"), 403, "internal_only");
+      await expectProblem(await post(body, "192.168.1.5", token), 403, "internal_only");
+      await expectProblem(await post(body, "10.44.0.7"), 401, "internal_credential_required");
     }
-    // Inside it (the forwarded address, through the trusted proxy), the same bodies reach parsing and validation.
-    await expectProblem(await post("{not json", "10.44.0.7"), 400, "malformed_body");
-    await expectProblem(await post(JSON.stringify({ date: "not a date" }), "10.44.0.7"), 422, "validation_failed");
-    expect((await post("{}", "10.44.0.7")).status).toBe(200);
+    // Inside it (the forwarded address, through the trusted proxy) with the token, the same bodies reach parsing and validation.
+    await expectProblem(await post("{not json", "10.44.0.7", token), 400, "malformed_body");
+    await expectProblem(await post(JSON.stringify({ date: "not a date" }), "10.44.0.7", token), 422, "validation_failed");
+    expect((await post("{}", "10.44.0.7", token)).status).toBe(200);
   });
 });
 

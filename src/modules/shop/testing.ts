@@ -5,6 +5,8 @@ import { expect } from "bun:test";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
 import type { Mode } from "../../testing/modes";
 import { freePort } from "../../testing/ports";
+import type { Clock } from "../../platform/clock";
+import { internalCredential } from "../../platform/http/internal";
 import type { ShopModule } from ".";
 import type { CreateItemBody, Item, Order } from "./model";
 
@@ -24,6 +26,8 @@ export interface ShopTestApp {
   shop: ShopModule;
   url: string;
   port: number;
+  /** `Authorization: Bearer <internal token>`: what /internal/* and the sandbox's control routes ask for. */
+  internal: Record<string, string>;
   admin: User;
   user(prefix?: string): Promise<User>;
   item(patch?: Partial<CreateItemBody>): Promise<Item>;
@@ -46,14 +50,23 @@ export async function expectProblem(res: Response, status: number, code: string)
 
 let names = 0;
 
-export async function startShop(mode: Mode, env: Record<string, string> = {}): Promise<ShopTestApp> {
+export async function startShop(mode: Mode, env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<ShopTestApp> {
   // The port is fixed before the config is read: the sandbox's URLs point at it.
   const port = env.HOMEBASE_PORT ? Number(env.HOMEBASE_PORT) : await freePort();
-  const t = await createTestApp(mode, { ...fastResilience, ...env, HOMEBASE_PORT: String(port) });
+  const t = await createTestApp(mode, { ...fastResilience, ...env, HOMEBASE_PORT: String(port) }, undefined, undefined, options);
   t.app.listen({ hostname: "127.0.0.1", port });
   const shop = t.modules.apis.shop;
   const admin = await signupAndLogin(t, "admin");
   await t.modules.apis.accounts.promoteByEmail(admin.email);
+  // Tests that move an injected clock outlive access tokens: the admin logs in again then.
+  let adminToken = { token: admin.tokens.accessToken, at: t.platform.clock.now() };
+  const adminAccess = async () => {
+    if (t.platform.clock.now() - adminToken.at < 600_000) return adminToken.token;
+    const res = await t.request("POST", "/auth/login", { body: { email: admin.email, password: admin.password } });
+    if (res.status !== 200) throw new Error(`admin login failed: ${res.status} ${await res.text()}`);
+    adminToken = { token: ((await res.json()) as { accessToken: string }).accessToken, at: t.platform.clock.now() };
+    return adminToken.token;
+  };
 
   const retrying = async (send: () => Promise<Response>): Promise<Response> => {
     for (let i = 0; ; i++) {
@@ -81,11 +94,12 @@ export async function startShop(mode: Mode, env: Record<string, string> = {}): P
     shop,
     url: `http://127.0.0.1:${port}`,
     port,
+    internal: { authorization: `Bearer ${internalCredential(t.platform.config).token}` },
     admin,
     user: (prefix = "buyer") => signupAndLogin(t, prefix),
     async item(patch = {}) {
       const res = await t.request("POST", "/items", {
-        token: admin.tokens.accessToken,
+        token: await adminAccess(),
         body: { name: `Lutein ${++names}`, brand: "NutriCore", price: 10_000, discountRate: 10, stock: 100, categories: ["EYE"], ...patch },
       });
       if (res.status !== 201) throw new Error(`item create failed: ${res.status} ${await res.text()}`);
@@ -123,25 +137,27 @@ export interface LedgerPayment {
 
 /**
  * The sandbox PG's ledger for one partner order id, read over its control route (loopback is
- * internal): what the gateway charged, seen from outside, as the shop sees it.
+ * internal, with the internal token): what the gateway charged, seen from outside, as the shop sees it.
  */
 export async function ledger(app: ShopTestApp, partnerOrderId: string): Promise<LedgerPayment[]> {
-  const res = await fetch(`${app.url}/sandbox-pg/control/payments?partnerOrderId=${encodeURIComponent(partnerOrderId)}`);
+  const res = await fetch(`${app.url}/sandbox-pg/control/payments?partnerOrderId=${encodeURIComponent(partnerOrderId)}`, {
+    headers: app.internal,
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as LedgerPayment[];
 }
 
-/** Sets the sandbox's injected faults over its control route (loopback is internal). */
+/** Sets the sandbox's injected faults over its control route (loopback is internal, with the internal token). */
 export async function faults(app: ShopTestApp, patch: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${app.url}/sandbox-pg/control`, {
     method: "PUT",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...app.internal },
     body: JSON.stringify(patch),
   });
   expect(res.status).toBe(200);
 }
 
-/** Today's UTC day plus `days`. */
-export function day(days = 0): string {
-  return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+/** Today's UTC day plus `days`, on the real clock, or on `clock` when given. */
+export function day(days = 0, clock?: Clock): string {
+  return new Date((clock?.now() ?? Date.now()) + days * 86_400_000).toISOString().slice(0, 10);
 }

@@ -47,6 +47,9 @@ export const platformSchema = t.Object({
     description: "IPs / CIDR blocks of reverse proxies whose X-Forwarded-For is believed for the client IP (rate limits, login limits, internal routes); unset = the socket peer.",
     check: cidrListCheck(""),
   }),
+  HOMEBASE_INTERNAL_TOKEN_FILE: env.optionalString({
+    description: "A file holding the bearer token the internal routes ask for besides the IP allowlist (/internal/*, the sandbox PG's control; systemd LoadCredential=); unset = generated into the data dir (internal.token, mode 0600).",
+  }),
   HOMEBASE_EVENT_MAX_DELIVER: env.integer({ default: 5, min: 1, max: 100, description: "Attempts per consumer before an event goes to the dead letters (table dead_letters; with NATS also stream HOMEBASE_DLQ)." }),
   HOMEBASE_EVENT_RETRY_MS: env.integer({ default: 1000, min: 1, max: 60_000, description: "First retry delay of a failed event handler; doubles per attempt, capped at 30 s." }),
   HOMEBASE_EVENT_NAMESPACE: env.string({
@@ -79,6 +82,8 @@ export interface PlatformConfig {
   corsOrigins: string[];
   /** Peers whose X-Forwarded-For is believed (IPs or CIDR blocks); see src/platform/http/client-ip.ts. */
   trustedProxies: string[];
+  /** The internal routes' bearer token file (HOMEBASE_INTERNAL_TOKEN_FILE); null = generated into the data dir (src/platform/http/internal.ts). */
+  internalTokenFile: string | null;
   /** Attempts before an event goes to the dead letters. */
   eventMaxDeliver: number;
   /** First retry delay of a failed event delivery; doubles per attempt (capped at 30 s). */
@@ -108,6 +113,7 @@ function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
     bodyLimitBytes: v.HOMEBASE_BODY_LIMIT_BYTES,
     corsOrigins: v.HOMEBASE_CORS_ORIGINS,
     trustedProxies: v.HOMEBASE_TRUSTED_PROXIES,
+    internalTokenFile: v.HOMEBASE_INTERNAL_TOKEN_FILE ?? null,
     eventMaxDeliver: v.HOMEBASE_EVENT_MAX_DELIVER,
     eventRetryMs: v.HOMEBASE_EVENT_RETRY_MS,
     eventNamespace: v.HOMEBASE_EVENT_NAMESPACE,

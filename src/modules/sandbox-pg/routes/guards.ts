@@ -1,11 +1,9 @@
-// The sandbox PG's two guards, as Elysia instances whose hooks are local: they run for the
-// routes declared on that instance and for no other route of the app. Both refuse before the
-// body is parsed or validated (a parse hook that threw would answer 400, so a refused request
-// gets an empty body and the transform hook, which runs before validation, answers).
+// The sandbox PG's API guard (its control routes use the platform's internal guard), as an
+// Elysia instance whose hooks are local: they run for the routes declared on that instance and
+// for no other route of the app. It refuses before the body is parsed or validated (a parse
+// hook that threw would answer 400, so a refused request gets an empty body and the transform
+// hook, which runs before validation, answers).
 import { Elysia } from "elysia";
-import { type ClientIpResolver, ipMatcher } from "../../../platform/http/client-ip";
-import { HttpProblem } from "../../../platform/http/problem";
-import { sandboxPgErrors } from "../errors";
 
 /** Routes for callers that send `Authorization: SECRET_KEY <key>`, like KakaoPay's; others get `refusal`, a 401 in the face's own shape. */
 export function keyedInstance(name: string, prefix: string, secretKey: string, refusal: Record<string, unknown>) {
@@ -26,29 +24,3 @@ export function keyedInstance(name: string, prefix: string, secretKey: string, r
   );
 }
 
-
-/** Routes for the internal network only (the client IP as the platform resolves it, in `allowed`); others get 403 problem+json. */
-export function internalInstance<const Prefix extends string>(
-  name: string,
-  prefix: Prefix,
-  allowed: readonly string[],
-  clientIp: ClientIpResolver,
-) {
-  const isAllowed = ipMatcher(allowed);
-  const refused = new WeakSet<Request>();
-  const internal = (request: Request, server: Parameters<ClientIpResolver>[1]) => {
-    const ip = clientIp(request, server);
-    return ip !== null && isAllowed(ip);
-  };
-  return new Elysia({ name, prefix })
-    .onParse(({ request, server }) => {
-      if (internal(request, server)) return;
-      refused.add(request);
-      return {};
-    })
-    .onTransform(({ request, server }) => {
-      if (refused.has(request) || !internal(request, server)) {
-        throw new HttpProblem(403, sandboxPgErrors.internalOnly, "this endpoint is only reachable from the internal network");
-      }
-    });
-}

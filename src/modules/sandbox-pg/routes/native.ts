@@ -26,8 +26,7 @@ const nativeApproval = (p: SandboxPayment) => ({
 });
 
 // The codes of the PG's own error shape, listed so the OpenAPI document names every one.
-const { internalOnly: _problemJsonOnly, ...nativeCodes } = sandboxPgErrors;
-const NativeError = t.Object({ code: t.UnionEnum(Object.values(nativeCodes) as [string, ...string[]]), message: t.String() });
+const NativeError = t.Object({ code: t.UnionEnum(Object.values(sandboxPgErrors) as [string, ...string[]]), message: t.String() });
 const NativeApproval = t.Object({
   tid: t.String(),
   aid: t.String(),

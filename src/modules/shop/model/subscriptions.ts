@@ -46,7 +46,7 @@ export const UpdateSubscriptionBody = t.Object({ periodDays: PeriodDays }, { exa
 
 export const BillingRunBody = t.Object(
   { date: t.Optional(IsoDate) },
-  { examples: [{}, { date: "2026-12-31" }], description: "date: bill as of this UTC day (default today)" },
+  { examples: [{}, { date: "2026-12-31" }], description: "date: bill as of this UTC day (default today; never after today)" },
 );
 
 export const BillingSummary = t.Object(

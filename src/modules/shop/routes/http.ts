@@ -45,7 +45,7 @@ const statusOf: Record<ShopErrorCode, number> = {
   subscription_not_active: 409,
   subscription_busy: 409,
   charge_in_progress: 409,
-  internal_only: 403,
+  billing_date_in_future: 422,
 };
 
 export function problem(

@@ -1,20 +1,23 @@
-// Internal routes: the billing run and the recurring-charge endpoint, for the internal network only.
-import { shopErrors } from "../errors";
+// Internal routes: the billing run and the recurring-charge endpoint, behind the platform's
+// internal guard (the IP allowlist and the internal token, before the body is read).
+import { type InternalGuard, internalInstance, internalResponses } from "../../../platform/http/internal";
 import type { BillingService } from "../billing";
-import { internalInstance, type InternalCheck } from "../internal";
+import { shopErrors } from "../errors";
 import { BillingRunBody, BillingSummary, ChargeResult, SubscriptionIdParams } from "../model";
 import { errors, gatewayUnavailable, handled, tags } from "./http";
 
-export function internalRoutes(billing: BillingService, isInternal: InternalCheck) {
-  return internalInstance("homebase.shop.internal", "/internal", isInternal)
-    .post("/billing/run", ({ body }) => billing.runBilling(body.date), {
+const access =
+  "Only from HOMEBASE_SHOP_INTERNAL_ALLOW (loopback by default; 403) with `Authorization: Bearer <internal token>` (HOMEBASE_INTERNAL_TOKEN_FILE, or internal.token in the data dir; 401).";
+
+export function internalRoutes(billing: BillingService, guard: InternalGuard) {
+  return internalInstance("homebase.shop.internal", "/internal", guard)
+    .post("/billing/run", ({ body }) => handled(() => billing.runBilling(body.date)), {
       body: BillingRunBody,
-      response: { 200: BillingSummary, ...errors(400, 422, shopErrors.internalOnly) },
+      response: { 200: BillingSummary, ...errors(400, 422, shopErrors.billingDateInFuture), ...internalResponses },
       detail: {
         tags,
         summary: "Run recurring billing now (internal)",
-        description:
-          "Only from HOMEBASE_SHOP_INTERNAL_ALLOW (loopback and the WireGuard subnet by default), else 403. Safe to run from several workers at once: each due subscription is charged once.",
+        description: `${access} Charges what is due on or before the date (default today, UTC); a date after today is refused (422 billing_date_in_future). Safe to run from several workers at once: each due subscription is charged once.`,
       },
     })
     .post(
@@ -30,12 +33,13 @@ export function internalRoutes(billing: BillingService, isInternal: InternalChec
         body: BillingRunBody,
         response: {
           200: ChargeResult,
-          ...errors(400, 422, shopErrors.internalOnly, shopErrors.subscriptionNotFound, shopErrors.paymentGatewayUnavailable),
+          ...errors(400, 422, shopErrors.billingDateInFuture, shopErrors.subscriptionNotFound, shopErrors.paymentGatewayUnavailable),
+          ...internalResponses,
         },
         detail: {
           tags,
           summary: "Charge one subscription's due cycle (internal)",
-          description: "The recurring-charge endpoint: internal IPs only (403). outcome skipped when not due.",
+          description: `The recurring-charge endpoint. ${access} outcome skipped when not due; a date after today is refused (422 billing_date_in_future).`,
         },
       },
     );
