@@ -7,6 +7,9 @@ import { findChromium } from "../../testing/servers";
 import { swaggerContentSecurityPolicy } from "./openapi";
 import { startServer, type RunningServer } from "../../testing/process";
 
+/** Compiling the bundle and rendering ~110 operations: seconds when idle, over 15 s on a loaded 2-core machine. */
+const renderTimeoutMs = 60_000;
+
 interface Spec {
   paths: Record<string, Record<string, { tags?: string[]; responses?: Record<string, unknown>; summary?: string }>>;
 }
@@ -64,16 +67,21 @@ describe("OpenAPI and Swagger UI", () => {
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     // Whatever the page's CSP refuses (a script, a style, an eval) is an event: collect them.
+    // (Runs in the page: typed by hand, this project compiles without the DOM library.)
+    type PageGlobals = { cspViolations: string[]; document: EventTarget };
     await page.addInitScript(() => {
-      const seen: string[] = [];
-      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-      document.addEventListener("securitypolicyviolation", (e) => seen.push(`${e.effectiveDirective} ${e.blockedURI}`));
+      const page = globalThis as unknown as PageGlobals;
+      page.cspViolations = [];
+      page.document.addEventListener("securitypolicyviolation", (e) => {
+        const v = e as unknown as { effectiveDirective: string; blockedURI: string };
+        page.cspViolations.push(`${v.effectiveDirective} ${v.blockedURI}`);
+      });
     });
     const response = await page.goto(`${server.url}/swagger`);
-    await page.waitForSelector(".opblock", { timeout: 15_000 });
+    await page.waitForSelector(".opblock", { timeout: renderTimeoutMs });
     const rendered = await page.locator(".opblock").count();
     await page.screenshot({ path: join(tmpdir(), "homebase-swagger.png"), fullPage: false });
-    const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+    const violations = await page.evaluate(() => (globalThis as unknown as PageGlobals).cspViolations);
     await context.close();
 
     expect(response?.headers()["content-security-policy"]).toBe(swaggerContentSecurityPolicy);
@@ -81,7 +89,7 @@ describe("OpenAPI and Swagger UI", () => {
     expect(errors).toEqual([]);
     expect(violations).toEqual([]);
     expect(rendered).toBe(expected);
-  });
+  }, 2 * renderTimeoutMs);
 
   test("/swagger is served with a strict Content-Security-Policy and has no inline script", async () => {
     const res = await fetch(`${server.url}/swagger`);
@@ -112,7 +120,7 @@ describe("OpenAPI and Swagger UI", () => {
     try {
       const page = await context.newPage();
       await page.goto(`${server.url}/swagger`);
-      await page.waitForSelector(".opblock", { timeout: 15_000 });
+      await page.waitForSelector(".opblock", { timeout: renderTimeoutMs });
       await page.locator(".auth-wrapper .btn.authorize").click();
       await page.locator(".auth-container input").fill(token);
       await page.locator(".auth-btn-wrapper .btn.modal-btn.auth").first().click();
@@ -124,5 +132,5 @@ describe("OpenAPI and Swagger UI", () => {
     } finally {
       await context.close();
     }
-  });
+  }, 2 * renderTimeoutMs);
 });
