@@ -51,11 +51,14 @@ export interface ChatSettings {
   roomListPerMinute: number;
   /** Most participants listed in a join reply. */
   maxParticipantsListed: number;
+  /** Password rooms one user may create per hour (each costs an Argon2 hash); default 10. */
+  passwordRoomsPerHour?: number;
 }
 
 // Argon2id at OWASP's minimum, like account passwords: a leaked store must not give room passwords away.
 const argon2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
 const wrongPasswordRule: RateLimitRule = { name: "chat_room_password", limit: 10, windowMs: 5 * 60_000, blockMs: 5 * 60_000 };
+const defaultPasswordRoomsPerHour = 10;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -124,6 +127,12 @@ export class ChatService {
   async createRoom(actor: Actor, body: { name: string; password?: string }): Promise<Room> {
     // The schema refused a blank name; the spaces around a real one are dropped.
     const name = body.name.trim();
+    if (body.password !== undefined) {
+      // Counted before the hash: parallel creations past the limit never reach Argon2.
+      const rule = { name: "chat_password_room", limit: this.settings.passwordRoomsPerHour ?? defaultPasswordRoomsPerHour, windowMs: 3_600_000 };
+      const gate = await this.limiter.take([{ key: `chat-password-rooms:${actor.userId}`, rule }]);
+      if (!gate.allowed) throw problems.tooManyRequests(chatErrors.rateLimited, gate.retryAfterMs, "too many password rooms created; try later");
+    }
     const now = this.clock.now();
     const room: RoomRecord = {
       id: Bun.randomUUIDv7(),
@@ -183,12 +192,11 @@ export class ChatService {
   private async checkPassword(room: RoomRecord, userId: string, password: string | undefined): Promise<void> {
     if (password === undefined || password === "") throw problems.unauthorized(chatErrors.roomPasswordRequired, "this room is secret: send its password");
     const key = `chat-room-password:${room.id}:${userId}`;
-    const gate = await this.limiter.peek(key, wrongPasswordRule);
+    // Taken before the hash is verified: parallel guesses past the limit never reach Argon2.
+    const gate = await this.limiter.take([{ key, rule: wrongPasswordRule }]);
     if (!gate.allowed) throw problems.tooManyRequests(chatErrors.roomPasswordRateLimited, gate.retryAfterMs, "too many wrong passwords for this room; try later");
-    if (!(await Bun.password.verify(password, room.passwordHash!))) {
-      await this.limiter.hit(key, wrongPasswordRule);
-      throw problems.unauthorized(chatErrors.wrongPassword, "the room password is wrong");
-    }
+    if (!(await Bun.password.verify(password, room.passwordHash!))) throw problems.unauthorized(chatErrors.wrongPassword, "the room password is wrong");
+    await this.limiter.reset(key);
   }
 
   /** Leaves (idempotent). Every connection of the user stops getting the room's events. */
