@@ -202,7 +202,8 @@ export async function startHomebase(ctx: BenchContext, env: Record<string, strin
   const launcher = join(mkdtempSync(join(tmpdir(), "homebase-bench-bin-")), "pinned.sh");
   // taskset in front of the binary; startServer runs the file named by `bin`.
   writeFileSync(launcher, `#!/bin/sh\nexec ${pin(0, [bin]).join(" ")} "$@"\n`, { mode: 0o755 });
-  const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn", ...env }, { bin: launcher, dataDir });
+  // Scenarios sign up hundreds of users from loopback: the signup throttle is not what they measure.
+  const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_SIGNUP_PER_IP: "0", ...env }, { bin: launcher, dataDir });
   ctx.cleanup.push(async () => {
     await server.stop();
     if (!dataDir) rmSync(server.dataDir, { recursive: true, force: true });
