@@ -5,7 +5,7 @@
 // shop's public URL, and its control routes are open to the shop's internal network.
 import { t, type Static } from "elysia";
 import { cidrListCheck, env } from "../../platform/config";
-import { type InternalCredential, internalCredential } from "../../platform/http/internal";
+import { dataDirSecret, type InternalCredential, internalCredential } from "../../platform/http/internal";
 import type { PlatformConfig } from "../../platform";
 
 export const sandboxPgConfigSchema = t.Object({
@@ -17,9 +17,9 @@ export const sandboxPgConfigSchema = t.Object({
       description: "Mount the built-in sandbox PG at /sandbox-pg (default: on when HOMEBASE_SHOP_PG=sandbox).",
     }),
   ),
-  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.string({
-    default: "DEV-SANDBOX-SECRET",
-    description: "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it).",
+  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.optionalString({
+    description:
+      "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it); unset = generated into the data dir (sandbox-pg.secret, mode 0600). Set it on both sides when the shop pays through another server's sandbox.",
     secret: true,
   }),
   HOMEBASE_SANDBOX_PG_ERROR_PCT: env.integer({
@@ -58,7 +58,10 @@ export const sandboxPgConfigSchema = t.Object({
 export interface SandboxPgConfig {
   /** Mounted at /sandbox-pg: HOMEBASE_SANDBOX_PG, else whether the shop pays through it. */
   enabled: boolean;
+  /** The merchant key its API asks for: HOMEBASE_SANDBOX_PG_SECRET_KEY, or generated into the data dir. */
   secretKey: string;
+  /** Where the key came from; `file` is the generated one's path. */
+  secretSource: { kind: "env" } | { kind: "file"; file: string };
   /** Base of the buyer's checkout page: <publicUrl>/sandbox-pg/checkout/<tid>. */
   publicUrl: string;
   /** CIDRs allowed to use the control routes (loopback by default). */
@@ -74,13 +77,30 @@ export interface SandboxPgConfig {
   hangMs: number;
 }
 
+/** The name of the generated key's file in the data dir (the shop's config reads the same file). */
+export const sandboxSecretFileName = "sandbox-pg.secret";
+
+/**
+ * No default key anyone could read in the README: unset, one is generated into the data dir
+ * (only when the sandbox is mounted; the shop in the same data dir reads the same file).
+ */
+function sandboxSecretKey(given: string | undefined, enabled: boolean, dataDir: string): Pick<SandboxPgConfig, "secretKey"> & { source: SandboxPgConfig["secretSource"] } {
+  if (given !== undefined) return { secretKey: given, source: { kind: "env" } };
+  if (!enabled) return { secretKey: "", source: { kind: "env" } };
+  const { secret, file } = dataDirSecret(dataDir, sandboxSecretFileName, "HOMEBASE_SANDBOX_PG_SECRET_KEY");
+  return { secretKey: secret, source: { kind: "file", file } };
+}
+
 export function resolveSandboxPgConfig(v: Static<typeof sandboxPgConfigSchema>, platform: PlatformConfig): SandboxPgConfig {
   const { host, port } = platform;
   // The server's own address as seen from itself: a wildcard listen address is reached on loopback.
   const self = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  const enabled = v.HOMEBASE_SANDBOX_PG === undefined ? v.HOMEBASE_SHOP_PG === "sandbox" : v.HOMEBASE_SANDBOX_PG === "on";
+  const key = sandboxSecretKey(v.HOMEBASE_SANDBOX_PG_SECRET_KEY, enabled, platform.dataDir);
   return {
-    enabled: v.HOMEBASE_SANDBOX_PG === undefined ? v.HOMEBASE_SHOP_PG === "sandbox" : v.HOMEBASE_SANDBOX_PG === "on",
-    secretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,
+    enabled,
+    secretKey: key.secretKey,
+    secretSource: key.source,
     publicUrl: (v.HOMEBASE_SHOP_PUBLIC_URL ?? `http://${self}:${port}`).replace(/\/+$/, ""),
     controlAllow: v.HOMEBASE_SHOP_INTERNAL_ALLOW,
     internal: internalCredential(platform),

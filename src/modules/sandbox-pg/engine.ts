@@ -87,8 +87,11 @@ export class SandboxPg {
   constructor(
     db: Database,
     private readonly writer: GroupCommitWriter,
-    /** Base of the buyer-facing checkout page: <publicUrl>/sandbox-pg/checkout/<tid>. */
-    private readonly checkoutBase: string,
+    /**
+     * The shop's public URL: the checkout page is <publicUrl>/sandbox-pg/checkout/<tid>, and the
+     * only place the page sends a buyer back to (no data:, no other site).
+     */
+    private readonly publicUrl: string,
     faults: Omit<SandboxFaults, "declineUsers">,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -121,6 +124,8 @@ export class SandboxPg {
     return this.run("ready", key, p, () => {
       if (!Number.isSafeInteger(p.amount) || p.amount <= 0)
         return fail("rejected", errors.invalidAmount, "amount must be a positive integer");
+      const foreign = [p.approvalUrl, p.cancelUrl, p.failUrl].find((url) => !this.returnsToShop(url));
+      if (foreign !== undefined) return this.foreignUrl(foreign);
       const now = this.clock.now();
       const row: Omit<PaymentRow, "pg_token" | "cancelled_amount"> = {
         tid: randomId("T"),
@@ -143,7 +148,7 @@ export class SandboxPg {
       this.q.insert.run(row);
       return {
         ok: true,
-        value: { ...view({ ...row, pg_token: null, cancelled_amount: 0 }), redirectUrl: `${this.checkoutBase}/${row.tid}` },
+        value: { ...view({ ...row, pg_token: null, cancelled_amount: 0 }), redirectUrl: `${this.publicUrl}/sandbox-pg/checkout/${row.tid}` },
       };
     });
   }
@@ -158,6 +163,9 @@ export class SandboxPg {
       const row = this.q.payment.get(tid);
       if (!row) return fail("not_found", errors.paymentNotFound, "no such payment");
       if (row.status !== "READY") return fail("rejected", errors.notReady, `the payment is ${row.status}`);
+      // Rows from before the check: where it would go is checked again, nothing changes if refused.
+      const target = action === "approve" ? row.approval_url! : action === "cancel" ? row.cancel_url! : row.fail_url!;
+      if (!this.returnsToShop(target)) return this.foreignUrl(target);
       const now = this.clock.now();
       if (action === "approve") {
         const token = randomId("").toLowerCase();
@@ -264,6 +272,24 @@ export class SandboxPg {
       this.q.inactivateSid.run(now, sid);
       return { ok: true, value: { sid, status: "INACTIVE", inactivatedAt: new Date(now).toISOString() } };
     });
+  }
+
+  /** Whether a URL is on the shop's public URL (same origin, under its path): where a buyer may be sent. */
+  private returnsToShop(raw: string): boolean {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      return false;
+    }
+    const base = new URL(this.publicUrl);
+    const path = base.pathname.replace(/\/+$/, "");
+    return url.origin === base.origin && (url.pathname === path || url.pathname.startsWith(`${path}/`)) && !url.username && !url.password;
+  }
+
+  private foreignUrl(url: string): Failure {
+    const shown = url.length > 60 ? `${url.slice(0, 60)}…` : url;
+    return fail("rejected", errors.invalidRedirectUrl, `${shown} is not on the shop's public URL (${this.publicUrl}); the buyer is only sent back there`);
   }
 
   private declines(userId: string): boolean {

@@ -17,6 +17,8 @@ export const sandboxPgErrors = {
   sidInactive: "sid_inactive",
   invalidCancelAmount: "invalid_cancel_amount",
   idempotencyKeyReused: "idempotency_key_reused",
+  /** An approval, cancel or fail URL off the shop's public URL (HOMEBASE_SHOP_PUBLIC_URL). */
+  invalidRedirectUrl: "invalid_redirect_url",
 } as const;
 
 export type SandboxPgErrorCode = (typeof sandboxPgErrors)[keyof typeof sandboxPgErrors];

@@ -15,7 +15,7 @@ import { waitFor } from "../../testing/wait";
 import { modules } from "../index";
 import { sandboxPgErrors } from "./errors";
 import { sandboxPgModule } from "./index";
-import { secret, startSandbox, type SandboxTestApp } from "./testing";
+import { startSandbox, type SandboxTestApp } from "./testing";
 
 describe.each(modes)("sandbox PG (%s)", (mode) => {
   let app: SandboxTestApp;
@@ -36,9 +36,9 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
           quantity: 1,
           amount: 5_000,
           recurring: false,
-          approvalUrl: "http://shop.test/ok",
-          cancelUrl: "http://shop.test/cancel",
-          failUrl: "http://shop.test/fail",
+          approvalUrl: `${app.url}/ok`,
+          cancelUrl: `${app.url}/cancel`,
+          failUrl: `${app.url}/fail`,
           ...extra,
         },
         key ? { "idempotency-key": key } : {},
@@ -153,7 +153,7 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
       try {
         const aborted = await fetch(`${app.url}/sandbox-pg/v1/payments`, {
           method: "POST",
-          headers: { "content-type": "application/json", authorization: `SECRET_KEY ${secret}`, "idempotency-key": `${slowOrder}:ready` },
+          headers: { "content-type": "application/json", authorization: `SECRET_KEY ${app.secret}`, "idempotency-key": `${slowOrder}:ready` },
           body: JSON.stringify({
             partnerOrderId: slowOrder,
             partnerUserId: "u1",
@@ -161,9 +161,9 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
             quantity: 1,
             amount: 100,
             recurring: false,
-            approvalUrl: "http://a.test/",
-            cancelUrl: "http://a.test/",
-            failUrl: "http://a.test/",
+            approvalUrl: `${app.url}/`,
+            cancelUrl: `${app.url}/`,
+            failUrl: `${app.url}/`,
           }),
           signal: AbortSignal.timeout(50),
         }).then(
@@ -178,7 +178,7 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
       await waitFor(() => app.engine.payments(slowOrder).length === 1, { what: "the held-back payment" });
       const again = await ready(
         slowOrder,
-        { itemName: "x", amount: 100, approvalUrl: "http://a.test/", cancelUrl: "http://a.test/", failUrl: "http://a.test/" },
+        { itemName: "x", amount: 100, approvalUrl: `${app.url}/`, cancelUrl: `${app.url}/`, failUrl: `${app.url}/` },
         `${slowOrder}:ready`,
       );
       expect(again.body.tid).toBe(app.engine.payments(slowOrder)[0]!.tid);
@@ -205,8 +205,8 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
         });
       }
       // With it, the same bodies reach parsing and validation.
-      expect((await send("/sandbox-pg/v1/payments", "{not json", { authorization: `SECRET_KEY ${secret}` })).status).toBe(400);
-      expect((await send("/sandbox-pg/v1/payments", "{}", { authorization: `SECRET_KEY ${secret}` })).status).toBe(422);
+      expect((await send("/sandbox-pg/v1/payments", "{not json", { authorization: `SECRET_KEY ${app.secret}` })).status).toBe(400);
+      expect((await send("/sandbox-pg/v1/payments", "{}", { authorization: `SECRET_KEY ${app.secret}` })).status).toBe(422);
     });
 
     test("the checkout page needs no key (it is the buyer's browser)", async () => {

@@ -2,18 +2,19 @@
 // checkout page redirects, and its control routes need a socket peer), and calls in its shapes.
 import { expect } from "bun:test";
 import { createTestApp, type TestApp } from "../../testing/app";
+import { moduleConfig } from "../../config";
 import { internalCredential } from "../../platform/http/internal";
 import type { Mode } from "../../testing/modes";
 import { freePort } from "../../testing/ports";
 import type { SandboxPg } from "./engine";
 import { sandboxPgModule } from "./index";
 
-export const secret = "DEV-SANDBOX-SECRET";
-
 export interface SandboxTestApp {
   t: TestApp;
   url: string;
   engine: SandboxPg;
+  /** The merchant key its API asks for (generated into the test's data dir unless the env sets one). */
+  secret: string;
   /** `Authorization: Bearer <internal token>`: what the control routes ask for. */
   internal: Record<string, string>;
   /** POST JSON with the secret key (and any other headers). */
@@ -34,10 +35,12 @@ export async function startSandbox(mode: Mode, env: Record<string, string> = {})
   const engine = t.modules.apis["sandbox-pg"].engine;
   if (!engine) throw new Error("the sandbox PG is not mounted");
   const internal = { authorization: `Bearer ${internalCredential(t.platform.config).token}` };
+  const secret = moduleConfig(t.platform.config, sandboxPgModule).secretKey;
   return {
     t,
     url,
     engine,
+    secret,
     internal,
     async post(path, body, headers = {}) {
       const res = await fetch(`${url}${path}`, {

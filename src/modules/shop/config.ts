@@ -5,7 +5,7 @@
 import { Cron } from "croner";
 import { t, type Static } from "elysia";
 import { cidrListCheck, ConfigError, env } from "../../platform/config";
-import { type InternalCredential, internalCredential } from "../../platform/http/internal";
+import { dataDirSecret, type InternalCredential, internalCredential } from "../../platform/http/internal";
 import type { PlatformConfig } from "../../platform";
 
 const cronCheck = (expr: string): string | undefined => {
@@ -95,9 +95,9 @@ export const shopConfigSchema = t.Object({
     description: "Unpaid orders older than this are cancelled and their stock released.",
   }),
   // Shared with the sandbox-pg module, which declares it the same way: the key its API asks for.
-  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.string({
-    default: "DEV-SANDBOX-SECRET",
-    description: "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it).",
+  HOMEBASE_SANDBOX_PG_SECRET_KEY: env.optionalString({
+    description:
+      "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it); unset = generated into the data dir (sandbox-pg.secret, mode 0600). Set it on both sides when the shop pays through another server's sandbox.",
     secret: true,
   }),
 });
@@ -135,7 +135,10 @@ export interface ShopConfig {
   mainTtlMs: number;
   /** Unpaid (REQUEST) orders older than this are cancelled and their stock released. */
   orderTtlMin: number;
-  /** The key the sandbox adapter sends (HOMEBASE_SANDBOX_PG_SECRET_KEY). */
+  /**
+   * The key the sandbox adapter sends: HOMEBASE_SANDBOX_PG_SECRET_KEY, or the one the sandbox-pg
+   * module generated into the data dir (sandbox-pg.secret); "" when the shop pays through KakaoPay.
+   */
   sandboxSecretKey: string;
 }
 
@@ -173,6 +176,9 @@ export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: 
     internal: internalCredential(platform),
     mainTtlMs: v.HOMEBASE_SHOP_MAIN_TTL_MS,
     orderTtlMin: v.HOMEBASE_SHOP_ORDER_TTL_MIN,
-    sandboxSecretKey: v.HOMEBASE_SANDBOX_PG_SECRET_KEY,
+    sandboxSecretKey:
+      v.HOMEBASE_SANDBOX_PG_SECRET_KEY ??
+      // The sandbox-pg module's generated key (same file name there): the same data dir, the same key.
+      (pg === "sandbox" ? dataDirSecret(platform.dataDir, "sandbox-pg.secret", "HOMEBASE_SANDBOX_PG_SECRET_KEY").secret : ""),
   };
 }

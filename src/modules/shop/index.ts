@@ -1,6 +1,8 @@
 // The shop module: catalog, reviews, carts, orders, payments through a PaymentGateway behind
 // timeout/retry/circuit breaker, subscriptions with recurring billing, internal endpoints.
 // The gateway is KakaoPay, or the sandbox PG (its own module, reached over HTTP like any PG).
+import { existsSync, statSync } from "node:fs";
+import type { Check } from "../../platform/doctor";
 import { createInternalGuard } from "../../platform/http/internal";
 import { defineModule } from "../../platform/module";
 import { accountsModule } from "../accounts";
@@ -59,6 +61,26 @@ function adapter(s: ShopConfig): PaymentGateway {
   return new SandboxGateway(s.pgUrl, s.sandboxSecretKey);
 }
 
+/** Said at start and by `homebase doctor`: whether money really moves. */
+export function paymentsCheck(s: ShopConfig): Check {
+  if (s.pg === "kakaopay") return { status: "pass", name: "payments", detail: `real: KakaoPay at ${s.pgUrl}` };
+  return {
+    status: "warn",
+    name: "payments",
+    detail: `SIMULATED: the shop pays through the sandbox PG at ${s.pgUrl}; no money moves (HOMEBASE_SHOP_PG=kakaopay for real payments)`,
+  };
+}
+
+function internalTokenCheck(s: ShopConfig): Check {
+  const { source, file } = s.internal;
+  if (source === "secret-file") return { status: "pass", name: "internal token", detail: `from HOMEBASE_INTERNAL_TOKEN_FILE (${file})` };
+  if (!existsSync(file)) return { status: "warn", name: "internal token", detail: `${file} does not exist yet (generated on first start)` };
+  const mode = statSync(file).mode & 0o777;
+  return mode & 0o077
+    ? { status: "fail", name: "internal token", detail: `${file} is readable by others (mode ${mode.toString(8)}); chmod 600` }
+    : { status: "pass", name: "internal token", detail: `generated, ${file} mode ${mode.toString(8)}` };
+}
+
 export const shopModule = defineModule({
   name: "shop",
   tag: {
@@ -68,8 +90,11 @@ export const shopModule = defineModule({
   },
   config: { schema: shopConfigSchema, resolve: resolveShopConfig },
   migrations: [{ version: 1, name: "shop", sql: shopSql, legacyVersion: 7 }],
+  doctor: (s) => [paymentsCheck(s), internalTokenCheck(s)],
   setup({ platform, config: s, logger, use }) {
     const { clock, locks } = platform;
+    const payments = paymentsCheck(s);
+    if (payments.status === "warn") logger.warn("payments are simulated: no money moves", { detail: payments.detail });
     const stores = sqliteStores(platform.db, platform.writer, platform.events);
     const gateway = new ResilientGateway(
       adapter(s),

@@ -12,7 +12,8 @@ import { KakaoPayGateway } from "./payments/kakaopay-gateway";
 import { GatewayError } from "./payments/port";
 import { expectProblem, faults, ledger, startShop, type ShopTestApp, type User } from "./testing";
 
-const secret = "DEV-SANDBOX-SECRET";
+// The KakaoPay adapter's key: the sandbox's own, set on both sides (as for another server's sandbox).
+const secret = "kakaopay-facade-test-key";
 
 async function counter(app: ShopTestApp, outcome: string): Promise<number> {
   const metric = app.t.platform.metrics.registry.getSingleMetric("homebase_payment_gateway_calls_total");
@@ -122,7 +123,7 @@ describe.each(modes)("payments (%s)", (mode) => {
         subscriptionCid: "TCSUBSCRIP",
       });
       const orderId = `k-${Bun.randomUUIDv7()}`;
-      const urls = { approvalUrl: "http://shop.test/ok", cancelUrl: "http://shop.test/c", failUrl: "http://shop.test/f" };
+      const urls = { approvalUrl: `${kakao.url}/ok`, cancelUrl: `${kakao.url}/c`, failUrl: `${kakao.url}/f` };
       const ready = await gw.ready({
         idempotencyKey: `${orderId}:r`,
         orderId,
@@ -264,6 +265,7 @@ async function startShopOnOwnFacade(mode: (typeof modes)[number]): Promise<ShopT
     HOMEBASE_PORT: String(port),
     HOMEBASE_SHOP_PG: "kakaopay",
     HOMEBASE_KAKAOPAY_SECRET_KEY: secret,
+    HOMEBASE_SANDBOX_PG_SECRET_KEY: secret,
     HOMEBASE_SANDBOX_PG: "on",
     HOMEBASE_SHOP_PG_URL: `http://127.0.0.1:${port}/sandbox-pg/kakao`,
   });

@@ -62,9 +62,9 @@ export function nativeRoutes(engine: SandboxPg, secretKey: string) {
           quantity: t.Integer({ minimum: 1 }),
           amount: t.Integer({ minimum: 1 }),
           recurring: t.Boolean({ description: "First payment of a subscription: approval yields a SID" }),
-          approvalUrl: t.String({ format: "uri" }),
-          cancelUrl: t.String({ format: "uri" }),
-          failUrl: t.String({ format: "uri" }),
+          approvalUrl: t.String({ format: "uri", description: "On the shop's public URL (HOMEBASE_SHOP_PUBLIC_URL), else 400 invalid_redirect_url" }),
+          cancelUrl: t.String({ format: "uri", description: "On the shop's public URL, like approvalUrl" }),
+          failUrl: t.String({ format: "uri", description: "On the shop's public URL, like approvalUrl" }),
         }),
         response: { 200: t.Object({ tid: t.String(), redirectUrl: t.String(), createdAt: t.String() }), ...nativeErrors },
         detail: { tags, summary: "Sandbox PG: start a payment", description: "Built-in sandbox payment gateway (native API)." },
@@ -145,7 +145,7 @@ export function checkoutRoutes(engine: SandboxPg) {
         tags,
         summary: "Sandbox PG: the buyer's checkout page",
         description:
-          "Stands in for the buyer approving in the PG's app: redirects to the approval URL with pg_token (or to the cancel/fail URL).",
+          "Stands in for the buyer approving in the PG's app: redirects to the approval URL with pg_token (or to the cancel/fail URL) — only ever on the shop's public URL (409 invalid_redirect_url otherwise).",
       },
     },
   );
