@@ -164,3 +164,44 @@ export const matrix: Record<string, Rule> = {
   "PUT /sandbox-pg/control": r("internal", () => "/sandbox-pg/control", { body: () => ({ errorPct: 0 }) }),
   "GET /sandbox-pg/control/payments": r("internal", (w) => `/sandbox-pg/control/payments?partnerOrderId=${w.ids.paidOrder}`),
 };
+
+// ---- WebSocket operations after the socket's session ended --------------------------------------
+
+/**
+ * Each way a socket's session ends (chaos/authz.test.ts, "websocket operations after a session
+ * ends"): the close code the socket gets within a second, and the code a new upgrade with its
+ * token gets. `password`: the socket is on the user's other session (the changing one stays).
+ */
+export const sessionEnds = {
+  logout: { close: 4001, upgrade: "session_revoked" },
+  "logout-all": { close: 4001, upgrade: "session_revoked" },
+  password: { close: 4001, upgrade: "session_revoked" },
+  "refresh-reuse": { close: 4001, upgrade: "session_revoked" },
+  deletion: { close: 4001, upgrade: "session_revoked" },
+  expiry: { close: 4002, upgrade: "token_expired" },
+} as const;
+export type SessionEndCause = keyof typeof sessionEnds;
+
+/** What the ops name: the victim's room and message, and a token of theirs (for `auth`). */
+export interface WsTargets {
+  roomId: string;
+  messageId: string;
+  token: string;
+  tag: string;
+}
+
+/**
+ * Every client op of the socket protocol (a new op without an entry fails the test), sent by a
+ * client that ignores the server's close: none may be served.
+ */
+export const wsOps: Record<string, (x: WsTargets) => Record<string, unknown>> = {
+  join: (x) => ({ op: "join", roomId: x.roomId, ref: "join" }),
+  leave: (x) => ({ op: "leave", roomId: x.roomId, ref: "leave" }),
+  send: (x) => ({ op: "send", roomId: x.roomId, clientMsgId: `after-${x.tag}`, kind: "text", content: `after ${x.tag}`, ref: "send" }),
+  history: (x) => ({ op: "history", roomId: x.roomId, ref: "history" }),
+  read: (x) => ({ op: "read", roomId: x.roomId, upToMessageId: x.messageId, ref: "read" }),
+  delete: (x) => ({ op: "delete", messageId: x.messageId, ref: "delete" }),
+  typing: (x) => ({ op: "typing", roomId: x.roomId, ref: "typing" }),
+  ping: () => ({ op: "ping", ref: "ping" }),
+  auth: (x) => ({ op: "auth", token: x.token, ref: "auth" }),
+};

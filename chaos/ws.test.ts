@@ -1,14 +1,20 @@
 // WebSocket abuse on /ws: 10,000 malformed JSON frames, protocol-level garbage on raw sockets,
 // oversized messages, a flood from many sockets at once, unauthenticated upgrades, a secret
 // room without its password. Each is refused with an error code or closed with a close code;
-// the process stays up and a bystander pair keeps talking throughout.
+// the process stays up and a bystander pair keeps talking throughout. Then the authorization
+// matrix's WebSocket part: every op after each way a session ends.
 // (chat/abuse.test.ts covers the single-socket flood, the slow reader and the frame-size close.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as tcpConnect, type Socket } from "node:net";
+import { ClientOps } from "../src/modules/chat/model";
 import { ChatClient } from "../src/modules/chat/testkit";
+import { ManualClock } from "../src/platform/clock";
+import { createTestApp, type TestApp } from "../src/testing/app";
+import { modes } from "../src/testing/modes";
 import { waitFor } from "../src/testing/wait";
 import { listeningApp, type ListeningApp } from "./app";
 import { call, login, must, signup, type Session } from "./lib";
+import { type SessionEndCause, sessionEnds, wsOps } from "./matrix";
 
 /** A raw client: upgrade by hand, then write whatever bytes we like. */
 async function rawSocket(port: number, token: string): Promise<{ socket: Socket; closed: Promise<Buffer> }> {
@@ -219,5 +225,175 @@ describe("websocket abuse", () => {
     expect(intruder.all((e) => JSON.stringify(e).includes("for members only"))).toEqual([]);
     expect(owners.all((e) => e.event === "message" && e.message.content === "let me in")).toEqual([]);
     expect((await call(app.base, "GET", "/health/ready")).status).toBe(200);
+  });
+});
+
+/** A raw client that parses the server's frames and keeps writing whatever it likes after a close. */
+async function rawClient(port: number, token: string) {
+  const socket = tcpConnect({ host: "127.0.0.1", port });
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  const texts: Array<{ at: number; data: any }> = [];
+  let close: { code: number; at: number } | null = null;
+  let tcpClosed = false;
+  const parse = () => {
+    if (!upgraded) {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      if (!buf.toString("latin1").startsWith("HTTP/1.1 101")) throw new Error(`no upgrade: ${buf.toString("latin1").slice(0, 100)}`);
+      upgraded = true;
+      buf = buf.subarray(end + 4);
+    }
+    // Server frames are unmasked: FIN|opcode, length (7, 16 or 64 bits), payload.
+    while (buf.length >= 2) {
+      let len = buf[1]! & 0x7f;
+      let at = 2;
+      if (len === 126) [len, at] = [buf.readUInt16BE(2), 4];
+      else if (len === 127) [len, at] = [Number(buf.readBigUInt64BE(2)), 10];
+      if (buf.length < at + len) return;
+      const payload = buf.subarray(at, at + len);
+      const opcode = buf[0]! & 0x0f;
+      if (opcode === 0x1) texts.push({ at: performance.now(), data: JSON.parse(payload.toString("utf8")) });
+      if (opcode === 0x8) close = { code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005, at: performance.now() };
+      buf = buf.subarray(at + len);
+    }
+  };
+  socket.on("data", (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    parse();
+  });
+  socket.on("close", () => (tcpClosed = true));
+  socket.on("error", () => undefined);
+  socket.write(
+    `GET /ws?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+  const client = {
+    texts,
+    get close() {
+      return close;
+    },
+    get tcpClosed() {
+      return tcpClosed;
+    },
+    send: (op: Record<string, unknown>) => void (socket.writable && socket.write(frame(0x1, Buffer.from(JSON.stringify(op))))),
+    next: async (match: (e: any) => boolean, what: string) => {
+      await waitFor(() => texts.some((t) => match(t.data)), { what, timeoutMs: 5_000 });
+      return texts.find((t) => match(t.data))!.data;
+    },
+    end: () => socket.end(),
+  };
+  await client.next((e) => e.event === "ready", "ready");
+  return client;
+}
+
+// The authorization matrix's WebSocket part: for each way a session ends, a socket of that
+// session is closed (4001/4002) within a second, then a client that ignores the close sends every
+// op of the protocol: none is served (no reply, no message stored or broadcast, no delete, no
+// leave, no read mark), and the token opens no new socket.
+describe.each(modes)("authorization matrix: websocket operations after a session ends (%s)", (mode) => {
+  const clock = new ManualClock();
+  let t: TestApp;
+  let base: string;
+  let port: number;
+  const clients: ChatClient[] = [];
+  const measured: string[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp(mode, { HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL" }, undefined, undefined, { clock });
+    t.app.listen({ hostname: "127.0.0.1", port: 0 });
+    port = t.app.server!.port!;
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    console.info(`[ws matrix ${mode}] closed after: ${measured.join(", ")}`);
+    await t.app.stop(true);
+    await t.close();
+  });
+
+  test("every op of the protocol is in the matrix", () => {
+    expect(Object.keys(wsOps).sort()).toEqual(Object.keys(ClientOps).sort());
+  });
+
+  test.each(Object.keys(sessionEnds) as SessionEndCause[])("%s: closed within a second, then nothing is served", async (cause) => {
+    const expected = sessionEnds[cause];
+    const owner = await signup(base, "wsmown");
+    const victim = await signup(base, "wsmvic");
+    const other = await login(base, victim);
+    const roomId = (await must(base, "POST", "/rooms", { token: owner.accessToken, body: { name: `matrix ${cause}` } })).id as string;
+    await must(base, "POST", `/rooms/${roomId}/join`, { token: victim.accessToken, body: {} });
+    const bystander = await ChatClient.connect(base, owner.accessToken);
+    clients.push(bystander);
+    await bystander.join(roomId);
+
+    // The socket is on the session that ends: the other one for a password change.
+    const token = cause === "password" ? other.accessToken : victim.accessToken;
+    const raw = await rawClient(port, token);
+    raw.send({ op: "join", roomId, ref: "j" });
+    await raw.next((e) => e.event === "joined", "joined");
+    raw.send({ op: "send", roomId, clientMsgId: "before", kind: "text", content: `before ${cause}`, ref: "b" });
+    const before = (await raw.next((e) => e.event === "message" && e.message.clientMsgId === "before", "own message")).message.id as string;
+    await bystander.next((e) => e.event === "message" && e.message.clientMsgId === "before", "the victim's message");
+
+    let ownerToken = owner.accessToken;
+    if (cause === "expiry") {
+      // Most of the way to the tokens' expiry, then the bystander (only) takes a fresh token.
+      clock.advance(600_000);
+      ownerToken = (await login(base, owner)).accessToken;
+      bystander.send({ op: "auth", token: ownerToken, ref: "renew" });
+      await bystander.next((e) => e.event === "authenticated" && e.ref === "renew", "the bystander's renewal");
+    }
+    const act = { token: victim.accessToken };
+    const start = performance.now();
+    switch (cause) {
+      case "logout":
+        await must(base, "POST", "/auth/logout", act);
+        break;
+      case "logout-all":
+        await must(base, "POST", "/auth/logout-all", act);
+        break;
+      case "password":
+        await must(base, "POST", "/me/password", { ...act, body: { currentPassword: victim.password, newPassword: "Changed-secret-9!" } });
+        break;
+      case "refresh-reuse":
+        await must(base, "POST", "/auth/refresh", { body: { refreshToken: victim.refreshToken } });
+        await must(base, "POST", "/auth/refresh", { body: { refreshToken: victim.refreshToken } }, [401]);
+        break;
+      case "deletion":
+        await must(base, "DELETE", "/me", { ...act, body: { password: victim.password } });
+        break;
+      case "expiry":
+        clock.advance(300_000);
+        break;
+    }
+    await waitFor(() => raw.close !== null, { what: `the close after ${cause}`, timeoutMs: 3_000 });
+    const ms = raw.close!.at - start;
+    measured.push(`${cause} ${ms.toFixed(0)} ms`);
+    expect({ code: raw.close!.code, withinASecond: ms < 1_000 }).toEqual({ code: expected.close, withinASecond: true });
+
+    // Ignore the close and try everything; a fresh token of the user's for `auth` where one exists.
+    const fresh = cause === "deletion" ? token : (await login(base, { email: victim.email, password: cause === "password" ? "Changed-secret-9!" : victim.password })).accessToken;
+    const repliesBefore = raw.texts.length;
+    for (const make of Object.values(wsOps)) raw.send(make({ roomId, messageId: before, token: fresh, tag: cause }));
+    raw.end();
+    await waitFor(() => raw.tcpClosed, { what: "the connection to end" });
+    expect(raw.texts.slice(repliesBefore).map((x) => x.data)).toEqual([]);
+
+    // A barrier through the same room: nothing of the victim's came before it.
+    await bystander.say(roomId, `barrier ${cause}`);
+    expect(bystander.all((e) => (e.event === "message" && e.message.clientMsgId === `after-${cause}`) || (e.event === "typing" && e.userId === victim.id))).toEqual([]);
+    expect(bystander.all((e) => e.event === "messageDeleted" || (e.event === "participants" && e.change === "left") || (e.event === "read" && e.userId === victim.id))).toEqual([]);
+    const history = await must(base, "GET", `/rooms/${roomId}/messages`, { token: ownerToken });
+    expect(history.items.map((m: { content: string }) => m.content)).not.toContain(`after ${cause}`);
+    expect(history.items.find((m: { id: string }) => m.id === before)).toMatchObject({ deleted: false, content: `before ${cause}` });
+    expect((await must(base, "GET", `/rooms/${roomId}`, { token: ownerToken })).participants).toBe(2);
+
+    // The ended token opens no socket.
+    const refused = await fetch(`${base}/ws?token=${encodeURIComponent(token)}`, {
+      headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" },
+    });
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe(expected.upgrade);
+    bystander.close();
   });
 });

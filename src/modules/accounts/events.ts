@@ -17,10 +17,26 @@ export const accountEvents = {
     "homebase.accounts.user.deleted",
     t.Object({ userId: t.String(), deletedAt: t.String({ description: "UTC ISO-8601" }) }),
   ),
+  /**
+   * Sessions of one user revoked, in the transaction that revoked them: whatever still holds one
+   * (chat's sockets) lets go. Not emitted for expiry (each holder knows it) nor for an account's
+   * deletion (user.deleted ends every session of the account).
+   */
+  sessionRevoked: defineEvent(
+    "homebase.accounts.session.revoked",
+    t.Object({
+      userId: t.String(),
+      sessionIds: t.Array(t.String(), { minItems: 1 }),
+      reason: t.UnionEnum(["logout", "logout_all", "password_changed", "refresh_token_reused"]),
+      revokedAt: t.String({ description: "UTC ISO-8601" }),
+    }),
+  ),
 } as const;
 
 export type UserRegistered = EventPayload<typeof accountEvents.userRegistered>;
 export type UserDeleted = EventPayload<typeof accountEvents.userDeleted>;
+export type SessionRevoked = EventPayload<typeof accountEvents.sessionRevoked>;
+export type RevokeReason = SessionRevoked["reason"];
 
 /** What the service needs from the event bus: an outbox insert in the current transaction. */
 export type AccountsEventSink = EventEmitter;

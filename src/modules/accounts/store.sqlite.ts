@@ -2,7 +2,7 @@
 // function run inside GroupCommitWriter.write(), so it commits (with its outbox row) as a unit.
 import type { Database } from "bun:sqlite";
 import type { GroupCommitWriter } from "../../platform/db/sqlite";
-import { accountEvents, type AccountsEventSink, type UserDeleted, type UserRegistered } from "./events";
+import { accountEvents, type AccountsEventSink, type RevokeReason, type UserDeleted, type UserRegistered } from "./events";
 import type { Role } from "./model";
 import type { AccountsStore, RefreshRotation, SessionAuthState, SessionRecord, TakenField, UserRecord } from "./store";
 
@@ -92,11 +92,12 @@ export class SqliteAccountsStore implements AccountsStore {
       touchSession: db.query<unknown, [number, number, string]>(
         "UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL",
       ),
-      revokeSession: db.query<unknown, [number, string, string]>(
-        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
+      // RETURNING: the revoked sessions go into the session.revoked event of the same transaction.
+      revokeSession: db.query<{ user_id: string }, [number, string, string]>(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL RETURNING user_id",
       ),
-      revokeUserSessions: db.query<unknown, [number, string, string, string]>(
-        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL",
+      revokeUserSessions: db.query<{ id: string }, [number, string, string, string]>(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL RETURNING id",
       ),
       insertRefresh: db.query<unknown, [string, string, number]>(
         "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
@@ -158,13 +159,14 @@ export class SqliteAccountsStore implements AccountsStore {
   changePassword(userId: string, passwordHash: string, at: number, keepSessionId: string): Promise<number | null> {
     return this.writer.write(() => {
       if (this.q.updatePassword.run(passwordHash, at, at, userId).changes !== 1) return null;
-      return this.q.revokeUserSessions.run(at, "password_changed", userId, keepSessionId).changes;
+      return this.revokeAllNow(userId, "password_changed", at, keepSessionId);
     });
   }
 
   deleteUser(userId: string, at: number, deleted: UserDeleted): Promise<boolean> {
     return this.writer.write(() => {
       if (this.q.softDelete.run(at, at, userId).changes !== 1) return false;
+      // user.deleted tells the holders of its sessions (no session.revoked besides).
       this.q.revokeUserSessions.run(at, "account_deleted", userId, "");
       this.events.emit(accountEvents.userDeleted, deleted);
       return true;
@@ -214,7 +216,7 @@ export class SqliteAccountsStore implements AccountsStore {
       const session = this.q.sessionById.get(token.session_id);
       if (!session || session.revoked_at !== null || session.expires_at <= at) return { kind: "invalid" };
       if (token.used_at !== null || this.q.useRefresh.run(at, presentedHash).changes !== 1) {
-        this.q.revokeSession.run(at, "refresh_token_reused", session.id);
+        this.revokeNow(session.id, "refresh_token_reused", at);
         return { kind: "reused", sessionId: session.id, userId: session.user_id };
       }
       const user = this.q.userById.get(session.user_id);
@@ -233,12 +235,31 @@ export class SqliteAccountsStore implements AccountsStore {
     return { revokedAt: session.revoked_at, expiresAt: session.expires_at, userDeletedAt: user.deleted_at, role: user.role };
   }
 
-  revokeSession(sessionId: string, reason: string, at: number): Promise<boolean> {
-    return this.writer.write(() => this.q.revokeSession.run(at, reason, sessionId).changes === 1);
+  revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean> {
+    return this.writer.write(() => this.revokeNow(sessionId, reason, at));
   }
 
-  revokeUserSessions(userId: string, reason: string, at: number): Promise<number> {
-    return this.writer.write(() => this.q.revokeUserSessions.run(at, reason, userId, "").changes);
+  revokeUserSessions(userId: string, reason: RevokeReason, at: number): Promise<number> {
+    return this.writer.write(() => this.revokeAllNow(userId, reason, at, ""));
+  }
+
+  /** In the caller's transaction: revokes one live session and emits session.revoked. */
+  private revokeNow(sessionId: string, reason: RevokeReason, at: number): boolean {
+    const row = this.q.revokeSession.get(at, reason, sessionId);
+    if (!row) return false;
+    this.emitRevoked(row.user_id, [sessionId], reason, at);
+    return true;
+  }
+
+  /** In the caller's transaction: revokes the user's live sessions but one, emits session.revoked; how many. */
+  private revokeAllNow(userId: string, reason: RevokeReason, at: number, keepSessionId: string): number {
+    const ids = this.q.revokeUserSessions.all(at, reason, userId, keepSessionId).map((r) => r.id);
+    if (ids.length > 0) this.emitRevoked(userId, ids, reason, at);
+    return ids.length;
+  }
+
+  private emitRevoked(userId: string, sessionIds: string[], reason: RevokeReason, at: number): void {
+    this.events.emit(accountEvents.sessionRevoked, { userId, sessionIds, reason, revokedAt: new Date(at).toISOString() });
   }
 
   private takenNow(email: string | null, nicknameKey: string, exceptUserId: string): TakenField | null {

@@ -3,7 +3,7 @@
 // cases decide (reserved nicknames, passwords, who may change a role); the store reads the state
 // they decide on and writes atomically what must not race: uniqueness of live emails and
 // nicknames, and the single use of a refresh token. SQLite: store.sqlite.ts.
-import type { UserDeleted, UserRegistered } from "./events";
+import type { RevokeReason, UserDeleted, UserRegistered } from "./events";
 import type { Role } from "./model";
 
 export interface UserRecord {
@@ -63,7 +63,11 @@ export interface AccountsStore {
   /** One transaction: the email and nickname are free, the user is inserted, user.registered emitted. */
   createUser(user: UserRecord, registered: UserRegistered): Promise<{ kind: "created" } | { kind: "taken"; field: TakenField }>;
   renameUser(userId: string, nickname: string, nicknameKey: string, at: number): Promise<"renamed" | "nickname_taken" | "user_not_found">;
-  /** Sets the password and revokes every other session: how many (null when the account is gone). */
+  /**
+   * Sets the password and revokes every other session: how many (null when the account is gone).
+   * Every revocation here (this, a reused refresh token, revokeSession/UserSessions) emits
+   * session.revoked with the sessions' ids in its transaction; deleteUser emits user.deleted.
+   */
   changePassword(userId: string, passwordHash: string, at: number, keepSessionId: string): Promise<number | null>;
   /** Soft delete, every session revoked, user.deleted emitted; false when already gone. */
   deleteUser(userId: string, at: number, deleted: UserDeleted): Promise<boolean>;
@@ -81,7 +85,7 @@ export interface AccountsStore {
   rotateRefreshToken(r: { presentedHash: string; nextHash: string; at: number; expiresAt: number }): Promise<RefreshRotation>;
   /** Null when the session is unknown or belongs to another user. */
   sessionAuthState(sessionId: string, userId: string): Promise<SessionAuthState | null>;
-  revokeSession(sessionId: string, reason: string, at: number): Promise<boolean>;
+  revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean>;
   /** Revokes every live session of the user: how many. */
-  revokeUserSessions(userId: string, reason: string, at: number): Promise<number>;
+  revokeUserSessions(userId: string, reason: RevokeReason, at: number): Promise<number>;
 }

@@ -112,3 +112,78 @@ describe("chat socket limits", () => {
     }
   });
 });
+
+// L3: one token (or one address) cannot hold an unbounded number of sockets, each with its own
+// rate bucket. Past a cap the upgrade is refused with 429; the sockets already open stay.
+describe("chat socket caps", () => {
+  let t: TestApp;
+  let base: string;
+  const clients: ChatClient[] = [];
+  const upgrade = (token: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}/ws?token=${encodeURIComponent(token)}`, {
+      headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", ...headers },
+    });
+  const connect = async (token: string, headers?: Record<string, string>) => {
+    const c = await ChatClient.connect(base, token, "query", headers);
+    clients.push(c);
+    return c;
+  };
+  const refused = async (res: Response) => {
+    expect(res.status).toBe(429);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await res.json()) as { code: string }).code).toBe("too_many_sockets");
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp("embedded", {
+      HOMEBASE_CHAT_WS_MAX_PER_USER: "3",
+      HOMEBASE_CHAT_WS_MAX_PER_IP: "5",
+      HOMEBASE_TRUSTED_PROXIES: "127.0.0.1",
+      HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL",
+    });
+    t.app.listen({ hostname: "127.0.0.1", port: 0 });
+    base = `http://127.0.0.1:${t.app.server!.port}`;
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await t.app.stop(true);
+    await t.close();
+  });
+
+  test("per user: the upgrade past the cap gets 429 too_many_sockets, across sessions; a closed socket frees its slot", async () => {
+    // Each test from its own (forwarded) address: the per-IP cap stays out of the way.
+    const from = { "x-forwarded-for": "203.0.113.1" };
+    const u = await signupAndLogin(t, "capuser");
+    const second = (await (await t.request("POST", "/auth/login", { body: { email: u.email, password: u.password } })).json()) as { accessToken: string };
+    const open = [await connect(u.tokens.accessToken, from), await connect(u.tokens.accessToken, from), await connect(second.accessToken, from)];
+    await refused(await upgrade(u.tokens.accessToken, from));
+    await refused(await upgrade(second.accessToken, from));
+    // The open ones are untouched.
+    for (const c of open) await c.ping();
+    open[0]!.close();
+    // Refused attempts take no slot; once the close is seen, one opens.
+    let again: ChatClient | null = null;
+    await waitFor(async () => (again = await connect(second.accessToken, from).catch(() => null)) !== null, { what: "the closed socket's slot to free" });
+    await again!.ping();
+    await refused(await upgrade(u.tokens.accessToken, from));
+  });
+
+  test("parallel upgrades never pass the cap", async () => {
+    const from = { "x-forwarded-for": "203.0.113.2" };
+    const u = await signupAndLogin(t, "caprace");
+    const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => connect(u.tokens.accessToken, from)));
+    expect(attempts.filter((a) => a.status === "fulfilled")).toHaveLength(3);
+    await refused(await upgrade(u.tokens.accessToken, from));
+  });
+
+  test("per client IP (the forwarded one behind a trusted proxy): past the cap 429; another address is not affected", async () => {
+    const users = [await signupAndLogin(t, "capip1"), await signupAndLogin(t, "capip2")];
+    const from = { "x-forwarded-for": "203.0.113.9" };
+    for (const u of users) for (let i = 0; i < 2; i++) await connect(u.tokens.accessToken, from);
+    const third = await signupAndLogin(t, "capip3");
+    await connect(third.tokens.accessToken, from);
+    await refused(await upgrade(third.tokens.accessToken, from));
+    await connect(third.tokens.accessToken, { "x-forwarded-for": "203.0.113.10" });
+  });
+});

@@ -150,3 +150,66 @@ describe("chat page in Chromium", () => {
     await A.page.context().close();
   }, 60_000);
 });
+
+// The page keeps its socket past the access token's lifetime by refreshing and sending the
+// fresh token over the socket (`auth` op), and goes back to the login form when the session is
+// ended elsewhere (4001). A 10 s token lifetime: the real process's clock cannot be moved.
+describe("chat page keeps its socket with its session", () => {
+  let server: RunningServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([
+      startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL", HOMEBASE_ACCESS_TTL_SEC: "10" }),
+      chromium.launch({ executablePath: findChromium(), args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] }),
+    ]);
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const post = async (path: string, body: unknown, token?: string) =>
+    fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const closedFor = async (reason: string) => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`homebase_ws_closed_total{reason="${reason}"}`));
+    return line ? Number(line.split(" ").at(-1)) : 0;
+  };
+
+  test("the socket outlives its first token, then closes when the session is ended elsewhere", async () => {
+    const user = newUser("renew");
+    expect((await post("/auth/signup", user)).status).toBe(201);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}/chat`);
+    await page.fill("#email", user.email);
+    await page.fill("#password", user.password);
+    await page.click("#login");
+    await page.waitForSelector("#conn.on");
+    const loggedInAt = Date.now();
+    const firstToken = await page.evaluate(() => (globalThis as any).sessionStorage.getItem("hb.token") as string);
+    await page.fill("#room-name", "renewals");
+    await page.click("#create-form button");
+    await page.waitForSelector("#room-title:has-text('renewals')");
+
+    // Past the first token's 10 s (and the second's renewal): the page renewed over the same socket.
+    await page.waitForFunction((first) => (globalThis as any).sessionStorage.getItem("hb.token") !== first, firstToken);
+    while (Date.now() - loggedInAt < 12_000) await page.waitForTimeout(250);
+    await page.fill("#text", "still here after the first token");
+    await page.press("#text", "Enter");
+    await page.waitForSelector("#messages li.mine:not(.pending):has-text('still here after the first token')");
+    expect(await closedFor("token_expired")).toBe(0);
+    expect(await page.locator("#conn.on").count()).toBe(1);
+
+    // Logged out everywhere from another device: the page's socket closes (4001), back to the form.
+    const other = (await (await post("/auth/login", { email: user.email, password: user.password })).json()) as { accessToken: string };
+    expect((await post("/auth/logout-all", {}, other.accessToken)).status).toBe(200);
+    await page.waitForSelector("#auth:not([hidden]) #auth-error:has-text('session ended')");
+    expect(await closedFor("session_ended")).toBeGreaterThanOrEqual(1);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+});

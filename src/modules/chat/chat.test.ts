@@ -426,7 +426,8 @@ describe.each(modes)("chat read state across a restart (%s)", (mode) => {
 describe.each(modes)("chat time (%s)", (mode) => {
   test("timestamps come from the injected clock: rooms, messages, deletes, files, read marks, pongs", async () => {
     const clock = new ManualClock(Date.parse("2026-12-01T04:00:00Z"));
-    const t = await createTestApp(mode, { HOMEBASE_CHAT_READ_FLUSH_MS: "50" }, undefined, undefined, { clock });
+    // A day-long access token: the socket outlives the 61 minutes the clock moves (it closes at its token's expiry).
+    const t = await createTestApp(mode, { HOMEBASE_CHAT_READ_FLUSH_MS: "50", HOMEBASE_ACCESS_TTL_SEC: "86400" }, undefined, undefined, { clock });
     t.app.listen({ hostname: "127.0.0.1", port: 0 });
     const client = { current: null as ChatClient | null };
     try {

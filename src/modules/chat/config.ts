@@ -7,6 +7,8 @@ export const chatConfigSchema = t.Object({
   HOMEBASE_CHAT_WS_MAX_BUFFERED_BYTES: env.integer({ default: 1_048_576, min: 16_384, max: 256 * 1_048_576, description: "A socket whose unsent bytes pass this is closed with 4008 (slow consumer)." }),
   HOMEBASE_CHAT_WS_MAX_PAYLOAD_BYTES: env.integer({ default: 65_536, min: 1024, max: 1_048_576, description: "Largest frame a client may send; bigger ones close the socket with 1009." }),
   HOMEBASE_CHAT_WS_IDLE_SEC: env.integer({ default: 60, min: 8, max: 960, description: "Seconds without traffic (answered pings count) before a socket is closed." }),
+  HOMEBASE_CHAT_WS_MAX_PER_USER: env.integer({ default: 20, min: 1, max: 100_000, description: "Open sockets one user may hold on an instance; the next upgrade gets 429 too_many_sockets." }),
+  HOMEBASE_CHAT_WS_MAX_PER_IP: env.integer({ default: 200, min: 1, max: 1_000_000, description: "Open sockets from one client IP on an instance (behind HOMEBASE_TRUSTED_PROXIES: the forwarded client); the next upgrade gets 429." }),
   HOMEBASE_CHAT_READ_FLUSH_MS: env.integer({ default: 1000, min: 10, max: 60_000, description: "How often read marks move from Redis / memory to the store." }),
   HOMEBASE_CHAT_ROOM_LIST_PER_MIN: env.integer({ default: 600, min: 1, max: 1_000_000, description: "GET /rooms per client IP per minute." }),
   HOMEBASE_CHAT_S3_BUCKET: env.optionalString({ description: "S3-compatible bucket for uploads; unset = files under <data dir>/chat-files." }),
@@ -25,6 +27,9 @@ export interface ChatConfig {
   wsMaxPayloadBytes: number;
   /** Seconds without traffic (pings answered count) before a socket is closed. */
   wsIdleSec: number;
+  /** Open sockets per user and per client IP on an instance; past them the upgrade gets 429. */
+  wsMaxPerUser: number;
+  wsMaxPerIp: number;
   /** How often read marks move from Redis / memory to the store (through the event bus). */
   readFlushMs: number;
   /** GET /rooms per client IP per minute. */
@@ -42,6 +47,8 @@ export function resolveChatConfig(v: Static<typeof chatConfigSchema>): ChatConfi
     wsMaxBufferedBytes: v.HOMEBASE_CHAT_WS_MAX_BUFFERED_BYTES,
     wsMaxPayloadBytes: v.HOMEBASE_CHAT_WS_MAX_PAYLOAD_BYTES,
     wsIdleSec: v.HOMEBASE_CHAT_WS_IDLE_SEC,
+    wsMaxPerUser: v.HOMEBASE_CHAT_WS_MAX_PER_USER,
+    wsMaxPerIp: v.HOMEBASE_CHAT_WS_MAX_PER_IP,
     readFlushMs: v.HOMEBASE_CHAT_READ_FLUSH_MS,
     roomListPerMin: v.HOMEBASE_CHAT_ROOM_LIST_PER_MIN,
     s3:

@@ -28,6 +28,8 @@ export const chatErrors = {
   // the socket: its upgrade, then its frames
   missingToken: accountsErrors.missingToken,
   draining: "draining",
+  tooManySockets: "too_many_sockets",
+  authUserMismatch: "auth_user_mismatch",
   invalidMessage: "invalid_message",
   unknownOp: "unknown_op",
   validationFailed: platformErrors.validationFailed,

@@ -3,6 +3,11 @@
 // instance has a connection in the room. Every envelope carries the sender's instance id:
 // an instance delivers its own events locally and drops their echo, so each connected
 // member gets each event exactly once.
+//
+// Besides the rooms, one subject every instance listens on from start-up: ended sessions
+// (`…sessions.ended`). The event bus hands an accounts revocation to one consumer of the
+// group, on one instance; that instance closes its own sockets and broadcasts the end here so
+// every other instance closes theirs (see sessions.ts).
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../../platform/logger";
 
@@ -21,6 +26,15 @@ export interface Envelope {
 
 export type RemoteHandler = (envelope: Envelope) => void;
 
+/** Sessions that ended: their sockets are closed on every instance. */
+export interface SessionEnd {
+  userId: string;
+  /** The ended sessions; "all": every session of the user (the account was deleted). */
+  sessionIds: string[] | "all";
+}
+
+export type SessionEndHandler = (end: SessionEnd) => void;
+
 export interface Fanout {
   readonly kind: "nats" | "local";
   publish(envelope: Envelope): void;
@@ -28,6 +42,10 @@ export interface Fanout {
   unwatch(roomId: string): void;
   /** Resolves once events published anywhere for the room reach this instance. */
   watching(roomId: string): Promise<void>;
+  /** To every other instance (this one already acted on it). */
+  publishSessionEnd(end: SessionEnd): void;
+  /** Starts listening for other instances' session ends (retried until it works). */
+  listen(): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +56,8 @@ export class LocalFanout implements Fanout {
   watch(): void {}
   unwatch(): void {}
   async watching(): Promise<void> {}
+  publishSessionEnd(): void {}
+  listen(): void {}
   async close(): Promise<void> {}
 }
 
@@ -48,6 +68,7 @@ export class NatsFanout implements Fanout {
   readonly kind = "nats" as const;
   private nc: Promise<NatsConnection> | null = null;
   private readonly subs = new Map<string, Subscription | Promise<Subscription | null>>();
+  private sessionSub: Promise<Subscription | null> | null = null;
   private closed = false;
 
   constructor(
@@ -57,6 +78,7 @@ export class NatsFanout implements Fanout {
     private readonly instanceId: string,
     private readonly onRemote: RemoteHandler,
     private readonly logger: Logger,
+    private readonly onSessionEnd: SessionEndHandler = () => {},
   ) {}
 
   private connection(): Promise<NatsConnection> {
@@ -72,6 +94,42 @@ export class NatsFanout implements Fanout {
 
   subject(roomId: string): string {
     return `${this.subjectPrefix}.room.${roomId}`;
+  }
+
+  private get sessionSubject(): string {
+    return `${this.subjectPrefix}.sessions.ended`;
+  }
+
+  publishSessionEnd(end: SessionEnd): void {
+    if (this.closed) return;
+    const message = encoder.encode(JSON.stringify({ o: this.instanceId, ...end }));
+    this.connection()
+      .then((nc) => nc.publish(this.sessionSubject, message))
+      .catch((err: unknown) => this.logger.warn("chat fanout: session end not published (sockets elsewhere close at the next check)", { err: String(err) }));
+  }
+
+  listen(): void {
+    if (this.closed || this.sessionSub) return;
+    this.sessionSub = this.connection()
+      .then((nc) =>
+        nc.subscribe(this.sessionSubject, {
+          callback: (err, msg) => {
+            if (err) return;
+            try {
+              const { o, userId, sessionIds } = JSON.parse(decoder.decode(msg.data)) as SessionEnd & { o: string };
+              if (o !== this.instanceId && typeof userId === "string" && (sessionIds === "all" || Array.isArray(sessionIds))) this.onSessionEnd({ userId, sessionIds });
+            } catch {
+              // Not ours: ignored.
+            }
+          },
+        }),
+      )
+      .catch((err: unknown) => {
+        this.logger.warn("chat fanout: cannot listen for session ends yet; retrying", { err: String(err) });
+        this.sessionSub = null;
+        setTimeout(() => this.listen(), 1000).unref?.();
+        return null;
+      });
   }
 
   publish(envelope: Envelope): void {
@@ -131,6 +189,7 @@ export class NatsFanout implements Fanout {
     const nc = this.nc;
     this.nc = null;
     this.subs.clear();
+    this.sessionSub = null;
     if (nc) await nc.then((c) => c.drain()).catch(() => undefined);
   }
 }

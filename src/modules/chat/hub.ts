@@ -9,6 +9,7 @@ import type { ChatMetrics } from "./metrics";
 import type { Envelope, Fanout } from "./fanout";
 import { closeCodes } from "./model";
 import type { PresenceStore } from "./presence";
+import type { Reservation } from "./sessions";
 
 /** The part of Bun's ServerWebSocket the hub uses (getBufferedAmount is missing from the types). */
 export interface Socket {
@@ -18,8 +19,29 @@ export interface Socket {
   readonly readyState: number;
 }
 
+/** Who a socket is for, as its token proved it. */
+export interface ConnAuth {
+  userId: string;
+  sessionId: string;
+  nickname: string;
+  /** The access token it was opened (or last re-authenticated) with. */
+  token: string;
+  /** That token's exp, epoch ms. */
+  expiresAt: number;
+  ip: string | null;
+}
+
 export class Conn {
   readonly id = Bun.randomUUIDv7();
+  readonly userId: string;
+  readonly nickname: string;
+  readonly ip: string | null;
+  /** These three change when the client re-authenticates (the `auth` op). */
+  sessionId: string;
+  token: string;
+  expiresAt: number;
+  /** The slot it holds under the per-user and per-IP socket caps. */
+  reservation: Reservation | null = null;
   readonly rooms = new Set<string>();
   closed = false;
   /** Token bucket of the per-connection message rate limit. */
@@ -34,11 +56,10 @@ export class Conn {
 
   constructor(
     readonly socket: Socket,
-    readonly userId: string,
-    readonly sessionId: string,
-    readonly nickname: string,
+    auth: ConnAuth,
     burst: number,
   ) {
+    ({ userId: this.userId, sessionId: this.sessionId, nickname: this.nickname, token: this.token, expiresAt: this.expiresAt, ip: this.ip } = auth);
     this.tokens = burst;
   }
 }

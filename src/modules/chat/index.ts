@@ -16,6 +16,7 @@ import { MemoryReadState, ReadFlusher, RedisReadState } from "./reads";
 import { SqliteChatStore } from "./store.sqlite";
 import { type ChatModule, chatController } from "./routes";
 import { ChatService } from "./service";
+import { sessionEndConsumer, SocketSessions } from "./sessions";
 import { ChatSockets } from "./ws";
 
 export { chatEvents } from "./events";
@@ -40,14 +41,18 @@ export const chatModule = defineModule({
     void store.init().catch((err: unknown) => logger.error("chat store indexes", { err: String(err) }));
     const hot = platform.redis ? new RedisReadState(platform.redis, ns ? `${ns}:` : "", platform.clock) : new MemoryReadState();
     const presence = platform.redis ? new RedisPresence(platform.redis, ns ? `${ns}:` : "", instanceId, presenceTtlMs, platform.clock) : new MemoryPresence();
+    const accounts = use(accountsModule);
     let hub: Hub;
+    let sessions: SocketSessions;
     const fanout: Fanout = config.natsUrl
-      ? new NatsFanout(config.natsUrl, `${ns ? `${ns}.` : ""}homebase_live.chat`, instanceId, (e) => hub.remote(e), logger)
+      ? new NatsFanout(config.natsUrl, `${ns ? `${ns}.` : ""}homebase_live.chat`, instanceId, (e) => hub.remote(e), logger, (end) => sessions.end(end, { broadcast: false }))
       : new LocalFanout();
     hub = new Hub(fanout, presence, metrics, { instanceId, maxBufferedBytes: settings.wsMaxBufferedBytes, presenceTtlMs }, logger);
+    sessions = new SocketSessions(accounts, hub, { maxPerUser: settings.wsMaxPerUser, maxPerIp: settings.wsMaxPerIp }, platform.clock, logger);
+    sessions.broadcastVia(fanout);
     const blobs = settings.s3 ? new S3BlobStore(settings.s3) : new LocalBlobStore(join(config.dataDir, "chat-files"));
     const service = new ChatService(store, hub, presence, hot, blobs, platform.limiter, metrics, { roomListPerMinute: settings.roomListPerMin, maxParticipantsListed: 1000 }, platform.clock, logger);
-    const sockets = new ChatSockets(service, hub, { ratePerSec: settings.wsRatePerSec }, metrics, platform.clock, logger);
+    const sockets = new ChatSockets(service, hub, sessions, { ratePerSec: settings.wsRatePerSec }, metrics, platform.clock, logger);
     // Read marks of this instance's sockets: flushed wherever sockets are served, not only in workers.
     const flusher = new ReadFlusher(hot, platform.writer, platform.events, settings.readFlushMs, logger);
     flusher.start();
@@ -57,18 +62,20 @@ export const chatModule = defineModule({
       service,
       hub,
       sockets,
+      sessions,
       instanceId,
       flusher,
       close: () =>
         (closing ??= (async () => {
+          sessions.stop();
           await hub.shutdown();
           await flusher.stop();
         })()),
     };
     return {
       api: chat,
-      routes: [chatController(chat, use(accountsModule), { clientIp: platform.clientIp, isDraining })],
-      consumers: chatConsumers(store),
+      routes: [chatController(chat, accounts, { clientIp: platform.clientIp, isDraining })],
+      consumers: [...chatConsumers(store), sessionEndConsumer(sessions)],
       bodyLimits: { "POST /files": maxUploadBodyBytes },
       websocket: {
         maxPayloadLength: settings.wsMaxPayloadBytes,

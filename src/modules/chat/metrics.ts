@@ -16,7 +16,7 @@ export function createChatMetrics(registry: Registry) {
     }),
     wsClosed: new Counter({
       name: "homebase_ws_closed_total",
-      help: "WebSocket connections the server closed, by reason (slow_consumer, rate_limited, shutdown)",
+      help: "WebSocket connections the server closed, by reason (slow_consumer, rate_limited, shutdown, session_ended, token_expired)",
       labelNames: ["reason"] as const,
       registers: [registry],
     }),

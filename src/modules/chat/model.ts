@@ -188,6 +188,8 @@ export const ClientOps = {
   delete: t.Object({ op: t.Literal("delete"), messageId: uuid(), ref }, { additionalProperties: false }),
   typing: t.Object({ op: t.Literal("typing"), roomId, typing: t.Optional(t.Boolean()), ref }, { additionalProperties: false }),
   ping: t.Object({ op: t.Literal("ping"), t: t.Optional(t.Number()), ref }, { additionalProperties: false }),
+  /** A fresh access token of the same user: the socket lives on past the old token's expiry. */
+  auth: t.Object({ op: t.Literal("auth"), token: t.String({ minLength: 1, maxLength: 4096 }), ref }, { additionalProperties: false }),
 } as const;
 
 export type ClientOp = { [K in keyof typeof ClientOps]: Static<(typeof ClientOps)[K]> }[keyof typeof ClientOps];
@@ -198,6 +200,10 @@ export const closeCodes = {
   goingAway: 1001,
   policy: 1008,
   tooBig: 1009,
+  /** The socket's session ended: logout, logout-all, a password change, refresh-token reuse, account deletion. */
+  sessionEnded: 4001,
+  /** The socket's access token expired and no fresh one came with the `auth` op. */
+  tokenExpired: 4002,
   /** The client did not read fast enough: its send buffer passed the bound. */
   slowConsumer: 4008,
   /** Too many messages per second, for too long. */

@@ -22,6 +22,7 @@ import {
 } from "./model";
 import type { ReadFlusher } from "./reads";
 import type { Actor, ChatService } from "./service";
+import type { SocketSessions } from "./sessions";
 import type { ChatSockets, SocketAuth } from "./ws";
 import pageHtmlImport from "./web/chat.html" with { type: "text" };
 import pageJs from "./web/chat.js" with { type: "text" };
@@ -43,6 +44,7 @@ export interface ChatModule {
   service: ChatService;
   hub: Hub;
   sockets: ChatSockets;
+  sessions: SocketSessions;
   instanceId: string;
   flusher: ReadFlusher;
   close(): Promise<void>;
@@ -67,7 +69,7 @@ export function chatController(
   accounts: AccountsService,
   options: { clientIp: ClientIpResolver; isDraining: () => boolean },
 ) {
-  const { service, sockets, hub } = chat;
+  const { service, sockets, hub, sessions } = chat;
   const { clientIp, isDraining } = options;
   type Principal = Parameters<AccountsService["me"]>[0];
   // Awaited: the nickname comes from accounts, whether it answers at once or from its store.
@@ -260,9 +262,10 @@ export function chatController(
     })
     .ws("/ws", {
       detail: { hide: true },
-      // Authenticated before the upgrade: a refused client gets a 401 problem and no socket.
+      // Authenticated before the upgrade: a refused client gets a 401 problem and no socket;
+      // one past the socket caps a 429.
       async upgrade(context) {
-        const { request, set } = context;
+        const { request, set, server } = context;
         if (isDraining()) throw problems.unavailable(chatErrors.draining, "this instance is shutting down; reconnect");
         let token = new URL(request.url).searchParams.get("token");
         const protocol = request.headers.get("sec-websocket-protocol");
@@ -272,8 +275,12 @@ export function chatController(
           if (token) set.headers["sec-websocket-protocol"] = "bearer";
         }
         if (!token) throw problems.unauthorized(chatErrors.missingToken, "pass the access token as ?token= or as Sec-WebSocket-Protocol: bearer, <token>");
-        const principal = await accounts.authenticate(token);
-        const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname: await nicknameOf(principal) };
+        const principal = await sessions.authenticate(token);
+        const nickname = await nicknameOf(principal);
+        const ip = clientIp(request, server);
+        // Last, with nothing awaited after it: a slot is only taken for an upgrade that goes ahead.
+        const reservation = sessions.reserve(principal.userId, ip);
+        const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname, token, expiresAt: principal.expiresAt, ip, reservation };
         (context as unknown as { chatAuth: SocketAuth }).chatAuth = auth;
       },
       open(ws) {

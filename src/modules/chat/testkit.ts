@@ -6,15 +6,24 @@ export type ChatEvent = { event: string; [key: string]: any };
 export class ChatClient {
   readonly events: ChatEvent[] = [];
   closed: { code: number; reason: string } | null = null;
+  /** performance.now() when the close arrived: tests measure how soon a socket was closed. */
+  closedAt: number | null = null;
   private constructor(readonly ws: WebSocket) {
     ws.onmessage = (e) => this.events.push(JSON.parse(String(e.data)) as ChatEvent);
-    ws.onclose = (e) => (this.closed = { code: e.code, reason: e.reason });
+    ws.onclose = (e) => {
+      this.closedAt = performance.now();
+      this.closed = { code: e.code, reason: e.reason };
+    };
   }
 
   /** Connects with ?token= (or the bearer subprotocol) and waits for the ready event. */
-  static async connect(baseUrl: string, token: string, via: "query" | "protocol" = "query"): Promise<ChatClient> {
+  static async connect(baseUrl: string, token: string, via: "query" | "protocol" = "query", headers?: Record<string, string>): Promise<ChatClient> {
     const wsUrl = baseUrl.replace(/^http/, "ws");
-    const ws = via === "query" ? new WebSocket(`${wsUrl}/ws?token=${encodeURIComponent(token)}`) : new WebSocket(`${wsUrl}/ws`, ["bearer", token]);
+    // Bun's WebSocket takes headers (e.g. X-Forwarded-For behind a trusted proxy).
+    const ws =
+      via === "query"
+        ? new WebSocket(`${wsUrl}/ws?token=${encodeURIComponent(token)}`, { headers })
+        : new WebSocket(`${wsUrl}/ws`, { protocols: ["bearer", token], headers });
     const client = new ChatClient(ws);
     await client.next((e) => e.event === "ready", "ready");
     return client;
@@ -65,6 +74,13 @@ export class ChatClient {
   async waitClosed(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
     await waitFor(() => this.closed !== null, { timeoutMs, what: "the socket to close" });
     return this.closed!;
+  }
+
+  /** Sends a ping and waits for its pong: the socket is open and served. */
+  async ping(): Promise<void> {
+    const ref = Bun.randomUUIDv7();
+    this.send({ op: "ping", ref });
+    await this.next((e) => e.event === "pong" && e.ref === ref, "pong");
   }
 
   close(): void {

@@ -1,6 +1,8 @@
 // The /ws protocol: typed JSON ops in, `{event, ...}` out. Each connection is authenticated
-// before the upgrade, rate limited (token bucket; persistent flooding closes it with 4029),
-// and runs its ops one at a time in arrival order (so a client's sends keep their order).
+// before the upgrade and belongs to its token's session until that ends or the token expires
+// (sessions.ts; the `auth` op brings a fresh token), is rate limited (token bucket; persistent
+// flooding closes it with 4029), and runs its ops one at a time in arrival order (so a
+// client's sends keep their order).
 // Flooding = more refused frames within a second than the rate itself: about twice the
 // allowed rate sustained past the burst.
 import { getSchemaValidator } from "elysia";
@@ -8,21 +10,22 @@ import type { Clock } from "../../platform/clock";
 import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { ChatMetrics } from "./metrics";
-import { Conn, type Hub, type Socket } from "./hub";
+import { Conn, type ConnAuth, type Hub, type Socket } from "./hub";
 import { chatErrors } from "./errors";
 import { ClientOps, closeCodes, SendOps, type ClientOp, type OpName } from "./model";
 import type { Actor, ChatService } from "./service";
+import type { Reservation, SocketSessions } from "./sessions";
 
 export interface SocketSettings {
   ratePerSec: number;
 }
 
-/** What the upgrade hook found out about the caller; kept with the socket. */
-export interface SocketAuth {
-  userId: string;
-  sessionId: string;
-  nickname: string;
+/** What the upgrade hook found out about the caller, and the socket slot it took. */
+export interface SocketAuth extends ConnAuth {
+  reservation: Reservation;
 }
+
+const iso = (ms: number) => new Date(ms).toISOString();
 
 type Validator = { Check(value: unknown): boolean; Errors(value: unknown): Iterable<{ path: string; message: string }> };
 
@@ -48,6 +51,7 @@ export class ChatSockets {
   constructor(
     private readonly service: ChatService,
     private readonly hub: Hub,
+    private readonly sessions: SocketSessions,
     private readonly settings: SocketSettings,
     private readonly metrics: ChatMetrics,
     private readonly clock: Clock,
@@ -58,13 +62,16 @@ export class ChatSockets {
   }
 
   open(socket: Socket, auth: SocketAuth): Conn {
-    const conn = new Conn(socket, auth.userId, auth.sessionId, auth.nickname, this.burst);
+    const conn = new Conn(socket, auth, this.burst);
     this.hub.add(conn);
-    this.hub.send(conn, { event: "ready", userId: auth.userId, nickname: auth.nickname, connectionId: conn.id });
+    // Closes it at once when its session ended while it was opening.
+    this.sessions.track(conn, auth.reservation);
+    if (!conn.closed) this.hub.send(conn, { event: "ready", userId: auth.userId, nickname: auth.nickname, connectionId: conn.id, expiresAt: iso(conn.expiresAt) });
     return conn;
   }
 
   close(conn: Conn): Promise<void> {
+    this.sessions.untrack(conn);
     return this.hub.remove(conn);
   }
 
@@ -84,7 +91,8 @@ export class ChatSockets {
 
   /** One frame from the client, already JSON-parsed by Elysia when it looked like JSON. */
   message(conn: Conn, raw: unknown): void {
-    if (conn.closed) return;
+    // An expired token is not served in the moments before the sweep closes its socket.
+    if (conn.closed || this.sessions.closeIfExpired(conn)) return;
     this.metrics.wsMessages.inc({ direction: "in" });
     if (!this.takeToken(conn)) {
       // Refusals are counted per second: past the bound the client ignores our notices.
@@ -184,6 +192,11 @@ export class ChatSockets {
       case "ping":
         this.hub.send(conn, { event: "pong", t: msg.t ?? this.clock.now(), ref: msg.ref });
         return;
+      case "auth": {
+        const auth = await this.sessions.reauthenticate(conn, msg.token);
+        this.hub.send(conn, { event: "authenticated", userId: auth.userId, expiresAt: iso(auth.expiresAt), ref: msg.ref });
+        return;
+      }
     }
   }
 }

@@ -5,6 +5,10 @@ const $ = (id) => document.getElementById(id);
 const state = {
   token: sessionStorage.getItem("hb.token"),
   refresh: sessionStorage.getItem("hb.refresh"),
+  // When the access token expires, by this browser's clock (from expiresIn: no clock skew).
+  expiresAt: Number(sessionStorage.getItem("hb.expiresAt")) || 0,
+  refreshing: null, // the refresh in flight: a refresh token is single use, two at once revoke the session
+  renewTimer: null,
   me: null,
   ws: null,
   backoff: 250,
@@ -47,21 +51,45 @@ async function api(method, path, body, retried = false) {
   return type.includes("json") ? res.json() : res.blob();
 }
 
-async function refreshTokens() {
-  try {
-    const pair = await api("POST", "/auth/refresh", { refreshToken: state.refresh }, true);
-    saveTokens(pair);
-    return true;
-  } catch {
-    return false;
-  }
+function refreshTokens() {
+  state.refreshing ??= (async () => {
+    try {
+      saveTokens(await api("POST", "/auth/refresh", { refreshToken: state.refresh }, true));
+      return true;
+    } catch {
+      return false;
+    } finally {
+      state.refreshing = null;
+    }
+  })();
+  return state.refreshing;
 }
 
 function saveTokens(pair) {
   state.token = pair.accessToken;
   state.refresh = pair.refreshToken;
+  state.expiresAt = Date.now() + pair.expiresIn * 1000;
   sessionStorage.setItem("hb.token", state.token);
   sessionStorage.setItem("hb.refresh", state.refresh);
+  sessionStorage.setItem("hb.expiresAt", String(state.expiresAt));
+  // The open socket takes the fresh token too, or the server closes it (4002) at the old one's expiry.
+  send({ op: "auth", token: state.token });
+  scheduleRenewal();
+}
+
+/** Refreshes a minute before the access token expires (halfway through, for short lifetimes). */
+function scheduleRenewal() {
+  clearTimeout(state.renewTimer);
+  if (!state.refresh || !state.expiresAt) return;
+  const left = state.expiresAt - Date.now();
+  state.renewTimer = setTimeout(() => void refreshTokens(), Math.max(left / 2, left - 60_000, 0));
+}
+
+/** The session is over (logged out elsewhere, password changed, account deleted): back to the login form. */
+function sessionEnded(notice) {
+  sessionStorage.clear();
+  sessionStorage.setItem("hb.notice", notice);
+  location.reload();
 }
 
 // ---- auth ------------------------------------------------------------------------------------
@@ -87,12 +115,17 @@ $("signup").addEventListener("click", () => {
   if ($("auth-form").reportValidity()) void login(true);
 });
 $("logout").addEventListener("click", async () => {
+  // Ours to close: the server's 4001 for this logout is not "ended elsewhere".
+  const ws = state.ws;
+  state.ws = null;
+  ws?.close(1000);
   await api("POST", "/auth/logout").catch(() => {});
   sessionStorage.clear();
   location.reload();
 });
 
 async function start() {
+  scheduleRenewal();
   state.me = await api("GET", "/me");
   $("me").textContent = state.me.nickname;
   $("auth").hidden = true;
@@ -114,8 +147,10 @@ function connect() {
     $("conn").className = "badge";
     for (const r of state.rooms.values()) r.subscribed = false;
     if (state.ws !== ws) return;
-    // 1008/4xxx after the upgrade, or a refused upgrade (1006): the token may have expired.
-    if (e.code !== 1000 && !(await refreshTokens()) && e.code === 1006) {
+    // 4001: the session ended; a refresh cannot bring it back.
+    if (e.code === 4001 && !(await refreshTokens())) return sessionEnded("Your session ended (logged out elsewhere, or the password changed). Log in again.");
+    // 1008/4xxx after the upgrade (4002: the token expired), or a refused upgrade (1006).
+    if (e.code !== 1000 && e.code !== 4001 && !(await refreshTokens()) && e.code === 1006) {
       state.backoff = Math.min(state.backoff * 2, 10_000);
     }
     setTimeout(connect, state.backoff);
@@ -517,4 +552,6 @@ function showTyping(ev) {
 // Keep the socket alive through proxies that drop quiet connections.
 setInterval(() => send({ op: "ping" }), 25_000);
 
+$("auth-error").textContent = sessionStorage.getItem("hb.notice") ?? "";
+sessionStorage.removeItem("hb.notice");
 if (state.token) start().catch(() => sessionStorage.clear());
