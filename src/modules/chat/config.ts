@@ -11,6 +11,14 @@ export const chatConfigSchema = t.Object({
   HOMEBASE_CHAT_WS_MAX_PER_IP: env.integer({ default: 200, min: 1, max: 1_000_000, description: "Open sockets from one client IP on an instance (behind HOMEBASE_TRUSTED_PROXIES: the forwarded client); the next upgrade gets 429." }),
   HOMEBASE_CHAT_READ_FLUSH_MS: env.integer({ default: 1000, min: 10, max: 60_000, description: "How often read marks move from Redis / memory to the store." }),
   HOMEBASE_CHAT_ROOM_LIST_PER_MIN: env.integer({ default: 600, min: 1, max: 1_000_000, description: "GET /rooms per client IP per minute." }),
+  HOMEBASE_CHAT_UPLOADS_PER_MIN: env.integer({ default: 30, min: 1, max: 100_000, description: "Uploads (POST /files) one user may start per minute; the next gets 429 rate_limited." }),
+  HOMEBASE_CHAT_QUOTA_MIB: env.integer({
+    default: 2048,
+    min: 1,
+    max: 16 * 1_048_576,
+    description: "MiB one user's stored files may take in all (deleted files do not count); an upload past it gets 413 file_too_large.",
+  }),
+  HOMEBASE_CHAT_UNPOSTED_FILE_HOURS: env.integer({ default: 24, min: 1, max: 8760, description: "Files never posted in a message are removed this many hours after their upload (worker roles)." }),
   HOMEBASE_CHAT_S3_BUCKET: env.optionalString({ description: "S3-compatible bucket for uploads; unset = files under <data dir>/chat-files." }),
   HOMEBASE_CHAT_S3_ENDPOINT: env.url(["http:", "https:"], { description: "Endpoint of the S3-compatible storage (needs HOMEBASE_CHAT_S3_BUCKET)." }),
   HOMEBASE_CHAT_S3_REGION: env.optionalString({ description: "Region of the bucket." }),
@@ -34,6 +42,12 @@ export interface ChatConfig {
   readFlushMs: number;
   /** GET /rooms per client IP per minute. */
   roomListPerMin: number;
+  /** Uploads a user may start per minute. */
+  uploadsPerMin: number;
+  /** Bytes a user's stored files may take in all. */
+  quotaBytes: number;
+  /** Files never posted in a message are removed this long after their upload. */
+  unpostedFileMaxAgeMs: number;
   /** S3-compatible storage for uploads; null = files under <data dir>/chat-files. */
   s3: { bucket: string; endpoint: string | null; region: string | null; accessKeyId: string | null; secretAccessKey: string | null } | null;
 }
@@ -51,6 +65,9 @@ export function resolveChatConfig(v: Static<typeof chatConfigSchema>): ChatConfi
     wsMaxPerIp: v.HOMEBASE_CHAT_WS_MAX_PER_IP,
     readFlushMs: v.HOMEBASE_CHAT_READ_FLUSH_MS,
     roomListPerMin: v.HOMEBASE_CHAT_ROOM_LIST_PER_MIN,
+    uploadsPerMin: v.HOMEBASE_CHAT_UPLOADS_PER_MIN,
+    quotaBytes: v.HOMEBASE_CHAT_QUOTA_MIB * 1_048_576,
+    unpostedFileMaxAgeMs: v.HOMEBASE_CHAT_UNPOSTED_FILE_HOURS * 3_600_000,
     s3:
       bucket === undefined
         ? null

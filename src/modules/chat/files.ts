@@ -1,6 +1,6 @@
 // Chat uploads: what may be uploaded (MIME type ↔ extension ↔ content must agree, size per
 // category) and where the bytes go — the data dir, or S3-compatible storage via Bun's client.
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { chatErrors, type ChatErrorCode } from "./errors";
 import type { FileCategory } from "./model";
@@ -94,37 +94,84 @@ export const allowedTypes: Record<string, Kind> = {
   "application/vnd.ms-powerpoint": { category: "document", extensions: ["ppt"], sniff: ole },
 };
 
-export type UploadCheck =
-  | { ok: true; mime: string; category: FileCategory }
-  | { ok: false; status: 413 | 415 | 422; code: ChatErrorCode; detail: string };
+export interface UploadRefusal {
+  ok: false;
+  status: 413 | 415 | 422;
+  code: ChatErrorCode;
+  detail: string;
+}
 
-/** Checks a declared MIME type, a file name and the first bytes of the content. */
-export function checkUpload(declaredType: string, name: string, size: number, head: Uint8Array): UploadCheck {
+/** What an upload declared, once accepted: its type, category and size limit. */
+export interface DeclaredUpload {
+  ok: true;
+  mime: string;
+  category: FileCategory;
+  limit: number;
+  /** Whether the first bytes are of this type (give it at least `sniffBytes`, or the whole file). */
+  sniff: Sniff;
+}
+
+/** How many leading bytes the content check reads. */
+export const sniffBytes = 4096;
+
+/**
+ * Checks what is known before the content: the declared MIME type and the file name's extension.
+ * The size (per category) and the first bytes are checked as the content streams in.
+ */
+export function checkDeclared(declaredType: string, name: string): DeclaredUpload | UploadRefusal {
   const mime = declaredType.split(";")[0]!.trim().toLowerCase();
   const kind = allowedTypes[mime];
-  if (!kind) return { ok: false, status: 415, code: chatErrors.unsupportedType, detail: `${mime || "(none)"} is not an accepted file type` };
+  if (!kind)
+    return { ok: false, status: 415, code: chatErrors.unsupportedType, detail: `${mime || "(none)"} is not an accepted file type` };
   const ext = /\.([A-Za-z0-9]{1,10})$/.exec(name)?.[1]?.toLowerCase();
   if (!ext || !kind.extensions.includes(ext)) {
-    return { ok: false, status: 422, code: chatErrors.extensionMismatch, detail: `a ${mime} file must be named *.${kind.extensions.join(" or *.")}` };
+    return {
+      ok: false,
+      status: 422,
+      code: chatErrors.extensionMismatch,
+      detail: `a ${mime} file must be named *.${kind.extensions.join(" or *.")}`,
+    };
   }
-  const limit = categoryLimits[kind.category];
-  if (size > limit) return { ok: false, status: 413, code: chatErrors.fileTooLarge, detail: `${kind.category} files are limited to ${limit / MiB} MiB` };
-  if (size === 0) return { ok: false, status: 422, code: chatErrors.emptyFile, detail: "the file is empty" };
-  if (!kind.sniff(head)) return { ok: false, status: 422, code: chatErrors.contentMismatch, detail: `the content is not ${mime}` };
-  return { ok: true, mime, category: kind.category };
+  return { ok: true, mime, category: kind.category, limit: categoryLimits[kind.category], sniff: kind.sniff };
 }
+
+export const tooLarge = (upload: DeclaredUpload): UploadRefusal => ({
+  ok: false,
+  status: 413,
+  code: chatErrors.fileTooLarge,
+  detail: `${upload.category} files are limited to ${upload.limit / MiB} MiB`,
+});
+export const emptyFile: UploadRefusal = { ok: false, status: 422, code: chatErrors.emptyFile, detail: "the file is empty" };
+export const contentMismatch = (upload: DeclaredUpload): UploadRefusal => ({
+  ok: false,
+  status: 422,
+  code: chatErrors.contentMismatch,
+  detail: `the content is not ${upload.mime}`,
+});
 
 /** A file name safe for storage and for Content-Disposition: no path, no control characters. */
 export function cleanFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
   // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f"]/g, "").trim().slice(-200);
+  const clean = base
+    .replace(/[\u0000-\u001f\u007f"]/g, "")
+    .trim()
+    .slice(-200);
   return clean === "" ? "file" : clean;
+}
+
+/** A blob being written: bytes go out as they come; commit makes them visible under the key. */
+export interface BlobWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  commit(): Promise<void>;
+  /** Drops what was written: nothing is left under the key (or beside it). */
+  abort(): Promise<void>;
 }
 
 export interface BlobStore {
   readonly kind: "local" | "s3";
-  put(key: string, data: Blob, mime: string): Promise<void>;
+  /** Starts writing a new blob; its bytes are streamed, never held whole in memory. */
+  writer(key: string, mime: string): Promise<BlobWriter>;
   /** The bytes, or null when missing. */
   get(key: string): Promise<Blob | null>;
   delete(key: string): Promise<void>;
@@ -138,13 +185,34 @@ export class LocalBlobStore implements BlobStore {
     return join(this.dir, key);
   }
 
-  async put(key: string, data: Blob): Promise<void> {
+  async writer(key: string): Promise<BlobWriter> {
     const path = this.path(key);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    // Write aside and rename: a crash never leaves a half file under the real name.
-    const tmp = `${path}.${process.pid}.tmp`;
-    await Bun.write(tmp, data);
-    renameSync(tmp, path);
+    // Written aside and renamed: a crash never leaves a half file under the real name.
+    const partial = `${path}.${Bun.randomUUIDv7()}.part`;
+    // Created 0600 and exclusively; Bun's file sink then writes it without copying each chunk.
+    closeSync(openSync(partial, "wx", 0o600));
+    const sink = Bun.file(partial).writer({ highWaterMark: 256 * 1024 });
+    let ended = false;
+    const end = async () => {
+      if (ended) return;
+      ended = true;
+      await sink.end();
+    };
+    return {
+      async write(chunk) {
+        const pending = sink.write(chunk);
+        if (typeof pending !== "number") await pending;
+      },
+      async commit() {
+        await end();
+        renameSync(partial, path);
+      },
+      async abort() {
+        await end().catch(() => undefined);
+        rmSync(partial, { force: true });
+      },
+    };
   }
 
   async get(key: string): Promise<Blob | null> {
@@ -165,6 +233,10 @@ export interface S3Settings {
   secretAccessKey: string | null;
 }
 
+// S3's smallest multipart part. Bun's writer buffers whatever it is given (write() never waits),
+// so the writer flushes at each part: an upload holds about two parts, never the file.
+const s3PartBytes = 5 * MiB;
+
 export class S3BlobStore implements BlobStore {
   readonly kind = "s3" as const;
   private readonly client: Bun.S3Client;
@@ -179,8 +251,27 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  async put(key: string, data: Blob, mime: string): Promise<void> {
-    await this.client.write(key, data, { type: mime });
+  async writer(key: string, mime: string): Promise<BlobWriter> {
+    const sink = this.client.file(key).writer({ type: mime, partSize: s3PartBytes, queueSize: 1, retry: 3 });
+    let unflushed = 0;
+    return {
+      async write(chunk) {
+        sink.write(chunk);
+        unflushed += chunk.byteLength;
+        if (unflushed >= s3PartBytes) {
+          unflushed = 0;
+          await sink.flush();
+        }
+      },
+      async commit() {
+        await sink.end();
+      },
+      // Bun's writer cannot abandon a multipart upload (end(error) completes it): finish, then delete.
+      abort: async () => {
+        await Promise.resolve(sink.end()).catch(() => undefined);
+        await this.client.delete(key).catch(() => undefined);
+      },
+    };
   }
 
   async get(key: string): Promise<Blob | null> {
@@ -191,42 +282,4 @@ export class S3BlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     await this.client.delete(key);
   }
-}
-
-export interface UploadedPart {
-  name: string;
-  /** The Content-Type the client declared for the part (Bun's formData() replaces it with a guess from the name). */
-  type: string;
-  data: Uint8Array;
-}
-
-/**
- * The `file` part of a multipart/form-data body, with the MIME type exactly as declared.
- * Returns null when the body is not multipart or has no `file` part.
- */
-export function fileFromMultipart(contentType: string | null, body: Uint8Array): UploadedPart | null {
-  const boundary = /^multipart\/form-data;.*\bboundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType ?? "");
-  const mark = boundary?.[1] ?? boundary?.[2];
-  if (!mark) return null;
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const delimiter = Buffer.from(`--${mark}`);
-  let at = buf.indexOf(delimiter);
-  while (at !== -1) {
-    const headerStart = at + delimiter.length + 2; // past "\r\n"
-    if (buf[at + delimiter.length] === 0x2d) return null; // "--": the closing delimiter
-    const headerEnd = buf.indexOf("\r\n\r\n", headerStart);
-    if (headerEnd === -1) return null;
-    const next = buf.indexOf(Buffer.concat([Buffer.from("\r\n"), delimiter]), headerEnd + 4);
-    if (next === -1) return null;
-    const headers = buf.subarray(headerStart, headerEnd).toString("utf8");
-    const disposition = /content-disposition:\s*form-data;([^\r\n]*)/i.exec(headers)?.[1] ?? "";
-    if (/\bname="file"/.test(disposition)) {
-      const filename = /\bfilename="([^"]*)"/.exec(disposition)?.[1] ?? "";
-      const type = /content-type:\s*([^\r\n]*)/i.exec(headers)?.[1]?.trim() ?? "";
-      // Browsers send a quote in a file name as %22.
-      return { name: filename.replaceAll("%22", '"'), type, data: body.subarray(headerEnd + 4, next) };
-    }
-    at = next + 2;
-  }
-  return null;
 }

@@ -2,12 +2,15 @@
 // (Redis or memory), live fanout (NATS core or local), file storage (data dir or S3).
 import { join } from "node:path";
 import { defineModule } from "../../platform/module";
+import { createRateLimiter } from "../../platform/ratelimit";
 import { accountsModule } from "../accounts";
 import { chatConfigSchema, resolveChatConfig } from "./config";
 import { chatConsumers } from "./events";
 import { type Fanout, LocalFanout, NatsFanout } from "./fanout";
+import { MongoFileLedger, SqliteFileLedger, UnpostedFileSweeper } from "./file-ledger";
 import { LocalBlobStore, maxUploadBodyBytes, S3BlobStore } from "./files";
 import { Hub } from "./hub";
+import { withLocalFallback } from "./limiter";
 import { createChatMetrics } from "./metrics";
 import chatSql from "./migrations/0001_chat.sql" with { type: "text" };
 import { MongoChatStore } from "./store.mongo";
@@ -17,6 +20,7 @@ import { SqliteChatStore } from "./store.sqlite";
 import { type ChatModule, chatController } from "./routes";
 import { ChatService } from "./service";
 import { sessionEndConsumer, SocketSessions } from "./sessions";
+import { FileUploads } from "./uploads";
 import { ChatSockets } from "./ws";
 
 export { chatEvents } from "./events";
@@ -51,7 +55,13 @@ export const chatModule = defineModule({
     sessions = new SocketSessions(accounts, hub, { maxPerUser: settings.wsMaxPerUser, maxPerIp: settings.wsMaxPerIp }, platform.clock, logger);
     sessions.broadcastVia(fanout);
     const blobs = settings.s3 ? new S3BlobStore(settings.s3) : new LocalBlobStore(join(config.dataDir, "chat-files"));
-    const service = new ChatService(store, hub, presence, hot, blobs, platform.limiter, metrics, { roomListPerMinute: settings.roomListPerMin, maxParticipantsListed: 1000 }, platform.clock, logger);
+    // Redis down: the room list, room passwords and uploads are limited per instance, not refused.
+    const limiter = withLocalFallback(platform.limiter, createRateLimiter(null, platform.metrics, platform.clock), platform.metrics.registry, logger);
+    const ledger = platform.mongo ? new MongoFileLedger(platform.mongo.db) : new SqliteFileLedger(platform.db, platform.writer);
+    void ledger.init().catch((err: unknown) => logger.error("chat file ledger indexes", { err: String(err) }));
+    const uploads = new FileUploads(store, ledger, blobs, limiter, { perMinute: settings.uploadsPerMin, quotaBytes: settings.quotaBytes }, platform.clock, logger);
+    const sweeper = new UnpostedFileSweeper(ledger, blobs, { maxAgeMs: settings.unpostedFileMaxAgeMs, intervalMs: 10 * 60_000 }, platform.clock, logger);
+    const service = new ChatService(store, hub, presence, hot, blobs, limiter, metrics, { roomListPerMinute: settings.roomListPerMin, maxParticipantsListed: 1000 }, platform.clock, logger, uploads);
     const sockets = new ChatSockets(service, hub, sessions, { ratePerSec: settings.wsRatePerSec }, metrics, platform.clock, logger);
     // Read marks of this instance's sockets: flushed wherever sockets are served, not only in workers.
     const flusher = new ReadFlusher(hot, platform.writer, platform.events, settings.readFlushMs, logger);
@@ -76,6 +86,7 @@ export const chatModule = defineModule({
       api: chat,
       routes: [chatController(chat, accounts, { clientIp: platform.clientIp, isDraining })],
       consumers: [...chatConsumers(store), sessionEndConsumer(sessions)],
+      jobs: [sweeper],
       bodyLimits: { "POST /files": maxUploadBodyBytes },
       websocket: {
         maxPayloadLength: settings.wsMaxPayloadBytes,

@@ -5,7 +5,6 @@ import { platformErrors } from "../../platform/http/errors";
 import { problems, problemResponses } from "../../platform/http/problem";
 import { authFailures, authPlugin, type AccountsService } from "../accounts";
 import { chatErrors } from "./errors";
-import { fileFromMultipart } from "./files";
 import type { Conn, Hub, Socket } from "./hub";
 import {
   CreateRoomBody,
@@ -177,23 +176,27 @@ export function chatController(
     .post(
       "/files",
       async ({ principal, request, status }) => {
-        // Parsed here, not by Bun's formData(): that replaces the declared type with a guess from the name.
-        const part = fileFromMultipart(request.headers.get("content-type"), new Uint8Array(await request.arrayBuffer()));
-        if (!part) throw problems.unprocessable(chatErrors.fileRequired, "send multipart/form-data with a `file` part", [{ field: "/file", message: "required" }]);
-        return status(201, await service.upload(principal.userId, part));
+        // Streamed by the handler (parse: "none": neither Elysia nor Bun's formData() holds the
+        // body, and formData() would replace the declared type with a guess from the name).
+        const length = request.headers.get("content-length");
+        const info = await service.uploads.receive(principal.userId, request.headers.get("content-type"), length === null ? null : Number(length), request.body);
+        return status(201, info);
       },
       {
         auth: true,
         parse: "none",
         response: {
           201: FileInfo,
-          // Parsed by the handler (parse: "none"): no 400 from the platform's JSON parser.
+          // Parsed by the handler (parse: "none"): no 400 from the platform's JSON parser, only
+          // the multipart parser's.
           ...problemResponses({
+            400: [platformErrors.malformedBody],
             401: authFailures,
             411: [platformErrors.lengthRequired],
             413: [platformErrors.bodyTooLarge, chatErrors.fileTooLarge],
             415: [chatErrors.unsupportedType],
             422: [chatErrors.fileRequired, chatErrors.extensionMismatch, chatErrors.emptyFile, chatErrors.contentMismatch],
+            429: [chatErrors.rateLimited],
           }),
         },
         detail: {
@@ -204,7 +207,7 @@ export function chatController(
           tags,
           summary: "Upload a file",
           description:
-            "multipart/form-data with a `file` part. Images ≤ 10 MiB (png, jpeg, gif, webp), video ≤ 50 MiB (mp4, mov, webm), audio ≤ 20 MiB (mp3, ogg, wav, m4a, webm, flac), documents ≤ 20 MiB (pdf, txt, csv, md, zip, office). The part's MIME type, the file name's extension and the content must agree. Post it with a `send` of kind file.",
+            "multipart/form-data with a `file` part, streamed to storage as it arrives. Images ≤ 10 MiB (png, jpeg, gif, webp), video ≤ 50 MiB (mp4, mov, webm), audio ≤ 20 MiB (mp3, ogg, wav, m4a, webm, flac), documents ≤ 20 MiB (pdf, txt, csv, md, zip, office): past the limit 413 file_too_large, and nothing is kept. The part's MIME type, the file name's extension and the content must agree. Per user: HOMEBASE_CHAT_UPLOADS_PER_MIN uploads a minute (then 429 rate_limited) and HOMEBASE_CHAT_QUOTA_MIB for all their files (413 file_too_large; deleting files frees it). Post it with a `send` of kind file: a file never posted is removed after HOMEBASE_CHAT_UNPOSTED_FILE_HOURS.",
         },
       },
     )

@@ -3,12 +3,12 @@
 // Live effects go through the hub, which reaches every instance.
 import type { Clock } from "../../platform/clock";
 import { numberedPage } from "../../platform/http/paging";
-import { HttpProblem, problems } from "../../platform/http/problem";
+import { problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { ChatMetrics } from "./metrics";
 import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
 import { chatErrors } from "./errors";
-import { checkUpload, cleanFileName, type BlobStore, type UploadedPart } from "./files";
+import type { BlobStore } from "./files";
 import type { Hub } from "./hub";
 import {
   defaultHistoryLimit,
@@ -24,6 +24,7 @@ import {
 } from "./model";
 import type { PresenceStore } from "./presence";
 import type { HotReadState } from "./reads";
+import type { FileUploads, IncomingFile } from "./uploads";
 import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
 
 /** Who is acting: the authenticated user and the nickname their messages carry. */
@@ -101,6 +102,8 @@ export class ChatService {
     private readonly settings: ChatSettings,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Uploads: streamed to the blob store, with the per-user rate and quota. */
+    readonly uploads: FileUploads,
   ) {
     this.listRule = { name: "chat_room_list", limit: settings.roomListPerMinute, windowMs: 60_000 };
   }
@@ -316,35 +319,9 @@ export class ChatService {
 
   // ---- files ---------------------------------------------------------------------------------
 
-  async upload(userId: string, part: UploadedPart): Promise<FileInfo> {
-    const name = cleanFileName(part.name);
-    const check = checkUpload(part.type, name, part.data.byteLength, part.data.subarray(0, 4096));
-    if (!check.ok) {
-      if (check.status === 422) throw problems.unprocessable(check.code, check.detail, [{ field: "/file", message: check.detail }]);
-      throw new HttpProblem(check.status, check.code, check.detail);
-    }
-    const id = Bun.randomUUIDv7();
-    const record: FileRecord = {
-      id,
-      uploaderId: userId,
-      name,
-      mime: check.mime,
-      size: part.data.byteLength,
-      category: check.category,
-      storage: this.blobs.kind,
-      storageKey: `chat/${id.slice(-2)}/${id}`,
-      createdAt: this.clock.now(),
-      deletedAt: null,
-    };
-    // Bytes first: a record never points at a blob that is not there.
-    await this.blobs.put(record.storageKey, new Blob([part.data]), record.mime);
-    try {
-      await this.store.insertFile(record);
-    } catch (err) {
-      await this.blobs.delete(record.storageKey).catch(() => undefined);
-      throw err;
-    }
-    return toFileInfo(record);
+  /** A file given whole or as a stream; POST /files streams its multipart body through uploads.receive. */
+  upload(userId: string, file: IncomingFile): Promise<FileInfo> {
+    return this.uploads.upload(userId, file);
   }
 
   /** The uploader, or members of a room where the file was posted; 404 for everyone else. */
