@@ -220,6 +220,9 @@ async function main(): Promise<void> {
     HOMEBASE_MOVIES_RATE_LIMIT: "0",
     HOMEBASE_BOOKING_RATE_LIMIT: "0",
     HOMEBASE_CHAT_ROOM_LIST_PER_MIN: "1000000",
+    // The mixed load's "create order" never pays: no per-user cap on unpaid orders.
+    HOMEBASE_SHOP_UNPAID_ORDERS_MAX: "0",
+    HOMEBASE_SHOP_UNPAID_UNITS_MAX: "0",
     HOMEBASE_SQLITE_SYNCHRONOUS: "FULL",
   };
   server = await startServer(env);

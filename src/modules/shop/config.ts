@@ -94,6 +94,19 @@ export const shopConfigSchema = t.Object({
     max: 10_080,
     description: "Unpaid orders older than this are cancelled and their stock released.",
   }),
+  HOMEBASE_SHOP_UNPAID_ORDERS_MAX: env.integer({
+    default: 5,
+    min: 0,
+    max: 10_000,
+    description:
+      "Unpaid orders one user may hold at once (each reserves its stock until paid, cancelled or expired); beyond, 409 unpaid_order_limit; 0 = no cap.",
+  }),
+  HOMEBASE_SHOP_UNPAID_UNITS_MAX: env.integer({
+    default: 100,
+    min: 0,
+    max: 1_000_000,
+    description: "Units of stock one user's unpaid orders may reserve in all; beyond, 409 unpaid_quantity_limit; 0 = no cap.",
+  }),
   // Shared with the sandbox-pg module, which declares it the same way: the key its API asks for.
   HOMEBASE_SANDBOX_PG_SECRET_KEY: env.optionalString({
     description:
@@ -135,6 +148,9 @@ export interface ShopConfig {
   mainTtlMs: number;
   /** Unpaid (REQUEST) orders older than this are cancelled and their stock released. */
   orderTtlMin: number;
+  /** Per user: unpaid orders held at once, and units they reserve in all (0 = no cap). */
+  unpaidOrdersMax: number;
+  unpaidUnitsMax: number;
   /**
    * The key the sandbox adapter sends: HOMEBASE_SANDBOX_PG_SECRET_KEY, or the one the sandbox-pg
    * module generated into the data dir (sandbox-pg.secret); "" when the shop pays through KakaoPay.
@@ -176,6 +192,8 @@ export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: 
     internal: internalCredential(platform),
     mainTtlMs: v.HOMEBASE_SHOP_MAIN_TTL_MS,
     orderTtlMin: v.HOMEBASE_SHOP_ORDER_TTL_MIN,
+    unpaidOrdersMax: v.HOMEBASE_SHOP_UNPAID_ORDERS_MAX,
+    unpaidUnitsMax: v.HOMEBASE_SHOP_UNPAID_UNITS_MAX,
     sandboxSecretKey:
       v.HOMEBASE_SANDBOX_PG_SECRET_KEY ??
       // The sandbox-pg module's generated key (same file name there): the same data dir, the same key.

@@ -25,6 +25,8 @@ export const shopErrors = {
   periodNotAllowed: "period_not_allowed",
   duplicateItems: "duplicate_items",
   outOfStock: "out_of_stock",
+  unpaidOrderLimit: "unpaid_order_limit",
+  unpaidQuantityLimit: "unpaid_quantity_limit",
   orderBusy: "order_busy",
   orderNotPayable: "order_not_payable",
   orderExpired: "order_expired",

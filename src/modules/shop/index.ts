@@ -122,7 +122,7 @@ export const shopModule = defineModule({
       locks,
       gateway,
       clock,
-      { publicUrl: s.publicUrl, orderTtlMin: s.orderTtlMin },
+      { publicUrl: s.publicUrl, orderTtlMin: s.orderTtlMin, unpaidOrdersMax: s.unpaidOrdersMax, unpaidUnitsMax: s.unpaidUnitsMax },
       logger,
     );
     const refunds = new RefundsService(stores.orders, orders, locks, gateway, clock);

@@ -25,6 +25,9 @@ export interface OrdersSettings {
   /** Base URL the gateway sends the buyer back to. */
   publicUrl: string;
   orderTtlMin: number;
+  /** Per user: unpaid orders held at once, and units they reserve in all (0 = no cap). */
+  unpaidOrdersMax: number;
+  unpaidUnitsMax: number;
 }
 
 const orderLock = (id: string) => `shop:order:${id}`;
@@ -56,6 +59,16 @@ function itemName(items: OrderItemRow[]): string {
 
 function placementRefusal(p: Exclude<Placement, { ok: true }>): ShopError {
   if (p.reason === "item_not_found") return new ShopError(shopErrors.itemNotFound, `no such item ${p.itemId}`);
+  if (p.reason === "unpaid_limit") {
+    const extra = { max: p.max, held: p.held };
+    return p.limit === "orders"
+      ? new ShopError(shopErrors.unpaidOrderLimit, `you have ${p.held} unpaid orders (at most ${p.max}): pay or cancel one first`, extra)
+      : new ShopError(
+          shopErrors.unpaidQuantityLimit,
+          `your unpaid orders already reserve ${p.held} units (at most ${p.max} in all): pay or cancel one first`,
+          extra,
+        );
+  }
   return new ShopError(shopErrors.outOfStock, `only ${p.available} of "${p.name}" left`, { itemId: p.itemId, available: p.available });
 }
 
@@ -126,7 +139,14 @@ export class OrdersService {
     fromCart: boolean,
   ): Promise<Order> {
     const id = Bun.randomUUIDv7();
-    const placed = await this.store.place({ id, userId, kind, periodDays, fromCart, lines, now: this.clock.now() }, (order, items) =>
+    const now = this.clock.now();
+    // Unpaid orders reserve stock until they expire: a user may hold only so much of it at once.
+    const unpaid = {
+      maxOrders: this.settings.unpaidOrdersMax,
+      maxUnits: this.settings.unpaidUnitsMax,
+      since: now - this.settings.orderTtlMin * 60_000,
+    };
+    const placed = await this.store.place({ id, userId, kind, periodDays, fromCart, lines, now, unpaid }, (order, items) =>
       shopEvent.orderCreated({ orderId: id, userId, kind, amount: order.amount, items: items.map(lineOf) }),
     );
     if (!placed.ok) throw placementRefusal(placed);

@@ -32,7 +32,8 @@ describe.each(modes)("payments (%s)", (mode) => {
 
   beforeAll(async () => {
     // A 1 s open period: long enough that "fails fast while open" is not a race on a busy machine.
-    app = await startShop(mode, { HOMEBASE_SHOP_BREAKER_OPEN_MS: "1000" });
+    // One buyer places 30 orders at once: no unpaid-order cap (that is src/modules/shop/unpaid.test.ts).
+    app = await startShop(mode, { HOMEBASE_SHOP_BREAKER_OPEN_MS: "1000", HOMEBASE_SHOP_UNPAID_ORDERS_MAX: "0" });
     buyer = await app.user();
   });
   afterAll(() => app.close());

@@ -26,6 +26,8 @@ const checkoutErrors = errors(
   shopErrors.cartEmpty,
   shopErrors.itemNotFound,
   shopErrors.outOfStock,
+  shopErrors.unpaidOrderLimit,
+  shopErrors.unpaidQuantityLimit,
 );
 
 export function cartRoutes(carts: CartsService, orders: OrdersService, accounts: AccountsService) {
@@ -135,6 +137,8 @@ export function cartRoutes(carts: CartsService, orders: OrdersService, accounts:
             shopErrors.cartEmpty,
             shopErrors.itemNotFound,
             shopErrors.outOfStock,
+            shopErrors.unpaidOrderLimit,
+            shopErrors.unpaidQuantityLimit,
             shopErrors.mixedPeriods,
           ),
         },

@@ -27,6 +27,8 @@ const statusOf: Record<ShopErrorCode, number> = {
   period_not_allowed: 422,
   duplicate_items: 422,
   out_of_stock: 409,
+  unpaid_order_limit: 409,
+  unpaid_quantity_limit: 409,
   order_busy: 409,
   order_not_payable: 409,
   order_expired: 409,

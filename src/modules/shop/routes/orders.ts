@@ -39,13 +39,15 @@ export function orderRoutes(orders: OrdersService, refunds: RefundsService, acco
           shopErrors.duplicateItems,
           shopErrors.itemNotFound,
           shopErrors.outOfStock,
+          shopErrors.unpaidOrderLimit,
+          shopErrors.unpaidQuantityLimit,
         ),
       },
       detail: {
         tags,
         summary: "Order directly",
         description:
-          "Stock is reserved atomically (409 out_of_stock); unpaid orders expire after HOMEBASE_SHOP_ORDER_TTL_MIN. Emits homebase.shop.order.created.",
+          "Stock is reserved atomically (409 out_of_stock); unpaid orders expire after HOMEBASE_SHOP_ORDER_TTL_MIN, and a user holds at most HOMEBASE_SHOP_UNPAID_ORDERS_MAX of them reserving HOMEBASE_SHOP_UNPAID_UNITS_MAX units in all (409 unpaid_order_limit, unpaid_quantity_limit). Emits homebase.shop.order.created.",
       },
     })
     .get("/orders", ({ principal, query }) => orders.list(principal, query), {

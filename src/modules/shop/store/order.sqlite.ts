@@ -51,6 +51,11 @@ export class SqliteOrderStore implements OrderStore {
       countOfUser: db.query<{ n: number }, [string, string, string]>(
         "SELECT COUNT(*) AS n FROM shop_orders WHERE user_id = ? AND (? = '' OR status = ?)",
       ),
+      unpaidOf: db.query<{ orders: number; units: number }, [string, number]>(
+        `SELECT COUNT(DISTINCT o.id) AS orders, COALESCE(SUM(i.quantity), 0) AS units
+         FROM shop_orders o LEFT JOIN shop_order_items i ON i.order_id = o.id
+         WHERE o.user_id = ? AND o.status = 'REQUEST' AND o.created_at >= ?`,
+      ),
       itemsByIds: db.query<ItemRow, [string]>(
         "SELECT * FROM shop_items WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL",
       ),
@@ -143,6 +148,14 @@ export class SqliteOrderStore implements OrderStore {
 
   place(o: NewOrder, created: (order: OrderRow, items: OrderItemRow[]) => ShopEvent): Promise<Placement> {
     return writeOr<Placement, Placement>(this.writer, (refuse) => {
+      // Under the writer: no other placement runs between this count and the insert.
+      const { maxOrders, maxUnits, since } = o.unpaid;
+      const held = this.q.unpaidOf.get(o.userId, since) ?? { orders: 0, units: 0 };
+      const units = o.lines.reduce((a, l) => a + l.quantity, 0);
+      if (maxOrders > 0 && held.orders + 1 > maxOrders)
+        refuse({ ok: false, reason: "unpaid_limit", limit: "orders", max: maxOrders, held: held.orders });
+      if (maxUnits > 0 && held.units + units > maxUnits)
+        refuse({ ok: false, reason: "unpaid_limit", limit: "units", max: maxUnits, held: held.units });
       const catalog = new Map(this.q.itemsByIds.all(JSON.stringify(o.lines.map((l) => l.itemId))).map((r) => [r.id, r]));
       const items: OrderItemRow[] = [];
       for (const line of o.lines) {

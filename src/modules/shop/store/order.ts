@@ -84,12 +84,18 @@ export interface NewOrder {
   fromCart: boolean;
   lines: ReadonlyArray<{ itemId: string; quantity: number }>;
   now: number;
+  /**
+   * What the user's unpaid orders may hold, this one included: orders and units (0 = no cap).
+   * Only those created since `since` count (older ones are expired, whether swept yet or not).
+   */
+  unpaid: { maxOrders: number; maxUnits: number; since: number };
 }
 
 export type Placement =
   | { ok: true }
   | { ok: false; reason: "item_not_found"; itemId: string }
-  | { ok: false; reason: "out_of_stock"; itemId: string; name: string; available: number };
+  | { ok: false; reason: "out_of_stock"; itemId: string; name: string; available: number }
+  | { ok: false; reason: "unpaid_limit"; limit: "orders" | "units"; max: number; held: number };
 
 export interface PaidOrder {
   orderId: string;
@@ -112,8 +118,8 @@ export interface OrderStore {
   /**
    * In one transaction: prices from the catalog, the stock of every line reserved by a
    * compare-and-decrement (concurrent orders never sell more than there is), the order
-   * (REQUEST) and its items inserted and `created(order, items)` recorded. A missing item or
-   * short stock changes nothing.
+   * (REQUEST) and its items inserted and `created(order, items)` recorded. A missing item, short
+   * stock or a user past the unpaid caps (checked in the same transaction) changes nothing.
    */
   place(order: NewOrder, created: (order: OrderRow, items: OrderItemRow[]) => ShopEvent): Promise<Placement>;
   /** A new payment attempt of an unpaid order; false when it is no longer REQUEST. */

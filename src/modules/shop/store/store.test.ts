@@ -56,10 +56,11 @@ describe.each(modes)("shop stores (%s)", (mode) => {
     await t.close();
   });
 
-  const placeOne = async (lines: Array<{ itemId: string; quantity: number }>, userId = "u-store") => {
+  const uncapped = { maxOrders: 0, maxUnits: 0, since: 0 };
+  const placeOne = async (lines: Array<{ itemId: string; quantity: number }>, userId = "u-store", unpaid = uncapped, at = now) => {
     const id = Bun.randomUUIDv7();
     const placed = await stores.orders.place(
-      { id, userId, kind: "NORMAL", periodDays: null, fromCart: false, lines, now },
+      { id, userId, kind: "NORMAL", periodDays: null, fromCart: false, lines, now: at, unpaid },
       (order, items) =>
         shopEvent.orderCreated({
           orderId: id,
@@ -90,6 +91,32 @@ describe.each(modes)("shop stores (%s)", (mode) => {
     expect(stock(plenty.id)).toBe(7);
     expect((await stores.orders.order(ok.id))!).toMatchObject({ status: "REQUEST", total: 30_000, discount: 3_000, amount: 27_000 });
     expect(outbox("homebase.shop.order.created", "orderId", ok.id)).toBe(1);
+  });
+
+  test("past a user's unpaid caps (orders, units), placing writes nothing; expired, settled and others' orders do not count", async () => {
+    const row = itemRow({ stock: 100 });
+    await stores.catalog.insertItems([{ row, categories: ["EYE"] }]);
+    const userId = `u-cap-${Bun.randomUUIDv7()}`;
+    const caps = { maxOrders: 2, maxUnits: 10, since: now - 60_000 };
+    // An old unpaid order (before `since`: expired, not swept yet) and another user's do not count.
+    expect((await placeOne([{ itemId: row.id, quantity: 9 }], userId, uncapped, now - 120_000)).placed).toEqual({ ok: true });
+    expect((await placeOne([{ itemId: row.id, quantity: 9 }], "someone-else", uncapped)).placed).toEqual({ ok: true });
+    expect((await placeOne([{ itemId: row.id, quantity: 6 }], userId, caps)).placed).toEqual({ ok: true });
+    const units = await placeOne([{ itemId: row.id, quantity: 5 }], userId, caps);
+    expect(units.placed).toEqual({ ok: false, reason: "unpaid_limit", limit: "units", max: 10, held: 6 });
+    const second = await placeOne([{ itemId: row.id, quantity: 4 }], userId, caps);
+    expect(second.placed).toEqual({ ok: true });
+    const third = await placeOne([{ itemId: row.id, quantity: 1 }], userId, caps);
+    expect(third.placed).toEqual({ ok: false, reason: "unpaid_limit", limit: "orders", max: 2, held: 2 });
+    // Refused: no order, no event, no stock taken.
+    expect(stock(row.id)).toBe(100 - 9 - 9 - 6 - 4);
+    for (const refused of [units.id, third.id]) {
+      expect(await stores.orders.order(refused)).toBeNull();
+      expect(outbox("homebase.shop.order.created", "orderId", refused)).toBe(0);
+    }
+    // Cancelling one frees its place (as paying does: either way it is no longer REQUEST).
+    await stores.orders.cancelUnpaid(second.id, now, shopEvent.orderCancelled({ orderId: second.id, userId, reason: "cancelled" }));
+    expect((await placeOne([{ itemId: row.id, quantity: 4 }], userId, caps)).placed).toEqual({ ok: true });
   });
 
   test("an item update whose stock would go below 0 writes nothing (not the other fields either)", async () => {
