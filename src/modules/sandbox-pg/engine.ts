@@ -1,7 +1,7 @@
 // The sandbox payment gateway: a small PG that lives in the binary, for offline use, demos,
-// benchmarks and tests. It keeps its own ledger (the shop_sandbox_* tables, named from when it was part of the shop), honours
-// Idempotency-Key (a repeated key gets the first answer, kept 12 h) and injects faults the
-// way a real PG fails:
+// benchmarks and tests. It keeps its own ledger (the shop_sandbox_* tables, named from when it
+// was part of the shop), honours Idempotency-Key (a repeated key gets the first answer, kept
+// 12 h; keys are scoped per partner user, see scopedKey) and injects faults the way a real PG fails:
 //   - latency before every call;
 //   - errors: 503 before anything is processed (nothing happened);
 //   - timeouts: the call IS processed, then the answer is held back for hangMs — the caller
@@ -9,6 +9,7 @@
 //   - declines: the payment method refuses (approve and recurring charges).
 // Two HTTP faces speak to it (routes/): the native API and a KakaoPay-shaped facade.
 import type { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
 import type { Clock } from "../../platform/clock";
 import type { GroupCommitWriter } from "../../platform/db/sqlite";
 import type { Logger } from "../../platform/logger";
@@ -81,6 +82,7 @@ export interface ChargeParams {
 
 export class SandboxPg {
   faults: SandboxFaults;
+  private readonly merchant: string;
   private readonly q;
   private lastSweep = 0;
 
@@ -95,8 +97,13 @@ export class SandboxPg {
     faults: Omit<SandboxFaults, "declineUsers">,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** The merchant key: stored idempotency keys are scoped by its digest (a new key replays nothing of the old). */
+    merchantKey: string,
   ) {
-    this.faults = { ...faults, declineUsers: [] };
+    // Only the faults: what is logged and served on a change (the config they come with holds secrets).
+    const { errorPct, timeoutPct, declinePct, latencyMs, hangMs } = faults;
+    this.faults = { errorPct, timeoutPct, declinePct, latencyMs, hangMs, declineUsers: [] };
+    this.merchant = createHash("sha256").update(merchantKey).digest("hex").slice(0, 32);
     this.q = ledgerStatements(db);
   }
 
@@ -121,7 +128,7 @@ export class SandboxPg {
   // idempotency record in one transaction, then maybe a held-back answer.
 
   ready(p: ReadyParams, key: string | null): Promise<Reply<SandboxPayment & { redirectUrl: string }>> {
-    return this.run("ready", key, p, () => {
+    return this.run("ready", key, p, p.partnerUserId, () => {
       if (!Number.isSafeInteger(p.amount) || p.amount <= 0)
         return fail("rejected", errors.invalidAmount, "amount must be a positive integer");
       const foreign = [p.approvalUrl, p.cancelUrl, p.failUrl].find((url) => !this.returnsToShop(url));
@@ -148,7 +155,10 @@ export class SandboxPg {
       this.q.insert.run(row);
       return {
         ok: true,
-        value: { ...view({ ...row, pg_token: null, cancelled_amount: 0 }), redirectUrl: `${this.publicUrl}/sandbox-pg/checkout/${row.tid}` },
+        value: {
+          ...view({ ...row, pg_token: null, cancelled_amount: 0 }),
+          redirectUrl: `${this.publicUrl}/sandbox-pg/checkout/${row.tid}`,
+        },
       };
     });
   }
@@ -184,7 +194,7 @@ export class SandboxPg {
     p: { pgToken: string; partnerOrderId: string; partnerUserId: string },
     key: string | null,
   ): Promise<Reply<SandboxPayment>> {
-    return this.run("approve", key, { tid, ...p }, () => {
+    return this.run("approve", key, { tid, ...p }, p.partnerUserId, () => {
       const row = this.q.payment.get(tid);
       if (!row) return fail("not_found", errors.paymentNotFound, "no such payment");
       if (row.partner_order_id !== p.partnerOrderId || row.partner_user_id !== p.partnerUserId) {
@@ -210,7 +220,7 @@ export class SandboxPg {
   }
 
   charge(p: ChargeParams, key: string | null): Promise<Reply<SandboxPayment>> {
-    return this.run("charge", key, p, () => {
+    return this.run("charge", key, p, p.partnerUserId, () => {
       if (!Number.isSafeInteger(p.amount) || p.amount <= 0)
         return fail("rejected", errors.invalidAmount, "amount must be a positive integer");
       const sid = this.q.sid.get(p.sid);
@@ -245,7 +255,9 @@ export class SandboxPg {
   }
 
   cancel(tid: string, amount: number, key: string | null): Promise<Reply<SandboxPayment & { cancelledNow: number }>> {
-    return this.run("cancel", key, { tid, amount }, () => {
+    // Scoped by the payment's user (it never changes: read before the transaction).
+    const user = this.q.payment.get(tid)?.partner_user_id ?? "";
+    return this.run("cancel", key, { tid, amount }, user, () => {
       const row = this.q.payment.get(tid);
       if (!row) return fail("not_found", errors.paymentNotFound, "no such payment");
       if (row.status !== "APPROVED" && row.status !== "PART_CANCELLED")
@@ -265,7 +277,7 @@ export class SandboxPg {
   }
 
   inactivate(sid: string, key: string | null): Promise<Reply<{ sid: string; status: "INACTIVE"; inactivatedAt: string }>> {
-    return this.run("inactivate", key, { sid }, () => {
+    return this.run("inactivate", key, { sid }, this.q.sid.get(sid)?.partner_user_id ?? "", () => {
       const row = this.q.sid.get(sid);
       if (!row) return fail("not_found", errors.sidNotFound, "no such SID");
       const now = this.clock.now();
@@ -289,14 +301,35 @@ export class SandboxPg {
 
   private foreignUrl(url: string): Failure {
     const shown = url.length > 60 ? `${url.slice(0, 60)}…` : url;
-    return fail("rejected", errors.invalidRedirectUrl, `${shown} is not on the shop's public URL (${this.publicUrl}); the buyer is only sent back there`);
+    return fail(
+      "rejected",
+      errors.invalidRedirectUrl,
+      `${shown} is not on the shop's public URL (${this.publicUrl}); the buyer is only sent back there`,
+    );
   }
 
   private declines(userId: string): boolean {
     return this.faults.declineUsers.includes(userId) || Math.random() * 100 < this.faults.declinePct;
   }
 
-  private async run<T>(operation: string, key: string | null, params: unknown, fn: () => Outcome<T>): Promise<Reply<T>> {
+  /**
+   * Idempotency-Key is scoped: stored as a digest of (merchant key, partner user, key), the user
+   * being the request's or its payment's / SID's. One partner user's key neither replays nor
+   * reveals another's (a reused key is another user's fresh request), and keys are not kept in clear.
+   */
+  private scopedKey(partnerUserId: string, key: string): string {
+    return createHash("sha256")
+      .update(JSON.stringify([this.merchant, partnerUserId, key]))
+      .digest("hex");
+  }
+
+  private async run<T>(
+    operation: string,
+    key: string | null,
+    params: unknown,
+    partnerUserId: string,
+    fn: () => Outcome<T>,
+  ): Promise<Reply<T>> {
     const { latencyMs, errorPct, timeoutPct, hangMs } = this.faults;
     if (latencyMs > 0) await Bun.sleep(latencyMs);
     if (Math.random() * 100 < errorPct) {
@@ -309,8 +342,9 @@ export class SandboxPg {
         this.lastSweep = now;
         this.q.sweepIdem.run(now - idempotencyTtlMs);
       }
-      if (key !== null) {
-        const seen = this.q.idem.get(key);
+      const scoped = key === null ? null : this.scopedKey(partnerUserId, key);
+      if (scoped !== null) {
+        const seen = this.q.idem.get(scoped);
         if (seen) {
           if (seen.operation !== operation || seen.fingerprint !== fingerprint) {
             return fail("rejected", errors.idempotencyKeyReused, "this Idempotency-Key was used for a different request");
@@ -320,8 +354,8 @@ export class SandboxPg {
       }
       const result = fn();
       // Declines are stored too: repeating the same request must not turn a decline into a charge.
-      if (key !== null && (result.ok || result.kind === "declined")) {
-        this.q.insertIdem.run(key, operation, fingerprint, result.ok ? 200 : 402, JSON.stringify(result), now);
+      if (scoped !== null && (result.ok || result.kind === "declined")) {
+        this.q.insertIdem.run(scoped, operation, fingerprint, result.ok ? 200 : 402, JSON.stringify(result), now);
       }
       return result;
     });

@@ -4,9 +4,9 @@
 // constant time; idempotency keys are scoped per partner user, so one caller can neither replay
 // nor probe another's. Both modes (over HTTP); configuration once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { loadConfig, moduleConfig } from "../../config";
 import { modes } from "../../testing/modes";
 import { modules } from "../index";
@@ -36,7 +36,10 @@ describe("the sandbox PG's key", () => {
     for (const m of [sandboxPgModule, shopModule]) {
       expect((m.config!.schema.properties.HOMEBASE_SANDBOX_PG_SECRET_KEY as { default?: unknown }).default).toBeUndefined();
     }
-    const given = moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: join(dir, "c"), HOMEBASE_SANDBOX_PG_SECRET_KEY: "operator-key" }), sandboxPgModule);
+    const given = moduleConfig(
+      loadConfig({ HOMEBASE_DATA_DIR: join(dir, "c"), HOMEBASE_SANDBOX_PG_SECRET_KEY: "operator-key" }),
+      sandboxPgModule,
+    );
     expect(given).toMatchObject({ secretKey: "operator-key", secretSource: { kind: "env" } });
     const kakaoDir = join(dir, "d");
     loadConfig({ HOMEBASE_DATA_DIR: kakaoDir, HOMEBASE_SHOP_PG: "kakaopay", HOMEBASE_KAKAOPAY_SECRET_KEY: "k" });
@@ -123,11 +126,18 @@ describe.each(modes)("the sandbox PG exposed (%s)", (mode) => {
     const r = await ready({ approvalUrl: `${app.url}/ok` });
     const tid = r.body.tid as string;
     await app.t.platform.writer.write(() =>
-      app.t.platform.db.query("UPDATE shop_sandbox_payments SET approval_url = ?, cancel_url = ? WHERE tid = ?").run("data:text/html,x", "https://evil.example/", tid),
+      app.t.platform.db
+        .query("UPDATE shop_sandbox_payments SET approval_url = ?, cancel_url = ? WHERE tid = ?")
+        .run("data:text/html,x", "https://evil.example/", tid),
     );
     for (const action of ["approve", "cancel"]) {
       const res = await fetch(`${app.url}/sandbox-pg/checkout/${tid}?action=${action}`, { redirect: "manual" });
-      expect({ action, status: res.status, location: res.headers.get("location"), code: ((await res.json()) as { code: string }).code }).toEqual({
+      expect({
+        action,
+        status: res.status,
+        location: res.headers.get("location"),
+        code: ((await res.json()) as { code: string }).code,
+      }).toEqual({
         action,
         status: 409,
         location: null,
@@ -135,6 +145,73 @@ describe.each(modes)("the sandbox PG exposed (%s)", (mode) => {
       });
     }
     expect(app.engine.payment(tid)!.status).toBe("READY");
+  });
+
+  /** A payment of `user`, approved at the checkout page: what a cancel refunds. */
+  const approved = async (user: string) => {
+    const r = await ready({ approvalUrl: `${app.url}/ok` }, user);
+    const tid = r.body.tid as string;
+    const page = await fetch(r.body.redirectUrl as string, { redirect: "manual" });
+    const pgToken = new URL(page.headers.get("location")!).searchParams.get("pg_token")!;
+    const partnerOrderId = app.engine.payment(tid)!.partnerOrderId;
+    expect((await app.post(`/sandbox-pg/v1/payments/${tid}/approve`, { pgToken, partnerOrderId, partnerUserId: user })).status).toBe(200);
+    return tid;
+  };
+
+  test("one partner user's Idempotency-Key neither replays nor reveals another's", async () => {
+    // The shop's keys have a guessable shape (order:<id>:ready:1): another user tries the same one.
+    const key = `order:${Bun.randomUUIDv7()}:ready:1`;
+    const body = (partnerUserId: string) => ({
+      partnerOrderId: "o-shared",
+      partnerUserId,
+      itemName: "Vitamin C",
+      quantity: 1,
+      amount: 5_000,
+      recurring: false,
+      approvalUrl: `${app.url}/ok`,
+      cancelUrl: `${app.url}/cancel`,
+      failUrl: `${app.url}/fail`,
+    });
+    const alice = await app.post("/sandbox-pg/v1/payments", body("alice"), { "idempotency-key": key });
+    expect(alice.status).toBe(200);
+    // Her own retry is replayed ...
+    expect((await app.post("/sandbox-pg/v1/payments", body("alice"), { "idempotency-key": key })).body.tid).toBe(alice.body.tid as string);
+    // ... someone else's request under the same key is a request of its own: not her answer, not "reused".
+    const mallory = await app.post("/sandbox-pg/v1/payments", body("mallory"), { "idempotency-key": key });
+    expect({ status: mallory.status, code: mallory.body.code }).toEqual({ status: 200, code: undefined });
+    expect(mallory.body.tid).not.toBe(alice.body.tid as string);
+
+    // The same for refunds, scoped by the payment's user.
+    const [paidA, paidM] = [await approved("alice"), await approved("mallory")];
+    const cancelKey = `order:${Bun.randomUUIDv7()}:refund:1`;
+    const cancel = (tid: string) => app.post(`/sandbox-pg/v1/payments/${tid}/cancel`, { amount: 1_000 }, { "idempotency-key": cancelKey });
+    expect((await cancel(paidA)).body).toMatchObject({ tid: paidA, remainingAmount: 4_000 });
+    expect((await cancel(paidM)).body).toMatchObject({ tid: paidM, remainingAmount: 4_000 });
+    expect((await cancel(paidA)).body).toMatchObject({ tid: paidA, remainingAmount: 4_000 });
+    // Keys are not kept in clear.
+    const stored = app.t.platform.db
+      .query<{ key: string }, []>("SELECT key FROM shop_sandbox_idempotency")
+      .all()
+      .map((r) => r.key);
+    expect(stored.filter((k) => k === key || k === cancelKey)).toEqual([]);
+  });
+
+  test("the key is compared in constant time; what the control route and its log hold are the faults only", () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [join(dir, e.name)] : [],
+      );
+    // `===` / `!==` with the key, the expected header or the request's authorization header on
+    // either side (an emptiness check against "" aside).
+    const secretCompared = /(\b(expected|secretKey)|get\("authorization"\)\S*)\s*[!=]==(?!\s*"")|[!=]==\s*(expected|secretKey)\b/;
+    const compared = sources(import.meta.dir).flatMap((file) =>
+      readFileSync(file, "utf8")
+        .split("\n")
+        .flatMap((line, i) => (secretCompared.test(line) ? [`${relative(import.meta.dir, file)}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(compared).toEqual([]);
+    expect(readFileSync(join(import.meta.dir, "routes", "guards.ts"), "utf8")).toContain("secretEquals(");
+    expect(Object.keys(app.engine.faults).sort()).toEqual(["declinePct", "declineUsers", "errorPct", "hangMs", "latencyMs", "timeoutPct"]);
   });
 
   describe("behind a public URL with a path", () => {
@@ -157,8 +234,16 @@ describe.each(modes)("the sandbox PG exposed (%s)", (mode) => {
         failUrl: "https://shop.example/base",
       });
       expect((await pathed.post("/sandbox-pg/v1/payments", body("https://shop.example/base/orders/1/payment/approved"))).status).toBe(200);
-      for (const url of ["https://shop.example/other", "https://shop.example/basement", "http://shop.example/base/x", "https://shop.example.evil/base/x"]) {
-        expect({ url, code: (await pathed.post("/sandbox-pg/v1/payments", body(url))).body.code }).toEqual({ url, code: "invalid_redirect_url" });
+      for (const url of [
+        "https://shop.example/other",
+        "https://shop.example/basement",
+        "http://shop.example/base/x",
+        "https://shop.example.evil/base/x",
+      ]) {
+        expect({ url, code: (await pathed.post("/sandbox-pg/v1/payments", body(url))).body.code }).toEqual({
+          url,
+          code: "invalid_redirect_url",
+        });
       }
     });
   });

@@ -43,7 +43,8 @@ function sandboxChecks(s: SandboxPgConfig): Check[] {
         ? { status: "fail", name: "sandbox pg key", detail: `${file} is readable by others (mode ${mode.toString(8)}); chmod 600` }
         : { status: "pass", name: "sandbox pg key", detail: `generated, ${file} mode ${mode.toString(8)}` },
     );
-  } else if (s.secretSource.kind === "env") out.push({ status: "pass", name: "sandbox pg key", detail: "from HOMEBASE_SANDBOX_PG_SECRET_KEY" });
+  } else if (s.secretSource.kind === "env")
+    out.push({ status: "pass", name: "sandbox pg key", detail: "from HOMEBASE_SANDBOX_PG_SECRET_KEY" });
   return out;
 }
 
@@ -64,9 +65,7 @@ export const sandboxPgModule = defineModule({
       });
     }
     // Off, the module only keeps its tables (the migration ran): no routes.
-    const engine = s.enabled
-      ? new SandboxPg(platform.db, platform.writer, s.publicUrl, s, platform.clock, logger)
-      : null;
+    const engine = s.enabled ? new SandboxPg(platform.db, platform.writer, s.publicUrl, s, platform.clock, logger, s.secretKey) : null;
     const api: SandboxPgModule = { engine };
     return {
       api,

@@ -1,4 +1,5 @@
-// The sandbox PG's ledger in SQLite: payments, SIDs and stored idempotent answers. The tables
+// The sandbox PG's ledger in SQLite: payments, SIDs and stored idempotent answers (keyed by the
+// digest of merchant, partner user and Idempotency-Key: engine.ts, scopedKey). The tables
 // keep the names they had when the sandbox was part of the shop (shop_sandbox_*): data dirs
 // from then keep their rows (see migrations/0001_sandbox_pg.sql).
 import type { Database } from "bun:sqlite";

@@ -4,11 +4,16 @@
 // hook that threw would answer 400, so a refused request gets an empty body and the transform
 // hook, which runs before validation, answers).
 import { Elysia } from "elysia";
+import { secretEquals } from "../../../platform/http/internal";
 
-/** Routes for callers that send `Authorization: SECRET_KEY <key>`, like KakaoPay's; others get `refusal`, a 401 in the face's own shape. */
+/**
+ * Routes for callers that send `Authorization: SECRET_KEY <key>`, like KakaoPay's; others get
+ * `refusal`, a 401 in the face's own shape. The key is compared in constant time.
+ */
 export function keyedInstance(name: string, prefix: string, secretKey: string, refusal: Record<string, unknown>) {
   const expected = `SECRET_KEY ${secretKey}`;
-  const authorized = (request: Request) => request.headers.get("authorization")?.trim() === expected;
+  // An empty key (the sandbox not configured) admits no one.
+  const authorized = (request: Request) => secretKey !== "" && secretEquals(request.headers.get("authorization")?.trim() ?? "", expected);
   const refused = new WeakSet<Request>();
   return (
     new Elysia({ name, prefix })
@@ -23,4 +28,3 @@ export function keyedInstance(name: string, prefix: string, secretKey: string, r
       })
   );
 }
-
