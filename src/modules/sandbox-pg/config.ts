@@ -84,7 +84,11 @@ export const sandboxSecretFileName = "sandbox-pg.secret";
  * No default key anyone could read in the README: unset, one is generated into the data dir
  * (only when the sandbox is mounted; the shop in the same data dir reads the same file).
  */
-function sandboxSecretKey(given: string | undefined, enabled: boolean, dataDir: string): Pick<SandboxPgConfig, "secretKey"> & { source: SandboxPgConfig["secretSource"] } {
+function sandboxSecretKey(
+  given: string | undefined,
+  enabled: boolean,
+  dataDir: string,
+): Pick<SandboxPgConfig, "secretKey"> & { source: SandboxPgConfig["secretSource"] } {
   if (given !== undefined) return { secretKey: given, source: { kind: "env" } };
   if (!enabled) return { secretKey: "", source: { kind: "env" } };
   const { secret, file } = dataDirSecret(dataDir, sandboxSecretFileName, "HOMEBASE_SANDBOX_PG_SECRET_KEY");

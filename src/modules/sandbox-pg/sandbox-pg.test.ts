@@ -153,7 +153,11 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
       try {
         const aborted = await fetch(`${app.url}/sandbox-pg/v1/payments`, {
           method: "POST",
-          headers: { "content-type": "application/json", authorization: `SECRET_KEY ${app.secret}`, "idempotency-key": `${slowOrder}:ready` },
+          headers: {
+            "content-type": "application/json",
+            authorization: `SECRET_KEY ${app.secret}`,
+            "idempotency-key": `${slowOrder}:ready`,
+          },
           body: JSON.stringify({
             partnerOrderId: slowOrder,
             partnerUserId: "u1",

@@ -28,12 +28,24 @@ describe("internal allowlist", () => {
     const allowed = allowList(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir }), shopModule).internalAllow);
     expect(["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"].map(allowed)).toEqual(Array(4).fill(true));
     expect(
-      ["10.44.0.1", "10.44.0.254", "::ffff:10.44.0.9", "10.44.1.1", "10.45.0.1", "192.168.0.10", "8.8.8.8", "::2", "fe80::1", "not-an-ip", ""].map(
-        allowed,
-      ),
+      [
+        "10.44.0.1",
+        "10.44.0.254",
+        "::ffff:10.44.0.9",
+        "10.44.1.1",
+        "10.45.0.1",
+        "192.168.0.10",
+        "8.8.8.8",
+        "::2",
+        "fe80::1",
+        "not-an-ip",
+        "",
+      ].map(allowed),
     ).toEqual(Array(11).fill(false));
     // A configured list is taken as it is.
-    const wg = allowList(moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir, HOMEBASE_SHOP_INTERNAL_ALLOW: "10.44.0.0/24" }), shopModule).internalAllow);
+    const wg = allowList(
+      moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: dataDir, HOMEBASE_SHOP_INTERNAL_ALLOW: "10.44.0.0/24" }), shopModule).internalAllow,
+    );
     expect(["10.44.0.1", "::ffff:10.44.0.9", "127.0.0.1"].map(wg)).toEqual([true, true, false]);
   });
 
@@ -327,7 +339,9 @@ describe.each(modes)("billing (%s)", (mode) => {
     const totals = { charged: 0, failed: 0 };
     // Earlier tests' subscriptions may fall due on the same day: the runs' counts are checked against every charge recorded.
     const recurringPayments = () =>
-      app.t.platform.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM shop_payments WHERE subscription_id IS NOT NULL AND type = 'PAYMENT'").get()!.n;
+      app.t.platform.db
+        .query<{ n: number }, []>("SELECT COUNT(*) AS n FROM shop_payments WHERE subscription_id IS NOT NULL AND type = 'PAYMENT'")
+        .get()!.n;
     const paymentsBefore = recurringPayments();
     await faults(app, { errorPct: 10, timeoutPct: 10 });
     try {
@@ -424,10 +438,19 @@ describe.each(modes)("billing (%s)", (mode) => {
 
     test("a caller in the allowlist without the internal token gets 401 — before its body is looked at", async () => {
       const from = { "x-forwarded-for": "10.44.0.7" };
-      for (const authorization of [null, "Bearer wrong", `Basic ${walled.internal.authorization!.slice(7)}`, walled.internal.authorization!.slice(7)]) {
+      for (const authorization of [
+        null,
+        "Bearer wrong",
+        `Basic ${walled.internal.authorization!.slice(7)}`,
+        walled.internal.authorization!.slice(7),
+      ]) {
         const headers = { ...from, authorization: authorization ?? "" };
         await expectProblem(await call("/internal/billing/run", { date: "not a date" }, headers), 401, "internal_credential_required");
-        await expectProblem(await call(`/internal/subscriptions/${Bun.randomUUIDv7()}/charge`, "{not json", headers), 401, "internal_credential_required");
+        await expectProblem(
+          await call(`/internal/subscriptions/${Bun.randomUUIDv7()}/charge`, "{not json", headers),
+          401,
+          "internal_credential_required",
+        );
       }
     });
 

@@ -51,7 +51,12 @@ export class BillingService {
     const today = utcDay(this.clock.now());
     if (day === undefined) return today;
     if (day > today) {
-      throw fieldRefusal(shopErrors.billingDateInFuture, `cycles are billed on or after their day: ${day} is after today (${today}, UTC)`, "/date", `after ${today}`);
+      throw fieldRefusal(
+        shopErrors.billingDateInFuture,
+        `cycles are billed on or after their day: ${day} is after today (${today}, UTC)`,
+        "/date",
+        `after ${today}`,
+      );
     }
     return day;
   }

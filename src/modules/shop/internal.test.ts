@@ -45,7 +45,9 @@ describe.each(modes)("internal routes under attack (%s)", (mode) => {
       const u = await app.user("victim");
       const order = await app.buy(u, [{ itemId: it.id, quantity: 1 }], "SUBSCRIPTION", 30);
       subs.push(
-        (await (await app.t.request("GET", `/subscriptions/${order.subscriptionId}`, { token: u.tokens.accessToken })).json()) as Subscription,
+        (await (
+          await app.t.request("GET", `/subscriptions/${order.subscriptionId}`, { token: u.tokens.accessToken })
+        ).json()) as Subscription,
       );
     }
     return subs;
@@ -96,10 +98,20 @@ describe.each(modes)("internal routes under attack (%s)", (mode) => {
     // The WireGuard subnet is every user's device: outside the default allowlist, token or not.
     await expectProblem(await post("/internal/billing/run", {}, { ...peer, authorization: token }), 403, "internal_only");
     // Loopback (the allowlist) without it, or with anything else: 401, before the body is read.
-    const wrong: Array<Record<string, string>> = [{}, { authorization: "Bearer " }, { authorization: `Bearer ${"x".repeat(token.length - 7)}` }, { authorization: `Bearer ${token.slice(7, -1)}` }, { authorization: token.slice(7) }];
+    const wrong: Array<Record<string, string>> = [
+      {},
+      { authorization: "Bearer " },
+      { authorization: `Bearer ${"x".repeat(token.length - 7)}` },
+      { authorization: `Bearer ${token.slice(7, -1)}` },
+      { authorization: token.slice(7) },
+    ];
     for (const headers of wrong) {
       await expectProblem(await post("/internal/billing/run", { date: "not a date" }, headers), 401, "internal_credential_required");
-      await expectProblem(await post(`/internal/subscriptions/${Bun.randomUUIDv7()}/charge`, {}, headers), 401, "internal_credential_required");
+      await expectProblem(
+        await post(`/internal/subscriptions/${Bun.randomUUIDv7()}/charge`, {}, headers),
+        401,
+        "internal_credential_required",
+      );
     }
     const refused = await post("/internal/billing/run", {}, {});
     expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="homebase-internal"');
@@ -110,14 +122,22 @@ describe.each(modes)("internal routes under attack (%s)", (mode) => {
   test("the sandbox's control routes and ledger need the token: no forced outage, no SIDs read", async () => {
     const before = (await (await fetch(`${app.url}/sandbox-pg/control`, { headers: app.internal })).json()) as { errorPct: number };
     for (const headers of [{}, { authorization: "Bearer nope" }] as Array<Record<string, string>>) {
-      const put = await fetch(`${app.url}/sandbox-pg/control`, { method: "PUT", headers: { ...json, ...headers }, body: JSON.stringify({ errorPct: 100 }) });
+      const put = await fetch(`${app.url}/sandbox-pg/control`, {
+        method: "PUT",
+        headers: { ...json, ...headers },
+        body: JSON.stringify({ errorPct: 100 }),
+      });
       await expectProblem(put, 401, "internal_credential_required");
       await expectProblem(await fetch(`${app.url}/sandbox-pg/control/payments`, { headers }), 401, "internal_credential_required");
       await expectProblem(await fetch(`${app.url}/sandbox-pg/control`, { headers }), 401, "internal_credential_required");
     }
     const peer = { ...app.internal, "x-forwarded-for": "10.44.0.7" };
     await expectProblem(
-      await fetch(`${app.url}/sandbox-pg/control`, { method: "PUT", headers: { ...json, ...peer }, body: JSON.stringify({ errorPct: 100 }) }),
+      await fetch(`${app.url}/sandbox-pg/control`, {
+        method: "PUT",
+        headers: { ...json, ...peer },
+        body: JSON.stringify({ errorPct: 100 }),
+      }),
       403,
       "internal_only",
     );
@@ -134,7 +154,11 @@ describe.each(modes)("internal routes under attack (%s)", (mode) => {
       return line ? Number(line.split(" ").pop()) : 0;
     };
     const route = "POST /internal/billing/run";
-    const before = { allowed: await count(route, "allowed"), unauthorized: await count(route, "unauthorized"), forbidden: await count(route, "forbidden") };
+    const before = {
+      allowed: await count(route, "allowed"),
+      unauthorized: await count(route, "unauthorized"),
+      forbidden: await count(route, "forbidden"),
+    };
     await post("/internal/billing/run", {});
     await post("/internal/billing/run", {}, {});
     await post("/internal/billing/run", {}, {});
@@ -187,7 +211,11 @@ describe("the internal guard", () => {
     guard.record("POST /internal/billing/run", { outcome: "unauthorized", ip: "127.0.0.1" });
     expect(lines).toEqual([
       { level: "info", msg: "internal call", fields: { route: "POST /internal/billing/run", ip: "127.0.0.1", outcome: "allowed" } },
-      { level: "warn", msg: "internal call refused", fields: { route: "POST /internal/billing/run", ip: "127.0.0.1", outcome: "unauthorized" } },
+      {
+        level: "warn",
+        msg: "internal call refused",
+        fields: { route: "POST /internal/billing/run", ip: "127.0.0.1", outcome: "unauthorized" },
+      },
     ]);
   });
 

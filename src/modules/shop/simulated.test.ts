@@ -64,10 +64,21 @@ describe("payments are said to be simulated", () => {
     const started = async (env: Record<string, string>) => {
       const lines: Array<{ level: string; msg: string; fields: Record<string, unknown> }> = [];
       const capture = (base: Record<string, unknown>): Logger => {
-        const log = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => void lines.push({ level, msg, fields: { ...base, ...fields } });
-        return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error"), child: (more) => capture({ ...base, ...more }) };
+        const log =
+          (level: string) =>
+          (msg: string, fields: Record<string, unknown> = {}) =>
+            void lines.push({ level, msg, fields: { ...base, ...fields } });
+        return {
+          debug: log("debug"),
+          info: log("info"),
+          warn: log("warn"),
+          error: log("error"),
+          child: (more) => capture({ ...base, ...more }),
+        };
       };
-      const platform = await createPlatform(loadConfig({ HOMEBASE_DATA_DIR: mkdtempSync(join(dir, "d-")), ...env }), { logger: capture({}) });
+      const platform = await createPlatform(loadConfig({ HOMEBASE_DATA_DIR: mkdtempSync(join(dir, "d-")), ...env }), {
+        logger: capture({}),
+      });
       try {
         const installed = createModules(platform);
         await installed.close();

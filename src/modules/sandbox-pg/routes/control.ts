@@ -31,8 +31,7 @@ export function controlRoutes(engine: SandboxPg, guard: InternalGuard) {
       detail: {
         tags,
         summary: "Sandbox PG: change fault injection (internal)",
-        description:
-          `Percentages of calls that fail with 503, hang past the caller's timeout after processing, or are declined; latency per call. ${access}`,
+        description: `Percentages of calls that fail with 503, hang past the caller's timeout after processing, or are declined; latency per call. ${access}`,
       },
     })
     .get("/control/payments", ({ query }) => engine.payments(query.partnerOrderId), {

@@ -62,7 +62,10 @@ export function nativeRoutes(engine: SandboxPg, secretKey: string) {
           quantity: t.Integer({ minimum: 1 }),
           amount: t.Integer({ minimum: 1 }),
           recurring: t.Boolean({ description: "First payment of a subscription: approval yields a SID" }),
-          approvalUrl: t.String({ format: "uri", description: "On the shop's public URL (HOMEBASE_SHOP_PUBLIC_URL), else 400 invalid_redirect_url" }),
+          approvalUrl: t.String({
+            format: "uri",
+            description: "On the shop's public URL (HOMEBASE_SHOP_PUBLIC_URL), else 400 invalid_redirect_url",
+          }),
           cancelUrl: t.String({ format: "uri", description: "On the shop's public URL, like approvalUrl" }),
           failUrl: t.String({ format: "uri", description: "On the shop's public URL, like approvalUrl" }),
         }),
