@@ -8,6 +8,8 @@
 //      calls failing (503, retried with backoff).
 // oha drives the reads. The flow needs state between requests, so this file is also its load
 // client (`bun bench/scenarios/shop.ts --flow <json>`), pinned to the load generator's CPU.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus } from "node:os";
 import { newUser } from "../../src/testing/app";
 import type { RunningServer } from "../../src/testing/process";
@@ -119,7 +121,9 @@ async function hitRatio(server: RunningServer, run: () => Promise<LoadResult>): 
 }
 
 async function sandboxFaults(server: RunningServer, faults: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${server.url}/sandbox-pg/control`, { method: "PUT", headers: json, body: JSON.stringify(faults) });
+  // Internal routes need the internal token too (generated into the data dir when not configured).
+  const token = readFileSync(join(server.dataDir, "internal.token"), "utf8").trim();
+  const res = await fetch(`${server.url}/sandbox-pg/control`, { method: "PUT", headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify(faults) });
   if (res.status !== 200) throw new Error(`sandbox control: ${res.status} ${await res.text()}`);
 }
 
@@ -128,7 +132,8 @@ export const shop: Scenario = {
   title: "shop: GET /items with filters and sort, GET /items/main (cached), order + pay through the sandbox PG",
   async run(ctx: BenchContext) {
     // Short gateway backoff so the faulty variant measures retries, not sleeping.
-    const server = await startHomebase(ctx, { HOMEBASE_SHOP_PG_BACKOFF_MS: "10", HOMEBASE_SHOP_PG_BACKOFF_MAX_MS: "200" });
+    // Failed payments leave orders unpaid: the per-user cap of unpaid orders is not what this measures.
+    const server = await startHomebase(ctx, { HOMEBASE_SHOP_PG_BACKOFF_MS: "10", HOMEBASE_SHOP_PG_BACKOFF_MAX_MS: "200", HOMEBASE_SHOP_UNPAID_ORDERS_MAX: "0", HOMEBASE_SHOP_UNPAID_UNITS_MAX: "0" });
     ctx.progress("seeding the catalog");
     const summary = seedShop(server);
     const connections = ctx.quick ? 16 : 32;

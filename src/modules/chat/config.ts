@@ -11,6 +11,7 @@ export const chatConfigSchema = t.Object({
   HOMEBASE_CHAT_WS_MAX_PER_IP: env.integer({ default: 200, min: 1, max: 1_000_000, description: "Open sockets from one client IP on an instance (behind HOMEBASE_TRUSTED_PROXIES: the forwarded client); the next upgrade gets 429." }),
   HOMEBASE_CHAT_READ_FLUSH_MS: env.integer({ default: 1000, min: 10, max: 60_000, description: "How often read marks move from Redis / memory to the store." }),
   HOMEBASE_CHAT_ROOM_LIST_PER_MIN: env.integer({ default: 600, min: 1, max: 1_000_000, description: "GET /rooms per client IP per minute." }),
+  HOMEBASE_CHAT_PASSWORD_ROOMS_PER_HOUR: env.integer({ default: 10, min: 1, max: 100_000, description: "Password rooms one user may create per hour (each costs an Argon2 hash); the next gets 429 rate_limited." }),
   HOMEBASE_CHAT_UPLOADS_PER_MIN: env.integer({ default: 30, min: 1, max: 100_000, description: "Uploads (POST /files) one user may start per minute; the next gets 429 rate_limited." }),
   HOMEBASE_CHAT_QUOTA_MIB: env.integer({
     default: 2048,
@@ -42,6 +43,8 @@ export interface ChatConfig {
   readFlushMs: number;
   /** GET /rooms per client IP per minute. */
   roomListPerMin: number;
+  /** Password (secret) rooms one user may create per hour. */
+  passwordRoomsPerHour: number;
   /** Uploads a user may start per minute. */
   uploadsPerMin: number;
   /** Bytes a user's stored files may take in all. */
@@ -65,6 +68,7 @@ export function resolveChatConfig(v: Static<typeof chatConfigSchema>): ChatConfi
     wsMaxPerIp: v.HOMEBASE_CHAT_WS_MAX_PER_IP,
     readFlushMs: v.HOMEBASE_CHAT_READ_FLUSH_MS,
     roomListPerMin: v.HOMEBASE_CHAT_ROOM_LIST_PER_MIN,
+    passwordRoomsPerHour: v.HOMEBASE_CHAT_PASSWORD_ROOMS_PER_HOUR,
     uploadsPerMin: v.HOMEBASE_CHAT_UPLOADS_PER_MIN,
     quotaBytes: v.HOMEBASE_CHAT_QUOTA_MIB * 1_048_576,
     unpostedFileMaxAgeMs: v.HOMEBASE_CHAT_UNPOSTED_FILE_HOURS * 3_600_000,

@@ -61,7 +61,7 @@ export const chatModule = defineModule({
     void ledger.init().catch((err: unknown) => logger.error("chat file ledger indexes", { err: String(err) }));
     const uploads = new FileUploads(store, ledger, blobs, limiter, { perMinute: settings.uploadsPerMin, quotaBytes: settings.quotaBytes }, platform.clock, logger);
     const sweeper = new UnpostedFileSweeper(ledger, blobs, { maxAgeMs: settings.unpostedFileMaxAgeMs, intervalMs: 10 * 60_000 }, platform.clock, logger);
-    const service = new ChatService(store, hub, presence, hot, blobs, limiter, metrics, { roomListPerMinute: settings.roomListPerMin, maxParticipantsListed: 1000 }, platform.clock, logger, uploads);
+    const service = new ChatService(store, hub, presence, hot, blobs, limiter, metrics, { roomListPerMinute: settings.roomListPerMin, passwordRoomsPerHour: settings.passwordRoomsPerHour, maxParticipantsListed: 1000 }, platform.clock, logger, uploads);
     const sockets = new ChatSockets(service, hub, sessions, { ratePerSec: settings.wsRatePerSec }, metrics, platform.clock, logger);
     // Read marks of this instance's sockets: flushed wherever sockets are served, not only in workers.
     const flusher = new ReadFlusher(hot, platform.writer, platform.events, settings.readFlushMs, logger);

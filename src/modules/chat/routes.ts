@@ -93,7 +93,7 @@ export function chatController(
     .post("/rooms", async ({ principal, body, status }) => status(201, await service.createRoom(await actor(principal), body)), {
       auth: true,
       body: CreateRoomBody,
-      response: { 201: Room, ...problemResponses({ ...bodyRefused, 401: authFailures, 422: invalid }) },
+      response: { 201: Room, ...problemResponses({ ...bodyRefused, 401: authFailures, 422: invalid, 429: [chatErrors.rateLimited] }) },
       detail: { tags, summary: "Create a room", description: "A password makes it a secret room (stored as an Argon2id hash). The creator joins it." },
     })
     .get("/rooms/:id", ({ principal, params }) => service.getRoom(principal.userId, params.id), {
