@@ -9,6 +9,7 @@ import { booking } from "./booking";
 import { movies } from "./movies";
 import { shop } from "./shop";
 import { todos } from "./todos";
+import { uploads } from "./uploads";
 
 export const scenarios: Scenario[] = [
   challenges,
@@ -19,4 +20,5 @@ export const scenarios: Scenario[] = [
   auth,
   health,
   chat,
+  uploads,
 ];

@@ -360,8 +360,11 @@ test("POST /files with HOMEBASE_CHAT_S3_* set streams the upload to the bucket; 
 
 // A real process, so that its memory is its own: before the streaming fix each upload was held
 // whole (twice), and 4 parallel 50 MiB uploads took the RSS from 177 to 498 MiB. A coarse bound
-// (the bench measures 10 uploads closely): 3 parallel ones must not grow the peak by 150 MiB.
-test("3 parallel 50 MiB uploads grow the server's peak RSS by less than 150 MiB", async () => {
+// (the bench measures 10 uploads closely): 4 parallel ones must not grow the peak by 180 MiB.
+// Streaming keeps the growth about flat in the number of uploads (mostly body chunks the
+// garbage collector has not taken yet: 50–115 MiB on a loaded 2-core machine); before, each
+// upload added 70–90 MiB (3 of them: +196 to +269 MiB).
+test("4 parallel 50 MiB uploads grow the server's peak RSS by less than 180 MiB", async () => {
   const server = await startServer({ HOMEBASE_LOG_LEVEL: "warn" });
   try {
     const status = () => {
@@ -395,9 +398,9 @@ test("3 parallel 50 MiB uploads grow the server's peak RSS by less than 150 MiB"
     // The peak from here on (writing 5 to clear_refs resets VmHWM to the current RSS).
     await Bun.write(`/proc/${server.proc.pid}/clear_refs`, "5");
     const before = status();
-    expect(await Promise.all([upload(), upload(), upload()])).toEqual([201, 201, 201]);
+    expect(await Promise.all([upload(), upload(), upload(), upload()])).toEqual([201, 201, 201, 201]);
     const grown = (status().peak - before.rss) / MiB;
-    expect({ grownMiB: Math.round(grown), under150: grown < 150 }).toEqual({ grownMiB: Math.round(grown), under150: true });
+    expect({ grownMiB: Math.round(grown), under180: grown < 180 }).toEqual({ grownMiB: Math.round(grown), under180: true });
   } finally {
     await server.stop();
     rmSync(server.dataDir, { recursive: true, force: true });
