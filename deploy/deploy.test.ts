@@ -1,14 +1,19 @@
 // The monitoring and backend configs in deploy/: Prometheus accepts them (promtool check), the
 // alerts fire when they should (promtool test rules), every dashboard query is valid PromQL,
 // every homebase_/process_ metric they use is exported by the app (GET /metrics on a real app),
-// and the configs agree with each other and with the WireGuard setup. Redis and NATS load theirs.
+// and the configs agree with each other and with the WireGuard setup. Redis and NATS load theirs,
+// with authentication: only homebase, with the passwords backend-credentials.sh makes, gets in.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../src/config";
+import { modules } from "../src/modules";
+import { runDoctor } from "../src/platform/doctor";
 import { createTestApp, signupAndLogin, type TestApp } from "../src/testing/app";
 import { freePort } from "../src/testing/ports";
+import { redisAclRules } from "../src/testing/servers";
 import { waitFor } from "../src/testing/wait";
 
 const here = import.meta.dir;
@@ -230,11 +235,54 @@ describe("deploy configs agree with each other and load", () => {
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   ) as Record<string, string>;
 
-  test("homebase.env.example is a valid configuration on the wg0 address, scraped by prometheus.yml", () => {
-    const secret = join(scratch, "jwt-secret");
-    writeFileSync(secret, "s".repeat(48) + "\n");
-    // What the units add: the state directory and the credential.
-    const config = loadConfig({ ...env, HOMEBASE_DATA_DIR: join(scratch, "data"), HOMEBASE_JWT_SECRET_FILE: secret });
+  // deploy/backend-credentials.sh run into the scratch dir, as the install steps run it into /etc.
+  const etc = join(scratch, "etc-homebase");
+  const natsDir = join(scratch, "nats-etc");
+  const redisAcl = join(scratch, "homebase.acl");
+  const credentialsEnv = { HOMEBASE_ETC: etc, REDIS_ACL: redisAcl, NATS_AUTH: join(natsDir, "nats-server-auth.conf") };
+  /** What the units add: the state directory and the credentials. */
+  const unitEnv = () => ({
+    HOMEBASE_DATA_DIR: join(scratch, "data"),
+    HOMEBASE_JWT_SECRET_FILE: join(scratch, "jwt-secret"),
+    REDIS_PASSWORD_FILE: join(etc, "redis.password"),
+    NATS_PASSWORD_FILE: join(etc, "nats.password"),
+  });
+  const password = (name: string) => readFileSync(join(etc, `${name}.password`), "utf8").trim();
+  beforeAll(() => {
+    writeFileSync(join(scratch, "jwt-secret"), "s".repeat(48) + "\n");
+    mkdirSync(natsDir, { recursive: true });
+    const r = Bun.spawnSync(["sh", join(here, "backend-credentials.sh")], { env: { ...process.env, PATH, ...credentialsEnv }, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`backend-credentials.sh failed: ${r.stdout}${r.stderr}`);
+  });
+
+  test("backend-credentials.sh: 0600 passwords kept across runs; Redis gets only their SHA-256, NATS its authorization block", () => {
+    const first = { redis: password("redis"), nats: password("nats") };
+    expect(first.redis).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.nats).toMatch(/^[0-9a-f]{64}$/);
+    const again = Bun.spawnSync(["sh", join(here, "backend-credentials.sh")], { env: { ...process.env, PATH, ...credentialsEnv } });
+    expect(again.exitCode).toBe(0);
+    expect({ redis: password("redis"), nats: password("nats") }).toEqual(first);
+    for (const name of ["redis", "nats"]) expect(statSync(join(etc, `${name}.password`)).mode & 0o777).toBe(0o600);
+    for (const file of [redisAcl, credentialsEnv.NATS_AUTH]) expect(statSync(file).mode & 0o777).toBe(0o640);
+    const acl = readFileSync(redisAcl, "utf8");
+    expect(acl).toBe(`user default off\nuser homebase on #${createHash("sha256").update(first.redis).digest("hex")} ${redisAclRules}\n`);
+    expect(acl).not.toContain(first.redis);
+    expect(readFileSync(credentialsEnv.NATS_AUTH, "utf8")).toContain(`{ user: homebase, password: "${first.nats}" }`);
+  });
+
+  test("redis.conf, nats.conf and the units name the files backend-credentials.sh writes by default", () => {
+    const script = readFileSync(join(here, "backend-credentials.sh"), "utf8");
+    const defaultOf = (name: string) => new RegExp(`^\\w+=\\$\\{${name}:-(\\S+)\\}$`, "m").exec(script)?.[1];
+    expect(/^aclfile (\S+)$/m.exec(readFileSync(join(here, "redis.conf"), "utf8"))?.[1]).toBe(defaultOf("REDIS_ACL")!);
+    // nats.conf is installed as /etc/nats-server.conf; its include is relative to it.
+    const include = /^include \.\/(\S+)$/m.exec(readFileSync(join(here, "nats.conf"), "utf8"))?.[1];
+    expect(`/etc/${include}`).toBe(defaultOf("NATS_AUTH")!);
+    const unit = readFileSync(join(root, "systemd/homebase.service"), "utf8");
+    for (const name of ["redis", "nats"]) expect(unit).toContain(`LoadCredential=${name}-password:${defaultOf("HOMEBASE_ETC")}/${name}.password`);
+  });
+
+  test("homebase.env.example is a valid configuration on the wg0 address, scraped by prometheus.yml; its backend URLs carry no password", () => {
+    const config = loadConfig({ ...env, ...unitEnv() });
     expect(env.HOMEBASE_JWT_SECRET).toBeUndefined();
     expect(env.HOMEBASE_DATA_DIR).toBeUndefined();
     const wgAddress = /^Address = ([\d.]+)\//m.exec(readFileSync(join(root, "wireguard/wg0.conf.example"), "utf8"))?.[1];
@@ -247,44 +295,108 @@ describe("deploy configs agree with each other and load", () => {
     const nft = readFileSync(join(root, "wireguard/nftables.conf"), "utf8");
     expect(/^define SERVICE_PORT = (\d+)$/m.exec(nft)?.[1]).toBe(String(config.port));
     expect(/^define WG_PORT = (\d+)$/m.exec(nft)?.[1]).toBe(/^ListenPort = (\d+)$/m.exec(readFileSync(join(root, "wireguard/wg0.conf.example"), "utf8"))?.[1]);
-    expect(config.redisUrl).toBe("redis://127.0.0.1:6379/0");
-    expect(config.natsUrl).toBe("nats://127.0.0.1:4222");
+    // The user in the file, the password from the credential.
+    expect(env.REDIS_URL).toBe("redis://homebase@127.0.0.1:6379/0");
+    expect(env.NATS_URL).toBe("nats://homebase@127.0.0.1:4222");
+    expect(config.redisUrl).toBe(`redis://homebase:${password("redis")}@127.0.0.1:6379/0`);
+    expect(config.natsUrl).toBe(`nats://homebase:${password("nats")}@127.0.0.1:4222`);
   });
 
-  test("redis-server runs with redis.conf: AOF every second, no RDB snapshots, capped memory", async () => {
+  test("redis-server runs with redis.conf and the ACL: AOF every second, no RDB snapshots, capped memory; only homebase gets in, and not to admin commands", async () => {
     const port = await freePort();
-    const proc = Bun.spawn(["redis-server", join(here, "redis.conf"), "--port", String(port), "--dir", scratch], { stdout: "pipe", stderr: "pipe", env: { PATH } });
+    // The ACL as written, plus an admin for this test's CONFIG GET (homebase may not read the config).
+    const acl = join(scratch, "with-admin.acl");
+    writeFileSync(acl, `${readFileSync(redisAcl, "utf8")}user admin on >admin-pw ~* &* +@all\n`);
+    const proc = Bun.spawn(["redis-server", join(here, "redis.conf"), "--port", String(port), "--dir", scratch, "--aclfile", acl], { stdout: "pipe", stderr: "pipe", env: { PATH } });
+    const cli = (args: string[], as: string[] = ["--user", "admin", "--pass", "admin-pw"]) => run(["redis-cli", "-p", String(port), "--no-auth-warning", ...as, "--raw", ...args]).out.trim();
+    const homebase = ["--user", "homebase", "--pass", password("redis")];
     try {
+      await waitFor(() => proc.exitCode === null && cli(["PING"]) === "PONG", { what: "redis-server with redis.conf" });
       // --raw prints the name, then the value, one a line (an empty value is an empty line).
-      const get = (key: string) => run(["redis-cli", "-p", String(port), "--raw", "CONFIG", "GET", key]).out.split("\n")[1] ?? "missing";
-      await waitFor(() => proc.exitCode === null && run(["redis-cli", "-p", String(port), "PING"]).out.trim() === "PONG", { what: "redis-server with redis.conf" });
+      const get = (key: string) => cli(["CONFIG", "GET", key]).split("\n")[1] ?? "";
       expect(get("appendonly")).toBe("yes");
       expect(get("appendfsync")).toBe("everysec");
       expect(get("save")).toBe("");
       expect(get("maxmemory")).toBe(String(512 * 1024 * 1024));
       expect(get("maxmemory-policy")).toBe("volatile-lru");
       expect(get("bind")).toBe("127.0.0.1 -::1");
+      expect(get("aclfile")).toBe(acl);
+
+      expect(cli(["PING"], [])).toMatch(/^NOAUTH/);
+      expect(cli(["PING"], ["--user", "homebase", "--pass", "wrong"])).toMatch(/WRONGPASS/);
+      expect(cli(["PING"], homebase)).toBe("PONG");
+      // What homebase uses: strings, Lua, pub/sub, INFO (ioredis's ready check, doctor).
+      expect(cli(["EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "1", "k", "v"], homebase)).toBe("OK");
+      expect(cli(["PUBLISH", "homebase_live.chat", "x"], homebase)).toBe("0");
+      expect(cli(["INFO", "server"], homebase)).toContain("redis_version:");
+      for (const denied of [["FLUSHALL"], ["CONFIG", "GET", "save"], ["KEYS", "*"], ["CLIENT", "LIST"], ["SAVE"], ["ACL", "LIST"]]) {
+        expect(cli(denied, homebase), denied.join(" ")).toMatch(/NOPERM/);
+      }
     } finally {
       proc.kill();
       await proc.exited;
     }
   });
 
-  test("nats-server accepts nats.conf (sync_interval: always needs nats-server 2.10+)", () => {
-    const version = /v(\d+)\.(\d+)/.exec(run(["nats-server", "--version"]).out);
-    const atLeast210 = version !== null && (Number(version[1]) > 2 || (Number(version[1]) === 2 && Number(version[2]) >= 10));
-    const full = run(["nats-server", "-t", "-c", join(here, "nats.conf")]);
-    if (atLeast210) {
+  /** nats.conf next to its auth include (as in /etc), the store and port moved; 2.9 without sync_interval. */
+  function natsConfCopy(overrides: { port?: number; store?: string; drop29?: boolean } = {}): string {
+    let text = readFileSync(join(here, "nats.conf"), "utf8");
+    if (overrides.port) text = text.replace(/^listen: .*$/m, `listen: 127.0.0.1:${overrides.port}`);
+    if (overrides.store) text = text.replace(/^(\s*)store_dir: .*$/m, `$1store_dir: ${overrides.store}`);
+    if (overrides.drop29) text = text.replace(/^\s*sync_interval:.*$/m, "");
+    const file = join(natsDir, `nats-${Math.random().toString(36).slice(2)}.conf`);
+    writeFileSync(file, text);
+    return file;
+  }
+  const natsVersion = /v(\d+)\.(\d+)/.exec(run(["nats-server", "--version"]).out);
+  const natsAtLeast210 = natsVersion !== null && (Number(natsVersion[1]) > 2 || (Number(natsVersion[1]) === 2 && Number(natsVersion[2]) >= 10));
+
+  test("nats-server accepts nats.conf with its auth include (sync_interval: always needs nats-server 2.10+)", () => {
+    const full = run(["nats-server", "-t", "-c", natsConfCopy()]);
+    if (natsAtLeast210) {
       expect(full.out).toContain("is valid");
       expect(full.code).toBe(0);
     } else {
       // Debian bookworm's 2.9: the only complaint is sync_interval, the rest is valid.
       expect(full.out).toContain('unknown field "sync_interval"');
-      const rest = join(scratch, "nats-2.9.conf");
-      writeFileSync(rest, readFileSync(join(here, "nats.conf"), "utf8").replace(/^\s*sync_interval:.*$/m, ""));
-      const r = run(["nats-server", "-t", "-c", rest]);
+      const r = run(["nats-server", "-t", "-c", natsConfCopy({ drop29: true })]);
       expect(r.out).toContain("is valid");
       expect(r.code).toBe(0);
+    }
+    // Without the include the file is refused: authentication cannot be dropped by accident.
+    const alone = join(scratch, "nats-alone.conf");
+    writeFileSync(alone, readFileSync(join(here, "nats.conf"), "utf8").replace(/^\s*sync_interval:.*$/m, ""));
+    expect(run(["nats-server", "-t", "-c", alone]).code).not.toBe(0);
+  });
+
+  test("nats-server with nats.conf and redis-server with redis.conf: homebase's doctor logs in with the credential files; anonymous clients are refused", async () => {
+    const [natsPort, redisPort] = [await freePort(), await freePort()];
+    const natsConf = natsConfCopy({ port: natsPort, store: join(scratch, "js"), drop29: !natsAtLeast210 });
+    const servers = [
+      Bun.spawn(["nats-server", "-c", natsConf], { stdout: "ignore", stderr: "ignore", env: { PATH } }),
+      Bun.spawn(["redis-server", join(here, "redis.conf"), "--port", String(redisPort), "--dir", scratch, "--aclfile", redisAcl, "--appendonly", "no"], { stdout: "ignore", stderr: "ignore", env: { PATH } }),
+    ];
+    try {
+      const moved = {
+        ...env,
+        ...unitEnv(),
+        REDIS_URL: env.REDIS_URL!.replace(":6379", `:${redisPort}`),
+        NATS_URL: env.NATS_URL!.replace(":4222", `:${natsPort}`),
+        HOMEBASE_HOST: "127.0.0.1",
+      };
+      const byName = async () => new Map((await runDoctor(moved, modules)).map((c) => [c.name, c]));
+      await waitFor(async () => {
+        const checks = await byName();
+        return checks.get("redis")?.status === "pass" && checks.get("nats")?.status === "pass";
+      }, { what: "redis-server and nats-server with the shipped configs", timeoutMs: 20_000 });
+      const checks = await byName();
+      expect(checks.get("redis")?.detail).toContain("authenticated as homebase");
+      expect(checks.get("redis auth")).toMatchObject({ status: "pass", detail: "clients without the password are refused" });
+      expect(checks.get("nats")?.detail).toContain("authenticated as homebase");
+      expect(checks.get("nats auth")).toMatchObject({ status: "pass", detail: "clients without credentials are refused" });
+    } finally {
+      for (const proc of servers) proc.kill();
+      await Promise.all(servers.map((p) => p.exited));
     }
   });
 });

@@ -161,3 +161,72 @@ describe("homebase config and configuration errors hide credentials", () => {
     }
   });
 });
+
+describe("backend passwords from files (REDIS_PASSWORD_FILE, NATS_PASSWORD_FILE)", () => {
+  const own = mkdtempSync(join(tmpdir(), "homebase-config-backends-"));
+  afterAll(() => rmSync(own, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const path = join(own, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
+  };
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig({ HOMEBASE_DATA_DIR: dir, ...env });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return err as ConfigError;
+    }
+    throw new Error("accepted");
+  };
+
+  test("the password joins the URL in memory only; homebase config prints the file's path, never the password", async () => {
+    const { natsConnectionOptions } = await import("./platform/events/jetstream");
+    const odd = "p@ss:w/rd%20 ü";
+    const c = loadConfig({
+      HOMEBASE_DATA_DIR: dir,
+      REDIS_URL: "redis://homebase@127.0.0.1:6379/0",
+      REDIS_PASSWORD_FILE: file("redis.password", `${odd}\n`),
+      NATS_URL: "nats://homebase@127.0.0.1:4222",
+      NATS_PASSWORD_FILE: file("nats.password", "nats-file-secret\n"),
+    });
+    const redis = new URL(c.redisUrl!);
+    // ioredis decodes the URL's user and password.
+    expect([redis.username, decodeURIComponent(redis.password), redis.pathname]).toEqual(["homebase", odd, "/0"]);
+    expect(natsConnectionOptions(c.natsUrl!)).toEqual({ servers: "nats://127.0.0.1:4222", user: "homebase", pass: "nats-file-secret" });
+    const printed = JSON.stringify(redactedConfig(c));
+    expect(printed).not.toContain("nats-file-secret");
+    expect(printed).not.toContain(encodeURIComponent(odd));
+    expect(printed).toContain(join(own, "redis.password"));
+  });
+
+  test("no user in the URL: Redis's default user's password, the NATS token", async () => {
+    const { natsConnectionOptions } = await import("./platform/events/jetstream");
+    const c = loadConfig({
+      HOMEBASE_DATA_DIR: dir,
+      REDIS_URL: "redis://127.0.0.1:6379",
+      REDIS_PASSWORD_FILE: file("requirepass", "default-user-pw"),
+      NATS_URL: "nats://127.0.0.1:4222",
+      NATS_PASSWORD_FILE: file("token", "nats-token-value"),
+    });
+    expect(c.redisUrl).toBe("redis://:default-user-pw@127.0.0.1:6379");
+    expect(natsConnectionOptions(c.natsUrl!)).toEqual({ servers: "nats://127.0.0.1:4222", token: "nats-token-value" });
+  });
+
+  test("refused, naming the file variable: missing or empty file, and a URL that carries a password too", () => {
+    const missing = refusal({ REDIS_URL: "redis://h:6379", REDIS_PASSWORD_FILE: join(own, "missing") });
+    expect([missing.variable, missing.expected]).toEqual(["REDIS_PASSWORD_FILE", "a readable file holding the password"]);
+    const empty = refusal({ NATS_URL: "nats://u@h:4222", NATS_PASSWORD_FILE: file("empty", "\n") });
+    expect(empty.variable).toBe("NATS_PASSWORD_FILE");
+    expect(empty.message).toContain("empty");
+    const both = refusal({ REDIS_URL: "redis://u:inline-pw@h:6379", REDIS_PASSWORD_FILE: file("both", "x") });
+    expect(both.variable).toBe("REDIS_PASSWORD_FILE");
+    expect(both.message).toContain("use one of them");
+    expect(both.message).not.toContain("inline-pw");
+  });
+
+  test("without its URL the file is not read (the units hand it over in embedded mode too)", () => {
+    const c = loadConfig({ HOMEBASE_DATA_DIR: dir, REDIS_PASSWORD_FILE: join(own, "absent"), NATS_PASSWORD_FILE: join(own, "absent") });
+    expect([c.redisUrl, c.natsUrl]).toEqual([null, null]);
+  });
+});

@@ -140,8 +140,11 @@ describe("systemd units", () => {
     expect(Number(unit.get("StartLimitIntervalSec")?.[0])).toBeGreaterThan(0);
     expect(one("RestartPreventExitStatus")).toBe("2");
     expect(one("EnvironmentFile")).toBe("/etc/homebase/homebase.env");
-    expect(one("LoadCredential")).toBe("jwt-secret:/etc/homebase/jwt.secret");
+    // Secrets come as credentials, never as environment values: the JWT key and the backends' passwords.
+    expect(service.get("LoadCredential")).toEqual(["jwt-secret:/etc/homebase/jwt.secret", "redis-password:/etc/homebase/redis.password", "nats-password:/etc/homebase/nats.password"]);
     expect(service.get("Environment")).toContain("HOMEBASE_JWT_SECRET_FILE=%d/jwt-secret");
+    expect(service.get("Environment")).toContain("REDIS_PASSWORD_FILE=%d/redis-password");
+    expect(service.get("Environment")).toContain("NATS_PASSWORD_FILE=%d/nats-password");
     expect(service.get("Environment")).toContain("HOMEBASE_DATA_DIR=/var/lib/homebase");
     expect(one("DynamicUser")).toBe("yes");
     expect(one("User")).toBe("homebase");

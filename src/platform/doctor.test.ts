@@ -1,8 +1,14 @@
-// `homebase doctor`'s checks of the data dir and the database files' modes.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+// `homebase doctor`'s checks of the data dir and the database files' modes, and of the
+// backends' authentication: does homebase log in, and are clients without credentials refused?
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { modes } from "../testing/modes";
+import { freePort } from "../testing/ports";
+import { startRealBackends } from "../testing/servers";
+import { waitFor } from "../testing/wait";
 import { loadConfig } from "./config";
 import { type Check, runDoctor } from "./doctor";
 import { createPlatform } from "./index";
@@ -49,6 +55,78 @@ describe("doctor: data dir and database file modes", () => {
       expect(line(world, "database files")).toMatchObject({ status: "fail", detail: "readable or writable by every user: homebase.sqlite-wal (mode 644); chmod 600" });
     } finally {
       await platform.close();
+    }
+  });
+});
+
+/** A nats-server of this test's own, as deploy/nats.conf configures it: one user, a bcrypt hash. */
+async function startAuthenticatedNats(dir: string): Promise<{ url: string; passwordFile: string; proc: Subprocess }> {
+  const password = Bun.randomUUIDv7().replaceAll("-", "");
+  const passwordFile = join(dir, "nats.password");
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  const conf = join(dir, "nats.conf");
+  writeFileSync(conf, `authorization {\n  users: [ { user: homebase, password: "${await Bun.password.hash(password, { algorithm: "bcrypt", cost: 4 })}" } ]\n}\n`);
+  const port = await freePort();
+  const proc = Bun.spawn(["nats-server", "-c", conf, "-a", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "ignore" });
+  return { url: `nats://homebase@127.0.0.1:${port}`, passwordFile, proc };
+}
+
+describe.if(modes.includes("real"))("doctor: Redis and NATS authentication (real backends)", () => {
+  let root: string;
+  let credentials: Awaited<ReturnType<typeof startRealBackends>>["credentials"];
+  let nats: Awaited<ReturnType<typeof startAuthenticatedNats>>;
+  const doctor = (env: Record<string, string>) => runDoctor({ HOMEBASE_DATA_DIR: join(root, "data"), ...env }, modules);
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), "homebase-doctor-auth-"));
+    ({ credentials } = await startRealBackends());
+    nats = await startAuthenticatedNats(root);
+    await waitFor(async () => line(await doctor({ NATS_URL: nats.url, NATS_PASSWORD_FILE: nats.passwordFile }), "nats")?.status === "pass", { what: "the authenticated nats-server" });
+  });
+  afterAll(async () => {
+    nats?.proc.kill();
+    await nats?.proc.exited;
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test("passwords from files: logged in, and anonymous clients refused", async () => {
+    const checks = await doctor({ REDIS_URL: credentials.redisUrl, REDIS_PASSWORD_FILE: credentials.redisPasswordFile, NATS_URL: nats.url, NATS_PASSWORD_FILE: nats.passwordFile });
+    expect(line(checks, "redis")).toMatchObject({ status: "pass", detail: expect.stringContaining("authenticated as homebase") });
+    expect(line(checks, "redis auth")).toEqual({ status: "pass", name: "redis auth", detail: "clients without the password are refused" });
+    expect(line(checks, "nats")).toMatchObject({ status: "pass", detail: expect.stringContaining("authenticated as homebase") });
+    expect(line(checks, "nats auth")).toEqual({ status: "pass", name: "nats auth", detail: "clients without credentials are refused" });
+  });
+
+  test("a wrong password, or none: fail lines that say it is authentication, not reachability", async () => {
+    const wrong = join(root, "wrong.password");
+    writeFileSync(wrong, "not-the-password\n", { mode: 0o600 });
+    const bad = await doctor({ REDIS_URL: credentials.redisUrl, REDIS_PASSWORD_FILE: wrong, NATS_URL: nats.url, NATS_PASSWORD_FILE: wrong });
+    expect(line(bad, "redis")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^authentication failed: WRONGPASS.*REDIS_PASSWORD_FILE/) });
+    expect(line(bad, "nats")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^authentication failed: .*Authorization Violation.*NATS_PASSWORD_FILE/) });
+    const none = await doctor({ REDIS_URL: credentials.redisUrl.replace("homebase@", ""), NATS_URL: nats.url.replace("homebase@", "") });
+    expect(line(none, "redis")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^authentication failed: NOAUTH.*set REDIS_PASSWORD_FILE/) });
+    expect(line(none, "nats")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^authentication failed: .*set NATS_PASSWORD_FILE/) });
+  });
+
+  test("servers without authentication (as deploy/ shipped them before): WARN lines", async () => {
+    const [redisPort, natsPort] = [await freePort(), await freePort()];
+    const spawned: Subprocess[] = [
+      Bun.spawn(["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", root], { stdout: "ignore", stderr: "ignore" }),
+      Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort)], { stdout: "ignore", stderr: "ignore" }),
+    ];
+    try {
+      const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, NATS_URL: `nats://127.0.0.1:${natsPort}` };
+      await waitFor(async () => (await doctor(env)).every((c) => !["redis", "nats"].includes(c.name) || c.status === "pass"), { what: "the open servers to listen" });
+      const checks = await doctor(env);
+      expect(line(checks, "redis auth")).toMatchObject({ status: "warn", detail: expect.stringContaining("answers clients without a password") });
+      expect(line(checks, "nats auth")).toMatchObject({ status: "warn", detail: expect.stringContaining("accepts clients without credentials") });
+      // A password for a server that asks none: still open to everyone else.
+      const token = join(root, "token");
+      writeFileSync(token, "unused-token\n", { mode: 0o600 });
+      const withToken = await doctor({ ...env, NATS_PASSWORD_FILE: token });
+      expect(line(withToken, "nats auth")).toMatchObject({ status: "warn" });
+    } finally {
+      for (const proc of spawned) proc.kill();
+      await Promise.all(spawned.map((p) => p.exited));
     }
   });
 });

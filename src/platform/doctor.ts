@@ -10,6 +10,7 @@ import Redis from "ioredis";
 import { MongoClient } from "mongodb";
 import { type Config, ConfigError, loadConfig, moduleConfig, unknownVariableWarnings } from "./config";
 import { appliedMigrations, type MigrationSet } from "./db/sqlite";
+import { type NatsConnectionOptions, natsConnectionOptions } from "./events/jetstream";
 import { type AnyModule, migrationSets } from "./module";
 
 export type CheckStatus = "pass" | "warn" | "fail";
@@ -96,10 +97,26 @@ function sqliteCheck(config: Config, sets: readonly MigrationSet[]): Check {
   }
 }
 
+function redisClient(url: string): Redis {
+  return new Redis(url, { lazyConnect: true, connectTimeout: probeTimeoutMs, commandTimeout: probeTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+}
+
+/** The URL without its user and password: what any other local process could connect with. */
+function anonymous(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.toString();
+}
+
+const isAuthError = (text: string) => /NOAUTH|WRONGPASS|NOPERM|invalid password|Authorization Violation|authentication/i.test(text);
+
 async function redisChecks(url: string): Promise<Check[]> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: probeTimeoutMs, commandTimeout: probeTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const redis = redisClient(url);
   let lastError: unknown = null;
   redis.on("error", (err: unknown) => void (lastError = err));
+  const user = new URL(url);
+  const withPassword = user.password !== "";
   try {
     await redis.connect();
     const before = Date.now();
@@ -107,23 +124,55 @@ async function redisChecks(url: string): Promise<Check[]> {
     const after = Date.now();
     const info = await redis.info("server");
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? "?";
-    return [check("pass", "redis", `reachable, redis ${version}`), skewCheck("redis", Number(seconds) * 1000 + Number(micros) / 1000, before, after)];
+    const as = withPassword ? `, authenticated as ${decodeURIComponent(user.username) || "default"}` : "";
+    return [check("pass", "redis", `reachable, redis ${version}${as}`), skewCheck("redis", Number(seconds) * 1000 + Number(micros) / 1000, before, after), await redisAuthCheck(url, withPassword)];
   } catch (err) {
-    return [check("fail", "redis", `unreachable: ${errorText(lastError ?? err)}`)];
+    const text = errorText(lastError ?? err);
+    if (isAuthError(text)) {
+      const hint = withPassword ? "check REDIS_URL's user and REDIS_PASSWORD_FILE against the server's ACL" : "the server asks for a password: set REDIS_PASSWORD_FILE";
+      return [check("fail", "redis", `authentication failed: ${text} (${hint})`)];
+    }
+    return [check("fail", "redis", `unreachable: ${text}`)];
   } finally {
     redis.disconnect();
   }
 }
 
+/** Whether a client without credentials gets in: then any local process can forge locks and limits. */
+async function redisAuthCheck(url: string, withPassword: boolean): Promise<Check> {
+  const open = "the server answers clients without a password: any local process can read and forge cache, locks, rate limits and presence (deploy/redis.conf's ACL, REDIS_PASSWORD_FILE)";
+  if (!withPassword) return check("warn", "redis auth", open);
+  const probe = redisClient(anonymous(url));
+  probe.on("error", () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return check("warn", "redis auth", open);
+  } catch (err) {
+    return isAuthError(errorText(err)) ? check("pass", "redis auth", "clients without the password are refused") : check("warn", "redis auth", `could not tell whether clients without a password are refused: ${errorText(err)}`);
+  } finally {
+    probe.disconnect();
+  }
+}
+
 async function natsChecks(url: string, namespace: string): Promise<Check[]> {
+  const options = natsConnectionOptions(url);
+  const withCredentials = options.pass !== undefined || options.token !== undefined;
   let nc: Awaited<ReturnType<typeof natsConnect>>;
   try {
-    nc = await natsConnect({ servers: url, timeout: probeTimeoutMs, maxReconnectAttempts: 0 });
+    nc = await natsConnect({ ...options, timeout: probeTimeoutMs, maxReconnectAttempts: 0 });
   } catch (err) {
-    return [check("fail", "nats", `unreachable: ${errorText(err)}`)];
+    const text = errorText(err);
+    if (isAuthError(text)) {
+      const hint = withCredentials ? "check NATS_URL's user and NATS_PASSWORD_FILE against the server's authorization block" : "the server asks for credentials: set NATS_PASSWORD_FILE";
+      return [check("fail", "nats", `authentication failed: ${text} (${hint})`)];
+    }
+    return [check("fail", "nats", `unreachable: ${text}`)];
   }
   try {
-    const out = [check("pass", "nats", `reachable, server ${nc.info?.version ?? "?"}`)];
+    const as = options.pass !== undefined ? `, authenticated as ${options.user}` : options.token !== undefined ? ", authenticated by token" : "";
+    const out = [check("pass", "nats", `reachable, server ${nc.info?.version ?? "?"}${as}`)];
+    out.push(await natsAuthCheck(options, withCredentials));
     const stream = namespace ? `HOMEBASE_${namespace.toUpperCase()}` : "HOMEBASE";
     try {
       const jsm = await jetstreamManager(nc, { timeout: probeTimeoutMs });
@@ -137,6 +186,19 @@ async function natsChecks(url: string, namespace: string): Promise<Check[]> {
     return out;
   } finally {
     await nc.close();
+  }
+}
+
+/** Whether a client without credentials gets in: then any local process can publish events. */
+async function natsAuthCheck(options: NatsConnectionOptions, withCredentials: boolean): Promise<Check> {
+  const open = "the server accepts clients without credentials: any local process can publish and consume events and chat fanout (deploy/nats.conf's authorization, NATS_PASSWORD_FILE)";
+  if (!withCredentials) return check("warn", "nats auth", open);
+  try {
+    const probe = await natsConnect({ servers: options.servers, timeout: probeTimeoutMs, maxReconnectAttempts: 0 });
+    await probe.close();
+    return check("warn", "nats auth", open);
+  } catch (err) {
+    return isAuthError(errorText(err)) ? check("pass", "nats auth", "clients without credentials are refused") : check("warn", "nats auth", `could not tell whether clients without credentials are refused: ${errorText(err)}`);
   }
 }
 

@@ -1,5 +1,6 @@
 // The two modes every integration test runs in (DESIGN.md "Modes"): embedded (no env, all
-// in-process) and real (REDIS_URL, NATS_URL, MONGO_URL on servers the harness starts).
+// in-process) and real (REDIS_URL, NATS_URL, MONGO_URL on servers the harness starts, Redis
+// with authentication on).
 import { startRealBackends } from "./servers";
 
 export type Mode = "embedded" | "real";
@@ -23,9 +24,12 @@ if (skipped.length > 0) {
   console.warn(`[modes] HOMEBASE_TEST_MODES=${process.env.HOMEBASE_TEST_MODES}: skipping every "(${skipped.join('", "(')})" suite (describe.each(modes))`);
 }
 
-/** The env a test app needs for a mode: {} for embedded; the three URLs for real. */
+/**
+ * The env a test app needs for a mode: {} for embedded; for real, the three URLs, Redis's naming
+ * the user only and its password in a file (as the systemd units hand it over).
+ */
 export async function backendEnv(mode: Mode): Promise<Record<string, string>> {
   if (mode === "embedded") return {};
-  const { redisUrl, natsUrl, mongoUrl } = await startRealBackends();
-  return { REDIS_URL: redisUrl, NATS_URL: natsUrl, MONGO_URL: mongoUrl };
+  const { natsUrl, mongoUrl, credentials } = await startRealBackends();
+  return { REDIS_URL: credentials.redisUrl, REDIS_PASSWORD_FILE: credentials.redisPasswordFile, NATS_URL: natsUrl, MONGO_URL: mongoUrl };
 }

@@ -1,11 +1,14 @@
 // Proves the real-backend harness: each server speaks its protocol through the client the app
-// uses, and the chaos helpers stop/start redis on the same port.
+// uses, Redis only to the user with its password, and the chaos helpers stop/start
+// redis on the same port.
 import { beforeAll, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import Redis from "ioredis";
 import { MongoClient, MongoServerError } from "mongodb";
-import { restartNats, restartRedis, startRealBackends, startRedis, stopRedis, type RealBackends } from "./servers";
+import { natsConnectionOptions } from "../platform/events/jetstream";
+import { backendUser, restartNats, restartRedis, startRealBackends, startRedis, stopRedis, type RealBackends } from "./servers";
 import { waitFor } from "./wait";
 
 let backends: RealBackends;
@@ -17,7 +20,7 @@ beforeAll(async () => {
 describe("real backends harness", () => {
   test("starts once per process: a second call returns the same servers", async () => {
     expect(await startRealBackends()).toEqual(backends);
-    for (const url of Object.values(backends)) expect(new URL(url).hostname).toBe("127.0.0.1");
+    for (const url of [backends.redisUrl, backends.natsUrl, backends.mongoUrl]) expect(new URL(url).hostname).toBe("127.0.0.1");
     // Never the system redis/nats/mongo default ports.
     expect(new URL(backends.redisUrl).port).not.toBe("6379");
   });
@@ -35,7 +38,7 @@ describe("real backends harness", () => {
   });
 
   test("nats: JetStream dedup by msgID and a durable pull consumer", async () => {
-    const nc = await connect({ servers: backends.natsUrl });
+    const nc = await connect(natsConnectionOptions(backends.natsUrl));
     try {
       const jsm = await jetstreamManager(nc);
       const stream = `HARNESS_${Date.now()}`;
@@ -67,6 +70,35 @@ describe("real backends harness", () => {
     } finally {
       await nc.close();
     }
+  });
+
+  test("redis refuses clients without the password, a wrong one, the default user and dangerous commands", async () => {
+    const { port } = new URL(backends.redisUrl);
+    const attempt = async (url: string, command: (r: Redis) => Promise<unknown> = (r) => r.ping()) => {
+      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+      // A refused AUTH closes the connection: its reason comes as an "error" event.
+      let refused: Error | undefined;
+      redis.on("error", (err: Error) => void (refused ??= err));
+      try {
+        await redis.connect();
+        return String(await command(redis));
+      } catch (err) {
+        return (refused ?? (err as Error)).message;
+      } finally {
+        redis.disconnect();
+      }
+    };
+    expect(await attempt(`redis://127.0.0.1:${port}`)).toMatch(/^NOAUTH/);
+    expect(await attempt(`redis://${backendUser}:wrong@127.0.0.1:${port}`)).toMatch(/^WRONGPASS/);
+    expect(await attempt(`redis://:${new URL(backends.redisUrl).password}@127.0.0.1:${port}`)).toMatch(/^WRONGPASS/);
+    expect(await attempt(backends.redisUrl)).toBe("PONG");
+    expect(await attempt(backends.redisUrl, (r) => r.flushall())).toMatch(/^NOPERM/);
+    // The credentials the app gets: the user in the URL, the password in a 0600 file.
+    const { credentials } = backends;
+    expect(new URL(credentials.redisUrl).password).toBe("");
+    const file = Bun.file(credentials.redisPasswordFile);
+    expect((await file.text()).trim()).toBe(new URL(backends.redisUrl).password);
+    expect(statSync(credentials.redisPasswordFile).mode & 0o777).toBe(0o600);
   });
 
   test("mongo: insert, find, unique index, duplicate key 11000", async () => {
@@ -117,7 +149,7 @@ describe("real backends harness", () => {
 
   test("restartNats keeps JetStream streams (same store dir and port)", async () => {
     const stream = `KEEP_${Date.now()}`;
-    let nc = await connect({ servers: backends.natsUrl });
+    let nc = await connect(natsConnectionOptions(backends.natsUrl));
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: stream, subjects: [`${stream.toLowerCase()}.>`] });
     await jetstream(nc).publish(`${stream.toLowerCase()}.x`, "kept", { msgID: "k1" });
@@ -125,7 +157,7 @@ describe("real backends harness", () => {
 
     await restartNats();
 
-    nc = await connect({ servers: backends.natsUrl });
+    nc = await connect(natsConnectionOptions(backends.natsUrl));
     try {
       const info = await (await jetstreamManager(nc)).streams.info(stream);
       expect(info.state.messages).toBe(1);

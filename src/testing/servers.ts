@@ -2,7 +2,13 @@
 // server (mongo-java-server) on free ports of 127.0.0.1, once per process, in a fresh temp dir,
 // and stops them when the process exits. Missing tools are installed (apt-get, as root) or
 // reported with exactly what to install — never skipped silently.
+// Redis runs with authentication, as deploy/ ships it: the default user is off and user homebase
+// has deploy/redis.conf's ACL rules; the password is fresh per run, in a 0600 file the app reads
+// (REDIS_PASSWORD_FILE). NATS runs without until every NATS client of the app passes credentials
+// as connect options (natsConnectionOptions; nats.js ignores them in a URL). mongo-java-server
+// has no authentication: MONGO_URL stays without.
 import type { Subprocess } from "bun";
+import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,10 +16,27 @@ import { join, resolve } from "node:path";
 import { freePort } from "./ports";
 
 export interface RealBackends {
+  /** With user and password: for clients a test makes itself (ioredis reads them from the URL). */
   redisUrl: string;
   natsUrl: string;
   mongoUrl: string;
+  /** What the app gets (backendEnv): the URL naming the user, the password in a file. */
+  credentials: {
+    user: string;
+    redisUrl: string;
+    redisPasswordFile: string;
+  };
 }
+
+/** The user Redis knows (the one deploy/ configures). */
+export const backendUser = "homebase";
+/** deploy/redis.conf's rules for that user: every key and channel, no admin or dangerous command but INFO. */
+export const redisAclRules = "~* &* +@all -@dangerous +info";
+
+interface Secrets {
+  redisPassword: string;
+}
+let secrets: Secrets | undefined;
 
 const root = resolve(import.meta.dir, "../..");
 const mongoServerDir = join(root, "src/testing/mongo-server");
@@ -237,6 +260,17 @@ function tcpProbe(port: number, send: string | undefined, expect: string, timeou
   });
 }
 
+/** The password and the server's file that checks it, in the work dir (0600). */
+function writeCredentials(dir: string): Secrets {
+  const made = { redisPassword: randomBytes(24).toString("hex") };
+  const write = (name: string, text: string) => writeFileSync(join(dir, name), text, { mode: 0o600 });
+  write("redis.password", `${made.redisPassword}\n`);
+  // As deploy/backend-credentials.sh writes it: Redis keeps the SHA-256 only.
+  const sha = createHash("sha256").update(made.redisPassword).digest("hex");
+  write("redis.acl", `user default off\nuser ${backendUser} on #${sha} ${redisAclRules}\n`);
+  return made;
+}
+
 function makeRedis(port: number): Server {
   const logFile = join(workDir!, "redis.log");
   return {
@@ -252,10 +286,11 @@ function makeRedis(port: number): Server {
         "--save", "",
         "--appendonly", "no",
         "--dir", workDir!,
+        "--aclfile", join(workDir!, "redis.acl"),
         // Without this a stray config could daemonize and we would lose the PID.
         "--daemonize", "no",
       ]),
-    probe: () => tcpProbe(port, "PING\r\n", "+PONG"),
+    probe: () => tcpProbe(port, `AUTH ${backendUser} ${secrets!.redisPassword}\r\nPING\r\n`, "+PONG"),
   };
 }
 
@@ -377,6 +412,7 @@ export function startRealBackends(): Promise<RealBackends> {
     workDir = mkdtempSync(join(tmpdir(), workDirPrefix));
     writeFileSync(join(workDir, "owner.pid"), String(process.pid));
     installExitHooks();
+    secrets = writeCredentials(workDir);
     try {
       // In parallel: the JVM (compiles the launcher) dominates, the others are ~10 ms.
       [redis, nats, mongo] = await Promise.all([
@@ -390,10 +426,17 @@ export function startRealBackends(): Promise<RealBackends> {
       throw err;
     }
     log(`all real backends up in ${Math.round(performance.now() - t0)} ms (dir ${workDir})`);
+    const redisAt = `127.0.0.1:${redis.port}`;
+    const natsAt = `127.0.0.1:${nats.port}`;
     return {
-      redisUrl: `redis://127.0.0.1:${redis.port}`,
-      natsUrl: `nats://127.0.0.1:${nats.port}`,
+      redisUrl: `redis://${backendUser}:${secrets.redisPassword}@${redisAt}`,
+      natsUrl: `nats://${natsAt}`,
       mongoUrl: `mongodb://127.0.0.1:${mongo.port}`,
+      credentials: {
+        user: backendUser,
+        redisUrl: `redis://${backendUser}@${redisAt}`,
+        redisPasswordFile: join(workDir, "redis.password"),
+      },
     };
   })();
   return started;
@@ -405,7 +448,7 @@ export async function stopRealBackends(): Promise<void> {
   await started.catch(() => undefined);
   await Promise.all([stopServer(redis), stopServer(nats), stopServer(mongo)]);
   if (workDir) rmSync(workDir, { recursive: true, force: true });
-  started = workDir = redis = nats = mongo = undefined;
+  started = workDir = redis = nats = mongo = secrets = undefined;
 }
 
 function need(server: Server | undefined, name: string): Server {

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { t, type Static } from "elysia";
 import { parseTrustedProxies } from "../http/client-ip";
 import type { ModuleDefinition } from "../module";
+import { urlWithPasswordFile } from "./credentials";
 import { type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
 
 export { ConfigError, env, type Env, type EnvObject, type UnknownVariable } from "./env";
@@ -37,6 +38,12 @@ export const platformSchema = t.Object({
   HOMEBASE_ROLE: env.oneOf(["serve", "worker", "all"], { default: "all", description: "What runs when no command is given: HTTP (serve), background work (worker) or both (all)." }),
   REDIS_URL: env.url(["redis:", "rediss:"], { description: "redis://…: cache, locks and rate limits move to Redis; unset = in-process." }),
   NATS_URL: env.url(["nats:", "tls:"], { description: "nats://…: the outbox relays to the JetStream stream HOMEBASE; unset = in-process delivery." }),
+  REDIS_PASSWORD_FILE: env.optionalString({
+    description: "A file holding the Redis password (systemd LoadCredential=) of REDIS_URL's user (redis://homebase@…), or of the default user; read only when REDIS_URL is set, which then carries no password.",
+  }),
+  NATS_PASSWORD_FILE: env.optionalString({
+    description: "A file holding the NATS password (systemd LoadCredential=) of NATS_URL's user (nats://homebase@…), or the token when NATS_URL names no user; read only when NATS_URL is set, which then carries no password.",
+  }),
   MONGO_URL: env.url(["mongodb:", "mongodb+srv:"], { description: "mongodb://…: the stores that have a Mongo implementation (chat history) move there." }),
   HOMEBASE_SQLITE_SYNCHRONOUS: env.oneOf(["FULL", "NORMAL"], { default: "FULL", description: "NORMAL trades power-loss durability for speed; FULL keeps every acknowledged write." }),
   HOMEBASE_LOG_LEVEL: env.oneOf(["debug", "info", "warn", "error", "silent"], { default: "info", description: "JSON logs on stdout; debug adds one access-log line per request." }),
@@ -73,7 +80,9 @@ export interface PlatformConfig {
   port: number;
   dataDir: string;
   role: Role;
+  /** With its password (from the URL or REDIS_PASSWORD_FILE): print it only through redactUrl. */
   redisUrl: string | null;
+  /** With its credentials (from the URL or NATS_PASSWORD_FILE); connect with natsConnectionOptions. */
   natsUrl: string | null;
   mongoUrl: string | null;
   sqliteSynchronous: "FULL" | "NORMAL";
@@ -105,8 +114,8 @@ function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
     port: v.HOMEBASE_PORT,
     dataDir: resolve(v.HOMEBASE_DATA_DIR),
     role: v.HOMEBASE_ROLE,
-    redisUrl: v.REDIS_URL ?? null,
-    natsUrl: v.NATS_URL ?? null,
+    redisUrl: urlWithPasswordFile({ urlVariable: "REDIS_URL", fileVariable: "REDIS_PASSWORD_FILE", withoutUser: "password" }, v.REDIS_URL, v.REDIS_PASSWORD_FILE),
+    natsUrl: urlWithPasswordFile({ urlVariable: "NATS_URL", fileVariable: "NATS_PASSWORD_FILE", withoutUser: "token" }, v.NATS_URL, v.NATS_PASSWORD_FILE),
     mongoUrl: v.MONGO_URL ?? null,
     sqliteSynchronous: v.HOMEBASE_SQLITE_SYNCHRONOUS,
     logLevel: v.HOMEBASE_LOG_LEVEL,

@@ -27,6 +27,30 @@ export type DeliveryOutcome = "processed" | "duplicate" | "dead" | "retry";
 
 export type DeliveryHandler = (event: EventEnvelope, deliveryCount: number) => Promise<DeliveryOutcome>;
 
+/** What nats.js's connect() needs for a NATS_URL: its server, and its credentials as options. */
+export interface NatsConnectionOptions {
+  servers: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/**
+ * nats.js ignores credentials inside a server URL (it keeps host and port only), so they move to
+ * connect options: nats://user:password@host → user and pass; nats://token@host → token.
+ */
+export function natsConnectionOptions(url: string): NatsConnectionOptions {
+  const parsed = new URL(url);
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  parsed.username = "";
+  parsed.password = "";
+  const servers = parsed.toString();
+  if (pass !== "") return { servers, user, pass };
+  if (user !== "") return { servers, token: user };
+  return { servers };
+}
+
 export class JetStreamTransport {
   private readonly loops: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
   readonly stream: string;
@@ -53,7 +77,7 @@ export class JetStreamTransport {
     retryDelayMs: (deliveryCount: number) => number,
   ): Promise<JetStreamTransport> {
     const nc = await connect({
-      servers: url,
+      ...natsConnectionOptions(url),
       name: "homebase",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
