@@ -9,6 +9,7 @@
 // group, on one instance; that instance closes its own sockets and broadcasts the end here so
 // every other instance closes theirs (see sessions.ts).
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "../../platform/events/jetstream";
 import type { Logger } from "../../platform/logger";
 
 export interface Envelope {
@@ -82,7 +83,8 @@ export class NatsFanout implements Fanout {
   ) {}
 
   private connection(): Promise<NatsConnection> {
-    this.nc ??= connect({ servers: this.url, name: `homebase-chat-${this.instanceId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 }).catch(
+    // Credentials travel as connect options: nats.js drops them from a server URL.
+    this.nc ??= connect({ ...natsConnectionOptions(this.url), name: `homebase-chat-${this.instanceId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, timeout: 5000 }).catch(
       (err: unknown) => {
         // Retry on next use rather than remembering the failure forever.
         this.nc = null;
