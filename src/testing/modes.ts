@@ -1,6 +1,6 @@
 // The two modes every integration test runs in (DESIGN.md "Modes"): embedded (no env, all
 // in-process) and real (REDIS_URL, NATS_URL, MONGO_URL on servers the harness starts, Redis
-// with authentication on).
+// and NATS with authentication on).
 import { startRealBackends } from "./servers";
 
 export type Mode = "embedded" | "real";
@@ -25,11 +25,17 @@ if (skipped.length > 0) {
 }
 
 /**
- * The env a test app needs for a mode: {} for embedded; for real, the three URLs, Redis's naming
- * the user only and its password in a file (as the systemd units hand it over).
+ * The env a test app needs for a mode: {} for embedded; for real, the three URLs, Redis's and
+ * NATS's naming the user only, their passwords in files (as the systemd units hand them over).
  */
 export async function backendEnv(mode: Mode): Promise<Record<string, string>> {
   if (mode === "embedded") return {};
-  const { natsUrl, mongoUrl, credentials } = await startRealBackends();
-  return { REDIS_URL: credentials.redisUrl, REDIS_PASSWORD_FILE: credentials.redisPasswordFile, NATS_URL: natsUrl, MONGO_URL: mongoUrl };
+  const { mongoUrl, credentials } = await startRealBackends();
+  return {
+    REDIS_URL: credentials.redisUrl,
+    REDIS_PASSWORD_FILE: credentials.redisPasswordFile,
+    NATS_URL: credentials.natsUrl,
+    NATS_PASSWORD_FILE: credentials.natsPasswordFile,
+    MONGO_URL: mongoUrl,
+  };
 }

@@ -1,5 +1,5 @@
 // Proves the real-backend harness: each server speaks its protocol through the client the app
-// uses, Redis only to the user with its password, and the chaos helpers stop/start
+// uses, Redis and NATS only to the user with its password, and the chaos helpers stop/start
 // redis on the same port.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
@@ -99,6 +99,20 @@ describe("real backends harness", () => {
     const file = Bun.file(credentials.redisPasswordFile);
     expect((await file.text()).trim()).toBe(new URL(backends.redisUrl).password);
     expect(statSync(credentials.redisPasswordFile).mode & 0o777).toBe(0o600);
+  });
+
+  test("nats refuses clients without credentials or with a wrong password", async () => {
+    const { servers, user, pass } = natsConnectionOptions(backends.natsUrl);
+    const attempt = (options: { user?: string; pass?: string }) =>
+      connect({ servers, timeout: 5000, maxReconnectAttempts: 0, ...options }).then(
+        (nc) => nc.close().then(() => "connected"),
+        (err: unknown) => (err as Error).message,
+      );
+    expect(await attempt({})).toMatch(/Authorization Violation/);
+    expect(await attempt({ user, pass: "wrong" })).toMatch(/Authorization Violation/);
+    expect(await attempt({ user, pass })).toBe("connected");
+    expect(new URL(backends.credentials.natsUrl).password).toBe("");
+    expect((await Bun.file(backends.credentials.natsPasswordFile).text()).trim()).toBe(pass!);
   });
 
   test("mongo: insert, find, unique index, duplicate key 11000", async () => {

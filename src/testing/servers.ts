@@ -2,11 +2,10 @@
 // server (mongo-java-server) on free ports of 127.0.0.1, once per process, in a fresh temp dir,
 // and stops them when the process exits. Missing tools are installed (apt-get, as root) or
 // reported with exactly what to install — never skipped silently.
-// Redis runs with authentication, as deploy/ ships it: the default user is off and user homebase
-// has deploy/redis.conf's ACL rules; the password is fresh per run, in a 0600 file the app reads
-// (REDIS_PASSWORD_FILE). NATS runs without until every NATS client of the app passes credentials
-// as connect options (natsConnectionOptions; nats.js ignores them in a URL). mongo-java-server
-// has no authentication: MONGO_URL stays without.
+// Redis and NATS run with authentication, as deploy/ ships them: Redis's default user is off and
+// user homebase has deploy/redis.conf's ACL rules; NATS knows only user homebase (a bcrypt hash in
+// its config). Passwords are fresh per run, in 0600 files the app reads (REDIS_PASSWORD_FILE,
+// NATS_PASSWORD_FILE). mongo-java-server has no authentication: MONGO_URL stays without.
 import type { Subprocess } from "bun";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -18,23 +17,27 @@ import { freePort } from "./ports";
 export interface RealBackends {
   /** With user and password: for clients a test makes itself (ioredis reads them from the URL). */
   redisUrl: string;
+  /** With user and password: connect with natsConnectionOptions (nats.js ignores URL credentials). */
   natsUrl: string;
   mongoUrl: string;
-  /** What the app gets (backendEnv): the URL naming the user, the password in a file. */
+  /** What the app gets (backendEnv): URLs naming the user, passwords in files. */
   credentials: {
     user: string;
     redisUrl: string;
     redisPasswordFile: string;
+    natsUrl: string;
+    natsPasswordFile: string;
   };
 }
 
-/** The user Redis knows (the one deploy/ configures). */
+/** The user both servers know (the one deploy/ configures). */
 export const backendUser = "homebase";
 /** deploy/redis.conf's rules for that user: every key and channel, no admin or dangerous command but INFO. */
 export const redisAclRules = "~* &* +@all -@dangerous +info";
 
 interface Secrets {
   redisPassword: string;
+  natsPassword: string;
 }
 let secrets: Secrets | undefined;
 
@@ -260,14 +263,18 @@ function tcpProbe(port: number, send: string | undefined, expect: string, timeou
   });
 }
 
-/** The password and the server's file that checks it, in the work dir (0600). */
-function writeCredentials(dir: string): Secrets {
-  const made = { redisPassword: randomBytes(24).toString("hex") };
+/** The passwords and the servers' files that check them, in the work dir (0600). */
+async function writeCredentials(dir: string): Promise<Secrets> {
+  const made = { redisPassword: randomBytes(24).toString("hex"), natsPassword: randomBytes(24).toString("hex") };
   const write = (name: string, text: string) => writeFileSync(join(dir, name), text, { mode: 0o600 });
   write("redis.password", `${made.redisPassword}\n`);
-  // As deploy/backend-credentials.sh writes it: Redis keeps the SHA-256 only.
+  write("nats.password", `${made.natsPassword}\n`);
+  // As deploy/backend-credentials.sh writes them: Redis keeps the SHA-256, NATS a bcrypt hash.
   const sha = createHash("sha256").update(made.redisPassword).digest("hex");
   write("redis.acl", `user default off\nuser ${backendUser} on #${sha} ${redisAclRules}\n`);
+  // Cost 4 (deploy uses 11): nats-server checks it on every connection, and tests connect often.
+  const bcrypt = await Bun.password.hash(made.natsPassword, { algorithm: "bcrypt", cost: 4 });
+  write("nats.conf", `authorization {\n  users: [ { user: ${backendUser}, password: "${bcrypt}" } ]\n}\n`);
   return made;
 }
 
@@ -302,7 +309,8 @@ function makeNats(port: number): Server {
     logFile,
     readyMarker: "Server is ready",
     // Same store dir across restarts, so streams and consumers survive stopNats/startNats.
-    spawn: () => spawnLogged({ logFile }, [Bun.which("nats-server")!, "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(workDir!, "js")]),
+    spawn: () =>
+      spawnLogged({ logFile }, [Bun.which("nats-server")!, "-c", join(workDir!, "nats.conf"), "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(workDir!, "js")]),
     probe: () => tcpProbe(port, undefined, "INFO "),
   };
 }
@@ -412,7 +420,7 @@ export function startRealBackends(): Promise<RealBackends> {
     workDir = mkdtempSync(join(tmpdir(), workDirPrefix));
     writeFileSync(join(workDir, "owner.pid"), String(process.pid));
     installExitHooks();
-    secrets = writeCredentials(workDir);
+    secrets = await writeCredentials(workDir);
     try {
       // In parallel: the JVM (compiles the launcher) dominates, the others are ~10 ms.
       [redis, nats, mongo] = await Promise.all([
@@ -430,12 +438,14 @@ export function startRealBackends(): Promise<RealBackends> {
     const natsAt = `127.0.0.1:${nats.port}`;
     return {
       redisUrl: `redis://${backendUser}:${secrets.redisPassword}@${redisAt}`,
-      natsUrl: `nats://${natsAt}`,
+      natsUrl: `nats://${backendUser}:${secrets.natsPassword}@${natsAt}`,
       mongoUrl: `mongodb://127.0.0.1:${mongo.port}`,
       credentials: {
         user: backendUser,
         redisUrl: `redis://${backendUser}@${redisAt}`,
         redisPasswordFile: join(workDir, "redis.password"),
+        natsUrl: `nats://${backendUser}@${natsAt}`,
+        natsPasswordFile: join(workDir, "nats.password"),
       },
     };
   })();

@@ -4,6 +4,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "./jetstream";
 import { modes } from "../../testing/modes";
 import { startNats, stopNats } from "../../testing/servers";
 import { waitFor } from "../../testing/wait";
@@ -200,7 +201,7 @@ describe.each(modes)("event bus (%s)", (mode) => {
     await h.bus.flush();
     expect(await metric(h.metrics, "deadLetters", { consumer: "broken" })).toBe(1);
     if (mode === "real") {
-      const nc = await connect({ servers: h.natsUrl! });
+      const nc = await connect(natsConnectionOptions(h.natsUrl!));
       try {
         const info = await (await jetstreamManager(nc)).streams.info(`HOMEBASE_${h.namespace.toUpperCase()}_DLQ`);
         expect(info.state.messages).toBe(1);
@@ -355,7 +356,7 @@ describe.if(modes.includes("real"))("event bus on JetStream", () => {
     const id = await emit(h, "homebase.test.twice", { x: 1 });
     await waitFor(() => seen.times(id) === 1, { what: "first delivery" });
     const event = seen.applied[0]!;
-    const nc = await connect({ servers: h.natsUrl! });
+    const nc = await connect(natsConnectionOptions(h.natsUrl!));
     try {
       // No Nats-Msg-Id: the stream stores it again, as after the duplicate window has passed.
       await jetstream(nc).publish(`${h.namespace}.${event.subject}`, JSON.stringify(event));

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { t } from "elysia";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "./jetstream";
 import { modes } from "../../testing/modes";
 import { waitFor } from "../../testing/wait";
 import { createLogger } from "../logger";
@@ -164,7 +165,7 @@ describe.if(modes.includes("real"))("typed consumers on JetStream", () => {
       },
     );
     const event = { id: Bun.randomUUIDv7(), subject: itemDropped, occurredAt: new Date().toISOString(), payload: { reason: "sold" } };
-    const nc = await connect({ servers: h.natsUrl! });
+    const nc = await connect(natsConnectionOptions(h.natsUrl!));
     try {
       await jetstream(nc).publish(`${h.namespace}.${event.subject}`, JSON.stringify(event), { msgID: event.id });
     } finally {

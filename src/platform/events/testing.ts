@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectionOptions } from "./jetstream";
 import type { Clock } from "../clock";
 import { GroupCommitWriter, migrate, openDatabase } from "../db/sqlite";
 import { createLogger, type Logger } from "../logger";
@@ -106,7 +107,7 @@ export const emit = (h: Harness, subject: string, payload: unknown) => h.writer.
 /** Delivers an already handled event once more: a copy on JetStream (as after its duplicate window), or its outbox row unsent again. */
 export async function redeliver(h: Harness, event: EventEnvelope): Promise<void> {
   if (h.natsUrl) {
-    const nc = await connect({ servers: h.natsUrl });
+    const nc = await connect(natsConnectionOptions(h.natsUrl));
     try {
       // No Nats-Msg-Id: the stream stores it again.
       await jetstream(nc).publish(`${h.namespace}.${event.subject}`, JSON.stringify(event));
