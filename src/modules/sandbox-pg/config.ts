@@ -9,14 +9,9 @@ import { dataDirSecret, type InternalCredential, internalCredential } from "../.
 import type { PlatformConfig } from "../../platform";
 
 export const sandboxPgConfigSchema = t.Object({
-  // Not env.optionalOneOf: t.UnionEnum gives an optional enum its first value as default ("on"),
-  // which would mount the sandbox whatever the shop pays through. default: undefined keeps it unset.
-  HOMEBASE_SANDBOX_PG: t.Optional(
-    t.UnionEnum(["on", "off"], {
-      default: undefined,
-      description: "Mount the built-in sandbox PG at /sandbox-pg (default: on when HOMEBASE_SHOP_PG=sandbox).",
-    }),
-  ),
+  HOMEBASE_SANDBOX_PG: env.optionalOneOf(["on", "off"], {
+    description: "Mount the built-in sandbox PG at /sandbox-pg (default: on when HOMEBASE_SHOP_PG=sandbox).",
+  }),
   HOMEBASE_SANDBOX_PG_SECRET_KEY: env.optionalString({
     description:
       "The sandbox PG's secret key (its API asks for it; the shop's sandbox adapter sends it); unset = generated into the data dir (sandbox-pg.secret, mode 0600). Set it on both sides when the shop pays through another server's sandbox.",
