@@ -10,7 +10,7 @@ import { SqliteAccountsStore } from "./store.sqlite";
 
 export { authPlugin } from "./routes";
 export type { AccountsService, Principal } from "./service";
-export { accountEvents, type UserDeleted, type UserRegistered } from "./events";
+export { accountEvents, type SessionRevoked, type UserDeleted, type UserRegistered, type UserUpdated } from "./events";
 export { accountsErrors, adminFailures, authFailures } from "./errors";
 export type { AccountsConfig } from "./config";
 

@@ -152,7 +152,13 @@ export class SqliteAccountsStore implements AccountsStore {
   renameUser(userId: string, nickname: string, nicknameKey: string, at: number): Promise<"renamed" | "nickname_taken" | "user_not_found"> {
     return this.writer.write(() => {
       if (this.takenNow(null, nicknameKey, userId)) return "nickname_taken";
-      return this.q.updateNickname.run(nickname, nicknameKey, at, userId).changes === 1 ? "renamed" : "user_not_found";
+      const current = this.q.userById.get(userId);
+      if (!current) return "user_not_found";
+      // Same nickname: nothing changes, nothing to tell (a case-only change is a change).
+      if (current.nickname === nickname) return "renamed";
+      this.q.updateNickname.run(nickname, nicknameKey, at, userId);
+      this.events.emit(accountEvents.userUpdated, { userId, nickname, updatedAt: new Date(at).toISOString() });
+      return "renamed";
     });
   }
 
