@@ -27,7 +27,7 @@ describe("sqlite platform", () => {
 
   test("migrations apply once, in order, each in a transaction", () => {
     const notes = { module: "notes", migrations: [{ version: 2, name: "body", sql: "ALTER TABLE notes ADD COLUMN body TEXT" }, { version: 1, name: "notes", sql: "CREATE TABLE notes (id INTEGER PRIMARY KEY)" }] };
-    expect(migrate(db, [platformMigrations, notes])).toEqual(["platform@1", "notes@1", "notes@2"]);
+    expect(migrate(db, [platformMigrations, notes])).toEqual(["platform@1", "platform@2", "notes@1", "notes@2"]);
     expect(migrate(db, [platformMigrations, notes])).toEqual([]);
     const broken = { module: "notes", migrations: [...notes.migrations, { version: 999, name: "broken", sql: "CREATE TABLE half (x); SELECT nope FROM missing;" }] };
     expect(() => migrate(db, [platformMigrations, broken])).toThrow();
