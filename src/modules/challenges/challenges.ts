@@ -6,6 +6,7 @@
 import type { Clock } from "../../platform/clock";
 import { decodeCursor, encodeCursor } from "../../platform/http/paging";
 import { problems } from "../../platform/http/problem";
+import { textKey } from "../../platform/text";
 import type { Principal } from "../accounts";
 import { challengesErrors as E } from "./errors";
 import type { ChallengeCreated } from "./events";
@@ -38,10 +39,8 @@ function toChallenge(c: ChallengeView): Challenge {
   };
 }
 
-/** Case-insensitive, and one spelling of each accented letter. */
-function titleKey(title: string): string {
-  return title.normalize("NFC").toLowerCase();
-}
+/** Case-insensitive, and one spelling of each accented letter (the platform's text key). */
+const titleKey = textKey;
 
 function checkRange(startDate: string, endDate: string): void {
   // YYYY-MM-DD strings compare like the dates they name.

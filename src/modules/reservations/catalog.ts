@@ -1,6 +1,7 @@
 // Catalog administration: movies, theaters and screenings, and a screening's seat map. Every
 // committed change that can alter the now-showing list calls `changed` (the list's invalidation).
 import type { Clock } from "../../platform/clock";
+import { textKey } from "../../platform/text";
 import { iso } from "./calendar";
 import { fail, ok, reservationErrors as errors, type Outcome } from "./errors";
 import { seatColumns, seatRows, type CreateMovieBody, type CreateScreeningBody, type Movie, type Screening, type SeatMap, type Theater } from "./model";
@@ -8,10 +9,8 @@ import type { MovieRecord, ReservationsStore, ScreeningView, TheaterRecord } fro
 
 export const allSeats: string[] = seatRows.flatMap((row) => Array.from({ length: seatColumns }, (_, i) => `${row}${i + 1}`));
 
-/** How titles and theater names compare: after NFC, case-insensitively. */
-export function textKey(text: string): string {
-  return text.normalize("NFC").toLowerCase();
-}
+/** How titles and theater names compare: the platform's one text key (NFC, case-insensitive). */
+export { textKey };
 
 export function toMovie(m: MovieRecord): Movie {
   return {
