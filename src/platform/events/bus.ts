@@ -417,6 +417,22 @@ export class EventBus {
     if (soonest < 1000) setTimeout(() => this.wake(), soonest);
   }
 
+  /** The names of the consumers registered in this process. */
+  consumerNames(): string[] {
+    return this.consumers.map((c) => c.name);
+  }
+
+  /**
+   * Hands one event to one registered consumer once more (a dead letter's retry, dead-letters.ts):
+   * a single attempt, numbered at least maxDeliver, so a failure dead-letters it again at once.
+   * null when no consumer of that name is registered in this process.
+   */
+  async redeliver(consumer: string, event: EventEnvelope, attempt: number): Promise<DeliveryOutcome | null> {
+    const spec = this.consumers.find((c) => c.name === consumer);
+    if (!spec) return null;
+    return this.deliver(spec, event, Math.max(attempt, this.options.maxDeliver));
+  }
+
   /** One delivery of one event to one consumer, in either mode. */
   private async deliver(spec: ConsumerSpec, event: EventEnvelope, attempt: number): Promise<DeliveryOutcome> {
     const { metrics, writer, logger, maxDeliver } = this.options;

@@ -22,3 +22,4 @@ export {
   subjectMatches,
 } from "./bus";
 export type { PrunedCounts } from "./retention";
+export { type DeadLetter, type DeadLetterCursor, DeadLetters, type RetryResult } from "./dead-letters";
