@@ -5,7 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import { modules as moduleList } from "./modules";
 import type { Platform } from "./platform";
 import { migrate } from "./platform/db/sqlite";
-import { httpPlatform } from "./platform/http";
+import { httpPlatform, RouteMethods } from "./platform/http";
 import { openapiDocs } from "./platform/http/openapi";
 import { opsRoutes } from "./platform/http/ops";
 import { type AnyModule, type ApiOf, type ModuleRuntime, migrationSets as platformMigrationSets } from "./platform/module";
@@ -97,6 +97,7 @@ export function createApp(platform: Platform, modules: Modules<ModuleList>) {
   const sockets = installed.filter((m) => m.runtime.websocket);
   if (sockets.length > 1) throw new Error(`only one module may serve WebSockets (${sockets.map((m) => m.definition.name).join(", ")})`);
   const tags = installed.flatMap((m) => (m.definition.tag ? [m.definition.tag] : []));
+  const routeMethods = new RouteMethods();
   let app = new Elysia({
     // Bun rejects larger bodies before they are buffered; the http plugin answers with problem+json
     // and keeps every route but the modules' listed ones at the body limit.
@@ -110,6 +111,7 @@ export function createApp(platform: Platform, modules: Modules<ModuleList>) {
         bodyLimitBytes: config.bodyLimitBytes,
         routeBodyLimits: bodyLimits,
         isDraining: () => state.draining,
+        routeMethods,
       }),
     )
     .use(
@@ -123,6 +125,8 @@ export function createApp(platform: Platform, modules: Modules<ModuleList>) {
     .use(openapiDocs(version, tags))
     .use(opsRoutes(platform, () => state.draining));
   for (const { runtime } of installed) for (const routes of runtime.routes ?? []) app = app.use(routes) as unknown as typeof app;
+  // Once every route is in: a known path with another method answers 405 with Allow.
+  routeMethods.build(app.routes);
   return app;
 }
 

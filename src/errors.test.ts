@@ -60,8 +60,8 @@ describe("error codes", () => {
   test("every code a route can answer is in the OpenAPI document", async () => {
     const spec = await (await t.request("GET", "/swagger/json")).json();
     const documented = documentedCodes(spec);
-    // Codes no single route answers: any request (route_not_found, internal_error, invalid_cookie).
-    const anyRoute: string[] = [platformErrors.routeNotFound, platformErrors.internalError, platformErrors.invalidCookie, platformErrors.rateLimited];
+    // Codes no single route answers: any request (route_not_found, method_not_allowed, internal_error, invalid_cookie).
+    const anyRoute: string[] = [platformErrors.routeNotFound, platformErrors.methodNotAllowed, platformErrors.internalError, platformErrors.invalidCookie, platformErrors.rateLimited];
     // Codes only a WebSocket answers are documented in the module's README (as `code`).
     const readme = (module: string) => {
       const path = join(modulesDir, module, "README.md");

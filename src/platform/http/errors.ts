@@ -8,6 +8,7 @@ export const platformErrors = {
   lengthRequired: "length_required",
   bodyTooLarge: "body_too_large",
   routeNotFound: "route_not_found",
+  methodNotAllowed: "method_not_allowed",
   invalidCookie: "invalid_cookie",
   invalidCursor: "invalid_cursor",
   internalError: "internal_error",

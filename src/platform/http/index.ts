@@ -3,9 +3,11 @@
 import { Elysia, ValidationError } from "elysia";
 import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
+import type { RouteMethods } from "./allow";
 import { HttpProblem, problemResponse, type FieldError, type Problem } from "./problem";
 
 export { HttpProblem, problems, ProblemSchema, problemResponses } from "./problem";
+export { RouteMethods } from "./allow";
 
 interface RequestMeta {
   id: string;
@@ -30,6 +32,8 @@ export interface HttpPlatformOptions {
   routeBodyLimits?: Record<string, number>;
   /** While draining, every response closes its connection so keep-alive clients move on. */
   isDraining?: () => boolean;
+  /** The app's methods per path (built once its routes are in): a known path with another method is a 405 with Allow. */
+  routeMethods?: RouteMethods;
 }
 
 interface FailedCheck {
@@ -115,7 +119,7 @@ function nestedDeeperThan(root: object, limit: number): boolean {
   return false;
 }
 
-export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits = {}, isDraining = () => false }: HttpPlatformOptions) {
+export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits = {}, isDraining = () => false, routeMethods }: HttpPlatformOptions) {
   // Keyed by the Request object: Elysia's `store` is app-wide, not per request.
   const meta = new WeakMap<Request, RequestMeta>();
 
@@ -171,10 +175,15 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
           requestId,
         );
       } else if (code === "NOT_FOUND") {
-        problem = new HttpProblem(404, "route_not_found", `no route for ${request.method} ${path}`).toProblem(
-          path,
-          requestId,
-        );
+        const allow = routeMethods?.allowed(path);
+        if (allow) {
+          headers.allow = allow.join(", ");
+          problem = new HttpProblem(405, "method_not_allowed", `${path} does not take ${request.method}; it takes ${allow.join(", ")}`, {
+            allowed: allow,
+          }).toProblem(path, requestId);
+        } else {
+          problem = new HttpProblem(404, "route_not_found", `no route for ${request.method} ${path}`).toProblem(path, requestId);
+        }
       } else if (code === "INVALID_COOKIE_SIGNATURE") {
         problem = new HttpProblem(400, "invalid_cookie", "a cookie signature is invalid").toProblem(path, requestId);
       } else {
