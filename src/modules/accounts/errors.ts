@@ -12,6 +12,7 @@ export const accountsErrors = {
   emailTaken: "email_taken",
   nicknameTaken: "nickname_taken",
   nicknameReserved: "nickname_reserved",
+  phoneTaken: "phone_taken",
   userNotFound: "user_not_found",
   wrongPassword: "wrong_password",
   passwordUnchanged: "password_unchanged",
@@ -22,6 +23,8 @@ export const accountsErrors = {
   loginRateLimited: "login_rate_limited",
   invalidRefreshToken: "invalid_refresh_token",
   refreshTokenReused: "refresh_token_reused",
+  // the session list
+  sessionNotFound: "session_not_found",
   // roles
   cannotDemoteSelf: "cannot_demote_self",
 } as const;

@@ -4,6 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import { defineModule } from "../../platform/module";
 import { accountsConfigSchema, resolveAccountsConfig } from "./config";
 import accountsSql from "./migrations/0001_accounts.sql" with { type: "text" };
+import phoneSql from "./migrations/0002_accounts_phone.sql" with { type: "text" };
 import { accountsController } from "./routes";
 import { AccountsService } from "./service";
 import { SqliteAccountsStore } from "./store.sqlite";
@@ -18,7 +19,10 @@ export const accountsModule = defineModule({
   name: "accounts",
   tag: { name: "accounts", description: "Signup, login, sessions, profile, roles" },
   config: { schema: accountsConfigSchema, resolve: resolveAccountsConfig },
-  migrations: [{ version: 1, name: "accounts", sql: accountsSql, legacyVersion: 2 }],
+  migrations: [
+    { version: 1, name: "accounts", sql: accountsSql, legacyVersion: 2 },
+    { version: 2, name: "accounts_phone", sql: phoneSql },
+  ],
   // Needs the data dir: the platform's doctor passes checks of a config it loaded.
   doctor(config) {
     if (config.jwtSecretSource !== "file") {

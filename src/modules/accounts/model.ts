@@ -9,6 +9,7 @@ const exampleUser = {
   id: "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2a10",
   email: "ada@example.com",
   nickname: "ada",
+  phone: "010-1234-5678",
   role: "user",
   createdAt: "2026-11-22T10:00:00.000Z",
   updatedAt: "2026-11-22T10:00:00.000Z",
@@ -30,13 +31,25 @@ export const Password = t.String({
   examples: ["correct-horse-7"],
 });
 
+/** Nickname length in user-perceived characters (graphemes), checked by checkDisplayName. */
+export const nicknameChars = { minChars: 2, maxChars: 30 } as const;
+
+// The characters are checked in the use case (src/platform/text.ts checkDisplayName): TypeBox
+// compiles patterns without the u flag, so \p{L} cannot be a schema pattern. The schema bounds
+// the UTF-16 length (a grapheme can be several code units).
 export const Nickname = t.String({
   minLength: 2,
-  maxLength: 30,
-  // ASCII only: TypeBox compiles patterns without the u flag, and ASCII keeps case-folding unambiguous.
-  pattern: "^[A-Za-z0-9_.-]{2,30}$",
-  description: "2–30 ASCII letters, digits, '_', '.', '-'; unique case-insensitively; not admin/root/system",
-  examples: ["ada"],
+  maxLength: 120,
+  description:
+    "2–30 characters: letters and digits of any script (한글, 漢字, кириллица, …), '_', '.', '-'; no spaces, symbols, control or invisible characters. Stored in NFC; unique case-insensitively (NFC + lower-casing, so 'Ada'/'ada' and NFC/NFD 'é' collide); not admin/root/system",
+  examples: ["ada", "김철수"],
+});
+
+// Korean mobile: 010, 011, 016, 017, 018, 019, then 4 + 4 digits (the shop reference: 01X-XXXX-XXXX).
+export const Phone = t.String({
+  pattern: "^01[016789](?:-[0-9]{4}-[0-9]{4}|[0-9]{8})$",
+  description: "Korean mobile number 01X-XXXX-XXXX (010, 011, 016–019), with or without hyphens; stored as 01X-XXXX-XXXX; unique",
+  examples: ["010-1234-5678"],
 });
 
 export const User = t.Object(
@@ -44,6 +57,7 @@ export const User = t.Object(
     id: t.String({ format: "uuid" }),
     email: t.String(),
     nickname: t.String(),
+    phone: t.Union([t.String(), t.Null()], { description: "01X-XXXX-XXXX, or null when none is set" }),
     role: t.UnionEnum(roles),
     createdAt: t.String({ format: "date-time" }),
     updatedAt: t.String({ format: "date-time" }),
@@ -53,7 +67,7 @@ export const User = t.Object(
 export type User = Static<typeof User>;
 
 export const SignupBody = t.Object(
-  { email: Email, password: Password, nickname: Nickname },
+  { email: Email, password: Password, nickname: Nickname, phone: t.Optional(Phone) },
   { examples: [{ email: "ada@example.com", password: "correct-horse-7", nickname: "ada" }] },
 );
 export type SignupBody = Static<typeof SignupBody>;
@@ -94,8 +108,8 @@ export const TokenPair = t.Object(
 export type TokenPair = Static<typeof TokenPair>;
 
 export const UpdateMeBody = t.Object(
-  { nickname: t.Optional(Nickname) },
-  { minProperties: 1, examples: [{ nickname: "ada.l" }] },
+  { nickname: t.Optional(Nickname), phone: t.Optional(t.Union([Phone, t.Null()], { description: "null removes the number" })) },
+  { minProperties: 1, examples: [{ nickname: "ada.l" }, { phone: "01012345678" }, { phone: null }] },
 );
 export type UpdateMeBody = Static<typeof UpdateMeBody>;
 
@@ -119,3 +133,41 @@ export const RoleBody = t.Object({ role: t.UnionEnum(roles) }, { examples: [{ ro
 export const UserIdParams = t.Object({ id: t.String({ format: "uuid" }) });
 
 export const Revoked = t.Object({ revoked: t.Integer({ description: "Sessions revoked" }) });
+
+export const Session = t.Object({
+  id: t.String(),
+  userAgent: t.Union([t.String(), t.Null()], { description: "The device: the User-Agent the session was opened with" }),
+  ip: t.Union([t.String(), t.Null()], { description: "The client IP the session was opened from (behind a trusted proxy, the forwarded client)" }),
+  createdAt: t.String({ format: "date-time" }),
+  lastUsedAt: t.String({ format: "date-time", description: "Opened or last refreshed (POST /auth/refresh)" }),
+  expiresAt: t.String({ format: "date-time" }),
+  current: t.Boolean({ description: "The session of the access token that asked" }),
+});
+export type Session = Static<typeof Session>;
+
+export const SessionList = t.Object(
+  {
+    items: t.Array(Session),
+    total: t.Integer({ description: "Live sessions in all; items holds the most recently used, at most 100" }),
+  },
+  {
+    examples: [
+      {
+        items: [
+          {
+            id: "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2a11",
+            userAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)",
+            ip: "203.0.113.7",
+            createdAt: "2026-11-22T10:00:00.000Z",
+            lastUsedAt: "2026-11-22T11:30:00.000Z",
+            expiresAt: "2026-11-29T11:30:00.000Z",
+            current: true,
+          },
+        ],
+        total: 1,
+      },
+    ],
+  },
+);
+
+export const SessionIdParams = t.Object({ id: t.String({ maxLength: 64 }) });

@@ -13,6 +13,8 @@ import {
   RefreshBody,
   Revoked,
   RoleBody,
+  SessionIdParams,
+  SessionList,
   SignupBody,
   TokenPair,
   UpdateMeBody,
@@ -83,7 +85,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
         201: User,
         ...problemResponses({
           ...bodyFailures,
-          409: [E.emailTaken, E.nicknameTaken],
+          409: [E.emailTaken, E.nicknameTaken, E.phoneTaken],
           422: [P.validationFailed, E.nicknameReserved],
           429: [E.signupRateLimited],
         }),
@@ -150,12 +152,44 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
           ...bodyFailures,
           401: authFailures,
           404: [E.userNotFound],
-          409: [E.nicknameTaken],
+          409: [E.nicknameTaken, E.phoneTaken],
           422: [P.validationFailed, E.nicknameReserved],
         }),
       },
-      detail: { tags, summary: "Update the caller's profile" },
+      detail: {
+        tags,
+        summary: "Update the caller's profile",
+        description:
+          "Nickname and/or phone (null removes it), in one transaction. A changed nickname emits homebase.accounts.user.updated, so the other modules' copies (leaderboards, chat participants) follow.",
+      },
     })
+    .get("/me/sessions", ({ principal }) => accounts.sessions(principal), {
+      auth: true,
+      response: { 200: SessionList, ...problemResponses({ ...requestFailures, 401: authFailures }) },
+      detail: {
+        tags,
+        summary: "The caller's live sessions",
+        description: "Each login is a session: device (user agent), IP, created, last used (login or refresh), and which one is asking. Most recently used first, at most 100.",
+      },
+    })
+    .delete(
+      "/me/sessions/:id",
+      async ({ principal, params, status }) => {
+        await accounts.revokeSession(principal, params.id);
+        return status(204, undefined);
+      },
+      {
+        auth: true,
+        params: SessionIdParams,
+        response: { 204: t.Void(), ...problemResponses({ ...bodyFailures, 401: authFailures, 404: [E.sessionNotFound], 422: validation }) },
+        detail: {
+          tags,
+          summary: "Revoke one of the caller's sessions",
+          description:
+            "Its refresh token stops working and its access tokens are refused at once; emits homebase.accounts.session.revoked (reason session_revoked), which closes the session's chat sockets. 404 for an id that is not a live session of the caller.",
+        },
+      },
+    )
     .post("/me/password", async ({ principal, body }) => ({ revoked: await accounts.changePassword(principal, body) }), {
       auth: true,
       body: ChangePasswordBody,

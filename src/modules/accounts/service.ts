@@ -5,13 +5,15 @@ import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
 import { LRUCache } from "lru-cache";
 import type { Clock } from "../../platform/clock";
 import { decodeCursor, encodeCursor } from "../../platform/http/paging";
+import { platformErrors as P } from "../../platform/http/errors";
 import { problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import type { RateLimiter } from "../../platform/ratelimit/port";
+import { checkDisplayName, textKey } from "../../platform/text";
 import { accountsErrors as E } from "./errors";
 import { type AttemptSettings, AttemptLimits } from "./limits";
-import type { Role, TokenPair, User } from "./model";
-import type { AccountsStore, TakenField, UserRecord } from "./store";
+import { nicknameChars, type Role, type Session, type TokenPair, type User } from "./model";
+import type { AccountsStore, ProfilePatch, TakenField, UserRecord } from "./store";
 
 export interface AccountsSettings extends AttemptSettings {
   jwtSecret: string;
@@ -44,6 +46,7 @@ export function toUser(user: UserRecord): User {
     id: user.id,
     email: user.email,
     nickname: user.nickname,
+    phone: user.phone ?? null,
     role: user.role,
     createdAt: iso(user.createdAt),
     updatedAt: iso(user.updatedAt),
@@ -63,21 +66,37 @@ function randomToken(): string {
 const userGone = () => problems.notFound(E.userNotFound, "the account no longer exists");
 
 function takenProblem(field: TakenField) {
-  return field === "email"
-    ? problems.conflict(E.emailTaken, "an account with this email already exists")
-    : problems.conflict(E.nicknameTaken, "this nickname is taken");
+  if (field === "email") return problems.conflict(E.emailTaken, "an account with this email already exists");
+  if (field === "phone") return problems.conflict(E.phoneTaken, "another account has this phone number");
+  return problems.conflict(E.nicknameTaken, "this nickname is taken (nicknames compare case-insensitively, after NFC)");
 }
 
-/** The nickname as stored and its case-insensitive key; reserved names are refused. */
+/** The most sessions GET /me/sessions lists (the most recently used); `total` counts them all. */
+export const sessionListCap = 100;
+
+/**
+ * The nickname as stored (trimmed, NFC) and its key (textKey: what uniqueness compares);
+ * invalid characters or lengths, and reserved names, are refused.
+ */
 function checkedNickname(raw: string): { nickname: string; key: string } {
-  const nickname = raw.trim();
-  const key = nickname.toLowerCase();
+  const checked = checkDisplayName(raw, nicknameChars);
+  if (!checked.ok) {
+    throw problems.unprocessable(P.validationFailed, `the nickname ${checked.reason}`, [{ field: "/nickname", message: checked.reason }]);
+  }
+  const nickname = checked.name;
+  const key = textKey(nickname);
   if (reservedNicknames.has(key)) {
     throw problems.unprocessable(E.nicknameReserved, `the nickname "${nickname}" is reserved`, [
       { field: "/nickname", message: "reserved" },
     ]);
   }
   return { nickname, key };
+}
+
+/** 01X-XXXX-XXXX from either accepted spelling (the schema has checked the digits). */
+export function normalizePhone(raw: string): string {
+  const digits = raw.replaceAll("-", "");
+  return `${digits.slice(0, 3)}-${digits.slice(3, 7)}-${digits.slice(7)}`;
 }
 
 export class AccountsService {
@@ -104,12 +123,13 @@ export class AccountsService {
     this.dummyHash = Bun.password.hash(randomToken(), argon2);
   }
 
-  async signup(body: { email: string; password: string; nickname: string }, client: ClientInfo): Promise<User> {
+  async signup(body: { email: string; password: string; nickname: string; phone?: string }, client: ClientInfo): Promise<User> {
     await this.limits.signup(client.ip);
     const email = body.email.trim().toLowerCase();
     const { nickname, key } = checkedNickname(body.nickname);
+    const phone = body.phone === undefined ? null : normalizePhone(body.phone);
     // A cheap pre-check before paying for Argon2; the store checks again in its transaction.
-    const taken = await this.store.taken(email, key);
+    const taken = await this.store.taken(email, key, undefined, phone);
     if (taken) throw takenProblem(taken);
     const passwordHash = await Bun.password.hash(body.password, argon2);
     const now = this.clock.now();
@@ -118,6 +138,7 @@ export class AccountsService {
       email,
       nickname,
       nicknameKey: key,
+      phone,
       passwordHash,
       role: "user",
       createdAt: now,
@@ -256,14 +277,40 @@ export class AccountsService {
     return toUser(user);
   }
 
-  async updateMe(principal: Principal, patch: { nickname?: string }): Promise<User> {
-    if (patch.nickname !== undefined) {
-      const { nickname, key } = checkedNickname(patch.nickname);
-      const renamed = await this.store.renameUser(principal.userId, nickname, key, this.clock.now());
-      if (renamed === "nickname_taken") throw takenProblem("nickname");
-      if (renamed === "user_not_found") throw userGone();
-    }
+  /** Nickname and phone in one transaction; a changed nickname emits user.updated. */
+  async updateMe(principal: Principal, body: { nickname?: string; phone?: string | null }): Promise<User> {
+    const patch: ProfilePatch = {};
+    if (body.nickname !== undefined) patch.nickname = checkedNickname(body.nickname);
+    if (body.phone !== undefined) patch.phone = body.phone === null ? null : normalizePhone(body.phone);
+    const updated = await this.store.updateProfile(principal.userId, patch, this.clock.now());
+    if (updated === "nickname_taken") throw takenProblem("nickname");
+    if (updated === "phone_taken") throw takenProblem("phone");
+    if (updated === "user_not_found") throw userGone();
     return this.me(principal);
+  }
+
+  /** The caller's live sessions, most recently used first (at most sessionListCap). */
+  async sessions(principal: Principal): Promise<{ items: Session[]; total: number }> {
+    const { sessions, total } = await this.store.liveSessions(principal.userId, this.clock.now(), sessionListCap);
+    return {
+      items: sessions.map((s) => ({
+        id: s.id,
+        userAgent: s.userAgent,
+        ip: s.ip,
+        createdAt: iso(s.createdAt),
+        lastUsedAt: iso(s.lastUsedAt),
+        expiresAt: iso(s.expiresAt),
+        current: s.id === principal.sessionId,
+      })),
+      total,
+    };
+  }
+
+  /** Revokes one of the caller's live sessions (the current one too); 404 for any other id. */
+  async revokeSession(principal: Principal, sessionId: string): Promise<void> {
+    if (!(await this.store.revokeOwnSession(principal.userId, sessionId, this.clock.now()))) {
+      throw problems.notFound(E.sessionNotFound, "you have no live session with this id");
+    }
   }
 
   async changePassword(principal: Principal, body: { currentPassword: string; newPassword: string }): Promise<number> {

@@ -125,15 +125,23 @@ describe("accounts store (sqlite)", () => {
     expect(await store.hasLiveSessionFrom(a.id, "192.0.2.1", at + 2)).toBe(false);
   });
 
-  test("renameUser and setRole: nickname taken by another live account; unknown users", async () => {
-    const [a, b] = [user(), user()];
+  test("updateProfile and setRole: nickname or phone taken by another live account; unknown users", async () => {
+    const [a, b] = [user({ phone: "010-1111-0000" }), user()];
     await store.createUser(a, registered(a));
     await store.createUser(b, registered(b));
-    expect(await store.renameUser(b.id, a.nickname, a.nicknameKey, Date.now())).toBe("nickname_taken");
-    expect(await store.renameUser(a.id, a.nickname.toUpperCase(), a.nicknameKey, Date.now())).toBe("renamed");
-    expect(await store.renameUser(Bun.randomUUIDv7(), "free_one", `free_${Bun.randomUUIDv7().slice(-8)}`, Date.now())).toBe(
-      "user_not_found",
-    );
+    const rename = (id: string, nickname: string, key: string) => store.updateProfile(id, { nickname: { nickname, key } }, Date.now());
+    expect(await rename(b.id, a.nickname, a.nicknameKey)).toBe("nickname_taken");
+    expect(await store.updateProfile(b.id, { phone: "010-1111-0000" }, Date.now())).toBe("phone_taken");
+    // A refused change writes nothing else of the patch, and no event.
+    expect(await store.updateProfile(b.id, { nickname: { nickname: "b_fresh", key: `b_${b.id}` }, phone: "010-1111-0000" }, Date.now())).toBe("phone_taken");
+    expect((await store.user(b.id))?.nickname).toBe(b.nickname);
+    expect(outbox(b.id)).toEqual([accountEvents.userRegistered]);
+    expect(await rename(a.id, a.nickname.toUpperCase(), a.nicknameKey)).toBe("updated");
+    expect(outbox(a.id)).toEqual([accountEvents.userRegistered, accountEvents.userUpdated]);
+    // A deleted account frees its phone number (and forgets it).
+    await store.deleteUser(a.id, Date.now(), { userId: a.id, deletedAt: new Date().toISOString() });
+    expect(await store.updateProfile(b.id, { phone: "010-1111-0000" }, Date.now())).toBe("updated");
+    expect(await rename(Bun.randomUUIDv7(), "free_one", `free_${Bun.randomUUIDv7().slice(-8)}`)).toBe("user_not_found");
     expect((await store.setRole(b.id, "admin", Date.now()))?.role).toBe("admin");
     expect(await store.setRole(Bun.randomUUIDv7(), "admin", Date.now())).toBeNull();
   });

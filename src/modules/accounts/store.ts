@@ -11,8 +11,10 @@ export interface UserRecord {
   /** Lower-cased. */
   email: string;
   nickname: string;
-  /** The nickname lower-cased: unique among live accounts. */
+  /** textKey(nickname) (NFC + lower-cased, src/platform/text.ts): unique among live accounts. */
   nicknameKey: string;
+  /** Korean mobile number as 01X-XXXX-XXXX, unique among live accounts; absent = none. */
+  phone?: string | null;
   /** Argon2id (Bun.password). */
   passwordHash: string;
   role: Role;
@@ -41,8 +43,27 @@ export interface SessionAuthState {
   role: Role;
 }
 
+/** A live session as its owner sees it in their session list. */
+export interface SessionView {
+  id: string;
+  createdAt: number;
+  /** Opened or last refreshed (not touched by ordinary requests). */
+  lastUsedAt: number;
+  expiresAt: number;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+/** What PATCH /me changes: a field left out stays as it is; phone null removes it. */
+export interface ProfilePatch {
+  nickname?: { nickname: string; key: string };
+  phone?: string | null;
+}
+
+export type ProfileUpdate = "updated" | "nickname_taken" | "phone_taken" | "user_not_found";
+
 /** Which unique value of a live account a write collided with. */
-export type TakenField = "email" | "nickname";
+export type TakenField = "email" | "nickname" | "phone";
 
 export type RefreshRotation =
   /** Unknown token, or its session is revoked, expired or its account gone. */
@@ -55,14 +76,18 @@ export interface AccountsStore {
   /** A live account. */
   user(id: string): Promise<UserRecord | null>;
   userByEmail(email: string): Promise<UserRecord | null>;
-  /** Which of the values a live account (other than `exceptUserId`) holds; email null = not checked. */
-  taken(email: string | null, nicknameKey: string, exceptUserId?: string): Promise<TakenField | null>;
+  /** Which of the values a live account (other than `exceptUserId`) holds; email/phone null = not checked. */
+  taken(email: string | null, nicknameKey: string, exceptUserId?: string, phone?: string | null): Promise<TakenField | null>;
   /** Live accounts oldest first, strictly after the (createdAt, id) key. */
   listUsers(after: { createdAt: number; id: string } | null, limit: number): Promise<UserRecord[]>;
 
-  /** One transaction: the email and nickname are free, the user is inserted, user.registered emitted. */
+  /** One transaction: the email, nickname (and phone) are free, the user is inserted, user.registered emitted. */
   createUser(user: UserRecord, registered: UserRegistered): Promise<{ kind: "created" } | { kind: "taken"; field: TakenField }>;
-  renameUser(userId: string, nickname: string, nicknameKey: string, at: number): Promise<"renamed" | "nickname_taken" | "user_not_found">;
+  /**
+   * One transaction: the new nickname and phone are free, the profile updated, and when the
+   * nickname changed (in any way, case included) user.updated emitted.
+   */
+  updateProfile(userId: string, patch: ProfilePatch, at: number): Promise<ProfileUpdate>;
   /**
    * Sets the password and revokes every other session: how many (null when the account is gone).
    * Every revocation here (this, a reused refresh token, revokeSession/UserSessions) emits
@@ -86,6 +111,10 @@ export interface AccountsStore {
   /** Null when the session is unknown or belongs to another user. */
   sessionAuthState(sessionId: string, userId: string): Promise<SessionAuthState | null>;
   revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean>;
+  /** The user's sessions neither revoked nor expired at `at`, most recently used first, at most `limit`; and how many there are. */
+  liveSessions(userId: string, at: number, limit: number): Promise<{ sessions: SessionView[]; total: number }>;
+  /** Revokes one live session of this user (session.revoked, reason session_revoked); false when it is not one. */
+  revokeOwnSession(userId: string, sessionId: string, at: number): Promise<boolean>;
   /** Revokes every live session of the user: how many. */
   revokeUserSessions(userId: string, reason: RevokeReason, at: number): Promise<number>;
 }
