@@ -12,6 +12,7 @@ import { CatalogService } from "./catalog";
 import { resolveShopConfig, type ShopConfig, shopConfigSchema } from "./config";
 import { shopConsumers } from "./events";
 import shopSql from "./migrations/0001_shop.sql" with { type: "text" };
+import checkoutsSql from "./migrations/0002_checkouts_and_cycles.sql" with { type: "text" };
 import { OrdersService } from "./orders";
 import { KakaoPayGateway } from "./payments/kakaopay-gateway";
 import type { PaymentGateway } from "./payments/port";
@@ -23,6 +24,7 @@ import { cartRoutes } from "./routes/carts";
 import { catalogRoutes } from "./routes/catalog";
 import { internalRoutes } from "./routes/internal";
 import { orderRoutes } from "./routes/orders";
+import { paymentPageRoutes } from "./routes/payment-pages";
 import { reviewRoutes } from "./routes/reviews";
 import { subscriptionRoutes } from "./routes/subscriptions";
 import { parseShopSeedArgs, seedShop } from "./seed";
@@ -89,7 +91,10 @@ export const shopModule = defineModule({
       "Supplement shop: catalog, reviews, carts, orders, payments (KakaoPay-style), subscriptions with recurring billing, internal billing endpoints",
   },
   config: { schema: shopConfigSchema, resolve: resolveShopConfig },
-  migrations: [{ version: 1, name: "shop", sql: shopSql, legacyVersion: 7 }],
+  migrations: [
+    { version: 1, name: "shop", sql: shopSql, legacyVersion: 7 },
+    { version: 2, name: "checkouts_and_cycles", sql: checkoutsSql },
+  ],
   doctor: (s) => [paymentsCheck(s), internalTokenCheck(s)],
   setup({ platform, config: s, logger, use }) {
     const { clock, locks } = platform;
@@ -122,7 +127,13 @@ export const shopModule = defineModule({
       locks,
       gateway,
       clock,
-      { publicUrl: s.publicUrl, orderTtlMin: s.orderTtlMin, unpaidOrdersMax: s.unpaidOrdersMax, unpaidUnitsMax: s.unpaidUnitsMax },
+      {
+        publicUrl: s.publicUrl,
+        checkoutSecret: s.internal.token,
+        orderTtlMin: s.orderTtlMin,
+        unpaidOrdersMax: s.unpaidOrdersMax,
+        unpaidUnitsMax: s.unpaidUnitsMax,
+      },
       logger,
     );
     const refunds = new RefundsService(stores.orders, orders, locks, gateway, clock);
@@ -139,6 +150,7 @@ export const shopModule = defineModule({
         reviewRoutes(reviews, accounts),
         cartRoutes(carts, orders, accounts),
         orderRoutes(orders, refunds, accounts),
+        paymentPageRoutes(orders, s.publicUrl),
         subscriptionRoutes(subscriptions, accounts),
         internalRoutes(
           billing,

@@ -10,6 +10,13 @@
 // idempotency key derived from the order (and payment attempt / refund number), and the
 // order's operations are serialised by a lock, so a repeated or concurrent approve charges
 // once. Sales counts and cart clean-up follow the order.paid event.
+//
+// One checkout at a time: starting the payment of an order whose checkout is still open answers
+// that checkout again (same tid, same page), so approving it — in whichever tab — completes the
+// order. A new one starts once it ended: declined, cancelled or failed at the gateway (its
+// return URLs carry the attempt's reference, so only its own redirect ends it), or older than
+// checkoutTtlMs (KakaoPay's ready is valid 15 minutes).
+import { createHmac } from "node:crypto";
 import type { Clock } from "../../platform/clock";
 import { withLock, type LockManager } from "../../platform/lock";
 import type { Logger } from "../../platform/logger";
@@ -24,11 +31,19 @@ import { addDays, toOrder, utcDay } from "./views";
 export interface OrdersSettings {
   /** Base URL the gateway sends the buyer back to. */
   publicUrl: string;
+  /** Keys the attempt references on the cancel and fail URLs (unguessable, so a stranger cannot end a checkout). */
+  checkoutSecret: string;
   orderTtlMin: number;
   /** Per user: unpaid orders held at once, and units they reserve in all (0 = no cap). */
   unpaidOrdersMax: number;
   unpaidUnitsMax: number;
 }
+
+/** How long a started checkout is answered again: KakaoPay's payment window after ready. */
+export const checkoutTtlMs = 15 * 60_000;
+
+/** How a checkout ended, as the gateway's return URL says. */
+export type CheckoutEnd = "cancelled" | "failed";
 
 const orderLock = (id: string) => `shop:order:${id}`;
 const lockOptions = { ttlMs: 15_000, waitMs: 3_000 };
@@ -187,10 +202,14 @@ export class OrdersService {
         await this.cancelLocked(order, "expired");
         throw new ShopError(shopErrors.orderExpired, "the order was not paid in time; its stock is released");
       }
+      const open = this.openCheckout(order, this.clock.now());
+      if (open) return { orderId: id, tid: open.tid, redirectUrl: open.url, resumed: true };
       const items = await this.store.items(id);
       const base = `${this.settings.publicUrl}/orders/${id}/payment`;
+      const attempt = order.ready_count + 1;
+      const ref = `checkout=${this.checkoutRef(id, attempt)}`;
       const ready = await this.gateway.ready({
-        idempotencyKey: `order:${id}:ready:${order.ready_count + 1}`,
+        idempotencyKey: `order:${id}:ready:${attempt}`,
         orderId: id,
         userId: order.user_id,
         itemName: itemName(items),
@@ -198,13 +217,44 @@ export class OrdersService {
         amount: order.amount,
         subscription: order.kind === "SUBSCRIPTION",
         approvalUrl: `${base}/approved`,
-        cancelUrl: `${base}/cancelled`,
-        failUrl: `${base}/failed`,
+        cancelUrl: `${base}/cancelled?${ref}`,
+        failUrl: `${base}/failed?${ref}`,
       });
-      if (!(await this.store.startPayment(id, ready.tid, this.clock.now()))) {
+      if (!(await this.store.startPayment(id, ready.tid, ready.redirectUrl, this.clock.now()))) {
         throw new ShopError(shopErrors.orderNotPayable, "the order changed while the payment was being prepared");
       }
-      return { orderId: id, tid: ready.tid, redirectUrl: ready.redirectUrl };
+      return { orderId: id, tid: ready.tid, redirectUrl: ready.redirectUrl, resumed: false };
+    });
+  }
+
+  /** The order's checkout if one is open: started, not ended, and recent enough to approve. */
+  private openCheckout(order: OrderRow, now: number): { tid: string; url: string } | null {
+    if (order.tid === null || order.checkout_url === null || order.checkout_at === null) return null;
+    return now - order.checkout_at < checkoutTtlMs ? { tid: order.tid, url: order.checkout_url } : null;
+  }
+
+  /** The reference of a payment attempt on its cancel and fail URLs. */
+  private checkoutRef(orderId: string, attempt: number): string {
+    return createHmac("sha256", this.settings.checkoutSecret)
+      .update(`shop-checkout:${orderId}:${attempt}`)
+      .digest("base64url")
+      .slice(0, 22);
+  }
+
+  /**
+   * The gateway sent the buyer back to the cancel or fail URL: the attempt that URL belongs to
+   * ends (when it is still the current one), so the next start opens a new checkout. No
+   * principal: the reference on the URL is the credential. True when it ended an attempt.
+   */
+  async endCheckout(id: string, ref: string | undefined, how: CheckoutEnd): Promise<boolean> {
+    const first = await this.store.order(id);
+    if (!first || first.tid === null || ref === undefined || ref !== this.checkoutRef(id, first.ready_count)) return false;
+    return withOrderLock(this.locks, id, async () => {
+      const order = (await this.store.order(id))!;
+      if (order.tid === null || order.status !== "REQUEST" || ref !== this.checkoutRef(id, order.ready_count)) return false;
+      const ended = await this.store.abandonPayment(id, order.tid, this.clock.now());
+      if (ended) this.logger.info("checkout ended at the gateway", { orderId: id, tid: order.tid, how });
+      return ended;
     });
   }
 

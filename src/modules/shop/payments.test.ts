@@ -2,7 +2,7 @@
 // charge; the breaker opens and recovers), and the KakaoPay adapter against the sandbox PG's
 // KakaoPay-shaped facade. Both modes. (The sandbox PG itself: src/modules/sandbox-pg.)
 import type { Gauge } from "prom-client";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { CircuitState } from "cockatiel";
 import { modes } from "../../testing/modes";
 import { freePort } from "../../testing/ports";
@@ -84,15 +84,23 @@ describe.each(modes)("payments (%s)", (mode) => {
         expect(await breakerGauge(app)).toBe(1);
         const shortBefore = await counter(app, "short_circuited");
         const fast = await tryReady();
-        expect(fast.headers.get("retry-after")).toBe("10");
+        // What is left of the 1 s open period, rounded up.
+        expect(fast.headers.get("retry-after")).toBe("1");
         expect(((await fast.json()) as { detail: string }).detail).toContain("circuit_open");
         expect(await counter(app, "short_circuited")).toBe(shortBefore + 1);
 
         // The gateway comes back (with its usual 20 % failures); after the open period, trial calls close it.
         await faults(app, { errorPct: 20 });
+        // A fresh order each time: a second start of one order answers its open checkout without calling the gateway.
         await waitFor(
           async () => {
-            await tryReady();
+            const next = (await (
+              await app.t.request("POST", "/orders", {
+                token: buyer.tokens.accessToken,
+                body: { kind: "NORMAL", items: [{ itemId: item.id, quantity: 1 }] },
+              })
+            ).json()) as Order;
+            await app.t.request("POST", `/orders/${next.id}/payment`, { token: buyer.tokens.accessToken });
             return app.shop.gateway.state === "closed";
           },
           { timeoutMs: 15_000, intervalMs: 20, what: "the breaker to close again" },
@@ -104,6 +112,79 @@ describe.each(modes)("payments (%s)", (mode) => {
       } finally {
         listener.dispose();
         await faults(app, { errorPct: 0 });
+      }
+    }, 30_000);
+  });
+
+  describe("Retry-After while the circuit is open", () => {
+    let slow: ShopTestApp;
+    beforeAll(async () => {
+      slow = await startShop(mode, { HOMEBASE_SHOP_BREAKER_OPEN_MS: "30000", HOMEBASE_SHOP_UNPAID_ORDERS_MAX: "0" });
+    });
+    afterAll(async () => {
+      setSystemTime();
+      await slow.close();
+    });
+
+    test("a gateway failure while the circuit is closed says 2 s", async () => {
+      const u = await slow.user();
+      const item = await slow.item({ stock: 100 });
+      const order = (await (
+        await slow.t.request("POST", "/orders", {
+          token: u.tokens.accessToken,
+          body: { kind: "NORMAL", items: [{ itemId: item.id, quantity: 1 }] },
+        })
+      ).json()) as Order;
+      await faults(slow, { errorPct: 100 });
+      try {
+        const res = await slow.t.request("POST", `/orders/${order.id}/payment`, { token: u.tokens.accessToken });
+        await expectProblem(res, 503, "payment_gateway_unavailable");
+        expect(slow.shop.gateway.state).toBe("closed");
+        expect(res.headers.get("retry-after")).toBe("2");
+      } finally {
+        await faults(slow, { errorPct: 0 });
+      }
+    });
+
+    test("says the time left until the breaker half-opens (cockatiel's own timing), not a fixed figure", async () => {
+      const u = await slow.user();
+      const item = await slow.item({ stock: 100 });
+      const order = (await (
+        await slow.t.request("POST", "/orders", {
+          token: u.tokens.accessToken,
+          body: { kind: "NORMAL", items: [{ itemId: item.id, quantity: 1 }] },
+        })
+      ).json()) as Order;
+      const tryReady = () => slow.t.request("POST", `/orders/${order.id}/payment`, { token: u.tokens.accessToken });
+      await faults(slow, { errorPct: 100 });
+      try {
+        for (let i = 0; i < 20 && slow.shop.gateway.state !== "open"; i++) await tryReady();
+        expect(slow.shop.gateway.state).toBe("open");
+        const openedAt = (slow.shop.gateway.breaker.toJSON() as { ownState: { openedAt: number } }).ownState.openedAt;
+        // 12.4 s into the 30 s open period: 17.6 s left, said as 18.
+        setSystemTime(new Date(openedAt + 12_400));
+        const during = await tryReady();
+        const body = await expectProblem(during, 503, "payment_gateway_unavailable");
+        expect(during.headers.get("retry-after")).toBe("18");
+        expect(body).toMatchObject({ retryAfterSeconds: 18, detail: expect.stringContaining("retry in 18 s") });
+        // 29.5 s in: 1 s (never 0).
+        setSystemTime(new Date(openedAt + 29_500));
+        expect((await tryReady()).headers.get("retry-after")).toBe("1");
+        // Past the period: trial calls reach the gateway (which still errs): its own failure, not the circuit's.
+        setSystemTime(new Date(openedAt + 30_001));
+        const trial = await tryReady();
+        expect(slow.shop.gateway.state).toBe("half-open");
+        expect(((await expectProblem(trial, 503, "payment_gateway_unavailable")) as { detail: string }).detail).not.toContain(
+          "circuit_open",
+        );
+        expect(trial.headers.get("retry-after")).toBe("2");
+        // The trials fail: it opens again, for a full 30 s from then.
+        for (let i = 0; i < 10 && slow.shop.gateway.state !== "open"; i++) await tryReady();
+        expect(slow.shop.gateway.state).toBe("open");
+        expect((await tryReady()).headers.get("retry-after")).toBe("30");
+      } finally {
+        setSystemTime();
+        await faults(slow, { errorPct: 0 });
       }
     }, 30_000);
   });

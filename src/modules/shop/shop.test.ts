@@ -434,8 +434,10 @@ describe.each(modes)("shop (%s)", (mode) => {
       expect(statuses).toContain(200);
       const again = await app.t.request("POST", `/orders/${order.id}/payment/approve`, { token: as(buyer), body: { pgToken } });
       expect(((await again.json()) as Order).status).toBe("COMPLETE");
-      // The gateway's redirect back answers the same, without a token.
-      const back = await fetch(`${app.url}/orders/${order.id}/payment/approved?pg_token=${pgToken}`);
+      // The gateway's redirect back answers the same, without a token (to an API client asking for JSON).
+      const back = await fetch(`${app.url}/orders/${order.id}/payment/approved?pg_token=${pgToken}`, {
+        headers: { accept: "application/json" },
+      });
       expect(((await back.json()) as { status: string }).status).toBe("COMPLETE");
       expect((await pgLedger(app, order.id)).filter((p) => p.status === "APPROVED")).toHaveLength(1);
       const ledger = app.t.platform.db

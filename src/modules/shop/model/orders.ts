@@ -103,6 +103,9 @@ export const PaymentReady = t.Object(
     orderId: outId(),
     tid: t.String({ description: "The gateway's transaction id" }),
     redirectUrl: t.String({ description: "Send the buyer here; the gateway returns them to /orders/{id}/payment/approved?pg_token=…" }),
+    resumed: t.Boolean({
+      description: "true: the order's checkout was already open (started less than 15 minutes ago, not ended) — this is that same checkout",
+    }),
   },
   {
     examples: [
@@ -110,6 +113,7 @@ export const PaymentReady = t.Object(
         orderId: exampleOrder.id,
         tid: "T1234567890123456789",
         redirectUrl: "http://127.0.0.1:3000/sandbox-pg/checkout/T1234567890123456789",
+        resumed: false,
       },
     ],
   },
@@ -121,6 +125,22 @@ export const ApproveBody = t.Object(
   { examples: [{ pgToken: "a3f9c1d2e4b5" }] },
 );
 export const ApprovedQuery = t.Object({ pg_token: t.String({ minLength: 1, maxLength: 200 }) });
+/** The cancel and fail URLs carry the payment attempt's reference. */
+export const CheckoutEndQuery = t.Object({ checkout: t.Optional(t.String({ maxLength: 64 })) });
+
+/** What the buyer's browser is told after the gateway sent it back (the result page). */
+export const paymentOutcomes = [
+  "paid",
+  "cancelled",
+  "failed",
+  "declined",
+  "unavailable",
+  "processing",
+  "not_payable",
+  "not_found",
+] as const;
+export type PaymentOutcome = (typeof paymentOutcomes)[number];
+export const PaymentResultQuery = t.Object({ outcome: t.UnionEnum(paymentOutcomes) });
 
 /** What the gateway's approval redirect answers. */
 export const PaymentResult = t.Object({

@@ -97,6 +97,8 @@ export class GatewayError extends Error {
     readonly kind: GatewayErrorKind,
     readonly code: string,
     message: string,
+    /** circuit_open: how long until the breaker lets a trial call through (ms). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "GatewayError";

@@ -83,6 +83,7 @@ export class ResilientGateway implements PaymentGateway {
   readonly breaker: CircuitBreakerPolicy;
   private readonly policy: IPolicy;
   private readonly calls: Counter<"gateway" | "operation" | "outcome">;
+  private readonly openMs: number;
 
   constructor(
     private readonly inner: PaymentGateway,
@@ -90,6 +91,7 @@ export class ResilientGateway implements PaymentGateway {
     registry: Registry,
   ) {
     this.name = inner.name;
+    this.openMs = settings.breakerOpenMs;
     const transient = handleWhen(isTransient);
     this.breaker = circuitBreaker(transient, {
       halfOpenAfter: settings.breakerOpenMs,
@@ -114,6 +116,20 @@ export class ResilientGateway implements PaymentGateway {
     this.calls = callsCounter(registry);
   }
 
+  /**
+   * While the breaker is open: the time left until it half-opens (lets a trial call through),
+   * read from cockatiel's own state (the instant it opened, on its clock: Date.now()). Null
+   * when closed or half-open; held open by hand (isolated): the whole open period.
+   */
+  reopensInMs(now = Date.now()): number | null {
+    const s = this.breaker.state;
+    if (s === CircuitState.Isolated) return this.openMs;
+    if (s !== CircuitState.Open) return null;
+    const own = (this.breaker.toJSON() as { ownState?: { openedAt?: unknown } }).ownState;
+    if (typeof own?.openedAt !== "number") return this.openMs;
+    return Math.max(0, own.openedAt + this.openMs - now);
+  }
+
   get state(): "closed" | "open" | "half-open" {
     const s = this.breaker.state;
     return s === CircuitState.Closed ? "closed" : s === CircuitState.HalfOpen ? "half-open" : "open";
@@ -135,7 +151,12 @@ export class ResilientGateway implements PaymentGateway {
     } catch (err) {
       if (err instanceof BrokenCircuitError || err instanceof IsolatedCircuitError) {
         this.calls.inc({ gateway: this.name, operation, outcome: "short_circuited" });
-        throw new GatewayError("transient", "circuit_open", "the payment gateway is failing; calls are paused for a moment");
+        throw new GatewayError(
+          "transient",
+          "circuit_open",
+          "the payment gateway is failing; calls are paused for a moment",
+          this.reopensInMs() ?? this.openMs,
+        );
       }
       if (err instanceof TaskCancelledError)
         throw new GatewayError("transient", "timeout", `the payment gateway did not answer ${operation} in time`);

@@ -59,13 +59,18 @@ export function problem(
   return new HttpProblem(statusOf[code], code, detail, extensions, headers);
 }
 
-/** 503 for a gateway that is failing or unreachable: safe to retry (the idempotency key makes it so). */
-export function gatewayUnavailable(reason: string, circuitOpen: boolean): HttpProblem {
+/**
+ * 503 for a gateway that is failing or unreachable: safe to retry (the idempotency key makes it
+ * so). Retry-After: while the circuit is open, the seconds left until it lets a call through
+ * (rounded up, at least 1); otherwise 2.
+ */
+export function gatewayUnavailable(reason: string, retryAfterMs: number | null): HttpProblem {
+  const seconds = retryAfterMs === null ? 2 : Math.max(1, Math.ceil(retryAfterMs / 1000));
   return problem(
     shopErrors.paymentGatewayUnavailable,
-    `the payment gateway is unavailable (${reason}); retry shortly — nothing is charged twice`,
-    {},
-    { "retry-after": circuitOpen ? "10" : "2" },
+    `the payment gateway is unavailable (${reason}); retry ${retryAfterMs === null ? "shortly" : `in ${seconds} s`} — nothing is charged twice`,
+    retryAfterMs === null ? {} : { retryAfterSeconds: seconds },
+    { "retry-after": String(seconds) },
   );
 }
 
@@ -75,7 +80,7 @@ export function toHttp(err: unknown): unknown {
   if (err instanceof GatewayError) {
     if (err.kind === "declined") return problem(shopErrors.paymentDeclined, `the payment was declined: ${err.message}`);
     if (err.kind === "rejected") return problem(shopErrors.paymentRejected, `the payment gateway refused the request: ${err.message}`);
-    return gatewayUnavailable(err.code, err.code === "circuit_open");
+    return gatewayUnavailable(err.code, err.code === "circuit_open" ? (err.retryAfterMs ?? null) : null);
   }
   return err;
 }

@@ -25,7 +25,7 @@ export function internalRoutes(billing: BillingService, guard: InternalGuard) {
       async ({ params, body }) => {
         const result = await handled(() => billing.chargeNow(params.id, body.date));
         // A transient failure leaves the charge pending: like any gateway outage, retry.
-        if (result.outcome === "failed") throw gatewayUnavailable("charge_failed", false);
+        if (result.outcome === "failed") throw gatewayUnavailable("charge_failed", null);
         return result;
       },
       {

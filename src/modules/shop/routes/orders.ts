@@ -1,24 +1,12 @@
-// Order routes: direct orders, the caller's orders, payment (ready, approve, the gateway's
-// redirects back), cancel and refunds.
+// Order routes: direct orders, the caller's orders, payment (ready, approve), cancel and
+// refunds. The gateway's redirects back to the shop: payment-pages.ts.
 import { Elysia } from "elysia";
-import { problemResponses } from "../../../platform/http/problem";
 import { authPlugin, type AccountsService } from "../../accounts";
 import { shopErrors } from "../errors";
-import {
-  ApproveBody,
-  ApprovedQuery,
-  CreateOrderBody,
-  Order,
-  OrderIdParams,
-  OrderListQuery,
-  OrderPage,
-  PaymentReady,
-  PaymentResult,
-  RefundBody,
-} from "../model";
+import { ApproveBody, CreateOrderBody, Order, OrderIdParams, OrderListQuery, OrderPage, PaymentReady, RefundBody } from "../model";
 import type { OrdersService } from "../orders";
 import type { RefundsService } from "../refunds";
-import { errors, handled, problem, tags } from "./http";
+import { errors, handled, tags } from "./http";
 
 const gateway = [shopErrors.paymentDeclined, shopErrors.paymentRejected, shopErrors.paymentGatewayUnavailable] as const;
 
@@ -84,7 +72,7 @@ export function orderRoutes(orders: OrdersService, refunds: RefundsService, acco
           tags,
           summary: "Start paying an order",
           description:
-            "Asks the gateway for a payment (ready) and answers where to send the buyer. 503 payment_gateway_unavailable when the gateway fails (retry).",
+            "Asks the gateway for a payment (ready) and answers where to send the buyer. Starting again while that checkout is open (not ended, under 15 minutes old) answers the same checkout (resumed: true) instead of replacing it, so the buyer's approval of it is never lost; a new one starts once it was declined, cancelled or failed at the gateway, or is older. 503 payment_gateway_unavailable when the gateway fails (retry; Retry-After says when).",
         },
       },
     )
@@ -114,55 +102,6 @@ export function orderRoutes(orders: OrdersService, refunds: RefundsService, acco
           description:
             "Charges once: repeating it (or racing it) answers the paid order. Status becomes COMPLETE, or SUBSCRIPTION with a subscription whose next payment is today + period. 402 payment_declined; 503 when the gateway fails (retry: nothing is charged twice). Emits homebase.shop.order.paid.",
         },
-      },
-    )
-    .get(
-      "/orders/:id/payment/approved",
-      async ({ params, query }) => {
-        const order = await handled(() => orders.approve(null, params.id, query.pg_token));
-        return { orderId: order.id, status: order.status, paidAt: order.paidAt };
-      },
-      {
-        params: OrderIdParams,
-        query: ApprovedQuery,
-        response: {
-          200: PaymentResult,
-          ...errors(
-            422,
-            shopErrors.orderNotFound,
-            shopErrors.orderBusy,
-            shopErrors.orderNotPayable,
-            shopErrors.paymentNotStarted,
-            ...gateway,
-          ),
-        },
-        detail: {
-          tags,
-          summary: "The gateway's approval redirect",
-          description: "Where the gateway sends the buyer back; approves like POST …/approve (the pg_token is the credential).",
-        },
-      },
-    )
-    .get(
-      "/orders/:id/payment/cancelled",
-      () => {
-        throw problem(shopErrors.paymentCancelled, "the buyer cancelled the payment at the gateway; the order awaits payment");
-      },
-      {
-        params: OrderIdParams,
-        response: { 409: problemResponses({ 409: [shopErrors.paymentCancelled] })[409], ...errors(422) },
-        detail: { tags, summary: "The gateway's cancel redirect" },
-      },
-    )
-    .get(
-      "/orders/:id/payment/failed",
-      () => {
-        throw problem(shopErrors.paymentFailed, "the payment failed at the gateway; the order awaits payment");
-      },
-      {
-        params: OrderIdParams,
-        response: { 409: problemResponses({ 409: [shopErrors.paymentFailed] })[409], ...errors(422) },
-        detail: { tags, summary: "The gateway's failure redirect" },
       },
     )
     .post("/orders/:id/cancel", ({ principal, params }) => handled(() => orders.cancel(principal, params.id)), {

@@ -72,10 +72,13 @@ export class SqliteOrderStore implements OrderStore {
         `INSERT INTO shop_order_items (id, order_id, item_id, name, price, discount_price, quantity)
          VALUES ($id, $order_id, $item_id, $name, $price, $discount_price, $quantity)`,
       ),
-      startPayment: db.query<unknown, [string, number, string]>(
-        "UPDATE shop_orders SET tid = ?, ready_count = ready_count + 1, updated_at = ? WHERE id = ? AND status = 'REQUEST'",
+      startPayment: db.query<unknown, [string, string, number, number, string]>(
+        `UPDATE shop_orders SET tid = ?, checkout_url = ?, checkout_at = ?, ready_count = ready_count + 1, updated_at = ?
+         WHERE id = ? AND status = 'REQUEST'`,
       ),
-      clearTid: db.query<unknown, [number, string, string]>("UPDATE shop_orders SET tid = NULL, updated_at = ? WHERE id = ? AND tid = ?"),
+      clearTid: db.query<unknown, [number, string, string]>(
+        "UPDATE shop_orders SET tid = NULL, checkout_url = NULL, checkout_at = NULL, updated_at = ? WHERE id = ? AND tid = ? AND status = 'REQUEST'",
+      ),
       markPaid: db.query<unknown, [string, number, number, string, string]>(
         "UPDATE shop_orders SET status = ?, paid_at = ?, updated_at = ? WHERE id = ? AND status = 'REQUEST' AND tid = ?",
       ),
@@ -188,11 +191,25 @@ export class SqliteOrderStore implements OrderStore {
         refunded_amount: 0,
         tid: null,
         ready_count: 0,
+        checkout_url: null,
+        checkout_at: null,
+        subscription_id: null,
+        cycle: null,
         paid_at: null,
         created_at: o.now,
         updated_at: o.now,
       };
-      const { refunded_amount: _r, tid: _t, ready_count: _c, paid_at: _p, ...values } = order;
+      const {
+        refunded_amount: _r,
+        tid: _t,
+        ready_count: _c,
+        checkout_url: _u,
+        checkout_at: _a,
+        subscription_id: _s,
+        cycle: _y,
+        paid_at: _p,
+        ...values
+      } = order;
       this.q.insertOrder.run(values);
       for (const { refunded_quantity: _q, ...item } of items) this.q.insertItem.run(item);
       this.emit([created(order, items)]);
@@ -200,12 +217,12 @@ export class SqliteOrderStore implements OrderStore {
     });
   }
 
-  startPayment(id: string, tid: string, now: number): Promise<boolean> {
-    return this.writer.write(() => this.q.startPayment.run(tid, now, id).changes === 1);
+  startPayment(id: string, tid: string, checkoutUrl: string, now: number): Promise<boolean> {
+    return this.writer.write(() => this.q.startPayment.run(tid, checkoutUrl, now, now, id).changes === 1);
   }
 
-  async abandonPayment(id: string, tid: string, now: number): Promise<void> {
-    await this.writer.write(() => this.q.clearTid.run(now, id, tid));
+  abandonPayment(id: string, tid: string, now: number): Promise<boolean> {
+    return this.writer.write(() => this.q.clearTid.run(now, id, tid).changes === 1);
   }
 
   recordPaid(p: PaidOrder, events: readonly ShopEvent[]): Promise<boolean> {

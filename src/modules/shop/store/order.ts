@@ -21,6 +21,12 @@ export interface OrderRow {
   tid: string | null;
   /** Payment attempts started (part of their idempotency keys). */
   ready_count: number;
+  /** Where the buyer approves the current attempt, and when it started (null when none is open). */
+  checkout_url: string | null;
+  checkout_at: number | null;
+  /** An order a recurring charge created: its subscription and the cycle it paid. */
+  subscription_id: string | null;
+  cycle: number | null;
   paid_at: number | null;
   created_at: number;
   updated_at: number;
@@ -122,10 +128,10 @@ export interface OrderStore {
    * stock or a user past the unpaid caps (checked in the same transaction) changes nothing.
    */
   place(order: NewOrder, created: (order: OrderRow, items: OrderItemRow[]) => ShopEvent): Promise<Placement>;
-  /** A new payment attempt of an unpaid order; false when it is no longer REQUEST. */
-  startPayment(id: string, tid: string, now: number): Promise<boolean>;
-  /** Forgets a declined attempt (if it is still the current one). */
-  abandonPayment(id: string, tid: string, now: number): Promise<void>;
+  /** A new payment attempt of an unpaid order, its checkout open at `checkoutUrl`; false when it is no longer REQUEST. */
+  startPayment(id: string, tid: string, checkoutUrl: string, now: number): Promise<boolean>;
+  /** Ends an attempt (declined, or cancelled or failed at the gateway) if it is still the current one; false otherwise. */
+  abandonPayment(id: string, tid: string, now: number): Promise<boolean>;
   /**
    * Marks the order paid (only from REQUEST with this tid), records the payment, starts the
    * subscription and records `events`, in one transaction. False when the order was no longer payable.

@@ -134,7 +134,7 @@ describe.each(modes)("shop stores (%s)", (mode) => {
     const row = itemRow();
     await stores.catalog.insertItems([{ row, categories: ["EYE"] }]);
     const { id } = await placeOne([{ itemId: row.id, quantity: 1 }]);
-    expect(await stores.orders.startPayment(id, "T1", now)).toBe(true);
+    expect(await stores.orders.startPayment(id, "T1", "http://127.0.0.1/checkout/T1", now)).toBe(true);
     const paid = (key: string) =>
       stores.orders.recordPaid(
         {
@@ -224,7 +224,7 @@ describe.each(modes)("shop stores (%s)", (mode) => {
     const row = itemRow({ stock: 3 });
     await stores.catalog.insertItems([{ row, categories: ["EYE"] }]);
     const { id: orderId } = await placeOne([{ itemId: row.id, quantity: 1 }]);
-    await stores.orders.startPayment(orderId, "TS", now);
+    await stores.orders.startPayment(orderId, "TS", "http://127.0.0.1/checkout/TS", now);
     const subscriptionId = Bun.randomUUIDv7();
     await stores.orders.recordPaid(
       {
