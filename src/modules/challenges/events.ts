@@ -2,7 +2,7 @@
 // Payloads are the contract (add fields, never rename or remove).
 import { t } from "elysia";
 import { type ConsumerSpec, defineConsumer, defineEvent, type EventEmitter, type EventPayload, isEvent } from "../../platform/events";
-import { accountEvents, type UserDeleted, type UserRegistered } from "../accounts";
+import { accountEvents, type UserDeleted, type UserRegistered, type UserUpdated } from "../accounts";
 
 const challenge = t.Object({
   challengeId: t.String(),
@@ -63,6 +63,8 @@ export type ChallengesEventSink = EventEmitter;
 export interface ChallengesEventHandlers {
   /** In the consumer's transaction: create (or name) the member's profile. */
   applyUserRegistered(event: UserRegistered): void;
+  /** In the consumer's transaction: the new nickname of a rename (PATCH /me). */
+  applyUserUpdated(event: UserUpdated): void;
   /** In the consumer's transaction: remove the user from every challenge (emits member.left for each). */
   applyUserDeleted(event: UserDeleted): void;
   /** After the change committed: invalidate cached reads and update the Redis leaderboard. Idempotent. */
@@ -73,11 +75,13 @@ export interface ChallengesEventHandlers {
 export function challengeConsumers(handlers: ChallengesEventHandlers): ConsumerSpec[] {
   return [
     defineConsumer({
-      // Profile lifecycle from accounts. Order-independent: user.deleted leaves a tombstone.
+      // Profile lifecycle from accounts. Order-independent: user.deleted leaves a tombstone, and
+      // a nickname older than the one the profile holds is ignored.
       name: "challenges-profiles",
-      events: [accountEvents.userRegistered, accountEvents.userDeleted],
+      events: [accountEvents.userRegistered, accountEvents.userUpdated, accountEvents.userDeleted],
       apply(event) {
         if (isEvent(event, accountEvents.userRegistered)) handlers.applyUserRegistered(event.payload);
+        else if (isEvent(event, accountEvents.userUpdated)) handlers.applyUserUpdated(event.payload);
         else handlers.applyUserDeleted(event.payload);
       },
     }),

@@ -5,6 +5,7 @@ import { accountsModule } from "../accounts";
 import { challengesConfigSchema, resolveChallengesConfig } from "./config";
 import { challengeConsumers } from "./events";
 import challengesSql from "./migrations/0001_challenges.sql" with { type: "text" };
+import nicknameAtSql from "./migrations/0002_profile_nickname_at.sql" with { type: "text" };
 import { challengesController } from "./routes";
 import { ChallengesService } from "./service";
 import { SqliteChallengesStore } from "./store.sqlite";
@@ -17,7 +18,10 @@ export const challengesModule = defineModule({
   name: "challenges",
   tag: { name: "challenges", description: "Challenges, membership, daily logs, leaderboards" },
   config: { schema: challengesConfigSchema, resolve: resolveChallengesConfig },
-  migrations: [{ version: 1, name: "challenges", sql: challengesSql, legacyVersion: 3 }],
+  migrations: [
+    { version: 1, name: "challenges", sql: challengesSql, legacyVersion: 3 },
+    { version: 2, name: "profile_nickname_at", sql: nicknameAtSql },
+  ],
   setup({ platform, config, logger, use }) {
     const store = new SqliteChallengesStore(platform.db, platform.writer, platform.events);
     const service = new ChallengesService(store, platform.cache, platform.redis, platform.clock, config, logger);

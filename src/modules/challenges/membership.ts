@@ -10,7 +10,7 @@
 // user.deleted is never recreated.
 import type { Clock } from "../../platform/clock";
 import { problems } from "../../platform/http/problem";
-import type { Principal, UserDeleted, UserRegistered } from "../accounts";
+import type { Principal, UserDeleted, UserRegistered, UserUpdated } from "../accounts";
 import { challengeNotFound, iso, profileDeleted, utcDay } from "./challenges";
 import { challengesErrors as E } from "./errors";
 import type { LogEntry, Membership } from "./model";
@@ -71,6 +71,12 @@ export class Memberships {
   applyUserRegistered(event: UserRegistered): void {
     const registeredAt = Date.parse(event.registeredAt);
     this.store.saveProfileSync(event.userId, event.nickname, Number.isFinite(registeredAt) ? registeredAt : this.clock.now());
+  }
+
+  /** In the consumer's transaction: the renamed member's profile takes the new nickname (unless it knows a newer one). */
+  applyUserUpdated(event: UserUpdated): void {
+    const updatedAt = Date.parse(event.updatedAt);
+    this.store.saveProfileSync(event.userId, event.nickname, Number.isFinite(updatedAt) ? updatedAt : this.clock.now());
   }
 
   /**

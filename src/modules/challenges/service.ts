@@ -5,7 +5,7 @@ import type Redis from "ioredis";
 import type { CacheAside } from "../../platform/cache/cache-aside";
 import type { Clock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
-import type { UserDeleted, UserRegistered } from "../accounts";
+import type { UserDeleted, UserRegistered, UserUpdated } from "../accounts";
 import { ChallengeCatalog } from "./challenges";
 import type { ChallengesEventHandlers } from "./events";
 import { Memberships } from "./membership";
@@ -25,6 +25,10 @@ export class ChallengesService implements ChallengesEventHandlers {
 
   applyUserRegistered(event: UserRegistered): void {
     this.members.applyUserRegistered(event);
+  }
+
+  applyUserUpdated(event: UserUpdated): void {
+    this.members.applyUserUpdated(event);
   }
 
   applyUserDeleted(event: UserDeleted): void {

@@ -64,10 +64,13 @@ export class SqliteChallengesStore implements ChallengesStore {
       ensureProfile: db.query<unknown, [string, number]>(
         "INSERT INTO challenge_profiles (user_id, nickname, created_at) VALUES (?, NULL, ?) ON CONFLICT (user_id) DO NOTHING",
       ),
-      // A tombstone wins: a user.registered that arrives after user.deleted changes nothing.
-      upsertProfile: db.query<unknown, [string, string, number]>(
-        `INSERT INTO challenge_profiles (user_id, nickname, created_at) VALUES (?, ?, ?)
-         ON CONFLICT (user_id) DO UPDATE SET nickname = excluded.nickname WHERE challenge_profiles.deleted_at IS NULL`,
+      // A tombstone wins: a user.registered (or .updated) that arrives after user.deleted changes
+      // nothing; and a newer nickname wins over an older one, whichever event arrives first.
+      upsertProfile: db.query<unknown, [string, string, number, number]>(
+        `INSERT INTO challenge_profiles (user_id, nickname, created_at, nickname_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET nickname = excluded.nickname, nickname_at = excluded.nickname_at
+         WHERE challenge_profiles.deleted_at IS NULL
+           AND (challenge_profiles.nickname_at IS NULL OR challenge_profiles.nickname_at <= excluded.nickname_at)`,
       ),
       tombstoneProfile: db.query<unknown, [string, number, number]>(
         `INSERT INTO challenge_profiles (user_id, nickname, created_at, deleted_at) VALUES (?, NULL, ?, ?)
@@ -267,8 +270,8 @@ export class SqliteChallengesStore implements ChallengesStore {
     return this.q.logCount.get(challengeId, userId)?.n ?? 0;
   }
 
-  saveProfileSync(userId: string, nickname: string, createdAt: number): void {
-    this.q.upsertProfile.run(userId, nickname, createdAt);
+  saveProfileSync(userId: string, nickname: string, nicknameAt: number): void {
+    this.q.upsertProfile.run(userId, nickname, nicknameAt, nicknameAt);
   }
 
   removeUserSync(userId: string, at: number, left: (challengeId: string) => MemberLeft): void {

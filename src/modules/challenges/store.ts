@@ -103,8 +103,12 @@ export interface ChallengesStore {
   memberLogCount(challengeId: string, userId: string): Promise<number | null>;
 
   // In the consumer's transaction (the bus runs apply synchronously inside its own write)
-  /** Creates or names the profile; a tombstone wins (a late user.registered changes nothing). */
-  saveProfileSync(userId: string, nickname: string, createdAt: number): void;
+  /**
+   * Creates or names the profile with the nickname it had at `nicknameAt` (epoch ms): a newer
+   * nickname already held wins (profile events in any order), and so does a tombstone (a late
+   * user.registered or user.updated changes nothing).
+   */
+  saveProfileSync(userId: string, nickname: string, nicknameAt: number): void;
   /** Removes the user from every challenge (logs too), emitting `left(challengeId)` for each, and tombstones the profile. */
   removeUserSync(userId: string, at: number, left: (challengeId: string) => MemberLeft): void;
 }
