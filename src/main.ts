@@ -5,7 +5,8 @@ import { createApp, createModules, migrationSets, version } from "./app";
 import { ConfigError, loadConfig, redactedConfig, unknownVariableWarnings, type Config, type Role } from "./config";
 import { modules as moduleList } from "./modules";
 import { createPlatform } from "./platform";
-import { BackupError, backupDatabase, restoreDatabase } from "./platform/db/backup";
+import { BackupError, restoreDatabase } from "./platform/db/backup";
+import { manualBackup } from "./platform/db/backup-schedule";
 import { migrate, openDatabase } from "./platform/db/sqlite";
 import { formatChecks, runDoctor } from "./platform/doctor";
 
@@ -21,7 +22,8 @@ Commands:
   config           print the effective configuration (secrets redacted)
   promote <email>  grant the admin role to an existing account
   seed <domain>    create demo and benchmark data (homebase seed --list)
-  backup <file>    write a consistent copy of the database while serving
+  backup <file>    write a consistent, verified copy of the database while serving
+                   (scheduled backups: HOMEBASE_BACKUP_CRON, run by the worker)
   restore <file> [--force]
                    replace the (stopped) data dir's database with a backup
   doctor           check config, data dir, SQLite, backends, clocks, limits, listen address
@@ -57,8 +59,9 @@ async function run(role: Role, config: Config): Promise<void> {
 
   if (withWorker) {
     await platform.events.start();
-    // Scheduled jobs (recurring billing, sweeps) belong to the worker roles.
+    // Scheduled jobs (recurring billing, sweeps, backups) belong to the worker roles.
     modules.startJobs();
+    platform.backups.start();
   }
   const app = withHttp ? createApp(platform, modules).listen({ hostname: config.host, port: config.port }) : null;
   logger.info("homebase started", {
@@ -174,8 +177,8 @@ async function main(argv: string[]): Promise<void> {
       if (!file) fail("usage: homebase backup <file>");
       const config = readConfig();
       try {
-        const summary = backupDatabase(join(config.dataDir, "homebase.sqlite"), file);
-        process.stdout.write(JSON.stringify({ backup: file, ...summary }, null, 2) + "\n");
+        const { backup } = await manualBackup(join(config.dataDir, "homebase.sqlite"), file);
+        process.stdout.write(JSON.stringify({ backup: backup.file, bytes: backup.bytes, sha256: backup.sha256, ...backup.summary }, null, 2) + "\n");
       } catch (err) {
         if (err instanceof BackupError) fail(err.message, 1);
         throw err;

@@ -7,6 +7,7 @@ import { type Clock, systemClock } from "./clock";
 import type { Config } from "./config";
 import { CacheAside, createCacheStore } from "./cache";
 import type { CacheStore } from "./cache/port";
+import { BackupScheduler } from "./db/backup-schedule";
 import { connectMongo, type MongoHandle } from "./db/mongo";
 import { GroupCommitWriter, type MigrationSet, migrate, openDatabase } from "./db/sqlite";
 import { EventBus } from "./events/bus";
@@ -39,6 +40,8 @@ export interface Platform {
   locks: LockManager;
   limiter: RateLimiter;
   events: EventBus;
+  /** Scheduled backups (HOMEBASE_BACKUP_*): worker roles start them; the metrics are always there. */
+  backups: BackupScheduler;
   /** Readiness of every configured backend and every added check, by name. */
   readiness(): Promise<Record<string, boolean>>;
   /** Adds a named readiness check (modules' own, e.g. a store's connection). */
@@ -60,7 +63,8 @@ export interface PlatformOptions {
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics();
-  const db = openDatabase(join(config.dataDir, "homebase.sqlite"), { synchronous: config.sqliteSynchronous });
+  const dbPath = join(config.dataDir, "homebase.sqlite");
+  const db = openDatabase(dbPath, { synchronous: config.sqliteSynchronous });
   const applied = migrate(db, [platformMigrations, ...(options.migrations ?? [])]);
   if (applied.length > 0) logger.info("migrations applied", { versions: applied });
   const writer = new GroupCommitWriter(db);
@@ -86,6 +90,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     retention: { eventsMs: config.eventRetentionHours * 3_600_000, deadLettersMs: config.deadLetterRetentionDays * 86_400_000 },
   });
 
+  const backups = new BackupScheduler({ db, writer, dbPath, settings: config.backup, locks, clock, logger, registry: metrics.registry });
+
   let closed = false;
   const extraChecks = new Map<string, () => Promise<boolean>>();
   const closers: Array<() => Promise<void>> = [];
@@ -104,6 +110,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     locks,
     limiter,
     events,
+    backups,
     async readiness() {
       const checks: Record<string, Promise<boolean>> = {
         sqlite: Promise.resolve().then(() => db.query("SELECT 1 AS ok").get() !== null),
@@ -128,6 +135,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     async close() {
       if (closed) return;
       closed = true;
+      await backups.stop().catch((err: unknown) => logger.warn("stopping backups failed", { err: String(err) }));
       await events.stopConsuming().catch((err: unknown) => logger.warn("stopping consumers failed", { err: String(err) }));
       for (const fn of closers.reverse()) await fn().catch((err: unknown) => logger.warn("close hook failed", { err: String(err) }));
       await events.close();

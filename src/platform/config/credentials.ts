@@ -6,16 +6,16 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "./env";
 
 /** The file's content, trimmed; ConfigError naming the variable when it is unreadable or empty. */
-function readPasswordFile(variable: string, path: string): string {
+export function readPasswordFile(variable: string, path: string, what = "the password"): string {
   let content: string;
   try {
     content = readFileSync(path, "utf8");
   } catch {
-    throw new ConfigError(variable, "a readable file holding the password", path);
+    throw new ConfigError(variable, `a readable file holding ${what}`, path);
   }
   const password = content.trim();
-  if (password === "") throw new ConfigError(variable, "a file holding the password (it is empty)", path);
-  if (/[\r\n]/.test(password)) throw new ConfigError(variable, "a file holding the password on one line", path);
+  if (password === "") throw new ConfigError(variable, `a file holding ${what} (it is empty)`, path);
+  if (/[\r\n]/.test(password)) throw new ConfigError(variable, `a file holding ${what} on one line`, path);
   return password;
 }
 

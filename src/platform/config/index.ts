@@ -3,6 +3,7 @@
 // in-process locks, rate limits and event delivery.
 import { resolve } from "node:path";
 import { t, type Static } from "elysia";
+import { type BackupSettings, backupSettings, backupVariables } from "../db/backup-config";
 import { parseTrustedProxies } from "../http/client-ip";
 import type { ModuleDefinition } from "../module";
 import { urlWithPasswordFile } from "./credentials";
@@ -73,6 +74,7 @@ export const platformSchema = t.Object({
   HOMEBASE_DEAD_LETTER_RETENTION_DAYS: env.integer({ default: 30, min: 1, max: 3650, description: "Dead letters are deleted after this long." }),
   HOMEBASE_SHUTDOWN_GRACE_MS: env.integer({ default: 10_000, min: 0, max: 300_000, description: "SIGTERM: stop accepting, finish in-flight requests, flush the relay, exit 0 — or exit 1 past this." }),
   HOMEBASE_DRAIN_MS: env.integer({ default: 1_000, min: 0, max: 60_000, description: "SIGTERM first drains this long: readiness 503 and Connection: close on every response, so a sibling on the same port takes over." }),
+  ...backupVariables,
 });
 
 export interface PlatformConfig {
@@ -106,6 +108,8 @@ export interface PlatformConfig {
   shutdownGraceMs: number;
   /** SIGTERM: how long to keep serving (readiness 503, Connection: close) before the listener closes. */
   drainMs: number;
+  /** Scheduled backups (HOMEBASE_BACKUP_*), taken by worker roles; see src/platform/db/backup-schedule.ts. */
+  backup: BackupSettings;
 }
 
 function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
@@ -130,6 +134,7 @@ function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
     deadLetterRetentionDays: v.HOMEBASE_DEAD_LETTER_RETENTION_DAYS,
     shutdownGraceMs: v.HOMEBASE_SHUTDOWN_GRACE_MS,
     drainMs: v.HOMEBASE_DRAIN_MS,
+    backup: backupSettings(v, resolve(v.HOMEBASE_DATA_DIR)),
   };
 }
 

@@ -106,3 +106,9 @@ export function lastSuccessfulBackupRun(db: Database): BackupRun | null {
   const row = db.query<Row, []>("SELECT * FROM backup_runs WHERE ok = 1 ORDER BY started_at DESC, id DESC LIMIT 1").get();
   return row ? fromRow(row) : null;
 }
+
+/** One run by id. */
+export function backupRun(db: Database, id: string): BackupRun | null {
+  const row = db.query<Row, [string]>("SELECT * FROM backup_runs WHERE id = ?").get(id);
+  return row ? fromRow(row) : null;
+}
