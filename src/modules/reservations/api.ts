@@ -8,13 +8,16 @@ import type { ReservationsConfig } from "./config";
 import { Confirmations } from "./confirmations";
 import type { ReservationsEventHandlers } from "./events";
 import type { Notifier } from "./notifier";
-import { NowShowingList } from "./now-showing";
+import { type ListFormat, NowShowingList } from "./now-showing";
+import { referenceFormat } from "./reference-api";
 import { SqliteReservationsStore } from "./store.sqlite";
 import { UserReservations } from "./user-reservations";
 
 export interface ReservationsApi {
   catalog: Catalog;
   nowShowing: NowShowingList;
+  /** How GET /api/v1/movies encodes the list (the reference's shape, in the configured zone). */
+  referenceFormat: ListFormat;
   booking: Booking;
   userReservations: UserReservations;
   confirmations: Confirmations;
@@ -54,6 +57,7 @@ export function createReservationsApi(platform: Platform, config: ReservationsCo
   return {
     catalog: new Catalog(store, clock, () => nowShowing.catalogChanged()),
     nowShowing,
+    referenceFormat: referenceFormat(config.moviesV1TimeZone),
     booking,
     userReservations: new UserReservations(store, clock),
     confirmations: new Confirmations(store, notifier, clock),

@@ -1,5 +1,6 @@
 // Booking seats without ever double-booking. The rules first (one row, consecutive seats; at
-// most 5 seats per person per screening, earlier bookings included; taken seats refused), then
+// most 5 seats per person per screening, earlier bookings included; taken seats refused; a
+// refusal names the first of: the seat rule, the rate limit, the taken seats), then
 // the pipeline that applies them, per screening:
 //   request ─ checks that need no lock (seat shape, screening exists and has not started,
 //             rate-limit pre-check) ─▶ the screening's in-process queue
@@ -76,15 +77,22 @@ export function contiguousSeats(seats: string[]): Outcome<string[], typeof error
   return ok(sorted);
 }
 
+/** At most 5 seats per person per screening, the `held` ones included. */
+export function seatLimitRefusal(seats: string[], held: number): Failure<typeof errors.seatLimitReached> | null {
+  if (held + seats.length <= maxSeatsPerUser) return null;
+  return {
+    code: errors.seatLimitReached,
+    detail: `you hold ${held} seat(s) for this screening and asked for ${seats.length}; at most ${maxSeatsPerUser} per person`,
+    facts: { held, requested: seats.length, limit: maxSeatsPerUser },
+  };
+}
+
 /** On the screening's committed state: at most 5 seats per person, and none that someone holds. */
 export function seatRefusal(seats: string[], state: SeatState): Failure<typeof errors.seatLimitReached | typeof errors.seatsTaken> | null {
-  if (state.heldByUser + seats.length > maxSeatsPerUser) {
-    return {
-      code: errors.seatLimitReached,
-      detail: `you hold ${state.heldByUser} seat(s) for this screening; at most ${maxSeatsPerUser} per person`,
-      facts: { held: state.heldByUser, limit: maxSeatsPerUser },
-    };
-  }
+  return seatLimitRefusal(seats, state.heldByUser) ?? takenRefusal(seats, state);
+}
+
+function takenRefusal(seats: string[], state: SeatState): Failure<typeof errors.seatsTaken> | null {
   const clash = seats.filter((s) => state.taken.has(s));
   if (clash.length > 0) {
     const many = clash.length > 1;
@@ -138,7 +146,12 @@ export class Booking {
       // Fast refusal without queueing; the decisive check runs under the lock.
       const peek = await this.limiter.peek(bookingKey(userId, screening.id), rule).catch((err: unknown) => this.unavailable(err));
       if ("failure" in peek) return peek;
-      if (!peek.allowed) return rateLimited(peek.retryAfterMs);
+      if (!peek.allowed) {
+        // The seat rule before the wait: a request over the 5 seats is told so, not to come back
+        // in 5 minutes for a booking that would be refused then too. Only on this refusal path.
+        const overLimit = seatLimitRefusal(seats.value, await this.store.seatsHeld(userId, screening.id));
+        return overLimit ? { ok: false, failure: overLimit } : rateLimited(peek.retryAfterMs);
+      }
     }
     return new Promise((settle, reject) => this.enqueue({ userId, screening, seats: seats.value, settle, reject }));
   }
@@ -212,9 +225,12 @@ export class Booking {
       const slot = quota.get(bookingKey(job.userId, job.screening.id));
       return {
         reservation: { id, userId: job.userId, screeningId: job.screening.id, seats: job.seats, createdAt: now },
+        // In the order a user needs them: the seat rule, then the wait, then the seats taken.
         refusal: (state: SeatState): BookingFailure | null => {
+          const overLimit = seatLimitRefusal(job.seats, state.heldByUser);
+          if (overLimit) return overLimit;
           if (slot && slot.left <= 0) return rateLimited(slot.retryAfterMs).failure;
-          return seatRefusal(job.seats, state);
+          return takenRefusal(job.seats, state);
         },
         booked: (): ReservationConfirmed => {
           if (slot) slot.left--;

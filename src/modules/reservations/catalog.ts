@@ -132,16 +132,23 @@ export class Catalog {
     return screening ? toScreening(screening) : null;
   }
 
-  /** Null when there is no such screening. */
+  /**
+   * Null when there is no such screening. Once it has started the map is closed: its booked seats
+   * stay shown (reservations are kept), none is available.
+   */
   async seatMap(screeningId: string): Promise<SeatMap | null> {
-    if (!(await this.store.screening(screeningId))) return null;
+    const screening = await this.store.screening(screeningId);
+    if (!screening) return null;
     const taken = new Set(await this.store.takenSeats(screeningId));
+    const closed = screening.startTime <= this.clock.now();
     return {
       screeningId,
+      startTime: iso(screening.startTime),
+      closed,
       rows: [...seatRows],
       columns: seatColumns,
       taken: allSeats.filter((s) => taken.has(s)),
-      available: allSeats.filter((s) => !taken.has(s)),
+      available: closed ? [] : allSeats.filter((s) => !taken.has(s)),
     };
   }
 }

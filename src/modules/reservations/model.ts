@@ -2,6 +2,7 @@
 import { t, type Static } from "elysia";
 import { nonBlank } from "../../platform/http/schemas";
 import { CursorPage, cursorQuery } from "../../platform/http/paging";
+import { referenceGrades } from "./reference-api";
 
 export const genres = [
   "ACTION",
@@ -152,14 +153,24 @@ export const ScreeningIdParams = t.Object({ id: uuid });
 export const SeatMap = t.Object(
   {
     screeningId: uuid,
+    startTime: isoDateTime,
+    closed: t.Boolean({ description: "True once the screening has started: nothing can be booked or cancelled" }),
     rows: t.Array(t.String()),
     columns: t.Integer(),
-    taken: t.Array(t.String(), { description: "Seats held by confirmed reservations" }),
-    available: t.Array(t.String()),
+    taken: t.Array(t.String(), { description: "Seats held by confirmed reservations (still shown once closed)" }),
+    available: t.Array(t.String(), { description: "Seats that can be booked now (none once closed)" }),
   },
   {
     examples: [
-      { screeningId: exampleScreening.id, rows: [...seatRows], columns: seatColumns, taken: ["C2", "C3"], available: ["A1", "A2", "…"] },
+      {
+        screeningId: exampleScreening.id,
+        startTime: exampleScreening.startTime,
+        closed: false,
+        rows: [...seatRows],
+        columns: seatColumns,
+        taken: ["C2", "C3"],
+        available: ["A1", "A2", "…"],
+      },
     ],
   },
 );
@@ -258,3 +269,40 @@ export const ReservationListQuery = t.Object(cursorQuery());
 
 export const ReservationPage = CursorPage(Reservation);
 export type ReservationPage = Static<typeof ReservationPage>;
+
+// GET /api/v1/movies: the reference's shape and value formats (reference-api.ts; README.md maps each field).
+const localDateTime = t.String({ pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$", description: "yyyy-MM-ddTHH:mm:ss, no offset: wall-clock time in HOMEBASE_MOVIES_V1_TIME_ZONE (default UTC)" });
+
+export const ReferenceMovies = t.Object(
+  {
+    responses: t.Array(
+      t.Object({
+        title: t.String(),
+        grade: t.UnionEnum(Object.values(referenceGrades) as [string, ...string[]], { description: "The Korea Media Rating Board's class of the grade ALL, 12, 15 or 18" }),
+        genre: t.UnionEnum(genres),
+        releaseDate: t.String({ format: "date", description: "yyyy-MM-dd" }),
+        thumbnailImage: t.String({ description: "The thumbnail's URL" }),
+        runningTime: t.Integer({ description: "Minutes" }),
+        screeningTimes: t.Array(t.Object({ theaterName: t.String(), startTime: localDateTime, endTime: localDateTime })),
+      }),
+    ),
+  },
+  {
+    examples: [
+      {
+        responses: [
+          {
+            title: exampleMovie.title,
+            grade: "15세이상관람가",
+            genre: exampleMovie.genre,
+            releaseDate: exampleMovie.releaseDate,
+            thumbnailImage: exampleMovie.thumbnailUrl,
+            runningTime: exampleMovie.runningTime,
+            screeningTimes: [{ theaterName: exampleScreening.theaterName, startTime: "2026-11-24T18:00:00", endTime: "2026-11-24T20:04:00" }],
+          },
+        ],
+      },
+    ],
+  },
+);
+export type ReferenceMovies = Static<typeof ReferenceMovies>;

@@ -27,8 +27,18 @@ export function listTtlMs(now: number, ttlMs: number): number {
   return Math.max(1, Math.min(ttlMs, nextUtcMidnight(now) - now));
 }
 
+/** How a list is encoded into a response body: GET /movies' { items }, or the reference's shape (reference-api.ts). */
+export interface ListFormat {
+  /** Part of the cache key: each format has its own entries, in the same generation. */
+  name: string;
+  encode(items: NowShowingMovie[]): string;
+}
+
+/** GET /movies: { items: [...] }. */
+export const itemsFormat: ListFormat = { name: "items", encode: (items) => JSON.stringify({ items } satisfies NowShowing) };
+
 interface CachedList {
-  /** The encoded { items } body. */
+  /** The encoded body. */
   body: string;
   /** Epoch ms when it stops being exact: its first screening starts, or the UTC day ends. */
   validUntil: number;
@@ -71,7 +81,8 @@ export class NowShowingList {
    * it past that point drops it and loads afresh, so the list is exact at any moment; catalog
    * changes move every entry to a new generation.
    */
-  async json(query: NowShowingQuery): Promise<Outcome<string, UnknownGenre>> {
+  async json(query: NowShowingQuery, format: ListFormat = itemsFormat): Promise<Outcome<string, UnknownGenre>> {
+    const encodeList = format.encode;
     const genre = query.genre === undefined ? undefined : knownGenre(query.genre);
     if (genre && !genre.ok) return genre;
     const now = this.clock.now();
@@ -81,7 +92,7 @@ export class NowShowingList {
     const ttl = this.settings.cacheTtlMs;
     if (ttl === 0) return ok(encodeList(await this.load(filter)));
     const generation = await this.cache.generation(catalogNamespace);
-    const key = `${catalogNamespace}@${generation}:now-showing:${filter.today}:${genre?.value ?? "*"}`;
+    const key = `${catalogNamespace}@${generation}:now-showing:${format.name}:${filter.today}:${genre?.value ?? "*"}`;
     const load = async (at: number): Promise<CachedList> => {
       const items = await this.load({ ...filter, now: at });
       return { body: encodeList(items), validUntil: Math.min(nextUtcMidnight(at), firstStart(items)) };
@@ -94,8 +105,9 @@ export class NowShowingList {
       cached = await this.cache.getOrLoad(nowShowingCacheName, key, listTtlMs(at, ttl), () => load(at));
     }
     const at = this.clock.now();
-    // Only when a reload raced another start (or the clocks of two instances disagree).
-    if (at >= cached.validUntil) return ok(encodeList(upcomingOnly((JSON.parse(cached.body) as NowShowing).items, at)));
+    // Only when a reload raced another start (or the clocks of two instances disagree): load it
+    // as of now, uncached.
+    if (at >= cached.validUntil) return ok(encodeList(await this.load({ ...filter, now: at })));
     return ok(cached.body);
   }
 
@@ -154,10 +166,6 @@ function groupByMovie(entries: NowShowingEntry[]): NowShowingMovie[] {
   return items;
 }
 
-function encodeList(items: NowShowingMovie[]): string {
-  return JSON.stringify({ items } satisfies NowShowing);
-}
-
 /** The earliest start among the lists' screenings (each movie's are sorted); Infinity when none. */
 function firstStart(items: NowShowingMovie[]): number {
   let first = Infinity;
@@ -166,17 +174,4 @@ function firstStart(items: NowShowingMovie[]): number {
     if (start < first) first = start;
   }
   return first;
-}
-
-/** A cached list as of now: screenings that started since it was cached dropped, then movies left without any. */
-function upcomingOnly(items: NowShowingMovie[], now: number): NowShowingMovie[] {
-  const cutoff = iso(now);
-  const out: NowShowingMovie[] = [];
-  for (const movie of items) {
-    // ISO-8601 UTC strings of one format compare like the instants they name.
-    const first = movie.screenings.findIndex((s) => s.startTime > cutoff);
-    if (first === -1) continue;
-    out.push(first === 0 ? movie : { ...movie, screenings: movie.screenings.slice(first) });
-  }
-  return out;
 }

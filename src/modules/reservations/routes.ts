@@ -18,6 +18,7 @@ import {
   Movie,
   NowShowing,
   NowShowingQuery,
+  ReferenceMovies,
   Reservation,
   ReservationIdParams,
   ReservationListQuery,
@@ -86,7 +87,7 @@ function found<T>(value: T | null, code: ReservationErrorCode, detail: string): 
 }
 
 export function reservationsController(api: ReservationsApi, accounts: AccountsService, clientIp: ClientIpResolver) {
-  const { catalog, nowShowing, booking, userReservations } = api;
+  const { catalog, nowShowing, booking, userReservations, referenceFormat } = api;
   return new Elysia({ name: "homebase.reservations" })
     .use(authPlugin(accounts))
     .get(
@@ -107,6 +108,28 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
             "Movies released on or before today (UTC) with screenings from now on, newest release first, each with its upcoming screenings by start time; a screening's id is what POST /reservations takes. " +
             "title: case-insensitive contains-match; genre: one of the fixed list (another value → 422). Lists without a title are cached per genre (HOMEBASE_MOVIES_CACHE_TTL_MS, cut at UTC midnight) and invalidated by catalog changes. " +
             "More than HOMEBASE_MOVIES_RATE_LIMIT requests (default 50) per HOMEBASE_MOVIES_RATE_WINDOW_MS (1 min) from one IP block it for HOMEBASE_MOVIES_RATE_BLOCK_MS (1 h): 429 movies_rate_limited with Retry-After.",
+        },
+      },
+    )
+    .get(
+      "/api/v1/movies",
+      async ({ query, request, server }) => {
+        // The same limit (one budget per IP with /movies), rules, cache and invalidation as /movies.
+        answer(await nowShowing.admit(clientIp(request, server)), moviesFailures);
+        return new Response(answer(await nowShowing.json(query, referenceFormat), moviesFailures), { headers: { "content-type": "application/json" } });
+      },
+      {
+        query: NowShowingQuery,
+        response: { 200: ReferenceMovies, ...problemResponses(moviesFailures) },
+        detail: {
+          tags,
+          summary: "Movies now showing, in the reference's shape",
+          description:
+            "GET /movies for the reference's clients: the same list (rules, title and genre search, cache, rate limit shared with /movies), as " +
+            '{"responses":[{title, grade, genre, releaseDate, thumbnailImage, runningTime, screeningTimes:[{theaterName, startTime, endTime}]}]}. ' +
+            "grade: the KMRB class name (ALL → 전체관람가, 12 → 12세이상관람가, 15 → 15세이상관람가, 18 → 청소년관람불가); releaseDate yyyy-MM-dd; thumbnailImage the URL; runningTime minutes; " +
+            "startTime/endTime yyyy-MM-ddTHH:mm:ss without offset, the wall-clock time in HOMEBASE_MOVIES_V1_TIME_ZONE (default UTC). No screening ids: book with GET /movies' ids. " +
+            "Errors are problem+json as everywhere (422 unknown_genre / validation_failed, 429 movies_rate_limited).",
         },
       },
     )
@@ -149,7 +172,11 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
     .get("/screenings/:id/seats", async ({ params }) => found(await catalog.seatMap(params.id), E.screeningNotFound, "no such screening"), {
       params: ScreeningIdParams,
       response: { 200: SeatMap, ...problemResponses({ 404: [E.screeningNotFound], 422: invalid }) },
-      detail: { tags, summary: "Taken and available seats of a screening" },
+      detail: {
+        tags,
+        summary: "Taken and available seats of a screening",
+        description: "Once the screening has started the map is closed (closed: true): its booked seats stay in taken, available is empty.",
+      },
     })
     .post("/reservations", async ({ principal, body, status }) => status(201, answer(await booking.book(principal.userId, body), bookingFailures)), {
       auth: true,

@@ -233,6 +233,10 @@ export class SqliteReservationsStore implements ReservationsStore {
     return this.takenSeatsSync(screeningId);
   }
 
+  async seatsHeld(userId: string, screeningId: string): Promise<number> {
+    return this.q.userSeatCount.get(userId, screeningId)!.n;
+  }
+
   private takenSeatsSync(screeningId: string): string[] {
     return this.q.takenSeats.all(screeningId).map((r) => r.seat);
   }

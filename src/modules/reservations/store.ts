@@ -145,6 +145,8 @@ export interface ReservationsStore {
   insertScreening(screening: ScreeningRecord): Promise<ScreeningInsert>;
   screening(id: string): Promise<ScreeningView | null>;
   takenSeats(screeningId: string): Promise<string[]>;
+  /** Seats the user holds for the screening (confirmed reservations), as committed. */
+  seatsHeld(userId: string, screeningId: string): Promise<number>;
 
   // Now showing
   nowShowing(filter: NowShowingFilter): Promise<NowShowingEntry[]>;
