@@ -3,9 +3,10 @@
 import { accountsModule } from "./accounts";
 import { challengesModule } from "./challenges";
 import { chatModule } from "./chat";
+import { opsModule } from "./ops";
 import { reservationsModule } from "./reservations";
 import { sandboxPgModule } from "./sandbox-pg";
 import { shopModule } from "./shop";
 import { todosModule } from "./todos";
 
-export const modules = [accountsModule, challengesModule, todosModule, reservationsModule, chatModule, shopModule, sandboxPgModule] as const;
+export const modules = [accountsModule, challengesModule, todosModule, reservationsModule, chatModule, shopModule, sandboxPgModule, opsModule] as const;

@@ -278,6 +278,19 @@ export async function runDoctor(env: Record<string, string | undefined>, modules
   return checks;
 }
 
+/**
+ * The checks of a running process's loaded config, for the /ops page: data dir, backends (each
+ * probe bounded by 2 s), open files, listen address. No config parsing, no migrations check.
+ */
+export async function liveChecks(config: Config): Promise<Check[]> {
+  const probes = await Promise.all([
+    config.redisUrl ? redisChecks(config.redisUrl) : [],
+    config.natsUrl ? natsChecks(config.natsUrl, config.eventNamespace) : [],
+    config.mongoUrl ? mongoChecks(config.mongoUrl) : [],
+  ]);
+  return [...dataDirChecks(config), ...probes.flat(), fileLimitCheck(), listenCheck(config.host)];
+}
+
 export function formatChecks(checks: Check[]): string {
   const width = Math.max(...checks.map((c) => c.name.length));
   return checks.map((c) => `${c.status.toUpperCase().padEnd(4)}  ${c.name.padEnd(width)}  ${c.detail}`).join("\n");
