@@ -34,7 +34,8 @@ export interface ConnAuth {
 export class Conn {
   readonly id = Bun.randomUUIDv7();
   readonly userId: string;
-  readonly nickname: string;
+  /** Follows the account's renames (accounts' user.updated). */
+  nickname: string;
   readonly ip: string | null;
   /** These three change when the client re-authenticates (the `auth` op). */
   sessionId: string;
@@ -72,6 +73,15 @@ export interface HubSettings {
 }
 
 type ServerEvent = { event: string; [key: string]: unknown };
+
+/**
+ * The socket op a room event answers: its connection gets the event with the op's `ref` (and
+ * gets it even when it is not subscribed to the room); everyone else gets it without.
+ */
+export interface ReplyTo {
+  conn: Conn;
+  ref: string | undefined;
+}
 
 export class Hub {
   private readonly conns = new Set<Conn>();
@@ -185,9 +195,14 @@ export class Hub {
   }
 
   /** To every member connected anywhere (except `except`'s connections). */
-  broadcast(roomId: string, event: ServerEvent, options: { except?: string; unsubscribe?: string } = {}): void {
+  broadcast(roomId: string, event: ServerEvent, options: { except?: string; unsubscribe?: string; replyTo?: ReplyTo } = {}): void {
     const json = JSON.stringify(event);
-    this.deliver(roomId, json, options.except, options.unsubscribe);
+    const { replyTo } = options;
+    if (replyTo) {
+      // The origin is local: its copy carries the ref, and the room's delivery skips it.
+      this.send(replyTo.conn, replyTo.ref === undefined ? event : { ...event, ref: replyTo.ref });
+      this.deliver(roomId, json, options.except, options.unsubscribe, replyTo.conn);
+    } else this.deliver(roomId, json, options.except, options.unsubscribe);
     const envelope: Envelope = { o: this.settings.instanceId, r: roomId, e: json };
     if (options.except) envelope.x = options.except;
     if (options.unsubscribe) envelope.u = options.unsubscribe;
@@ -205,10 +220,10 @@ export class Hub {
     this.write(conn, JSON.stringify(event));
   }
 
-  private deliver(roomId: string, json: string, except?: string, unsubscribe?: string): void {
+  private deliver(roomId: string, json: string, except?: string, unsubscribe?: string, skip?: Conn): void {
     const set = this.rooms.get(roomId);
     if (!set) return;
-    for (const conn of set) if (conn.userId !== except) this.write(conn, json);
+    for (const conn of set) if (conn.userId !== except && conn !== skip) this.write(conn, json);
     if (unsubscribe) {
       for (const conn of [...set]) if (conn.userId === unsubscribe) void this.part(conn, roomId);
     }

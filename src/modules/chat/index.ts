@@ -5,7 +5,7 @@ import { defineModule } from "../../platform/module";
 import { createRateLimiter } from "../../platform/ratelimit";
 import { accountsModule } from "../accounts";
 import { chatConfigSchema, resolveChatConfig } from "./config";
-import { chatConsumers } from "./events";
+import { accountConsumers, chatConsumers } from "./events";
 import { type Fanout, LocalFanout, NatsFanout } from "./fanout";
 import { MongoFileLedger, SqliteFileLedger, UnpostedFileSweeper } from "./file-ledger";
 import { LocalBlobStore, maxUploadBodyBytes, S3BlobStore } from "./files";
@@ -13,6 +13,8 @@ import { Hub } from "./hub";
 import { withLocalFallback } from "./limiter";
 import { createChatMetrics } from "./metrics";
 import chatSql from "./migrations/0001_chat.sql" with { type: "text" };
+import reactionsSql from "./migrations/0002_reactions.sql" with { type: "text" };
+import deletedAuthorsSql from "./migrations/0003_deleted_authors.sql" with { type: "text" };
 import { MongoChatStore } from "./store.mongo";
 import { MemoryPresence, RedisPresence } from "./presence";
 import { MemoryReadState, ReadFlusher, RedisReadState } from "./reads";
@@ -30,9 +32,13 @@ export type { ChatConfig } from "./config";
 
 export const chatModule = defineModule({
   name: "chat",
-  tag: { name: "chat", description: "Rooms (secret ones with a password), history, deletes, files; live messages, read receipts and presence over the WebSocket at /ws (page: /chat)" },
+  tag: { name: "chat", description: "Rooms (secret ones with a password), history, deletes, reactions, files; live messages, read receipts and presence over the WebSocket at /ws (page: /chat)" },
   config: { schema: chatConfigSchema, resolve: resolveChatConfig },
-  migrations: [{ version: 1, name: "chat", sql: chatSql, legacyVersion: 6 }],
+  migrations: [
+    { version: 1, name: "chat", sql: chatSql, legacyVersion: 6 },
+    { version: 2, name: "reactions", sql: reactionsSql },
+    { version: 3, name: "deleted_authors", sql: deletedAuthorsSql },
+  ],
   setup({ platform, config: settings, logger, use, isDraining }) {
     const { config } = platform;
     const metrics = createChatMetrics(platform.metrics.registry);
@@ -85,7 +91,7 @@ export const chatModule = defineModule({
     return {
       api: chat,
       routes: [chatController(chat, accounts, { clientIp: platform.clientIp, isDraining })],
-      consumers: [...chatConsumers(store), sessionEndConsumer(sessions)],
+      consumers: [...chatConsumers(store), ...accountConsumers(store, hub), sessionEndConsumer(sessions)],
       jobs: [sweeper],
       bodyLimits: { "POST /files": maxUploadBodyBytes },
       websocket: {

@@ -111,18 +111,31 @@ export type FileInfo = Static<typeof FileInfo>;
 
 export const MessageKind = t.Union([t.Literal("text"), t.Literal("file"), t.Literal("system")]);
 
+/** The reactions a message can get: one of these per user per message. */
+export const reactionKinds = ["like", "love", "laugh", "wow", "sad", "angry"] as const;
+export const ReactionKind = t.UnionEnum(reactionKinds, { default: undefined, description: "like 👍, love ❤️, laugh 😂, wow 😮, sad 😢, angry 😡" });
+export type ReactionKind = Static<typeof ReactionKind>;
+export const ReactionCount = t.Object({ kind: ReactionKind, count: t.Integer({ minimum: 1 }) });
+export type ReactionCount = Static<typeof ReactionCount>;
+const reactionCounts = t.Array(ReactionCount, { description: "Users per kind, in the order of the kinds; kinds nobody chose are left out" });
+/** The nickname a message shows once its author's account is deleted. */
+export const deletedAuthorNickname = "deleted user";
+
 export const Message = t.Object(
   {
     id: uuid("Server id"),
     roomId: uuid(),
-    senderId: uuid(),
-    senderNickname: t.String(),
+    senderId: t.Union([uuid(), t.Null()], { description: "null once the author's account is deleted" }),
+    senderNickname: t.String({ description: `The author's nickname now; "${deletedAuthorNickname}" once the account is deleted` }),
+    authorDeleted: t.Boolean({ description: "The author's account was deleted" }),
     kind: MessageKind,
     content: t.String({ description: "Empty once deleted. System messages: joined | left" }),
     file: t.Union([FileInfo, t.Null()], { description: "The attached file; null for text, or once the file or message is deleted" }),
     clientMsgId: t.String({ description: "The sender's id for the message: the acknowledgement key" }),
     createdAt: t.String({ format: "date-time" }),
     deleted: t.Boolean(),
+    reactions: reactionCounts,
+    myReaction: t.Union([ReactionKind, t.Null()], { description: "The caller's reaction; null when none (always null in live message events)" }),
   },
   {
     examples: [
@@ -131,12 +144,15 @@ export const Message = t.Object(
         roomId: exampleRoomId,
         senderId: exampleUserId,
         senderNickname: "ada",
+        authorDeleted: false,
         kind: "text",
         content: "hello",
         file: null,
         clientMsgId: "c-1",
         createdAt: "2026-11-22T10:00:00.000Z",
         deleted: false,
+        reactions: [{ kind: "like", count: 2 }],
+        myReaction: "like",
       },
     ],
   },
@@ -147,6 +163,15 @@ export const HistoryQuery = t.Object({
   before: t.Optional(uuid("A message id: only older messages (the previous page's last id)")),
   limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: defaultHistoryLimit })),
 });
+
+export const ReactionParams = t.Object({ id: uuid("Room id"), messageId: uuid("Message id"), kind: ReactionKind });
+
+/** A message's reactions after a change, as the caller sees them. */
+export const ReactionState = t.Object(
+  { roomId: uuid(), messageId: uuid(), reactions: reactionCounts, myReaction: t.Union([ReactionKind, t.Null()]) },
+  { examples: [{ roomId: exampleRoomId, messageId: exampleMessageId, reactions: [{ kind: "like", count: 2 }], myReaction: "like" }] },
+);
+export type ReactionState = Static<typeof ReactionState>;
 
 export const MessagePage = t.Object({
   items: t.Array(Message, { description: "Newest first" }),
@@ -186,6 +211,10 @@ export const ClientOps = {
   ),
   read: t.Object({ op: t.Literal("read"), roomId, upToMessageId: uuid(), ref }, { additionalProperties: false }),
   delete: t.Object({ op: t.Literal("delete"), messageId: uuid(), ref }, { additionalProperties: false }),
+  /** Sets the caller's reaction on a message, replacing another kind. */
+  react: t.Object({ op: t.Literal("react"), roomId, messageId: uuid(), kind: ReactionKind, ref }, { additionalProperties: false }),
+  /** Removes the caller's reaction of this kind (nothing when they chose another or none). */
+  unreact: t.Object({ op: t.Literal("unreact"), roomId, messageId: uuid(), kind: ReactionKind, ref }, { additionalProperties: false }),
   typing: t.Object({ op: t.Literal("typing"), roomId, typing: t.Optional(t.Boolean()), ref }, { additionalProperties: false }),
   ping: t.Object({ op: t.Literal("ping"), t: t.Optional(t.Number()), ref }, { additionalProperties: false }),
   /** A fresh access token of the same user: the socket lives on past the old token's expiry. */

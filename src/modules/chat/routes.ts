@@ -14,6 +14,8 @@ import {
   JoinRoomBody,
   MessageIdParams,
   MessagePage,
+  ReactionParams,
+  ReactionState,
   Room,
   RoomIdParams,
   RoomListQuery,
@@ -37,6 +39,13 @@ const bodyRefused = { ...requestRefused, 400: [platformErrors.malformedBody, pla
 const invalid = [platformErrors.validationFailed] as const;
 // bun-types declares *.html imports as HTML bundles; `type: "text"` makes it the file's text.
 const pageHtml = pageHtmlImport as unknown as string;
+const reactionRefusals = problemResponses({
+  ...bodyRefused,
+  401: authFailures,
+  403: [chatErrors.notMember],
+  404: [chatErrors.roomNotFound, chatErrors.messageNotFound],
+  422: invalid,
+});
 
 /** The chat module: the service plus what the socket route and shutdown need. */
 export interface ChatModule {
@@ -156,6 +165,23 @@ export function chatController(
         summary: "Message history",
         description: "Members only. Newest first; pass the last id of a page as before for the next (older) page (an id that is not a message of this room: 400 invalid_cursor).",
       },
+    })
+    .put("/rooms/:id/messages/:messageId/reactions/:kind", async ({ principal, params }) => service.reactions.react(await actor(principal), params.id, params.messageId, params.kind), {
+      auth: true,
+      params: ReactionParams,
+      response: { 200: ReactionState, ...reactionRefusals },
+      detail: {
+        tags,
+        summary: "React to a message",
+        description:
+          "Members only. One reaction per user per message: another kind replaces the caller's previous one, the same kind again changes nothing. Kinds: like, love, laugh, wow, sad, angry. Not on system or deleted messages (404 message_not_found). Members connected anywhere get a reaction event.",
+      },
+    })
+    .delete("/rooms/:id/messages/:messageId/reactions/:kind", async ({ principal, params }) => service.reactions.unreact(await actor(principal), params.id, params.messageId, params.kind), {
+      auth: true,
+      params: ReactionParams,
+      response: { 200: ReactionState, ...reactionRefusals },
+      detail: { tags, summary: "Take a reaction back", description: "Removes the caller's reaction when it is of this kind (idempotent: otherwise nothing changes). Answers the message's reactions after." },
     })
     .delete(
       "/messages/:id",

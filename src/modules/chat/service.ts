@@ -9,13 +9,15 @@ import type { ChatMetrics } from "./metrics";
 import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
 import { chatErrors } from "./errors";
 import type { BlobStore } from "./files";
-import type { Hub } from "./hub";
+import type { Hub, ReplyTo } from "./hub";
 import {
   defaultHistoryLimit,
+  deletedAuthorNickname,
   defaultRoomPageSize,
   type FileInfo,
   type Message,
   type MessagePage,
+  type ReactionKind,
   type Room,
   type RoomListQuery,
   type RoomPage,
@@ -23,6 +25,7 @@ import {
   type SendText,
 } from "./model";
 import type { PresenceStore } from "./presence";
+import { ChatReactions, reactionList } from "./reactions";
 import type { HotReadState } from "./reads";
 import type { FileUploads, IncomingFile } from "./uploads";
 import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
@@ -67,29 +70,41 @@ export function toFileInfo(f: FileRecord): FileInfo {
   return { id: f.id, name: f.name, mime: f.mime, size: f.size, category: f.category, url: `/files/${f.id}`, createdAt: iso(f.createdAt) };
 }
 
-export function toMessage(m: MessageRecord, file: FileRecord | null | undefined): Message {
+/** A message's reactions, as one viewer sees them. */
+export interface MessageReactions {
+  counts: Map<ReactionKind, number> | undefined;
+  mine: ReactionKind | null;
+}
+
+export function toMessage(m: MessageRecord, file: FileRecord | null | undefined, reactions?: MessageReactions): Message {
   const deleted = m.deletedAt !== null;
+  const authorDeleted = m.authorDeletedAt !== null;
   return {
     id: m.id,
     roomId: m.roomId,
-    senderId: m.senderId,
-    senderNickname: m.senderNickname,
+    senderId: authorDeleted ? null : m.senderId,
+    senderNickname: authorDeleted ? deletedAuthorNickname : m.senderNickname,
+    authorDeleted,
     kind: m.kind,
     content: deleted ? "" : m.content,
     file: !deleted && file && file.deletedAt === null ? toFileInfo(file) : null,
     clientMsgId: m.kind === "system" ? "" : m.clientMsgId,
     createdAt: iso(m.createdAt),
     deleted,
+    reactions: deleted ? [] : reactionList(reactions?.counts),
+    myReaction: deleted ? null : (reactions?.mine ?? null),
   };
 }
 
 function systemMessage(roomId: string, actor: Actor, content: "joined" | "left", at: number): MessageRecord {
   const id = Bun.randomUUIDv7();
-  return { id, roomId, senderId: actor.userId, senderNickname: actor.nickname, kind: "system", content, fileId: null, clientMsgId: `system:${id}`, createdAt: at, deletedAt: null };
+  return { id, roomId, senderId: actor.userId, senderNickname: actor.nickname, kind: "system", content, fileId: null, clientMsgId: `system:${id}`, createdAt: at, deletedAt: null, authorDeletedAt: null };
 }
 
 export class ChatService {
   private readonly listRule: RateLimitRule;
+  /** Reactions on messages (reactions.ts). */
+  readonly reactions: ChatReactions;
 
   constructor(
     readonly store: ChatStore,
@@ -106,6 +121,7 @@ export class ChatService {
     readonly uploads: FileUploads,
   ) {
     this.listRule = { name: "chat_room_list", limit: settings.roomListPerMinute, windowMs: 60_000 };
+    this.reactions = new ChatReactions(store, hub, clock, (roomId, userId) => this.requireMember(roomId, userId));
   }
 
   private toRoom(r: RoomRecord, joined: boolean): Room {
@@ -224,20 +240,26 @@ export class ChatService {
 
   // ---- messages ------------------------------------------------------------------------------
 
-  private async render(records: MessageRecord[]): Promise<Message[]> {
+  /** Messages as `viewerId` sees them: files, reaction counts and the viewer's own reaction. */
+  private async render(records: MessageRecord[], viewerId: string): Promise<Message[]> {
     const fileIds = records.map((m) => m.fileId).filter((f): f is string => f !== null);
-    const files = fileIds.length > 0 ? await this.store.files(fileIds) : new Map<string, FileRecord>();
-    return records.map((m) => toMessage(m, m.fileId ? files.get(m.fileId) : null));
+    const ids = records.filter((m) => m.kind !== "system").map((m) => m.id);
+    const [files, counts, mine] = await Promise.all([
+      fileIds.length > 0 ? this.store.files(fileIds) : new Map<string, FileRecord>(),
+      this.store.reactionCounts(ids),
+      this.store.reactionsBy(viewerId, ids),
+    ]);
+    return records.map((m) => toMessage(m, m.fileId ? files.get(m.fileId) : null, { counts: counts.get(m.id), mine: mine.get(m.id) ?? null }));
   }
 
   /** Newest first; `before` is a message id of the same room. Members only. */
   async history(userId: string, roomId: string, before: string | undefined, limit = defaultHistoryLimit): Promise<MessagePage> {
     await this.requireMember(roomId, userId);
-    return this.page(roomId, before, limit);
+    return this.page(userId, roomId, before, limit);
   }
 
-  /** A history page without the membership check (the caller did it). */
-  async page(roomId: string, before: string | undefined, limit = defaultHistoryLimit): Promise<MessagePage> {
+  /** A history page for `viewerId`, without the membership check (the caller did it). */
+  async page(viewerId: string, roomId: string, before: string | undefined, limit = defaultHistoryLimit): Promise<MessagePage> {
     let cursor = null;
     if (before) {
       const anchor = await this.store.message(before);
@@ -247,14 +269,15 @@ export class ChatService {
     }
     const rows = await this.store.history(roomId, cursor, limit + 1);
     const hasMore = rows.length > limit;
-    return { items: await this.render(rows.slice(0, limit)), hasMore };
+    return { items: await this.render(rows.slice(0, limit), viewerId), hasMore };
   }
 
   /**
    * Stores and broadcasts a message. A clientMsgId the sender already used returns the stored
-   * message (duplicate: true) and broadcasts nothing: re-sends never duplicate.
+   * message (duplicate: true) and broadcasts nothing: re-sends never duplicate. From a socket,
+   * `replyTo` is its connection: the broadcast reaches it with the op's ref.
    */
-  async send(actor: Actor, input: SendInput, memberChecked = false): Promise<{ message: Message; duplicate: boolean }> {
+  async send(actor: Actor, input: SendInput, memberChecked = false, replyTo?: ReplyTo): Promise<{ message: Message; duplicate: boolean }> {
     if (!memberChecked) await this.requireMember(input.roomId, actor.userId);
     let file: FileRecord | null = null;
     // The op's schema already holds the rest: text is not blank, only file messages carry fileId.
@@ -273,24 +296,30 @@ export class ChatService {
       clientMsgId: input.clientMsgId,
       createdAt: this.clock.now(),
       deletedAt: null,
+      authorDeletedAt: null,
     };
     const { message: stored, duplicate } = await this.store.insertMessage(record);
     this.metrics.chatMessages.inc({ outcome: duplicate ? "duplicate" : "stored" });
-    const message = duplicate ? (await this.render([stored]))[0]! : toMessage(stored, file);
-    if (!duplicate) this.hub.broadcast(stored.roomId, { event: "message", roomId: stored.roomId, message });
+    const message = duplicate ? (await this.render([stored], actor.userId))[0]! : toMessage(stored, file);
+    if (!duplicate) this.hub.broadcast(stored.roomId, { event: "message", roomId: stored.roomId, message }, { replyTo });
     return { message, duplicate };
   }
 
-  /** Soft delete by the author; every member connected anywhere gets messageDeleted. */
-  async deleteMessage(userId: string, messageId: string): Promise<void> {
+  /** Soft delete by the author; every member connected anywhere gets messageDeleted (`replyTo`: with the op's ref). */
+  async deleteMessage(userId: string, messageId: string, replyTo?: ReplyTo): Promise<void> {
     const message = await this.store.message(messageId);
     if (!message || message.kind === "system" || !(await this.store.member(message.roomId, userId))) {
       throw problems.notFound(chatErrors.messageNotFound, "no such message");
     }
     if (message.senderId !== userId) throw problems.forbidden(chatErrors.notAuthor, "only the author can delete a message");
-    if (message.deletedAt !== null) return;
+    const event = { event: "messageDeleted", roomId: message.roomId, messageId };
+    // Deleted already: nothing to tell the room; the op still gets its answer.
+    if (message.deletedAt !== null) {
+      if (replyTo) this.hub.send(replyTo.conn, { ...event, ref: replyTo.ref });
+      return;
+    }
     await this.store.softDeleteMessage(messageId, this.clock.now());
-    this.hub.broadcast(message.roomId, { event: "messageDeleted", roomId: message.roomId, messageId });
+    this.hub.broadcast(message.roomId, event, { replyTo });
   }
 
   /** Moves the user's read mark forward; the other members get a read event. */

@@ -9,14 +9,18 @@ import type {
   HistoryCursor,
   MemberRecord,
   MessageRecord,
+  ReactionRecord,
   ReadRecord,
+  RoomLeft,
   RoomQuery,
   RoomRecord,
 } from "./store";
+import type { ReactionKind } from "./model";
 
 type Doc<T> = Omit<T, "id"> & { _id: string };
 type MemberDoc = MemberRecord & { _id: string };
 type ReadDoc = ReadRecord & { _id: string };
+type ReactionDoc = ReactionRecord & { _id: string };
 
 const duplicateKey = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -30,6 +34,11 @@ function toDoc<T extends { id: string }>(record: T): Doc<T> {
   const { id, ...rest } = record;
   return { _id: id, ...rest } as Doc<T>;
 }
+/** Messages stored before authorDeletedAt existed lack the field. */
+function toMessageRecord(doc: Doc<MessageRecord> | null): MessageRecord | null {
+  const m = fromDoc<MessageRecord>(doc);
+  return m ? { ...m, authorDeletedAt: m.authorDeletedAt ?? null } : null;
+}
 const memberKey = (roomId: string, userId: string) => `${roomId}:${userId}`;
 const stripMember = ({ roomId, userId, nickname, joinedAt }: MemberDoc): MemberRecord => ({ roomId, userId, nickname, joinedAt });
 
@@ -40,6 +49,7 @@ export class MongoChatStore implements ChatStore {
   private readonly messages: Collection<Doc<MessageRecord>>;
   private readonly readsCol: Collection<ReadDoc>;
   private readonly filesCol: Collection<Doc<FileRecord>>;
+  private readonly reactionsCol: Collection<ReactionDoc>;
   private ready: Promise<void> | null = null;
 
   constructor(db: Db) {
@@ -48,6 +58,7 @@ export class MongoChatStore implements ChatStore {
     this.messages = db.collection("chat_messages");
     this.readsCol = db.collection("chat_reads");
     this.filesCol = db.collection("chat_files");
+    this.reactionsCol = db.collection("chat_reactions");
   }
 
   init(): Promise<void> {
@@ -62,6 +73,9 @@ export class MongoChatStore implements ChatStore {
         this.rooms.createIndex({ createdAt: 1, _id: 1 }, { name: "created" }),
         this.rooms.createIndex({ memberCount: 1, _id: 1 }, { name: "members" }),
         this.readsCol.createIndex({ roomId: 1 }, { name: "room" }),
+        this.readsCol.createIndex({ userId: 1 }, { name: "user" }),
+        this.reactionsCol.createIndex({ messageId: 1 }, { name: "message" }),
+        this.reactionsCol.createIndex({ userId: 1, messageId: 1 }, { name: "user_message" }),
       ]);
     })();
     return this.ready;
@@ -137,24 +151,85 @@ export class MongoChatStore implements ChatStore {
       if (!duplicateKey(err)) throw err;
       const existing = await this.messages.findOne({ senderId: message.senderId, clientMsgId: message.clientMsgId });
       if (!existing) throw err; // the _id collided, not the client id: not a re-send
-      return { message: fromDoc<MessageRecord>(existing)!, duplicate: true };
+      return { message: toMessageRecord(existing)!, duplicate: true };
     }
   }
 
   async message(id: string): Promise<MessageRecord | null> {
-    return fromDoc<MessageRecord>(await this.messages.findOne({ _id: id }));
+    return toMessageRecord(await this.messages.findOne({ _id: id }));
   }
 
   async history(roomId: string, before: HistoryCursor | null, limit: number): Promise<MessageRecord[]> {
     const filter: Record<string, unknown> = { roomId };
     if (before) filter.$or = [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: before.id } }];
     const docs = await this.messages.find(filter).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray();
-    return docs.map((d) => fromDoc<MessageRecord>(d)!);
+    return docs.map((d) => toMessageRecord(d)!);
   }
 
   async softDeleteMessage(id: string, at: number): Promise<MessageRecord | null> {
     await this.messages.updateOne({ _id: id, deletedAt: null }, { $set: { deletedAt: at, content: "" } });
     return this.message(id);
+  }
+
+  async setReaction(r: ReactionRecord): Promise<ReactionKind | null> {
+    // One document per (message, user): the _id holds the rule "one kind per user per message".
+    const before = await this.reactionsCol.findOneAndUpdate(
+      { _id: memberKey(r.messageId, r.userId) },
+      { $set: { kind: r.kind, createdAt: r.createdAt }, $setOnInsert: { messageId: r.messageId, roomId: r.roomId, userId: r.userId } },
+      { upsert: true, returnDocument: "before" },
+    );
+    return before?.kind ?? null;
+  }
+
+  async removeReaction(messageId: string, userId: string, kind: ReactionKind): Promise<boolean> {
+    const { deletedCount } = await this.reactionsCol.deleteOne({ _id: memberKey(messageId, userId), kind });
+    return deletedCount === 1;
+  }
+
+  async reactionCounts(messageIds: string[]): Promise<Map<string, Map<ReactionKind, number>>> {
+    const out = new Map<string, Map<ReactionKind, number>>();
+    if (messageIds.length === 0) return out;
+    const groups = await this.reactionsCol
+      .aggregate<{ _id: { m: string; k: ReactionKind }; n: number }>([
+        { $match: { messageId: { $in: [...new Set(messageIds)] } } },
+        { $group: { _id: { m: "$messageId", k: "$kind" }, n: { $sum: 1 } } },
+      ])
+      .toArray();
+    for (const g of groups) {
+      let counts = out.get(g._id.m);
+      if (!counts) out.set(g._id.m, (counts = new Map()));
+      counts.set(g._id.k, g.n);
+    }
+    return out;
+  }
+
+  async reactionsBy(userId: string, messageIds: string[]): Promise<Map<string, ReactionKind>> {
+    if (messageIds.length === 0) return new Map();
+    const docs = await this.reactionsCol.find({ _id: { $in: [...new Set(messageIds)].map((m) => memberKey(m, userId)) } }, { projection: { messageId: 1, kind: 1 } }).toArray();
+    return new Map(docs.map((d) => [d.messageId, d.kind]));
+  }
+
+  async removeAuthor(userId: string, at: number): Promise<RoomLeft[]> {
+    // Each step is idempotent and a membership's counter drops only with its own delete, so a
+    // redelivery after a stop half way finishes the job without counting anyone twice.
+    await this.messages.updateMany({ senderId: userId, authorDeletedAt: null }, { $set: { authorDeletedAt: at, senderNickname: "" } });
+    await this.reactionsCol.deleteMany({ userId });
+    await this.readsCol.deleteMany({ userId });
+    const left: RoomLeft[] = [];
+    for (const m of await this.membersCol.find({ userId }, { projection: { roomId: 1 } }).toArray()) {
+      const { deletedCount } = await this.membersCol.deleteOne({ _id: m._id });
+      if (deletedCount === 0) continue;
+      const room = await this.rooms.findOneAndUpdate({ _id: m.roomId }, { $inc: { memberCount: -1 } }, { returnDocument: "after" });
+      left.push({ roomId: m.roomId, memberCount: room?.memberCount ?? 0 });
+    }
+    return left;
+  }
+
+  async renameAuthor(userId: string, nickname: string): Promise<string[]> {
+    await this.membersCol.updateMany({ userId }, { $set: { nickname } });
+    await this.messages.updateMany({ senderId: userId, authorDeletedAt: null }, { $set: { senderNickname: nickname } });
+    const docs = await this.membersCol.find({ userId }, { projection: { roomId: 1 } }).toArray();
+    return docs.map((d) => d.roomId);
   }
 
   async saveReads(reads: ReadRecord[]): Promise<void> {

@@ -8,10 +8,14 @@ import type {
   HistoryCursor,
   MemberRecord,
   MessageRecord,
+  ReactionRecord,
   ReadRecord,
+  RoomLeft,
   RoomQuery,
   RoomRecord,
 } from "./store";
+import type { ReactionKind } from "./model";
+import { SqliteSocial } from "./store.sqlite.social";
 
 interface RoomRow {
   id: string;
@@ -39,6 +43,7 @@ interface MessageRow {
   client_msg_id: string;
   created_at: number;
   deleted_at: number | null;
+  author_deleted_at: number | null;
 }
 interface ReadRow {
   room_id: string;
@@ -80,6 +85,7 @@ const toMessage = (r: MessageRow): MessageRecord => ({
   clientMsgId: r.client_msg_id,
   createdAt: r.created_at,
   deletedAt: r.deleted_at,
+  authorDeletedAt: r.author_deleted_at,
 });
 const toFile = (r: FileRow): FileRecord => ({
   id: r.id,
@@ -104,6 +110,8 @@ export function likeContains(search: string): string {
 export class SqliteChatStore implements ChatStore {
   readonly kind = "sqlite" as const;
   private readonly q;
+  /** Reactions, and what an account's deletion or rename changes (store.sqlite.social.ts). */
+  private readonly social: SqliteSocial;
   private readonly listCache = new Map<string, Statement<RoomRow, Array<string | number>>>();
   private readonly countCache = new Map<string, Statement<{ n: number }, Array<string | number>>>();
 
@@ -111,6 +119,7 @@ export class SqliteChatStore implements ChatStore {
     private readonly db: Database,
     private readonly writer: GroupCommitWriter,
   ) {
+    this.social = new SqliteSocial(db);
     this.q = {
       insertRoom: db.query(
         `INSERT INTO chat_rooms (id, name, name_key, password_hash, owner_id, created_at, member_count)
@@ -286,6 +295,40 @@ export class SqliteChatStore implements ChatStore {
       const row = this.q.message.get(id);
       return row ? toMessage(row) : null;
     });
+  }
+
+  async setReaction(r: ReactionRecord): Promise<ReactionKind | null> {
+    return this.writer.write(() => this.social.setReactionSync(r));
+  }
+
+  async removeReaction(messageId: string, userId: string, kind: ReactionKind): Promise<boolean> {
+    return this.writer.write(() => this.social.removeReactionSync(messageId, userId, kind));
+  }
+
+  async reactionCounts(messageIds: string[]): Promise<Map<string, Map<ReactionKind, number>>> {
+    return this.social.reactionCounts(messageIds);
+  }
+
+  async reactionsBy(userId: string, messageIds: string[]): Promise<Map<string, ReactionKind>> {
+    return this.social.reactionsBy(userId, messageIds);
+  }
+
+  /** For the account-deletion consumer: runs inside the event bus's transaction. */
+  removeAuthorSync(userId: string, at: number): RoomLeft[] {
+    return this.social.removeAuthorSync(userId, at);
+  }
+
+  async removeAuthor(userId: string, at: number): Promise<RoomLeft[]> {
+    return this.writer.write(() => this.social.removeAuthorSync(userId, at));
+  }
+
+  /** For the rename consumer: runs inside the event bus's transaction. */
+  renameAuthorSync(userId: string, nickname: string): string[] {
+    return this.social.renameAuthorSync(userId, nickname);
+  }
+
+  async renameAuthor(userId: string, nickname: string): Promise<string[]> {
+    return this.writer.write(() => this.social.renameAuthorSync(userId, nickname));
   }
 
   /** For the read-state consumer: runs inside the event bus's transaction. */

@@ -36,6 +36,7 @@ function message(roomId: string, senderId: string, over: Partial<MessageRecord> 
     clientMsgId: id(),
     createdAt: tick(),
     deletedAt: null,
+    authorDeletedAt: null,
     ...over,
   };
 }
@@ -232,5 +233,90 @@ describe.each(kinds)("chat store (%s)", (kind) => {
     expect(await store.deleteFile(file.id, 77)).toBe(true);
     expect(await store.deleteFile(file.id, 78)).toBe(false);
     expect((await store.file(file.id))!.deletedAt).toBe(77);
+  });
+
+  test("reactions: one kind per user per message, replaced by another, removed only as the kind held; counted per kind", async () => {
+    const room = await newRoom("reactions");
+    const [u1, u2, u3] = [id(), id(), id()];
+    const m1 = message(room.id, room.ownerId);
+    const m2 = message(room.id, room.ownerId);
+    await store.insertMessage(m1);
+    await store.insertMessage(m2);
+    const react = (messageId: string, userId: string, kind: "like" | "love" | "laugh") => store.setReaction({ messageId, roomId: room.id, userId, kind, createdAt: tick() });
+    expect(await react(m1.id, u1, "like")).toBeNull();
+    expect(await react(m1.id, u2, "like")).toBeNull();
+    expect(await react(m1.id, u3, "love")).toBeNull();
+    expect(await react(m2.id, u1, "laugh")).toBeNull();
+    // u1 changes its mind on m1: replaced, and the same kind again is no change.
+    expect(await react(m1.id, u1, "love")).toBe("like");
+    expect(await react(m1.id, u1, "love")).toBe("love");
+    const counts = await store.reactionCounts([m1.id, m2.id, id()]);
+    expect(Object.fromEntries(counts.get(m1.id)!)).toEqual({ like: 1, love: 2 });
+    expect(Object.fromEntries(counts.get(m2.id)!)).toEqual({ laugh: 1 });
+    expect(counts.size).toBe(2);
+    expect(Object.fromEntries(await store.reactionsBy(u1, [m1.id, m2.id]))).toEqual({ [m1.id]: "love", [m2.id]: "laugh" });
+    expect((await store.reactionsBy(u2, [m2.id])).size).toBe(0);
+    expect((await store.reactionCounts([])).size).toBe(0);
+    // Removing a kind the user does not hold changes nothing.
+    expect(await store.removeReaction(m1.id, u2, "love")).toBe(false);
+    expect(await store.removeReaction(m1.id, u2, "like")).toBe(true);
+    expect(await store.removeReaction(m1.id, u2, "like")).toBe(false);
+    expect(Object.fromEntries((await store.reactionCounts([m1.id])).get(m1.id)!)).toEqual({ love: 2 });
+  });
+
+  test("a deleted account leaves every room, its messages show a deleted author, its reactions and read marks go; again changes nothing", async () => {
+    const gone = id();
+    const stays = id();
+    const r1 = await newRoom("deleted author 1");
+    const r2 = await newRoom("deleted author 2");
+    for (const room of [r1, r2]) {
+      expect(await store.join({ roomId: room.id, userId: gone, nickname: "gone", joinedAt: tick() }, system(room.id, gone, "joined"))).toBe(true);
+      expect(await store.join({ roomId: room.id, userId: stays, nickname: "stays", joinedAt: tick() }, system(room.id, stays, "joined"))).toBe(true);
+    }
+    const byGone = message(r1.id, gone, { senderNickname: "gone", content: "bye" });
+    const byStays = message(r1.id, stays, { senderNickname: "stays" });
+    await store.insertMessage(byGone);
+    await store.insertMessage(byStays);
+    await store.setReaction({ messageId: byStays.id, roomId: r1.id, userId: gone, kind: "like", createdAt: tick() });
+    await store.setReaction({ messageId: byStays.id, roomId: r1.id, userId: stays, kind: "love", createdAt: tick() });
+    await store.saveReads([
+      { roomId: r1.id, userId: gone, upToMessageId: byStays.id, updatedAt: tick() },
+      { roomId: r1.id, userId: stays, upToMessageId: byStays.id, updatedAt: tick() },
+    ]);
+
+    const left = await store.removeAuthor(gone, 4242);
+    expect(left.sort((x, y) => x.roomId.localeCompare(y.roomId))).toEqual([r1, r2].map((r) => ({ roomId: r.id, memberCount: 2 })).sort((x, y) => x.roomId.localeCompare(y.roomId)));
+    for (const room of [r1, r2]) {
+      expect(await store.member(room.id, gone)).toBeNull();
+      expect((await store.members(room.id, 10)).map((m) => m.userId)).not.toContain(gone);
+      expect((await store.room(room.id))!.memberCount).toBe(2);
+    }
+    expect(await store.message(byGone.id)).toMatchObject({ senderId: gone, senderNickname: "", authorDeletedAt: 4242, content: "bye" });
+    expect(await store.message(byStays.id)).toMatchObject({ senderNickname: "stays", authorDeletedAt: null });
+    expect(Object.fromEntries((await store.reactionCounts([byStays.id])).get(byStays.id)!)).toEqual({ love: 1 });
+    expect((await store.reads(r1.id)).map((r) => r.userId)).toEqual([stays]);
+    // Redelivered: nothing left to do, nobody counted twice.
+    expect(await store.removeAuthor(gone, 5000)).toEqual([]);
+    expect((await store.room(r1.id))!.memberCount).toBe(2);
+    expect((await store.message(byGone.id))!.authorDeletedAt).toBe(4242);
+    expect((await store.joinedAmong(gone, [r1.id, r2.id])).size).toBe(0);
+  });
+
+  test("a rename reaches the memberships and the messages of the account", async () => {
+    const user = id();
+    const room = await newRoom("renames");
+    await store.join({ roomId: room.id, userId: user, nickname: "old", joinedAt: tick() }, message(room.id, user, { kind: "system", content: "joined", senderNickname: "old", clientMsgId: `system:${id()}` }));
+    const said = message(room.id, user, { senderNickname: "old" });
+    const other = message(room.id, room.ownerId, { senderNickname: "owner" });
+    await store.insertMessage(said);
+    await store.insertMessage(other);
+    expect(await store.renameAuthor(user, "new")).toEqual([room.id]);
+    expect((await store.member(room.id, user))!.nickname).toBe("new");
+    expect((await store.message(said.id))!.senderNickname).toBe("new");
+    expect((await store.message(other.id))!.senderNickname).toBe("owner");
+    expect((await store.history(room.id, null, 10)).filter((m) => m.senderId === user).map((m) => m.senderNickname)).toEqual(["new", "new"]);
+    // Idempotent.
+    expect(await store.renameAuthor(user, "new")).toEqual([room.id]);
+    expect((await store.member(room.id, user))!.nickname).toBe("new");
   });
 });

@@ -1,6 +1,6 @@
 // The port the chat service needs from storage. Two implementations pass the same test file
 // (store.test.ts): SQLite (store.sqlite.ts, the default) and MongoDB (store.mongo.ts, when MONGO_URL is set).
-import type { FileCategory, RoomSort } from "./model";
+import type { FileCategory, ReactionKind, RoomSort } from "./model";
 
 export interface RoomRecord {
   id: string;
@@ -33,6 +33,23 @@ export interface MessageRecord {
   clientMsgId: string;
   createdAt: number;
   deletedAt: number | null;
+  /** When the author's account was deleted (their nickname is then erased); null while it lives. */
+  authorDeletedAt: number | null;
+}
+
+/** One user's reaction on one message: at most one per (message, user). */
+export interface ReactionRecord {
+  messageId: string;
+  roomId: string;
+  userId: string;
+  kind: ReactionKind;
+  createdAt: number;
+}
+
+/** A room an account left when it was deleted, with its member count after. */
+export interface RoomLeft {
+  roomId: string;
+  memberCount: number;
 }
 
 export interface ReadRecord {
@@ -98,6 +115,27 @@ export interface ChatStore {
   history(roomId: string, before: HistoryCursor | null, limit: number): Promise<MessageRecord[]>;
   /** Soft delete: empties the content. Returns the message as it is now (null when unknown). */
   softDeleteMessage(id: string, at: number): Promise<MessageRecord | null>;
+
+  /**
+   * Sets the user's reaction on the message, replacing one of another kind. Returns the kind it
+   * had before (null: none); the same kind again changes nothing.
+   */
+  setReaction(reaction: ReactionRecord): Promise<ReactionKind | null>;
+  /** Removes the user's reaction when it is of this kind; false when they had none of it. */
+  removeReaction(messageId: string, userId: string, kind: ReactionKind): Promise<boolean>;
+  /** Users per kind for each message (messages without reactions are absent). */
+  reactionCounts(messageIds: string[]): Promise<Map<string, Map<ReactionKind, number>>>;
+  /** The user's reaction on each message (messages without one are absent). */
+  reactionsBy(userId: string, messageIds: string[]): Promise<Map<string, ReactionKind>>;
+
+  /**
+   * The account was deleted: it leaves every room (member counts drop), its messages show a
+   * deleted author (nickname erased), its reactions and read marks go. Idempotent; returns the
+   * rooms it left by this call.
+   */
+  removeAuthor(userId: string, at: number): Promise<RoomLeft[]>;
+  /** The account's new nickname, on its memberships and messages. Idempotent; returns the rooms it is in. */
+  renameAuthor(userId: string, nickname: string): Promise<string[]>;
 
   /** Moves each (room, user) read mark forward, never back. Idempotent. */
   saveReads(reads: ReadRecord[]): Promise<void>;

@@ -147,9 +147,17 @@ export class ChatSockets {
       .finally(() => void conn.queued--);
   }
 
+  /** The answer of an op that has no reply of its own (read, typing): sent only when it carries a ref. */
+  private ack(conn: Conn, msg: ClientOp & { roomId?: string }): void {
+    if (msg.ref !== undefined) this.hub.send(conn, { event: "ack", op: msg.op, ...(msg.roomId ? { roomId: msg.roomId } : {}), ref: msg.ref });
+  }
+
+  // Every op answers its connection once, with its ref: its reply, the room event it caused
+  // (send, delete, react, unreact: the connection's copy carries the ref), or an ack.
   private async handle(conn: Conn, msg: ClientOp): Promise<void> {
     if (conn.closed) return;
     const actor: Actor = { userId: conn.userId, nickname: conn.nickname };
+    const replyTo = { conn, ref: msg.ref };
     const s = this.service;
     switch (msg.op) {
       case "join": {
@@ -157,7 +165,7 @@ export class ChatSockets {
         // Subscribe first, then read: nothing falls between the page and the live events
         // (a message in both is the same id; clients keep one).
         await this.hub.enter(conn, msg.roomId);
-        const [page, participants, reads] = await Promise.all([s.page(msg.roomId, undefined), s.participants(msg.roomId), s.reads(msg.roomId)]);
+        const [page, participants, reads] = await Promise.all([s.page(conn.userId, msg.roomId, undefined), s.participants(msg.roomId), s.reads(msg.roomId)]);
         this.hub.send(conn, { event: "joined", roomId: msg.roomId, room, participants, messages: page.items, hasMore: page.hasMore, reads, ref: msg.ref });
         return;
       }
@@ -168,26 +176,36 @@ export class ChatSockets {
         return;
       case "send": {
         const inRoom = this.hub.isIn(conn, msg.roomId);
-        const { message, duplicate } = await s.send(actor, msg, inRoom);
-        // The room broadcast is the acknowledgement; a re-send (or a send from outside the
-        // room) gets the stored message back on this connection only.
-        if (duplicate || !inRoom) this.hub.send(conn, { event: "message", roomId: msg.roomId, message, duplicate, ref: msg.ref });
+        const { message, duplicate } = await s.send(actor, msg, inRoom, replyTo);
+        // The room broadcast is the acknowledgement (this connection's copy carries the ref, and
+        // reaches it outside the room too); a re-send gets the stored message on this connection only.
+        if (duplicate) this.hub.send(conn, { event: "message", roomId: msg.roomId, message, duplicate, ref: msg.ref });
         return;
       }
       case "history": {
-        const page = this.hub.isIn(conn, msg.roomId) ? await s.page(msg.roomId, msg.before, msg.limit) : await s.history(conn.userId, msg.roomId, msg.before, msg.limit);
+        const page = this.hub.isIn(conn, msg.roomId)
+          ? await s.page(conn.userId, msg.roomId, msg.before, msg.limit)
+          : await s.history(conn.userId, msg.roomId, msg.before, msg.limit);
         this.hub.send(conn, { event: "history", roomId: msg.roomId, messages: page.items, hasMore: page.hasMore, ref: msg.ref });
         return;
       }
       case "read":
         await s.markRead(conn.userId, msg.roomId, msg.upToMessageId, this.hub.isIn(conn, msg.roomId));
+        this.ack(conn, msg);
         return;
       case "delete":
-        await s.deleteMessage(conn.userId, msg.messageId);
+        await s.deleteMessage(conn.userId, msg.messageId, replyTo);
+        return;
+      case "react":
+        await s.reactions.react(actor, msg.roomId, msg.messageId, msg.kind, replyTo);
+        return;
+      case "unreact":
+        await s.reactions.unreact(actor, msg.roomId, msg.messageId, msg.kind, replyTo);
         return;
       case "typing":
         if (!this.hub.isIn(conn, msg.roomId)) throw problems.forbidden(chatErrors.notMember, "join the room on this connection first");
         this.hub.broadcast(msg.roomId, { event: "typing", roomId: msg.roomId, userId: conn.userId, nickname: conn.nickname, typing: msg.typing ?? true }, { except: conn.userId });
+        this.ack(conn, msg);
         return;
       case "ping":
         this.hub.send(conn, { event: "pong", t: msg.t ?? this.clock.now(), ref: msg.ref });
