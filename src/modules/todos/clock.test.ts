@@ -52,12 +52,13 @@ describe.each(cases)("todos on a manual clock (%s, %s writes)", (mode, writeMode
     const failed = await req<Task>("PUT", `/tasks/${failing.id}/status`, { status: "FAIL", reason: "too_big" });
     expect(failed.failure?.failedAt).toBe(iso(start + 90 * 60_000));
 
-    // No usable history: the default hours 09:00, 11:00, 14:00 UTC, from now on (09:30): 11:00 and 14:00 today.
+    // No usable history: the default hours 09:00, 11:00, 14:00 UTC, from now on (09:30). Too big
+    // is a scope failure: three parts at least, so 11:00 and 14:00 today, then 09:00 tomorrow.
     const plan = await req<{ subtasks: Array<{ startAt: string }> }>("POST", `/tasks/${failing.id}/replan`);
-    expect(plan.subtasks.map((s) => s.startAt)).toEqual(["2026-11-23T11:00:00.000Z", "2026-11-23T14:00:00.000Z"]);
+    expect(plan.subtasks.map((s) => s.startAt)).toEqual(["2026-11-23T11:00:00.000Z", "2026-11-23T14:00:00.000Z", "2026-11-24T09:00:00.000Z"]);
     await advance(24 * 3_600_000); // the next day, 09:30: the slots move with the clock
     const later = await req<{ subtasks: Array<{ startAt: string }> }>("POST", `/tasks/${failing.id}/replan`);
-    expect(later.subtasks.map((s) => s.startAt)).toEqual(["2026-11-24T11:00:00.000Z", "2026-11-24T14:00:00.000Z"]);
+    expect(later.subtasks.map((s) => s.startAt)).toEqual(["2026-11-24T11:00:00.000Z", "2026-11-24T14:00:00.000Z", "2026-11-25T09:00:00.000Z"]);
   });
 });
 

@@ -1,7 +1,8 @@
 // The coach on three fixed histories. Every expected number below is worked out by hand from
 // the history next to it (the comments show the arithmetic), not copied from a run.
 import { describe, expect, test } from "bun:test";
-import { insights, localTime, median, replan, zonedTime, type InsightsResult, type Outcome } from "./coach";
+import { insights, localTime, median, zonedTime, type InsightsResult, type Outcome } from "./coach";
+import { replan } from "./plan";
 
 const o = (status: "DONE" | "FAIL", category: string | null, est: number | null, act: number | null, reason: Outcome["reason"], at: string): Outcome => ({
   status,

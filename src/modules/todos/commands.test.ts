@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { migrationSets } from "../../app";
 import { migrate } from "../../platform/db/sqlite";
 import { applyToView, newView, type Command, type ProjectRow, type TaskRow } from "./commands";
-import { taskStatuses, failReasons } from "./model";
+import { settableStatuses, failReasons } from "./model";
 import { NotYetApplied, TodoTables } from "./store.sqlite.tables";
 
 const userId = "01936f3e-0000-7000-8000-000000000001";
@@ -40,7 +40,7 @@ function generate(seed: number, count: number) {
     const at = 1_700_000_000_000 + seq * 1000;
     const projects = live((r) => r.kind === "project");
     const tasks = live((r) => r.kind === "task");
-    const op = projects.length === 0 ? 0 : pick(9);
+    const op = projects.length === 0 ? 0 : pick(10);
     if (op === 0 && projects.length < 3) {
       const pid = id();
       registry.set(pid, { kind: "project", projectId: null, parentId: null, deleted: false });
@@ -58,14 +58,14 @@ function generate(seed: number, count: number) {
         seq,
         userId,
         at,
-        task: { id: tid, projectId, parentId, title: `t${seq}`, description: null, category: pick(2) ? "work" : null, estimateMinutes: 10 + pick(50), dueAt: null, replanOf },
+        task: { id: tid, projectId, parentId, title: `t${seq}`, description: null, category: pick(2) ? "work" : null, estimateMinutes: 10 + pick(50), dueAt: pick(2) ? at + (pick(3) - 1) * 5000 : null, replanOf },
       });
     } else if (op === 3) {
       const taskId = one(tasks);
-      commands.push({ kind: "task.update", seq, userId, at, taskId, projectId: registry.get(taskId)!.projectId!, patch: { title: `u${seq}`, dueAt: pick(2) ? at : null } });
+      commands.push({ kind: "task.update", seq, userId, at, taskId, projectId: registry.get(taskId)!.projectId!, patch: { title: `u${seq}`, dueAt: pick(2) ? at + (pick(3) - 1) * 5000 : null } });
     } else if (op === 4 || op === 5) {
       const taskId = one(tasks);
-      const status = one([...taskStatuses]);
+      const status = one([...settableStatuses]);
       commands.push({
         kind: "task.status",
         seq,
@@ -90,6 +90,10 @@ function generate(seed: number, count: number) {
         [ids[i], ids[j]] = [ids[j]!, ids[i]!];
       }
       commands.push({ kind: "tasks.reorder", seq, userId, at, projectId, taskIds: ids });
+    } else if (op === 9) {
+      // The overdue job: applies only to tasks still open and due by `at`.
+      const taskId = one(tasks);
+      commands.push({ kind: "task.overdue", seq, userId, at, taskId, projectId: registry.get(taskId)!.projectId! });
     } else if (op === 8 && pick(4) === 0) {
       const projectId = one(projects);
       for (const [k, r] of registry) if (k === projectId || r.projectId === projectId) r.deleted = true;
@@ -122,6 +126,9 @@ function state(projects: Iterable<ProjectRow>, tasks: Iterable<TaskRow>) {
   return { projects: [...projects].sort(byId), tasks: [...tasks].sort(byId) };
 }
 
+/** How many OVERDUE and DELETED tasks the seeds reached (each seed adds its own). */
+const kinds = { overdue: 0, deleted: 0 };
+
 describe("pending commands applied in memory = applied by the worker", () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     test(`seed ${seed}: from every snapshot, with overlaps`, () => {
@@ -130,6 +137,9 @@ describe("pending commands applied in memory = applied by the worker", () => {
       for (const cmd of full.db.transaction(() => commands)()) full.db.transaction(() => full.repo.applyCommand(cmd))();
       const expected = state(full.repo.projectsOf(userId), full.repo.tasksOf(userId));
       expect(expected.tasks.length).toBeGreaterThan(0);
+      const statuses = (s: string) => expected.tasks.filter((t) => t.status === s).length;
+      kinds.overdue += statuses("OVERDUE");
+      kinds.deleted += statuses("DELETED");
 
       for (const k of [0, 17, 40, 60, 99, 120]) {
         const partial = database(registry);
@@ -140,8 +150,8 @@ describe("pending commands applied in memory = applied by the worker", () => {
         const leftover = rng(seed * 31 + k);
         const pending = commands.filter((_, i) => i >= k - 10 || (i < k && leftover(4) === 0));
         const view = newView(partial.repo.projectsOf(userId), partial.repo.tasksOf(userId), (p) => p.user_id === userId, (t) => t.user_id === userId);
-        const deleted = partial.repo.deletedAmong([...registry.keys()]);
-        for (const cmd of pending) applyToView(view, cmd, deleted);
+        const gone = partial.repo.goneAmong([...registry.keys()]);
+        for (const cmd of pending) applyToView(view, cmd, gone);
         expect({ k, ...state(view.projects.values(), view.tasks.values()) }).toEqual({ k, ...expected });
 
         // And the worker applying the overlap again (a redelivery) changes nothing either.
@@ -152,10 +162,14 @@ describe("pending commands applied in memory = applied by the worker", () => {
       full.db.close();
     });
   }
+  test("the seeds cover OVERDUE and DELETED tasks", () => {
+    expect(kinds.overdue).toBeGreaterThan(0);
+    expect(kinds.deleted).toBeGreaterThan(0);
+  });
 });
 
 describe("events applied out of order", () => {
-  test("a command whose target is accepted but not applied yet throws (the event is retried); a deleted one is skipped", () => {
+  test("a command whose target is accepted but not applied yet throws (the event is retried); a deleted one waits for its create, then reads DELETED", () => {
     const projectId = "01936f3e-0001-7000-8000-00000000000a";
     const taskId = "01936f3e-0002-7000-8000-00000000000a";
     const registry = new Map<string, Registry>([
@@ -180,12 +194,22 @@ describe("events applied out of order", () => {
     repo.applyCommand(fail);
     expect(repo.task(taskId)).toMatchObject({ status: "FAIL", fail_reason: "blocked", rev: 3 });
 
-    // Deleted in the registry (the API accepted a delete): skipped, nothing to wait for.
+    // Deleted in the registry (the API accepted a delete), its delete ahead of its create: the
+    // delete waits (throws) for the create; a change to it in between is skipped.
     const other = "01936f3e-0003-7000-8000-00000000000a";
     repo.insertId({ id: other, kind: "task", user_id: userId, project_id: projectId, parent_id: null, body_hash: "h", seq: 4, created_at: at });
-    repo.markDeleted(other, at);
+    repo.markDeleted(other, at + 9);
+    const remove: Command = { kind: "task.delete", seq: 6, userId, at: at + 9, taskId: other, projectId };
+    expect(() => repo.applyCommand(remove)).toThrow(NotYetApplied);
     repo.applyCommand({ ...fail, seq: 5, taskId: other });
     repo.applyCommand({ ...createTask, seq: 4, task: { ...(createTask as Extract<Command, { kind: "task.create" }>).task, id: other } });
+    repo.applyCommand(remove);
+    expect(repo.task(other)).toMatchObject({ status: "DELETED", fail_reason: null, rev: 6, updated_at: at + 9 });
+    // Deleted with its project: every command for it is skipped, nothing to wait for.
+    repo.markDeleted(projectId, at + 10);
+    repo.applyCommand({ kind: "project.delete", seq: 7, userId, at: at + 10, projectId });
+    repo.applyCommand({ ...remove, seq: 8 });
+    repo.applyCommand({ ...createTask, seq: 9, task: { ...(createTask as Extract<Command, { kind: "task.create" }>).task, id: other } });
     expect(repo.task(other)).toBeNull();
     db.close();
   });

@@ -11,7 +11,7 @@
 // pos_rev); a command at or below that is already in, which makes applying idempotent.
 import { type Static, t, type TSchema } from "elysia";
 import { integer } from "../../platform/events";
-import { type FailReason, failReasons, type Project, type Task, type TaskStatus, taskStatuses } from "./model";
+import { type FailReason, failReasons, openStatuses, type Project, type Task, type TaskStatus, taskStatuses } from "./model";
 
 export interface ProjectRow {
   id: string;
@@ -107,6 +107,8 @@ export const commandSchema = t.Union([
     actualMinutes: t.Optional(integer()),
   }),
   t.Object({ ...base, kind: t.Literal("task.delete"), taskId: t.String(), projectId: t.String() }),
+  /** The overdue job: OVERDUE if, when applied, the task is still open and due at or before `at`. */
+  t.Object({ ...base, kind: t.Literal("task.overdue"), taskId: t.String(), projectId: t.String() }),
   t.Object({ ...base, kind: t.Literal("tasks.reorder"), projectId: t.String(), taskIds: t.Array(t.String()) }),
 ]);
 
@@ -126,7 +128,7 @@ export function projectOf(cmd: Command): string {
   }
 }
 
-/** Ids a command would create; a read skips those the registry already marks deleted. */
+/** Ids a command would create; a read skips those the registry marks gone for good. */
 export function createdIds(cmd: Command): string[] {
   if (cmd.kind === "project.create") return [cmd.project.id];
   if (cmd.kind === "task.create") return [cmd.task.id];
@@ -183,10 +185,16 @@ export function patchedProject(row: ProjectRow, cmd: Extract<Command, { kind: "p
   };
 }
 
+/**
+ * An OVERDUE task whose due time is moved past the write's time (or cleared) is open again:
+ * PENDING, so the overdue job may mark it again when the new due time passes.
+ */
 export function patchedTask(row: TaskRow, cmd: Extract<Command, { kind: "task.update" }>): TaskRow {
   const p = cmd.patch;
+  const reopened = row.status === "OVERDUE" && p.dueAt !== undefined && (p.dueAt === null || p.dueAt > cmd.at);
   return {
     ...row,
+    status: reopened ? "PENDING" : row.status,
     title: p.title ?? row.title,
     description: p.description !== undefined ? p.description : row.description,
     category: p.category !== undefined ? p.category : row.category,
@@ -216,6 +224,20 @@ export function withStatus(row: TaskRow, cmd: Extract<Command, { kind: "task.sta
   };
 }
 
+/** Whether a task.overdue applies to the row: still open, not already changed by a later command, due by then. */
+export function isOverdue(row: TaskRow, cmd: Extract<Command, { kind: "task.overdue" }>): boolean {
+  return row.rev < cmd.seq && (openStatuses as readonly string[]).includes(row.status) && row.due_at !== null && row.due_at <= cmd.at;
+}
+
+export function overdueRow(row: TaskRow, cmd: Extract<Command, { kind: "task.overdue" }>): TaskRow {
+  return { ...row, status: "OVERDUE", completed_at: null, failed_at: null, fail_reason: null, fail_note: null, rev: cmd.seq, updated_at: cmd.at };
+}
+
+/** A deleted task keeps its content, with status DELETED (which, like any status but DONE and FAIL, clears completedAt and the failure). */
+export function deletedRow(row: TaskRow, cmd: Extract<Command, { kind: "task.delete" }>): TaskRow {
+  return { ...row, status: "DELETED", completed_at: null, failed_at: null, fail_reason: null, fail_note: null, rev: Math.max(row.rev, cmd.seq), updated_at: cmd.at };
+}
+
 /** Part of the data a read loaded, plus which rows belong to it (for rows a command creates). */
 export interface View {
   projects: Map<string, ProjectRow>;
@@ -238,24 +260,27 @@ export function newView(
   };
 }
 
-function removeTask(view: View, id: string): void {
-  view.tasks.delete(id);
-  for (const [otherId, t] of view.tasks) {
-    if (t.parent_id === id) view.tasks.delete(otherId);
-    else if (t.replan_of === id) view.tasks.set(otherId, { ...t, replan_of: null });
+/** task.delete: the task and its subtasks become DELETED (those deleted before keep their time). */
+function deleteTask(view: View, cmd: Extract<Command, { kind: "task.delete" }>): void {
+  for (const [id, t] of view.tasks) {
+    if ((id === cmd.taskId || t.parent_id === cmd.taskId) && t.status !== "DELETED") view.tasks.set(id, deletedRow(t, cmd));
   }
 }
 
+/** A command changing a task's content applies to a live row it is newer than. */
+const changes = (row: TaskRow | undefined, seq: number): row is TaskRow => row !== undefined && row.status !== "DELETED" && row.rev < seq;
+
 /**
  * Applies a pending command to a read's view, the way TodoTables.applyCommand applies it to
- * SQLite. `deleted` holds ids the registry marks deleted: a stale pending create of one of
- * them must not bring it back.
+ * SQLite. `gone` holds ids removed for good (deleted projects and what was under them, deleted
+ * accounts): a stale pending create of one of them must not bring it back. Tasks deleted on
+ * their own stay, as DELETED.
  */
-export function applyToView(view: View, cmd: Command, deleted: ReadonlySet<string>): void {
+export function applyToView(view: View, cmd: Command, gone: ReadonlySet<string>): void {
   switch (cmd.kind) {
     case "project.create": {
       const row = newProjectRow(cmd);
-      if (!view.projects.has(row.id) && !deleted.has(row.id) && view.wantsProject(row)) view.projects.set(row.id, row);
+      if (!view.projects.has(row.id) && !gone.has(row.id) && view.wantsProject(row)) view.projects.set(row.id, row);
       return;
     }
     case "project.update": {
@@ -270,26 +295,31 @@ export function applyToView(view: View, cmd: Command, deleted: ReadonlySet<strin
     }
     case "task.create": {
       const row = newTaskRow(cmd);
-      if (!view.tasks.has(row.id) && !deleted.has(row.id) && view.wantsTask(row)) view.tasks.set(row.id, row);
+      if (!view.tasks.has(row.id) && !gone.has(row.id) && view.wantsTask(row)) view.tasks.set(row.id, row);
       return;
     }
     case "task.update": {
       const row = view.tasks.get(cmd.taskId);
-      if (row && row.rev < cmd.seq) view.tasks.set(row.id, patchedTask(row, cmd));
+      if (changes(row, cmd.seq)) view.tasks.set(row.id, patchedTask(row, cmd));
       return;
     }
     case "task.status": {
       const row = view.tasks.get(cmd.taskId);
-      if (row && row.rev < cmd.seq) view.tasks.set(row.id, withStatus(row, cmd));
+      if (changes(row, cmd.seq)) view.tasks.set(row.id, withStatus(row, cmd));
+      return;
+    }
+    case "task.overdue": {
+      const row = view.tasks.get(cmd.taskId);
+      if (row && isOverdue(row, cmd)) view.tasks.set(row.id, overdueRow(row, cmd));
       return;
     }
     case "task.delete":
-      removeTask(view, cmd.taskId);
+      deleteTask(view, cmd);
       return;
     case "tasks.reorder": {
       cmd.taskIds.forEach((id, position) => {
         const row = view.tasks.get(id);
-        if (row && row.project_id === cmd.projectId && row.parent_id === null && row.pos_rev < cmd.seq) {
+        if (row && row.project_id === cmd.projectId && row.parent_id === null && row.status !== "DELETED" && row.pos_rev < cmd.seq) {
           view.tasks.set(id, { ...row, position, pos_rev: cmd.seq });
         }
       });

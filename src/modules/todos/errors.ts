@@ -7,6 +7,8 @@ import { problems, type FieldError } from "../../platform/http/problem";
 export const todoErrors = {
   projectNotFound: "project_not_found",
   taskNotFound: "task_not_found",
+  /** A write to a task that was deleted: deleted tasks never change again. */
+  taskDeleted: "task_deleted",
   /** A create reused an id with another body, kind or owner. */
   idConflict: "id_conflict",
   /** A create reused the id of something since deleted: ids are not reused. */
@@ -25,6 +27,7 @@ export type TodoErrorCode = (typeof todoErrors)[keyof typeof todoErrors];
 export const todoProblems = {
   projectNotFound: () => problems.notFound(todoErrors.projectNotFound, "no such project"),
   taskNotFound: () => problems.notFound(todoErrors.taskNotFound, "no such task"),
+  taskDeleted: (id: string) => problems.conflict(todoErrors.taskDeleted, `task ${id} is deleted; deleted tasks never change again`),
   idConflict: (detail: string) => problems.conflict(todoErrors.idConflict, detail),
   idDeleted: (id: string) => problems.conflict(todoErrors.idDeleted, `id ${id} was created and has since been deleted; ids are not reused`),
   subtaskDepth: () => problems.conflict(todoErrors.subtaskDepth, "subtasks cannot have subtasks of their own"),

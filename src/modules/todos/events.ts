@@ -12,9 +12,27 @@ import type { WritePipeline } from "./writes";
 export const todoEvents = {
   /** Async write mode: a batch of accepted write commands for the write-behind consumer. */
   writeRequested: defineEvent("homebase.todos.write.requested", t.Object({ commands: t.Array(commandSchema) })),
+  /**
+   * An open task (PENDING or IN_PROGRESS) passed its due time: the overdue job turned it OVERDUE.
+   * Written in the transaction that applied the change, once per task and due time.
+   */
+  taskOverdue: defineEvent(
+    "homebase.todos.task.overdue",
+    t.Object({
+      taskId: t.String(),
+      projectId: t.String(),
+      /** Set for a subtask: its task. */
+      parentId: t.Union([t.String(), t.Null()]),
+      userId: t.String(),
+      title: t.String(),
+      dueAt: t.String({ description: "UTC ISO-8601" }),
+      overdueAt: t.String({ description: "UTC ISO-8601: when the job found it past due" }),
+    }),
+  ),
 } as const;
 
 export type WriteRequested = EventPayload<typeof todoEvents.writeRequested>;
+export type TaskOverdue = EventPayload<typeof todoEvents.taskOverdue>;
 
 export function todoConsumers(writes: WritePipeline): ConsumerSpec[] {
   return [

@@ -1,10 +1,12 @@
 // The todos module: projects, tasks and subtasks with idempotent client ids, direct or
-// write-behind writes, and the failure coach.
+// write-behind writes, the overdue job, and the failure coach.
 import { defineModule } from "../../platform/module";
 import { accountsModule } from "../accounts";
 import { resolveTodosConfig, todosConfigSchema } from "./config";
 import { todoConsumers } from "./events";
 import todosSql from "./migrations/0001_todos.sql" with { type: "text" };
+import statusesSql from "./migrations/0002_task_statuses.sql" with { type: "text" };
+import { OverdueJob } from "./overdue";
 import { createPendingStore } from "./pending";
 import { Projects } from "./projects";
 import { Reads } from "./reads";
@@ -27,13 +29,18 @@ export interface Todos {
   projects: Projects;
   tasks: Tasks;
   coach: Coach;
+  /** The overdue job (started in worker roles only; tests call its sweep()). */
+  overdue: OverdueJob;
 }
 
 export const todosModule = defineModule({
   name: "todos",
   tag: { name: "todos", description: "Projects, tasks, subtasks, and the failure coach (insights, re-plans)" },
   config: { schema: todosConfigSchema, resolve: resolveTodosConfig },
-  migrations: [{ version: 1, name: "todos", sql: todosSql, legacyVersion: 4 }],
+  migrations: [
+    { version: 1, name: "todos", sql: todosSql, legacyVersion: 4 },
+    { version: 2, name: "task_statuses", sql: statusesSql },
+  ],
   setup({ platform, config, logger, use }) {
     const { clock } = platform;
     const store = new SqliteTodosStore(platform.db, platform.writer, platform.events);
@@ -41,11 +48,13 @@ export const todosModule = defineModule({
     const writes = new WritePipeline(store, platform.cache, pending, clock, config.writeMode);
     const reads = new Reads(store, pending, platform.cache, writes, listTtlMs);
     const tasks = new Tasks(store, writes, reads, clock);
-    const todos: Todos = { writes, reads, projects: new Projects(store, writes, reads, clock), tasks, coach: new Coach(store, reads, tasks, clock) };
+    const overdue = new OverdueJob(store, tasks, platform.locks, clock, logger);
+    const todos: Todos = { writes, reads, projects: new Projects(store, writes, reads, clock), tasks, coach: new Coach(store, reads, tasks, clock), overdue };
     return {
       api: todos,
       routes: [todosController(todos, use(accountsModule))],
       consumers: todoConsumers(writes),
+      jobs: [overdue],
       async close() {
         pending.close();
       },

@@ -37,11 +37,14 @@ export class Projects {
     return { outcome: queued ? "accepted" : "updated", body: toProject(row) };
   }
 
-  /** Deletes the project with its tasks and subtasks; their ids are not reused. */
+  /**
+   * Deletes the project with its tasks and subtasks; their ids are not reused. Deleting it again
+   * is done already: 204 in both write modes.
+   */
   async delete(userId: string, id: string): Promise<Written<undefined, "deleted" | "accepted">> {
     const projectId = id.toLowerCase();
     const at = this.clock.now();
-    const { queued } = await this.writes.submit((delivery) => this.store.deleteProject({ userId, at, projectId }, delivery));
-    return { outcome: queued ? "accepted" : "deleted", body: undefined };
+    const { queued, commands } = await this.writes.submit((delivery) => this.store.deleteProject({ userId, at, projectId }, delivery));
+    return { outcome: queued && commands.length > 0 ? "accepted" : "deleted", body: undefined };
   }
 }

@@ -10,6 +10,8 @@ import type { PendingStore } from "./pending";
 import type { TaskListSnapshot, TodosStore } from "./store";
 import { projectCacheKey, type WritePipeline } from "./writes";
 
+const listed = (rows: TaskRow[], includeDeleted: boolean) => (includeDeleted ? rows : rows.filter((r) => r.status !== "DELETED"));
+
 export class Reads {
   constructor(
     private readonly store: TodosStore,
@@ -26,8 +28,8 @@ export class Reads {
 
   private async overlay(view: View, pending: readonly Command[]): Promise<View> {
     if (pending.length === 0) return view;
-    const deleted = await this.store.deletedAmong(pending.flatMap(createdIds));
-    for (const cmd of pending) applyToView(view, cmd, deleted);
+    const gone = await this.store.goneAmong(pending.flatMap(createdIds));
+    for (const cmd of pending) applyToView(view, cmd, gone);
     return view;
   }
 
@@ -84,23 +86,25 @@ export class Reads {
     return toProject(row);
   }
 
-  async listTasks(userId: string, projectId: string): Promise<TaskList> {
+  /** Lists leave DELETED tasks out unless asked. */
+  async listTasks(userId: string, projectId: string, includeDeleted = false): Promise<TaskList> {
     const id = projectId.toLowerCase();
     const list = await this.taskList(userId, id);
     if (!list) throw todoProblems.projectNotFound();
-    return { projectId: id, items: list.tasks.map(toTask) };
+    return { projectId: id, items: listed(list.tasks, includeDeleted).map(toTask) };
   }
 
-  async getTask(userId: string, id: string): Promise<TaskDetail> {
+  /** A task reads whatever its status, DELETED included; its subtasks list like any list. */
+  async getTask(userId: string, id: string, includeDeleted = false): Promise<TaskDetail> {
     const rows = await this.taskRows(userId, id.toLowerCase());
     if (!rows) throw todoProblems.taskNotFound();
-    return { ...toTask(rows.task), subtasks: rows.children.map(toTask) };
+    return { ...toTask(rows.task), subtasks: listed(rows.children, includeDeleted).map(toTask) };
   }
 
-  async listSubtasks(userId: string, id: string): Promise<{ taskId: string; items: Task[] }> {
+  async listSubtasks(userId: string, id: string, includeDeleted = false): Promise<{ taskId: string; items: Task[] }> {
     const rows = await this.taskRows(userId, id.toLowerCase());
     if (!rows) throw todoProblems.taskNotFound();
-    return { taskId: rows.task.id, items: rows.children.map(toTask) };
+    return { taskId: rows.task.id, items: listed(rows.children, includeDeleted).map(toTask) };
   }
 
   /** The task as the user reads it now (after a change), or 404. */

@@ -40,11 +40,26 @@ export function ownedProject(row: IdRow | null, userId: string): IdRow {
   return row;
 }
 
-export function ownedTask(row: IdRow | null, userId: string): IdRow & { project_id: string } {
-  if (row?.kind !== "task" || row.user_id !== userId || row.deleted_at !== null || row.project_id === null) {
+/** The registry row of one of the user's projects or tasks, live or deleted, or 404. */
+export function ownedId<K extends IdRow["kind"]>(row: IdRow | null, userId: string, kind: K): IdRow {
+  if (row?.kind !== kind || row.user_id !== userId || (kind === "task" && row.project_id === null)) {
+    throw kind === "project" ? todoProblems.projectNotFound() : todoProblems.taskNotFound();
+  }
+  return row;
+}
+
+/**
+ * The registry row of a live task of the user, for a write. Deleted on its own (it still reads,
+ * as DELETED): 409 task_deleted, it never changes again. Gone with its project, or another
+ * user's: 404.
+ */
+export function ownedTask(row: IdRow | null, userId: string, project: (id: string) => IdRow | null): IdRow & { project_id: string } {
+  const task = ownedId(row, userId, "task") as IdRow & { project_id: string };
+  if (task.deleted_at !== null) {
+    if (project(task.project_id)?.deleted_at === null) throw todoProblems.taskDeleted(task.id);
     throw todoProblems.taskNotFound();
   }
-  return row as IdRow & { project_id: string };
+  return task;
 }
 
 /** A create whose id is registered already: the same create again (returns), or a conflict. */

@@ -1,11 +1,13 @@
-// The failure coach's use cases: insights over the user's closed tasks, a proposed re-plan of a
-// failed task, and accepting it. The coach itself (coach.ts) is pure; this feeds it the user's
+// The failure coach's use cases: insights over the user's closed tasks, the analysis of a failed
+// task, a proposed re-plan of it (shaped by the analysis), and accepting it. The coach itself (coach.ts) is pure; this feeds it the user's
 // history as they read it (pending writes included) and the clock's "now".
 import type { Clock } from "../../platform/clock";
-import { insights, isValidTimeZone, replan } from "./coach";
+import { analyze, type Analysis as AnalysisResult } from "./analysis";
+import { insights, isValidTimeZone, type Outcome } from "./coach";
 import type { TaskRow } from "./commands";
 import { todoProblems } from "./errors";
-import type { AcceptedReplan, AcceptReplanBody, Insights, ReplanPlan } from "./model";
+import type { AcceptedReplan, AcceptReplanBody, Analysis, Insights, ReplanPlan } from "./model.coach";
+import { replan } from "./plan";
 import type { Reads } from "./reads";
 import type { TodosStore } from "./store";
 import { epochMs, type Creation, type Tasks } from "./tasks";
@@ -36,20 +38,40 @@ export class Coach {
     return rows.task;
   }
 
-  /** Proposes subtasks; creates nothing (the client sends them to accept). */
+  private static analyzed(task: TaskRow, history: readonly Outcome[], timeZone: string): AnalysisResult {
+    return analyze({
+      task: { category: task.category, estimateMinutes: task.estimate_minutes, actualMinutes: task.actual_minutes, reason: task.fail_reason!, failedAt: task.failed_at },
+      history,
+      timeZone,
+    });
+  }
+
+  /** Why the failed task failed: a category and recommendations. Creates nothing. */
+  async analysis(userId: string, id: string, tz: string | undefined): Promise<Analysis> {
+    const zone = this.timeZone(tz);
+    const task = await this.failedTask(userId, id.toLowerCase());
+    const { category, recommendations, basis } = Coach.analyzed(task, await this.reads.outcomes(userId), zone);
+    return { taskId: task.id, timeZone: zone, category, recommendations, basis };
+  }
+
+  /** Proposes subtasks, shaped by the task's analysis; creates nothing (the client sends them to accept). */
   async replan(userId: string, id: string, tz: string | undefined): Promise<ReplanPlan> {
     const zone = this.timeZone(tz);
     const task = await this.failedTask(userId, id.toLowerCase());
+    const history = await this.reads.outcomes(userId);
+    const analysis = Coach.analyzed(task, history, zone);
     const plan = replan({
-      task: { title: task.title, category: task.category, estimateMinutes: task.estimate_minutes, reason: task.fail_reason! },
-      history: await this.reads.outcomes(userId),
+      task: { title: task.title, category: task.category, estimateMinutes: task.estimate_minutes, reason: task.fail_reason!, actualMinutes: task.actual_minutes, failedAt: task.failed_at },
+      history,
       now: this.clock.now(),
       timeZone: zone,
+      analysis,
     });
     return {
       taskId: task.id,
       timeZone: zone,
       explainedBy: "rules",
+      analysis: { category: analysis.category, recommendations: analysis.recommendations },
       summary: plan.summary,
       basis: plan.basis,
       subtasks: plan.steps.map((s) => ({

@@ -5,17 +5,13 @@ import { problemResponses } from "../../platform/http/problem";
 import { authFailures, authPlugin, type AccountsService } from "../accounts";
 import { todoErrors as E } from "./errors";
 import {
-  AcceptedReplan,
-  AcceptReplanBody,
   CreateProjectBody,
   CreateTaskBody,
   IdParams,
-  Insights,
-  InsightsQuery,
+  ListQuery,
   Project,
   ProjectList,
   ReorderBody,
-  ReplanPlan,
   StatusBody,
   Task,
   TaskDetail,
@@ -24,6 +20,7 @@ import {
   UpdateProjectBody,
   UpdateTaskBody,
 } from "./model";
+import { AcceptedReplan, AcceptReplanBody, Analysis, Insights, InsightsQuery, ReplanPlan } from "./model.coach";
 import type { Todos } from "./index";
 import type { WriteOutcome, Written } from "./writes";
 
@@ -43,6 +40,8 @@ const withBody = { 400: [P.malformedBody, P.bodyTooDeep], 411: [P.lengthRequired
 const validation = [P.validationFailed] as const;
 const projectRoute = { 401: authFailures, 404: [E.projectNotFound], 422: validation } as const;
 const taskRoute = { 401: authFailures, 404: [E.taskNotFound], 422: validation } as const;
+/** A write to a task: a DELETED one never changes again. */
+const taskWrite = { ...taskRoute, 409: [E.taskDeleted] } as const;
 const createConflicts = [E.idConflict, E.idDeleted] as const;
 
 const modes =
@@ -61,6 +60,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
       "todos.SubtaskList": SubtaskList,
       "todos.Insights": Insights,
       "todos.ReplanPlan": ReplanPlan,
+      "todos.Analysis": Analysis,
       "todos.AcceptedReplan": AcceptedReplan,
     })
     .post(
@@ -106,17 +106,23 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         response: { 202: t.Void(), 204: t.Void(), ...problemResponses(projectRoute) },
-        detail: { tags, summary: "Delete a project with its tasks and subtasks", description: `Ids are not reused afterwards. ${modes}` },
+        detail: {
+          tags,
+          summary: "Delete a project with its tasks and subtasks",
+          description: `The project and everything in it answer 404 afterwards; ids are not reused. Deleting it again answers 204 (in both write modes). ${modes}`,
+        },
       },
     )
-    .get("/projects/:id/tasks", ({ principal, params }) => reads.listTasks(principal.userId, params.id), {
+    .get("/projects/:id/tasks", ({ principal, params, query }) => reads.listTasks(principal.userId, params.id, query.includeDeleted), {
       auth: true,
       params: IdParams,
+      query: ListQuery,
       response: { 200: "todos.TaskList", ...problemResponses(projectRoute) },
       detail: {
         tags,
         summary: "List a project's tasks in order",
-        description: "Tasks only (subtasks are under GET /tasks/:id). Cache-aside, invalidated by every write to the project.",
+        description:
+          "Tasks only (subtasks are under GET /tasks/:id); DELETED tasks only with ?includeDeleted=true. Cache-aside, invalidated by every write to the project.",
       },
     })
     .post(
@@ -150,11 +156,17 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         },
       },
     )
-    .get("/tasks/:id", ({ principal, params }) => reads.getTask(principal.userId, params.id), {
+    .get("/tasks/:id", ({ principal, params, query }) => reads.getTask(principal.userId, params.id, query.includeDeleted), {
       auth: true,
       params: IdParams,
+      query: ListQuery,
       response: { 200: "todos.TaskDetail", ...problemResponses(taskRoute) },
-      detail: { tags, summary: "Get a task with its subtasks" },
+      detail: {
+        tags,
+        summary: "Get a task with its subtasks",
+        description:
+          "Whatever its status: a deleted task answers 200 with status DELETED (404 only once its project is deleted). DELETED subtasks only with ?includeDeleted=true.",
+      },
     })
     .patch(
       "/tasks/:id",
@@ -163,8 +175,12 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: UpdateTaskBody,
-        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskRoute }) },
-        detail: { tags, summary: "Edit a task or subtask", description: `Title, description, category, estimate, due time; null clears. ${modes}` },
+        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskWrite }) },
+        detail: {
+          tags,
+          summary: "Edit a task or subtask",
+          description: `Title, description, category, estimate, due time; null clears. An OVERDUE task given a due time after now (or none) is PENDING again. A DELETED task: 409 task_deleted. ${modes}`,
+        },
       },
     )
     .put(
@@ -174,12 +190,12 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: StatusBody,
-        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskRoute, 422: [...validation, E.reasonRequired, E.reasonOnlyForFail] }) },
+        response: { 200: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskWrite, 422: [...validation, E.reasonRequired, E.reasonOnlyForFail] }) },
         detail: {
           tags,
           summary: "Set a task's status",
           description:
-            "DONE sets completedAt; any other status clears it. FAIL needs a reason (422 reason_required) and takes a note; actualMinutes goes with any status. Setting the current status again keeps its timestamps.",
+            "DONE sets completedAt; any other status clears it. FAIL needs a reason (422 reason_required) and takes a note; actualMinutes goes with any status. Setting the current status again keeps its timestamps. OVERDUE is the worker's (open tasks past their due time) and DELETED is DELETE /tasks/:id's: neither is accepted here (422 validation_failed); an OVERDUE task takes any of the others. A DELETED task: 409 task_deleted.",
         },
       },
     )
@@ -190,14 +206,19 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         response: { 202: t.Void(), 204: t.Void(), ...problemResponses(taskRoute) },
-        detail: { tags, summary: "Delete a task with its subtasks", description: modes },
+        detail: {
+          tags,
+          summary: "Delete a task with its subtasks",
+          description: `Soft, like the reference: the task and its subtasks get status DELETED, still read with GET /tasks/:id, leave the lists (unless ?includeDeleted=true) and the order, and never change again (409 task_deleted). Deleting again answers 204, in both write modes. ${modes}`,
+        },
       },
     )
-    .get("/tasks/:id/subtasks", ({ principal, params }) => reads.listSubtasks(principal.userId, params.id), {
+    .get("/tasks/:id/subtasks", ({ principal, params, query }) => reads.listSubtasks(principal.userId, params.id, query.includeDeleted), {
       auth: true,
       params: IdParams,
+      query: ListQuery,
       response: { 200: "todos.SubtaskList", ...problemResponses(taskRoute) },
-      detail: { tags, summary: "List a task's subtasks in order" },
+      detail: { tags, summary: "List a task's subtasks in order", description: "DELETED subtasks only with ?includeDeleted=true." },
     })
     .post(
       "/tasks/:id/subtasks",
@@ -206,7 +227,12 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         auth: true,
         params: IdParams,
         body: CreateTaskBody,
-        response: { 200: "todos.Task", 201: "todos.Task", 202: "todos.Task", ...problemResponses({ ...withBody, ...taskRoute, 409: [...createConflicts, E.subtaskDepth] }) },
+        response: {
+          200: "todos.Task",
+          201: "todos.Task",
+          202: "todos.Task",
+          ...problemResponses({ ...withBody, ...taskRoute, 409: [...createConflicts, E.subtaskDepth, E.taskDeleted] }),
+        },
         detail: {
           tags,
           summary: "Add a subtask",
@@ -225,6 +251,18 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
           "Failure rate by reason, category, hour of day and weekday, and estimate overrun, each with its sample size, over the caller's DONE and FAIL tasks. Deterministic; no external service.",
       },
     })
+    .post("/tasks/:id/analysis", ({ principal, params, query }) => coach.analysis(principal.userId, params.id, query.tz), {
+      auth: true,
+      params: IdParams,
+      query: InsightsQuery,
+      response: { 200: "todos.Analysis", ...problemResponses({ ...taskRoute, 409: [E.taskNotFailed], 422: [...validation, E.invalidTimeZone] }) },
+      detail: {
+        tags,
+        summary: "Analyze why a failed task failed",
+        description:
+          "{category, recommendations}: the reason names clarity, dependency, energy, attention or scope; for no_time and other the caller's history decides between scope (twice the size they usually finish), estimation (overran by 25 % or more), timing (failed at an hour where 60 % or more failed) and capacity / unknown. Deterministic, no external service; creates nothing. The re-plan is shaped by it. 409 task_not_failed unless the task is FAIL.",
+      },
+    })
     .post("/tasks/:id/replan", ({ principal, params, query }) => coach.replan(principal.userId, params.id, query.tz), {
       auth: true,
       params: IdParams,
@@ -234,7 +272,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
         tags,
         summary: "Propose a re-plan for a failed task",
         description:
-          "Subtasks the size of the tasks the caller usually finishes, scheduled into the hours they finish most, each with a one-sentence reason. Creates nothing: send the subtasks to /replan/accept. 409 task_not_failed unless the task is FAIL.",
+          "Subtasks the size of the tasks the caller usually finishes, scheduled into the hours they finish most, each with a one-sentence reason, shaped by the task's analysis (returned with it): a first step for clarity and dependency, shorter parts for energy, at least three for scope, one a day for capacity and timing, the task's own overrun for estimation. Creates nothing: send the subtasks to /replan/accept. 409 task_not_failed unless the task is FAIL.",
       },
     })
     .post(
@@ -248,7 +286,7 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
           200: "todos.AcceptedReplan",
           201: "todos.AcceptedReplan",
           202: "todos.AcceptedReplan",
-          ...problemResponses({ ...withBody, ...taskRoute, 409: [...createConflicts, E.taskNotFailed], 422: [...validation, E.duplicateIds] }),
+          ...problemResponses({ ...withBody, ...taskRoute, 409: [...createConflicts, E.taskNotFailed, E.taskDeleted], 422: [...validation, E.duplicateIds] }),
         },
         detail: {
           tags,

@@ -3,7 +3,10 @@
 // the accepting one, or the write-behind consumer's). store.sqlite.ts builds the port on these.
 import type { Database } from "bun:sqlite";
 import {
+  deletedRow,
+  isOverdue,
   newProjectRow,
+  overdueRow,
   newTaskRow,
   patchedProject,
   patchedTask,
@@ -40,8 +43,15 @@ export class TodoTables {
       liveTaskIds: db.query<{ id: string }, [string]>(
         "SELECT id FROM todo_ids WHERE project_id = ? AND parent_id IS NULL AND deleted_at IS NULL",
       ),
-      deletedAmong: db.query<{ id: string }, [string]>(
-        "SELECT id FROM todo_ids WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NOT NULL",
+      // Gone for good: deleted projects, and ids deleted with their project (or account).
+      goneAmong: db.query<{ id: string }, [string]>(
+        `SELECT i.id FROM todo_ids i LEFT JOIN todo_ids p ON p.id = i.project_id
+         WHERE i.id IN (SELECT value FROM json_each(?)) AND i.deleted_at IS NOT NULL AND (i.kind = 'project' OR p.deleted_at IS NOT NULL)`,
+      ),
+      overdueCandidates: db.query<{ id: string; user_id: string; due_at: number }, [number, number, number, string, number]>(
+        `SELECT id, user_id, due_at FROM todo_tasks
+         WHERE status IN ('PENDING', 'IN_PROGRESS') AND due_at IS NOT NULL AND due_at <= ? AND (due_at > ? OR (due_at = ? AND id > ?))
+         ORDER BY due_at, id LIMIT ?`,
       ),
       allocSeq: db.query<{ n: number }, [number]>("UPDATE todo_seq SET n = n + ? WHERE id = 1 RETURNING n"),
 
@@ -81,10 +91,14 @@ export class TodoTables {
            fail_note = $fail_note, actual_minutes = $actual_minutes, rev = $rev, updated_at = $updated_at
          WHERE id = $id`,
       ),
-      deleteTask: db.query<unknown, [string]>("DELETE FROM todo_tasks WHERE id = ?"),
+      softDelete: db.query<unknown, [number, number, string, string]>(
+        `UPDATE todo_tasks SET status = 'DELETED', completed_at = NULL, failed_at = NULL, fail_reason = NULL, fail_note = NULL,
+           rev = max(rev, ?1), updated_at = ?2
+         WHERE (id = ?3 OR parent_id = ?4) AND status <> 'DELETED'`,
+      ),
       // Two steps so the unique (project, position) index never sees two tasks on one position.
       parkPosition: db.query<unknown, [string, string, number]>(
-        "UPDATE todo_tasks SET position = -1 - position WHERE id = ? AND project_id = ? AND parent_id IS NULL AND pos_rev < ?",
+        "UPDATE todo_tasks SET position = -1 - position WHERE id = ? AND project_id = ? AND parent_id IS NULL AND status <> 'DELETED' AND pos_rev < ?",
       ),
       setPosition: db.query<unknown, [number, number, string]>(
         "UPDATE todo_tasks SET position = ?, pos_rev = ? WHERE id = ? AND position < 0",
@@ -111,9 +125,15 @@ export class TodoTables {
   liveTaskIds(projectId: string): string[] {
     return this.q.liveTaskIds.all(projectId).map((r) => r.id);
   }
-  deletedAmong(ids: string[]): Set<string> {
+  /** The ids among these removed for good (see applyToView); tasks deleted on their own are not. */
+  goneAmong(ids: string[]): Set<string> {
     if (ids.length === 0) return new Set();
-    return new Set(this.q.deletedAmong.all(JSON.stringify(ids)).map((r) => r.id));
+    return new Set(this.q.goneAmong.all(JSON.stringify(ids)).map((r) => r.id));
+  }
+  /** Open tasks due at or before `now`, in (due time, id) order after `after`. */
+  overdueCandidates(now: number, limit: number, after: { dueAt: number; id: string } | null): Array<{ id: string; user_id: string; due_at: number }> {
+    const mark = after ?? { dueAt: Number.MIN_SAFE_INTEGER, id: "" };
+    return this.q.overdueCandidates.all(now, mark.dueAt, mark.dueAt, mark.id, limit);
   }
   /** Reserves `count` sequence numbers; returns the first. */
   allocSeq(count: number): number {
@@ -145,60 +165,86 @@ export class TodoTables {
   }
 
   // ── applying commands (inside a write transaction) ────────────────────────────────────
-  /** Applies a command; already-applied or obsolete parts are skipped (see commands.ts). */
-  applyCommand(cmd: Command): void {
+  /**
+   * Applies a command; already-applied or obsolete parts are skipped (see commands.ts). Returns
+   * the task a task.overdue turned OVERDUE (the caller emits its event), else null.
+   */
+  applyCommand(cmd: Command): TaskRow | null {
     switch (cmd.kind) {
       case "project.create":
         // Deleted in the meantime (e.g. with the account): dropped.
-        if (this.deleted(cmd.project.id)) return;
+        if (this.deleted(cmd.project.id)) return null;
         this.q.insertProject.run(bind(newProjectRow(cmd)));
-        return;
+        return null;
       case "project.update": {
         const row = this.q.project.get(cmd.projectId);
-        if (!this.applied(cmd.projectId, row)) return;
+        if (!this.applied(cmd.projectId, row)) return null;
         if (row.rev < cmd.seq) {
           const next = patchedProject(row, cmd);
           this.q.updateProject.run({ id: next.id, title: next.title, description: next.description, rev: next.rev, updated_at: next.updated_at });
         }
-        return;
+        return null;
       }
       case "project.delete":
         this.q.deleteProject.run(cmd.projectId);
-        return;
+        return null;
       case "task.create": {
-        const { id, projectId, parentId, replanOf } = cmd.task;
-        if (this.deleted(id)) return;
-        if (!this.applied(projectId, this.q.projectExists.get(projectId))) return;
-        if (parentId !== null && !this.applied(parentId, this.q.taskExists.get(parentId))) return;
+        // A task deleted on its own is created all the same: its task.delete, later in the
+        // sequence, marks it DELETED. One deleted with its project is dropped (the project check).
+        const { projectId, parentId, replanOf } = cmd.task;
+        if (!this.applied(projectId, this.q.projectExists.get(projectId))) return null;
+        if (parentId !== null && !this.applied(parentId, this.q.taskExists.get(parentId))) return null;
         const row = newTaskRow(cmd);
         if (replanOf !== null && this.q.taskExists.get(replanOf) === null) row.replan_of = null;
         this.q.insertTask.run(bind(row));
-        return;
+        return null;
       }
       case "task.update": {
         const row = this.q.task.get(cmd.taskId);
-        if (this.applied(cmd.taskId, row) && row.rev < cmd.seq) this.updateTask(patchedTask(row, cmd));
-        return;
+        if (this.applied(cmd.taskId, row) && this.changes(row, cmd.seq)) this.updateTask(patchedTask(row, cmd));
+        return null;
       }
       case "task.status": {
         const row = this.q.task.get(cmd.taskId);
-        if (this.applied(cmd.taskId, row) && row.rev < cmd.seq) this.updateTask(withStatus(row, cmd));
-        return;
+        if (this.applied(cmd.taskId, row) && this.changes(row, cmd.seq)) this.updateTask(withStatus(row, cmd));
+        return null;
       }
-      case "task.delete":
-        this.q.deleteTask.run(cmd.taskId);
-        return;
+      case "task.overdue": {
+        const row = this.q.task.get(cmd.taskId);
+        if (!this.applied(cmd.taskId, row) || !isOverdue(row, cmd)) return null;
+        const next = overdueRow(row, cmd);
+        this.updateTask(next);
+        return next;
+      }
+      case "task.delete": {
+        const row = this.q.task.get(cmd.taskId);
+        // Not there: its create is still to come (a delete is accepted only after it), unless
+        // the project is gone, which removed it anyway.
+        if (row === null) {
+          if (this.q.projectExists.get(cmd.projectId) !== null || !this.deleted(cmd.projectId)) {
+            throw new NotYetApplied(`task ${cmd.taskId} is not created yet`);
+          }
+          return null;
+        }
+        const next = deletedRow(row, cmd);
+        this.q.softDelete.run(cmd.seq, next.updated_at, cmd.taskId, cmd.taskId);
+        return null;
+      }
       case "tasks.reorder": {
         for (const id of cmd.taskIds) this.applied(id, this.q.taskExists.get(id));
         for (const id of cmd.taskIds) this.q.parkPosition.run(id, cmd.projectId, cmd.seq);
         cmd.taskIds.forEach((id, position) => this.q.setPosition.run(position, cmd.seq, id));
-        return;
+        return null;
       }
       default: {
         const unknown: never = cmd;
         throw new Error(`unknown todos command ${(unknown as { kind: string }).kind}`);
       }
     }
+  }
+
+  private changes(row: TaskRow, seq: number): boolean {
+    return row.status !== "DELETED" && row.rev < seq;
   }
 
   private deleted(id: string): boolean {

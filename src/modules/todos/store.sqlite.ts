@@ -9,10 +9,10 @@
 import type { Database } from "bun:sqlite";
 import { transaction, type GroupCommitWriter } from "../../platform/db/sqlite";
 import type { EventEmitter } from "../../platform/events";
-import type { Command, NewTask } from "./commands";
+import type { Command, NewTask, TaskRow } from "./commands";
 import { todoProblems } from "./errors";
 import { todoEvents } from "./events";
-import { assertFullOrder, assertReplay, assertTasksReplay, ownedProject, ownedTask, projectHash, taskHash, type IdRow } from "./registry";
+import { assertFullOrder, assertReplay, assertTasksReplay, ownedId, ownedProject, ownedTask, projectHash, taskHash, type IdRow } from "./registry";
 import type {
   Accepted,
   Delivery,
@@ -23,6 +23,7 @@ import type {
   TaskDelete,
   TaskListSnapshot,
   TasksCreate,
+  TasksOverdue,
   TaskStatusChange,
   TasksReorder,
   TaskUpdate,
@@ -102,7 +103,7 @@ export class SqliteTodosStore implements TodosStore {
   constructor(
     db: Database,
     private readonly writer: GroupCommitWriter,
-    events: EventEmitter,
+    private readonly events: EventEmitter,
   ) {
     this.tables = new TodoTables(db);
     this.queue = new WriteQueue(db, writer, events);
@@ -113,8 +114,28 @@ export class SqliteTodosStore implements TodosStore {
     if (delivery === "queue") return this.queue.submit(accept);
     return this.writer.write(() => {
       const accepted = accept();
-      for (const cmd of accepted.commands) this.tables.applyCommand(cmd);
+      this.apply(accepted.commands);
       return accepted;
+    });
+  }
+
+  /** Applies commands in the current transaction; a task turned OVERDUE emits its event with it. */
+  private apply(commands: readonly Command[]): void {
+    for (const cmd of commands) {
+      const overdue = this.tables.applyCommand(cmd);
+      if (overdue) this.emitOverdue(overdue, cmd.at);
+    }
+  }
+
+  private emitOverdue(row: TaskRow, at: number): void {
+    this.events.emit(todoEvents.taskOverdue, {
+      taskId: row.id,
+      projectId: row.project_id,
+      parentId: row.parent_id,
+      userId: row.user_id,
+      title: row.title,
+      dueAt: new Date(row.due_at!).toISOString(),
+      overdueAt: new Date(at).toISOString(),
     });
   }
 
@@ -124,7 +145,7 @@ export class SqliteTodosStore implements TodosStore {
   }
 
   private ownedTask(userId: string, id: string) {
-    return ownedTask(this.tables.idRow(id), userId);
+    return ownedTask(this.tables.idRow(id), userId, (projectId) => this.tables.idRow(projectId));
   }
 
   // ── writes ─────────────────────────────────────────────────────────────────────────────
@@ -153,7 +174,8 @@ export class SqliteTodosStore implements TodosStore {
 
   deleteProject(w: ProjectDelete, delivery: Delivery): Promise<Accepted<null>> {
     return this.unit(delivery, () => {
-      ownedProject(this.tables.idRow(w.projectId), w.userId);
+      // Deleted already: idempotent, nothing to do.
+      if (ownedId(this.tables.idRow(w.projectId), w.userId, "project").deleted_at !== null) return { commands: [], result: null };
       const [seq] = this.seqs(1) as [number];
       this.tables.markDeleted(w.projectId, w.at);
       return { commands: [{ kind: "project.delete", seq, userId: w.userId, at: w.at, projectId: w.projectId }], result: null };
@@ -210,10 +232,24 @@ export class SqliteTodosStore implements TodosStore {
 
   deleteTask(w: TaskDelete, delivery: Delivery): Promise<Accepted<null>> {
     return this.unit(delivery, () => {
-      const row = this.ownedTask(w.userId, w.taskId);
+      // Deleted already (on its own or with its project): idempotent, nothing to do.
+      const row = ownedId(this.tables.idRow(w.taskId), w.userId, "task") as IdRow & { project_id: string };
+      if (row.deleted_at !== null) return { commands: [], result: null };
       const [seq] = this.seqs(1) as [number];
       this.tables.markDeleted(w.taskId, w.at);
       return { commands: [{ kind: "task.delete", seq, userId: w.userId, at: w.at, taskId: w.taskId, projectId: row.project_id }], result: null };
+    });
+  }
+
+  markOverdue(w: TasksOverdue, delivery: Delivery): Promise<Accepted<null>> {
+    return this.unit(delivery, () => {
+      const live = w.tasks.flatMap(({ taskId, userId }) => {
+        const row = this.tables.idRow(taskId);
+        return row?.kind === "task" && row.user_id === userId && row.deleted_at === null && row.project_id !== null ? [{ taskId, userId, projectId: row.project_id }] : [];
+      });
+      const seqs = live.length > 0 ? this.seqs(live.length) : [];
+      const commands = live.map((t, i): Command => ({ kind: "task.overdue", seq: seqs[i]!, userId: t.userId, at: w.at, taskId: t.taskId, projectId: t.projectId }));
+      return { commands, result: null };
     });
   }
 
@@ -228,7 +264,7 @@ export class SqliteTodosStore implements TodosStore {
 
   // ── the consumers' side (inside the bus's transaction) ─────────────────────────────────
   applyQueued(commands: readonly Command[]): void {
-    for (const cmd of commands) this.tables.applyCommand(cmd);
+    this.apply(commands);
   }
 
   deleteUser(userId: string, at: number): string[] {
@@ -252,8 +288,11 @@ export class SqliteTodosStore implements TodosStore {
   async tasksOf(userId: string, only?: "closed") {
     return only === "closed" ? this.tables.closedTasksOf(userId) : this.tables.tasksOf(userId);
   }
-  async deletedAmong(ids: string[]) {
-    return this.tables.deletedAmong(ids);
+  async goneAmong(ids: string[]) {
+    return this.tables.goneAmong(ids);
+  }
+  async overdueCandidates(now: number, limit: number, after: { dueAt: number; id: string } | null) {
+    return this.tables.overdueCandidates(now, limit, after).map((r) => ({ id: r.id, userId: r.user_id, dueAt: r.due_at }));
   }
   async allRegistered(ids: string[]) {
     return ids.every((id) => this.tables.idRow(id) !== null);

@@ -71,6 +71,11 @@ export interface TaskStatusChange extends Write {
 export interface TaskDelete extends Write {
   taskId: string;
 }
+/** The overdue job's write: these tasks (each its owner's) are past their due time at `at`. */
+export interface TasksOverdue {
+  at: number;
+  tasks: Array<{ taskId: string; userId: string }>;
+}
 export interface TasksReorder extends Write {
   projectId: string;
   taskIds: string[];
@@ -89,12 +94,20 @@ export interface TodosStore {
   createProject(write: ProjectCreate, delivery: Delivery): Promise<Accepted<Registration>>;
   updateProject(write: ProjectUpdate, delivery: Delivery): Promise<Accepted<null>>;
   /** Marks the project and everything under it deleted in the registry at once. */
+  /** Deleting a project already deleted is a no-op (no commands). */
   deleteProject(write: ProjectDelete, delivery: Delivery): Promise<Accepted<null>>;
   /** All the tasks or none; returns them as placed. */
   createTasks(write: TasksCreate, delivery: Delivery): Promise<Accepted<Registration & { tasks: NewTask[] }>>;
   updateTask(write: TaskUpdate, delivery: Delivery): Promise<Accepted<null>>;
   setStatus(write: TaskStatusChange, delivery: Delivery): Promise<Accepted<null>>;
+  /** Marks the task DELETED with its subtasks; one already deleted is a no-op (no commands). */
   deleteTask(write: TaskDelete, delivery: Delivery): Promise<Accepted<null>>;
+  /**
+   * One task.overdue command per task still live in the registry. Applying it turns the task
+   * OVERDUE only if it is still open and due by then, and emits todoEvents.taskOverdue in the
+   * applying transaction.
+   */
+  markOverdue(write: TasksOverdue, delivery: Delivery): Promise<Accepted<null>>;
   reorder(write: TasksReorder, delivery: Delivery): Promise<Accepted<null>>;
 
   // ── the consumers' side ───────────────────────────────────────────────────────────────
@@ -113,8 +126,10 @@ export interface TodosStore {
   taskList(projectId: string): Promise<TaskListSnapshot>;
   /** Every task and subtask of the user, or only those closed as DONE or FAIL. */
   tasksOf(userId: string, only?: "closed"): Promise<TaskRow[]>;
-  /** The ids among these that the registry marks deleted. */
-  deletedAmong(ids: string[]): Promise<Set<string>>;
+  /** The ids among these removed for good: deleted projects and what went with them (not tasks deleted on their own). */
+  goneAmong(ids: string[]): Promise<Set<string>>;
+  /** Applied tasks that are open and due at or before `now`, by (due time, id), after `after`. */
+  overdueCandidates(now: number, limit: number, after: { dueAt: number; id: string } | null): Promise<Array<{ id: string; userId: string; dueAt: number }>>;
   /** Whether every one of these ids is in the registry (created at some point). */
   allRegistered(ids: string[]): Promise<boolean>;
 }

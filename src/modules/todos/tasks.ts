@@ -89,12 +89,27 @@ export class Tasks {
     return this.changed(userId, taskId, queued);
   }
 
-  /** Deletes the task with its subtasks. */
+  /**
+   * Marks the task and its subtasks DELETED: they still read (status DELETED), never change
+   * again, and lists leave them out unless asked. Deleting it again is done already: 204 in
+   * both write modes.
+   */
   async delete(userId: string, id: string): Promise<Written<undefined, "deleted" | "accepted">> {
     const taskId = id.toLowerCase();
     const at = this.clock.now();
-    const { queued } = await this.writes.submit((delivery) => this.store.deleteTask({ userId, at, taskId }, delivery));
-    return { outcome: queued ? "accepted" : "deleted", body: undefined };
+    const { queued, commands } = await this.writes.submit((delivery) => this.store.deleteTask({ userId, at, taskId }, delivery));
+    return { outcome: queued && commands.length > 0 ? "accepted" : "deleted", body: undefined };
+  }
+
+  /**
+   * The overdue job's write, through the same pipeline as the users' (registry check, sequence,
+   * outbox or group commit, cache invalidation, pending entries). Returns the commands submitted:
+   * each turns its task OVERDUE only if, when applied, it is still open and due by `at`.
+   */
+  async markOverdue(at: number, tasks: Array<{ taskId: string; userId: string }>): Promise<number> {
+    if (tasks.length === 0) return 0;
+    const { commands } = await this.writes.submit((delivery) => this.store.markOverdue({ at, tasks }, delivery));
+    return commands.length;
   }
 
   /** Sets the order of all of a project's tasks at once; positions become 0…n-1. */
