@@ -29,7 +29,7 @@ export type DisplayNameCheck = { ok: true; name: string } | { ok: false; reason:
 
 // Letters and digits of any script, each base followed by at most four combining marks (Indic
 // clusters need two or three; more is "Zalgo" stacking), plus the ASCII '_', '.', '-'.
-const displayNameShape = /^(?:[\p{L}\p{N}_.\-]\p{M}{0,4})+$/u;
+const displayNameShape = /^(?:[\p{L}\p{N}_.-]\p{M}{0,4})+$/u;
 // Invisible yet classed as letters or marks: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0),
 // the combining grapheme joiner, variation selectors. Controls and format characters (zero-width
 // space and joiners, BOM, bidi overrides) are not in the shape at all; named here for the message.
