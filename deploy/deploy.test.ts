@@ -93,6 +93,8 @@ describe("Prometheus config and alert rules", () => {
       ["HomebaseRelayLag", /homebase_relay_lag_seconds/],
       ["HomebasePaymentBreakerOpen", /homebase_circuit_breaker_state/],
       ["HostDiskNearlyFull", /node_filesystem_avail_bytes/],
+      ["HomebaseBackupFailed", /increase\(homebase_backup_runs_total\{result="failed"\}/],
+      ["HomebaseBackupStale", /time\(\) - max by \(job\) \(homebase_backup_last_success_timestamp_seconds\)\) > 26 \* 3600/],
     ];
     for (const [name, shape] of wanted) expect(byName.get(name) ?? `${name} missing`).toMatch(shape);
   });
@@ -130,6 +132,21 @@ describe("Grafana dashboard", () => {
     expect(has(/homebase_outbox_backlog/)).toBe(true);
     expect(has(/by \(consumer\) \(homebase_consumer_pending/)).toBe(true);
     expect(has(/process_resident_memory_bytes/)).toBe(true);
+  });
+
+  test("shows backup freshness: the newest verified backup's age, its size and duration, runs by result", () => {
+    const backupPanels = dashboard.panels.filter((p) => p.targets.some((t) => t.expr.includes("homebase_backup_")));
+    const exprs = backupPanels.flatMap((p) => p.targets.map((t) => t.expr));
+    expect(exprs).toContain('time() - max(homebase_backup_last_success_timestamp_seconds{job="$job"} > 0)');
+    expect(exprs.some((e) => /homebase_backup_last_size_bytes/.test(e))).toBe(true);
+    expect(exprs.some((e) => /homebase_backup_last_duration_seconds/.test(e))).toBe(true);
+    expect(exprs.some((e) => /sum by \(result\) \(increase\(homebase_backup_runs_total/.test(e))).toBe(true);
+    // The age panel turns red where HomebaseBackupStale fires (26 h).
+    const age = backupPanels.find((p) => p.targets.some((t) => t.expr.includes("last_success"))) as Panel & {
+      fieldConfig: { defaults: { unit: string; thresholds: { steps: { color: string; value: number | null }[] } } };
+    };
+    expect(age.fieldConfig.defaults.unit).toBe("s");
+    expect(age.fieldConfig.defaults.thresholds.steps.find((s) => s.color === "red")?.value).toBe(26 * 3600);
   });
 
   test("is importable: unique ids and refIds, a 24-column grid without overlaps, the datasource variable", () => {
