@@ -2,6 +2,7 @@
 // the history next to it (the comments show the arithmetic), not copied from a run.
 import { describe, expect, test } from "bun:test";
 import { insights, localTime, median, zonedTime, type InsightsResult, type Outcome } from "./coach";
+import { analysisCategories, analyze, type AnalysisCategory } from "./analysis";
 import { replan } from "./plan";
 
 const o = (status: "DONE" | "FAIL", category: string | null, est: number | null, act: number | null, reason: Outcome["reason"], at: string): Outcome => ({
@@ -345,5 +346,51 @@ describe("history C: bad Mondays and evenings, low energy (Europe/Berlin, across
     });
     // 240 / 50 → 5 parts: Sun 14, Sun 16, (Mon skipped) Tue 14, Tue 16, Wed 14.
     expect(plan.steps.map((s) => localTime(s.startAt, berlin)).map((l) => `${l.day} ${l.hour}`)).toEqual(["25 14", "25 16", "27 14", "27 16", "28 14"]);
+  });
+});
+
+describe("the re-plan is shaped by the failure analysis", () => {
+  const now = Date.parse("2026-11-23T10:30:00Z"); // a Monday; default hours 09:00, 11:00, 14:00 UTC
+  const task = { title: "Tidy the shed", category: null, estimateMinutes: 60, reason: "no_time" as const, actualMinutes: 90, failedAt: now - 60_000 };
+  const input = { task, history: [] as Outcome[], now, timeZone: "UTC" };
+  const as = (category: AnalysisCategory) => replan({ ...input, analysis: { ...analyze({ task, history: [], timeZone: "UTC" }), category } });
+  const slots = (plan: ReturnType<typeof replan>) => plan.steps.map((s) => `${iso(s.startAt).slice(5, 16)} ${s.estimateMinutes}`);
+
+  test("the same task and history give another plan for each category", () => {
+    // Computed: no time, and the task took 90 / 60 = 1.5 ≥ 1.25 of its estimate → estimation:
+    // 60 × 1.5 = 90 minutes → 4 parts of 25, at the default hours from now on.
+    const computed = replan(input);
+    expect(computed.category).toBe("estimation");
+    expect(slots(computed)).toEqual(["11-23T11:00 25", "11-23T14:00 25", "11-24T09:00 25", "11-24T11:00 25"]);
+    expect(computed.basis).toMatchObject({ overrunRatio: 1.5, totalMinutes: 90 });
+
+    // unknown: the estimate as is, 60 → 3 parts of 25.
+    expect(slots(as("unknown"))).toEqual(["11-23T11:00 25", "11-23T14:00 25", "11-24T09:00 25"]);
+    // capacity: the same 3 parts, one a day.
+    const capacity = as("capacity");
+    expect(slots(capacity)).toEqual(["11-23T11:00 25", "11-24T09:00 25", "11-25T09:00 25"]);
+    expect(capacity.summary).toBe("Split into 3 parts of 25 minutes: about 60 minutes of work in all, one part a day.");
+    expect(slots(as("timing"))).toEqual(slots(capacity));
+    // energy: parts a quarter shorter, 25 × 0.75 = 18.75 → 20, and 60 / 20 = 3 of them.
+    expect(slots(as("energy"))).toEqual(["11-23T11:00 20", "11-23T14:00 20", "11-24T09:00 20"]);
+    // clarity and dependency: a 15-minute first step, then the 3 parts.
+    const clarity = as("clarity");
+    expect(clarity.steps.map((s) => s.title)).toEqual([
+      'Decide what "done" means for: Tidy the shed',
+      "Tidy the shed (part 1 of 3)",
+      "Tidy the shed (part 2 of 3)",
+      "Tidy the shed (part 3 of 3)",
+    ]);
+    expect(as("dependency").steps[0]!.title).toBe("Clear the blocker on: Tidy the shed");
+    for (const category of analysisCategories) expect(as(category).category).toBe(category);
+  });
+
+  test("scope: at least three parts where the estimate would give two", () => {
+    const small = { ...task, estimateMinutes: 30, actualMinutes: null };
+    const plan = (category: AnalysisCategory) =>
+      replan({ ...input, task: small, analysis: { ...analyze({ task: small, history: [], timeZone: "UTC" }), category } });
+    // 30 / 25 → 2 parts; scope makes it 3
+    expect(plan("unknown").steps).toHaveLength(2);
+    expect(plan("scope").steps).toHaveLength(3);
   });
 });
