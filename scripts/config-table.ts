@@ -13,7 +13,12 @@ export const endMarker = "<!-- /config-table -->";
 
 export function generatedTable(): string {
   const schemas: Array<{ owner: string; schema: EnvObject }> = [{ owner: "platform", schema: platformSchema }];
-  for (const m of modules) if (m.config) schemas.push({ owner: m.name, schema: m.config.schema });
+  for (const m of modules) {
+    if (!m.config) continue;
+    schemas.push({ owner: m.name, schema: m.config.schema });
+    // A family's variables, once, with the entry's place in their names shown as <NAME>.
+    for (const family of m.config.families ?? []) schemas.push({ owner: m.name, schema: family.member("<name>") });
+  }
   return configTable(schemas);
 }
 

@@ -11,7 +11,7 @@
 //     setup(ctx) { … return { api, routes, consumers, jobs, readiness, close }; },
 //   });
 import type { AnyElysia, Static } from "elysia";
-import type { EnvObject } from "./config/env";
+import type { EnvObject, VariableFamily } from "./config/env";
 import type { Check } from "./doctor";
 import type { Migration, MigrationSet } from "./db/sqlite";
 import type { ConsumerSpec } from "./events/bus";
@@ -22,8 +22,13 @@ import type { Platform, PlatformConfig } from "./index";
 export interface ModuleConfig<S extends EnvObject = EnvObject, C = unknown> {
   /** One property per environment variable, declared with the `env` builders. */
   schema: S;
-  /** Typed values → the module's settings; throws ConfigError for rules across variables. */
-  resolve(values: Static<S>, platform: PlatformConfig): C;
+  /**
+   * Sets of variables named after the entries of one of `schema`'s list variables (one set per
+   * configured OIDC provider, say): read, validated, documented and redacted like the schema's.
+   */
+  families?: readonly VariableFamily[];
+  /** Typed values (the families' too) → the module's settings; throws ConfigError for rules across variables. */
+  resolve(values: Static<S> & Record<string, unknown>, platform: PlatformConfig): C;
 }
 
 /** A background job: started only in worker roles, stopped on shutdown before the platform closes. */

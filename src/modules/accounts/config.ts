@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { t, type Static } from "elysia";
 import { ConfigError, env } from "../../platform/config";
 import type { PlatformConfig } from "../../platform";
+import { type OidcConfig, oidcVariables, resolveOidcConfig } from "./oidc.config";
 
 export const accountsConfigSchema = t.Object({
   HOMEBASE_JWT_SECRET: env.optionalString({ description: "HS256 key of access tokens (≥ 32 characters); unset = generated into the data dir.", secret: true }),
@@ -27,6 +28,7 @@ export const accountsConfigSchema = t.Object({
   }),
   HOMEBASE_SIGNUP_PER_IP: env.integer({ default: 60, min: 0, max: 1_000_000, description: "Signup attempts per client IP per signup window before 429; 0 = off." }),
   HOMEBASE_SIGNUP_WINDOW_SEC: env.integer({ default: 3600, min: 1, max: 86_400, description: "Window of the signup limit." }),
+  ...oidcVariables,
 });
 
 export interface AccountsConfig {
@@ -49,6 +51,8 @@ export interface AccountsConfig {
   /** Signup attempts per client IP per `signupWindowSec` (0 = off). */
   signupPerIp: number;
   signupWindowSec: number;
+  /** OpenID Connect sign-in (oidc.config.ts). */
+  oidc: OidcConfig;
 }
 
 /** The JWT secret is generated once and kept in the data dir so tokens survive restarts. */
@@ -85,7 +89,7 @@ function jwtSecret(v: Static<typeof accountsConfigSchema>, dataDir: string): { s
   return { secret, source: "file" };
 }
 
-export function resolveAccountsConfig(v: Static<typeof accountsConfigSchema>, platform: PlatformConfig): AccountsConfig {
+export function resolveAccountsConfig(v: Static<typeof accountsConfigSchema> & Record<string, unknown>, platform: PlatformConfig): AccountsConfig {
   const { secret, source } = jwtSecret(v, platform.dataDir);
   return {
     jwtSecret: secret,
@@ -99,5 +103,6 @@ export function resolveAccountsConfig(v: Static<typeof accountsConfigSchema>, pl
     loginAccountMaxAttempts: v.HOMEBASE_LOGIN_ACCOUNT_MAX_ATTEMPTS,
     signupPerIp: v.HOMEBASE_SIGNUP_PER_IP,
     signupWindowSec: v.HOMEBASE_SIGNUP_WINDOW_SEC,
+    oidc: resolveOidcConfig(v, platform),
   };
 }

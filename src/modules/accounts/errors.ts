@@ -1,6 +1,8 @@
 // The accounts module's error codes (the `code` of its problem+json answers), named after the
 // scheme in src/platform/http/errors.ts. The auth macro's codes are public: every module's
 // authenticated routes answer them, and documents them with `authFailures` / `adminFailures`.
+import { oidcErrors } from "./oidc.errors";
+
 export const accountsErrors = {
   // the auth macro (every authenticated route)
   missingToken: "missing_token",
@@ -27,6 +29,8 @@ export const accountsErrors = {
   sessionNotFound: "session_not_found",
   // roles
   cannotDemoteSelf: "cannot_demote_self",
+  // OpenID Connect sign-in (oidc.ts)
+  ...oidcErrors,
 } as const;
 
 export type AccountsErrorCode = (typeof accountsErrors)[keyof typeof accountsErrors];

@@ -5,6 +5,11 @@ import { defineModule } from "../../platform/module";
 import { accountsConfigSchema, resolveAccountsConfig } from "./config";
 import accountsSql from "./migrations/0001_accounts.sql" with { type: "text" };
 import phoneSql from "./migrations/0002_accounts_phone.sql" with { type: "text" };
+import oidcSql from "./migrations/0003_oidc.sql" with { type: "text" };
+import { OidcSignIn } from "./oidc";
+import { oidcFamily } from "./oidc.config";
+import { oidcController } from "./oidc.routes";
+import { SqliteOidcStore } from "./oidc.store.sqlite";
 import { accountsController } from "./routes";
 import { AccountsService } from "./service";
 import { SqliteAccountsStore } from "./store.sqlite";
@@ -18,10 +23,11 @@ export type { AccountsConfig } from "./config";
 export const accountsModule = defineModule({
   name: "accounts",
   tag: { name: "accounts", description: "Signup, login, sessions, profile, roles" },
-  config: { schema: accountsConfigSchema, resolve: resolveAccountsConfig },
+  config: { schema: accountsConfigSchema, families: [oidcFamily], resolve: resolveAccountsConfig },
   migrations: [
     { version: 1, name: "accounts", sql: accountsSql, legacyVersion: 2 },
     { version: 2, name: "accounts_phone", sql: phoneSql },
+    { version: 3, name: "oidc", sql: oidcSql },
   ],
   // Needs the data dir: the platform's doctor passes checks of a config it loaded.
   doctor(config) {
@@ -40,6 +46,7 @@ export const accountsModule = defineModule({
   setup({ platform, config, logger }) {
     const store = new SqliteAccountsStore(platform.db, platform.writer, platform.events);
     const accounts = new AccountsService(store, platform.limiter, platform.clock, config, logger);
-    return { api: accounts, routes: [accountsController(accounts, platform.clientIp)] };
+    const oidc = new OidcSignIn(config.oidc, new SqliteOidcStore(platform.db, platform.writer), store, accounts, platform.clock, logger);
+    return { api: accounts, routes: [accountsController(accounts, platform.clientIp), oidcController(oidc, platform.clientIp)] };
   },
 });

@@ -165,7 +165,8 @@ export class AccountsService {
     return this.openSession(user, client);
   }
 
-  private async openSession(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
+  /** A new session of the account and its tokens: login's, and OIDC sign-in's (oidc.ts). */
+  async openSession(user: UserRecord, client: ClientInfo): Promise<TokenPair> {
     const now = this.clock.now();
     const sessionId = Bun.randomUUIDv7();
     const refreshToken = `${sessionId}.${randomToken()}`;

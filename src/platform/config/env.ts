@@ -79,6 +79,18 @@ export const env = {
   },
 };
 
+/**
+ * Variables named after the entries of a list variable: HOMEBASE_OIDC_PROVIDERS=google,corp
+ * brings HOMEBASE_OIDC_GOOGLE_ISSUER, HOMEBASE_OIDC_CORP_ISSUER… `member(entry)` declares one
+ * entry's variables; the configuration table documents `member("<name>")`. Only the entries
+ * listed are read, so a variable of an unlisted one still gets the unknown-variable warning.
+ */
+export interface VariableFamily {
+  /** The list variable (declared with env.list in the module's schema). */
+  list: string;
+  member(entry: string): EnvObject;
+}
+
 function expectedOf(schema: EnvSchema): string {
   const s = schema as EnvSchema & { minimum?: number; maximum?: number; enum?: string[] };
   if (s["x-expected"]) return s["x-expected"];

@@ -9,7 +9,7 @@ import type { ModuleDefinition } from "../module";
 import { urlWithPasswordFile } from "./credentials";
 import { type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
 
-export { ConfigError, env, type Env, type EnvObject, type UnknownVariable } from "./env";
+export { ConfigError, env, type Env, type EnvObject, type UnknownVariable, type VariableFamily } from "./env";
 
 export type Role = "serve" | "worker" | "all";
 
@@ -159,7 +159,14 @@ export function loadConfig(source: Env, modules: readonly ModuleDefinition[]): C
   for (const m of modules) {
     if (!m.config) continue;
     schemas.push({ owner: m.name, schema: m.config.schema });
-    const v = readEnv(m.config.schema, source);
+    const v = readEnv(m.config.schema, source) as Record<string, unknown>;
+    for (const family of m.config.families ?? []) {
+      for (const entry of (v[family.list] as string[] | undefined) ?? []) {
+        const member = family.member(entry);
+        schemas.push({ owner: m.name, schema: member });
+        Object.assign(v, readEnv(member, source));
+      }
+    }
     Object.assign(values, v);
     settings[m.name] = m.config.resolve(v, base);
   }
@@ -181,7 +188,7 @@ export function redactedConfig(config: Config): Record<string, Record<string, un
     for (const [name, prop] of Object.entries(schema.properties) as unknown as Array<[string, EnvSchema]>) {
       section[name] = redactValue(prop, config.values[name]);
     }
-    out[owner] = section;
+    out[owner] = { ...out[owner], ...section };
   }
   return out;
 }
