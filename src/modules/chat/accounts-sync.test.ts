@@ -1,5 +1,6 @@
 // Accounts' events reach chat, in both modes (SQLite store with in-process events; MongoDB store
-// with JetStream): a deleted account leaves every room and its messages show a deleted author.
+// with JetStream): a deleted account leaves every room and its messages show a deleted author;
+// a renamed one shows its new nickname in participant lists, history and live events.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { modes } from "../../testing/modes";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
@@ -90,5 +91,35 @@ describe.each(modes)("chat and accounts (%s)", (mode) => {
     expect(JSON.stringify(items)).not.toContain(doomed.nickname);
     expect(items.find((m) => m.id === hello.id)).toMatchObject({ senderId: a.user.id, authorDeleted: false, reactions: [] });
     expect(joined.messages.find((m: { id: string }) => m.id === said.id)).toMatchObject({ senderId: null, authorDeleted: true });
+  });
+
+  test("a rename reaches chat: participant lists, earlier messages, the room's live view and the renamed user's open socket", async () => {
+    const [a, r] = await Promise.all([signupAndLogin(t, "ana"), signupAndLogin(t, "renamer")]);
+    const room1 = await createRoom(a, "renames");
+    const as = await connect(a);
+    await as.join(room1.id);
+    const rs = await connect(r);
+    await rs.join(room1.id);
+    const before = (await rs.say(room1.id, "before the rename")).message;
+    expect(before.senderNickname).toBe(r.nickname);
+
+    const nickname = `새이름${Bun.randomUUIDv7().slice(-4)}`;
+    const from = as.events.length;
+    const patched = await t.request("PATCH", "/me", { token: tok(r), body: { nickname } });
+    expect(patched.status).toBe(200);
+    expect(await as.next((e) => e.event === "renamed" && e.userId === r.user.id, "the rename, live", from)).toEqual({ event: "renamed", roomId: room1.id, userId: r.user.id, nickname });
+
+    // The renamed user's open socket sends under the new nickname (no reconnect).
+    expect((await rs.say(room1.id, "after the rename")).message.senderNickname).toBe(nickname);
+    rs.send({ op: "typing", roomId: room1.id });
+    expect((await as.next((e) => e.event === "typing" && e.userId === r.user.id, "typing", from)).nickname).toBe(nickname);
+    // Stored: the participant list and the earlier messages.
+    const fresh = await connect(a);
+    const joined = await fresh.join(room1.id);
+    expect(joined.participants).toContainEqual({ userId: r.user.id, nickname, online: true });
+    const items = await history(a, room1.id);
+    expect(items.filter((m) => m.senderId === r.user.id).map((m) => m.senderNickname)).toEqual([nickname, nickname, nickname]);
+    expect(items.find((m) => m.id === before.id)!.senderNickname).toBe(nickname);
+    expect(JSON.stringify(items)).not.toContain(r.nickname);
   });
 });

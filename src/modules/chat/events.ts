@@ -4,6 +4,7 @@ import { t } from "elysia";
 import { type ConsumerSpec, defineConsumer, defineEvent, type EventEmitter, type EventPayload } from "../../platform/events";
 import { accountEvents } from "../accounts";
 import type { Hub } from "./hub";
+import type { SocketSessions } from "./sessions";
 import { deletedAuthorNickname } from "./model";
 import type { ChatStore, ReadRecord, RoomLeft } from "./store";
 
@@ -41,7 +42,7 @@ export function chatConsumers(
 
 /** The store as the account consumers need it: SQLite in the bus's transaction, MongoDB idempotently. */
 export type AccountSyncStore =
-  | (ChatStore & { kind: "sqlite"; removeAuthorSync(userId: string, at: number): RoomLeft[] })
+  | (ChatStore & { kind: "sqlite"; removeAuthorSync(userId: string, at: number): RoomLeft[]; renameAuthorSync(userId: string, nickname: string): string[] })
   | (ChatStore & { kind: "mongo" });
 
 /** Members connected to the rooms a deleted account left see it leave (and relabel its messages). */
@@ -55,16 +56,44 @@ function announceRemoval(hub: Hub, userId: string, rooms: RoomLeft[]): void {
   }
 }
 
+/** The renamed user's sockets send under the new nickname; its rooms' members relabel it. */
+function announceRename(hub: Hub, sessions: SocketSessions, userId: string, nickname: string, rooms: string[]): void {
+  sessions.rename({ userId, nickname }, { broadcast: true });
+  for (const roomId of rooms) hub.broadcast(roomId, { event: "renamed", roomId, userId, nickname });
+}
+
 /**
- * Accounts' user.deleted reaches chat (consumer `chat-account-deletions`): the account leaves
- * every room's participants and its messages show a deleted author. Exactly once: SQLite in the
- * consumer's transaction with the processed-event record, MongoDB as an idempotent effect.
- * Its sockets are closed by the session-end consumer (sessions.ts).
+ * Accounts' events reach chat, exactly once: SQLite in the consumer's transaction with the
+ * processed-event record, MongoDB as an idempotent effect.
+ * - user.deleted (consumer `chat-account-deletions`): the account leaves every room's
+ *   participants and its messages show a deleted author. Its sockets are closed by the
+ *   session-end consumer (sessions.ts).
+ * - user.updated (consumer `chat-account-renames`): its memberships and messages take the new
+ *   nickname, and so do its open sockets on every instance (over the fanout).
  */
-export function accountConsumers(store: AccountSyncStore, hub: Hub): ConsumerSpec[] {
+export function accountConsumers(store: AccountSyncStore, hub: Hub, sessions: SocketSessions): ConsumerSpec[] {
+  const renames = [accountEvents.userUpdated];
+  const renameName = "chat-account-renames";
+  const rename =
+    store.kind === "sqlite"
+      ? defineConsumer({
+          name: renameName,
+          events: renames,
+          apply: (event) => store.renameAuthorSync(event.payload.userId, event.payload.nickname),
+          afterCommit: (event, rooms) => announceRename(hub, sessions, event.payload.userId, event.payload.nickname, rooms),
+        })
+      : defineConsumer({
+          name: renameName,
+          events: renames,
+          effect: async (event) => {
+            const { userId, nickname } = event.payload;
+            announceRename(hub, sessions, userId, nickname, await store.renameAuthor(userId, nickname));
+          },
+        });
   const events = [accountEvents.userDeleted];
   const name = "chat-account-deletions";
   return [
+    rename,
     store.kind === "sqlite"
       ? defineConsumer({
           name,

@@ -62,6 +62,44 @@ describe.each(stores)("chat across two instances (%s store)", (store) => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  test("reactions and renames reach every instance exactly once; a renamed user's socket on the other instance sends under the new name", async () => {
+    const room = (await (await http(s1, "POST", "/rooms", users.a.token, { name: "reactions" })).json()) as { id: string };
+    expect((await http(s2, "POST", `/rooms/${room.id}/join`, users.b.token, {})).status).toBe(200);
+    const a1 = await connect(s1, "a");
+    const b2 = await connect(s2, "b");
+    await a1.join(room.id);
+    await b2.join(room.id);
+    const hello = (await a1.say(room.id, "react to this")).message;
+    // b reacts on instance 2 over the socket, then a over REST on instance 2: both sockets see both, once.
+    b2.send({ op: "react", roomId: room.id, messageId: hello.id, kind: "laugh", ref: "x" });
+    await a1.next((e) => e.event === "reaction" && e.userId === users.b.id, "b's reaction on instance 1");
+    expect((await http(s2, "PUT", `/rooms/${room.id}/messages/${hello.id}/reactions/like`, users.a.token)).status).toBe(200);
+    for (const client of [a1, b2]) {
+      const last = await client.next((e) => e.event === "reaction" && e.userId === users.a.id, "a's reaction everywhere");
+      expect(last.reactions).toEqual([{ kind: "like", count: 1 }, { kind: "laugh", count: 1 }]);
+    }
+    await a1.say(room.id, "settle reactions");
+    await b2.next((e) => e.event === "message" && e.message.content === "settle reactions", "settle at b");
+    for (const client of [a1, b2]) expect(client.all((e) => e.event === "reaction")).toHaveLength(2);
+    const page = (await (await http(s1, "GET", `/rooms/${room.id}/messages`, users.b.token)).json()) as { items: Array<{ id: string; myReaction: string | null }> };
+    expect(page.items.find((m) => m.id === hello.id)!.myReaction).toBe("laugh");
+
+    // b renames itself on instance 1; its socket on instance 2 takes the new nickname.
+    const nickname = `b-renamed-${Bun.randomUUIDv7().slice(-6)}`;
+    expect((await http(s1, "PATCH", "/me", users.b.token, { nickname })).status).toBe(200);
+    await a1.next((e) => e.event === "renamed" && e.userId === users.b.id && e.nickname === nickname, "rename on instance 1");
+    await b2.next((e) => e.event === "renamed" && e.userId === users.b.id, "rename on instance 2");
+    // The consumer may run on either instance; the other learns it over the fanout just after.
+    let sent = "";
+    for (let i = 0; i < 50 && sent !== nickname; i++) {
+      sent = (await b2.say(room.id, `after rename ${i}`)).message.senderNickname;
+      if (sent !== nickname) await Bun.sleep(50);
+    }
+    expect(sent).toBe(nickname);
+    expect(a1.all((e) => e.event === "renamed")).toHaveLength(1);
+    for (const c of [a1, b2]) c.close();
+  }, 30_000);
+
   test("messages, presence, read receipts, deletes and leaves reach every instance exactly once", async () => {
     const room = (await (await http(s1, "POST", "/rooms", users.a.token, { name: "cluster" })).json()) as { id: string };
     const marker = (await (await http(s1, "POST", "/rooms", users.a.token, { name: "marker" })).json()) as { id: string };

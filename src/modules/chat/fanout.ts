@@ -36,6 +36,14 @@ export interface SessionEnd {
 
 export type SessionEndHandler = (end: SessionEnd) => void;
 
+/** An account's new nickname: every instance's sockets of that user carry it from then on. */
+export interface Rename {
+  userId: string;
+  nickname: string;
+}
+
+export type RenameHandler = (rename: Rename) => void;
+
 export interface Fanout {
   readonly kind: "nats" | "local";
   publish(envelope: Envelope): void;
@@ -45,7 +53,9 @@ export interface Fanout {
   watching(roomId: string): Promise<void>;
   /** To every other instance (this one already acted on it). */
   publishSessionEnd(end: SessionEnd): void;
-  /** Starts listening for other instances' session ends (retried until it works). */
+  /** To every other instance (this one already acted on it). */
+  publishRename(rename: Rename): void;
+  /** Starts listening for other instances' session ends and renames (retried until it works). */
   listen(): void;
   close(): Promise<void>;
 }
@@ -58,6 +68,7 @@ export class LocalFanout implements Fanout {
   unwatch(): void {}
   async watching(): Promise<void> {}
   publishSessionEnd(): void {}
+  publishRename(): void {}
   listen(): void {}
   async close(): Promise<void> {}
 }
@@ -80,6 +91,7 @@ export class NatsFanout implements Fanout {
     private readonly onRemote: RemoteHandler,
     private readonly logger: Logger,
     private readonly onSessionEnd: SessionEndHandler = () => {},
+    private readonly onRename: RenameHandler = () => {},
   ) {}
 
   private connection(): Promise<NatsConnection> {
@@ -102,6 +114,10 @@ export class NatsFanout implements Fanout {
     return `${this.subjectPrefix}.sessions.ended`;
   }
 
+  private get renameSubject(): string {
+    return `${this.subjectPrefix}.users.renamed`;
+  }
+
   publishSessionEnd(end: SessionEnd): void {
     if (this.closed) return;
     const message = encoder.encode(JSON.stringify({ o: this.instanceId, ...end }));
@@ -110,11 +126,30 @@ export class NatsFanout implements Fanout {
       .catch((err: unknown) => this.logger.warn("chat fanout: session end not published (sockets elsewhere close at the next check)", { err: String(err) }));
   }
 
+  publishRename(rename: Rename): void {
+    if (this.closed) return;
+    const message = encoder.encode(JSON.stringify({ o: this.instanceId, userId: rename.userId, nickname: rename.nickname }));
+    this.connection()
+      .then((nc) => nc.publish(this.renameSubject, message))
+      .catch((err: unknown) => this.logger.warn("chat fanout: rename not published (sockets elsewhere keep the old nickname until they reconnect)", { err: String(err) }));
+  }
+
   listen(): void {
     if (this.closed || this.sessionSub) return;
     this.sessionSub = this.connection()
-      .then((nc) =>
-        nc.subscribe(this.sessionSubject, {
+      .then((nc) => {
+        nc.subscribe(this.renameSubject, {
+          callback: (err, msg) => {
+            if (err) return;
+            try {
+              const { o, userId, nickname } = JSON.parse(decoder.decode(msg.data)) as Rename & { o: string };
+              if (o !== this.instanceId && typeof userId === "string" && typeof nickname === "string") this.onRename({ userId, nickname });
+            } catch {
+              // Not ours: ignored.
+            }
+          },
+        });
+        return nc.subscribe(this.sessionSubject, {
           callback: (err, msg) => {
             if (err) return;
             try {
@@ -124,8 +159,8 @@ export class NatsFanout implements Fanout {
               // Not ours: ignored.
             }
           },
-        }),
-      )
+        });
+      })
       .catch((err: unknown) => {
         this.logger.warn("chat fanout: cannot listen for session ends yet; retrying", { err: String(err) });
         this.sessionSub = null;

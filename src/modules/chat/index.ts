@@ -55,7 +55,15 @@ export const chatModule = defineModule({
     let hub: Hub;
     let sessions: SocketSessions;
     const fanout: Fanout = config.natsUrl
-      ? new NatsFanout(config.natsUrl, `${ns ? `${ns}.` : ""}homebase_live.chat`, instanceId, (e) => hub.remote(e), logger, (end) => sessions.end(end, { broadcast: false }))
+      ? new NatsFanout(
+          config.natsUrl,
+          `${ns ? `${ns}.` : ""}homebase_live.chat`,
+          instanceId,
+          (e) => hub.remote(e),
+          logger,
+          (end) => sessions.end(end, { broadcast: false }),
+          (rename) => sessions.rename(rename, { broadcast: false }),
+        )
       : new LocalFanout();
     hub = new Hub(fanout, presence, metrics, { instanceId, maxBufferedBytes: settings.wsMaxBufferedBytes, presenceTtlMs }, logger);
     sessions = new SocketSessions(accounts, hub, { maxPerUser: settings.wsMaxPerUser, maxPerIp: settings.wsMaxPerIp }, platform.clock, logger);
@@ -91,7 +99,7 @@ export const chatModule = defineModule({
     return {
       api: chat,
       routes: [chatController(chat, accounts, { clientIp: platform.clientIp, isDraining })],
-      consumers: [...chatConsumers(store), ...accountConsumers(store, hub), sessionEndConsumer(sessions)],
+      consumers: [...chatConsumers(store), ...accountConsumers(store, hub, sessions), sessionEndConsumer(sessions)],
       jobs: [sweeper],
       bodyLimits: { "POST /files": maxUploadBodyBytes },
       websocket: {

@@ -28,7 +28,7 @@ import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import { accountEvents, accountsErrors, type AccountsService, type Principal } from "../accounts";
 import { chatErrors } from "./errors";
-import type { Fanout, SessionEnd } from "./fanout";
+import type { Fanout, Rename, SessionEnd } from "./fanout";
 import type { Conn, Hub } from "./hub";
 import { closeCodes } from "./model";
 
@@ -162,6 +162,12 @@ export class SocketSessions {
    * Sessions ended: close this instance's sockets of them (4001). From the bus's consumer,
    * `broadcast` also tells every other instance.
    */
+  /** The user's sockets on this instance carry the new nickname (`broadcast`: and everywhere else's). */
+  rename(rename: Rename, { broadcast }: { broadcast: boolean }): void {
+    for (const conn of this.byUser.get(rename.userId) ?? []) conn.nickname = rename.nickname;
+    if (broadcast) this.fanout?.publishRename(rename);
+  }
+
   end(end: SessionEnd, { broadcast }: { broadcast: boolean }): void {
     const now = performance.now();
     this.forgetOldEnds(now);
