@@ -7,6 +7,7 @@ import { chat } from "./chat";
 import { health } from "./health";
 import { booking } from "./booking";
 import { movies } from "./movies";
+import { referenceMovies } from "./reference-movies";
 import { shop } from "./shop";
 import { todos } from "./todos";
 import { uploads } from "./uploads";
@@ -15,6 +16,7 @@ export const scenarios: Scenario[] = [
   challenges,
   todos,
   movies,
+  referenceMovies,
   booking,
   shop,
   auth,
