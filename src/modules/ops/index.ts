@@ -23,7 +23,7 @@ export const opsModule = defineModule({
   name: "ops",
   tag: { name: "operator", description: "The /ops page's API (admin): live figures, backends, instances, dead letters" },
   migrations: [{ version: 1, name: "ops", sql: opsSql }],
-  setup({ platform, logger, use }) {
+  setup({ platform, logger, use, isDraining }) {
     const store = new SqliteOpsStore(platform.db, platform.writer);
     const sampler = new Sampler({ registry: platform.metrics.registry, now: () => platform.clock.now(), refreshGauges: () => platform.events.refreshConsumerLag() });
     const instances = new Instances(store, platform.clock, logger, { role: platform.config.role, port: platform.config.port });
@@ -35,7 +35,7 @@ export const opsModule = defineModule({
     instances.start();
     return {
       api: { sampler, instances, summary, actions } satisfies OpsApi,
-      routes: [opsController({ accounts: use(accountsModule), actions, summary, sampler })],
+      routes: [opsController({ accounts: use(accountsModule), actions, summary, sampler, isDraining })],
       async close() {
         sampler.stop();
         await instances.stop();

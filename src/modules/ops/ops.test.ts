@@ -163,6 +163,16 @@ describe.each(modes)("ops API (%s)", (mode) => {
     const again = await t.request("GET", `/ops/api/stream?ticket=${encodeURIComponent(ticket)}`);
     expect(again.status).toBe(401);
     expect(((await again.json()) as { code: string }).code).toBe("invalid_ticket");
+    // A draining instance ends its streams (shutdown waits for open requests).
+    const drained = (await (await t.request("POST", "/ops/api/stream-ticket", { token: admin })).json()) as { ticket: string };
+    const draining = await t.request("GET", `/ops/api/stream?ticket=${encodeURIComponent(drained.ticket)}`);
+    t.modules.state.draining = true;
+    try {
+      const tail = await new Response(draining.body).text();
+      expect(tail).toContain("event: end");
+    } finally {
+      t.modules.state.draining = false;
+    }
     // Expired after 30 s.
     const late = (await (await t.request("POST", "/ops/api/stream-ticket", { token: admin })).json()) as { ticket: string };
     clock.advance(31_000);
@@ -171,6 +181,7 @@ describe.each(modes)("ops API (%s)", (mode) => {
 
   test("a dead letter is listed with its reason and payload, retried (handled once) and discarded, audited", async () => {
     probe.broken = true;
+    probe.applied.length = 0;
     const first = await emit({ n: 1 });
     const second = await emit({ n: 2 });
     await waitFor(() => (t.platform.db.query("SELECT COUNT(*) AS n FROM dead_letters WHERE consumer = 'ops-test-flaky'").get() as { n: number }).n === 2, { what: "two dead letters" });

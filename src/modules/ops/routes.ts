@@ -47,13 +47,20 @@ const asset = (body: string, type: string) => () => new Response(body, { headers
 /** How long one live stream lasts; the page then asks for a new ticket (its access token is checked again). */
 export const streamLifetimeMs = 60_000;
 
-export function opsController(deps: { accounts: AccountsService; actions: OpsActions; summary: SummaryBuilder; sampler: Sampler }) {
-  const { accounts, actions, summary, sampler } = deps;
+export function opsController(deps: {
+  accounts: AccountsService;
+  actions: OpsActions;
+  summary: SummaryBuilder;
+  sampler: Sampler;
+  isDraining: () => boolean;
+}) {
+  const { accounts, actions, summary, sampler, isDraining } = deps;
   const encoder = new TextEncoder();
 
   function stream(): Response {
     let unsubscribe = () => {};
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let drainPoll: ReturnType<typeof setInterval> | null = null;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         let open = true;
@@ -62,6 +69,7 @@ export function opsController(deps: { accounts: AccountsService; actions: OpsAct
           open = false;
           unsubscribe();
           if (timer) clearTimeout(timer);
+          if (drainPoll) clearInterval(drainPoll);
           try {
             controller.enqueue(encoder.encode("event: end\ndata: {}\n\n"));
             controller.close();
@@ -82,10 +90,13 @@ export function opsController(deps: { accounts: AccountsService; actions: OpsAct
             .catch(end);
         });
         timer = setTimeout(end, streamLifetimeMs);
+        // Shutdown waits for open requests: a draining instance ends its streams (the page reconnects to a sibling).
+        drainPoll = setInterval(() => isDraining() && end(), 200);
       },
       cancel() {
         unsubscribe();
         if (timer) clearTimeout(timer);
+        if (drainPoll) clearInterval(drainPoll);
       },
     });
     return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" } });
