@@ -1,6 +1,6 @@
 // The /chat page end to end: two users in headless Chromium against the real process —
 // sign up and log in, a secret room with a password prompt, live messages both ways, read
-// receipts, presence, a delete, an image, and older history loaded by scrolling up.
+// receipts, reactions, presence, a delete, an image, and older history loaded by scrolling up.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -123,6 +123,24 @@ describe("chat page in Chromium", () => {
     await A.page.press("#text", "Enter");
     await B.page.waitForSelector("#messages li:has-text('welcome bo')");
     await A.page.waitForSelector(`#messages li.mine:has-text('welcome bo') .receipt:has-text('${bo.nickname}')`);
+
+    // Reactions: bo likes ana's message and ana sees the count; ana loves it and bo sees it; bo
+    // switches to laugh (one kind per user: the like goes), then clicks it again to take it back.
+    const welcome = "#messages li:has-text('welcome bo')";
+    const react = (kind: string, state = "") => `${welcome} button.react${state}[data-kind='${kind}']`;
+    await B.page.click(react("like"));
+    await A.page.waitForSelector(`${react("like", ".used")}:has-text('1')`);
+    await B.page.waitForSelector(react("like", ".mine"));
+    await A.page.click(react("love"));
+    await B.page.waitForSelector(`${react("love", ".used")}:has-text('1')`);
+    await A.page.waitForSelector(react("love", ".mine"));
+    await B.page.click(react("laugh"));
+    await A.page.waitForSelector(`${react("laugh", ".used")}:has-text('1')`);
+    await A.page.waitForSelector(react("like", ":not(.used)"));
+    await B.page.click(react("laugh"));
+    await A.page.waitForSelector(react("laugh", ":not(.used)"));
+    await B.page.waitForSelector(react("laugh", ":not(.mine)"));
+    expect(await A.page.locator(react("love", ".used")).textContent()).toBe("❤️ 1");
 
     // An image, shown to bo (fetched with the token, decoded by the browser).
     await A.page.setInputFiles("#file", { name: "red.png", mimeType: "image/png", buffer: solidPng(220, 30, 30) });

@@ -208,6 +208,19 @@ function handle(ev) {
         if (state.active === ev.roomId) renderMessages({});
       }
       break;
+    case "reaction": {
+      const m = room?.messages.get(ev.messageId);
+      if (!m) break;
+      room.messages.set(ev.messageId, { ...m, reactions: ev.reactions, myReaction: ev.userId === state.me.id ? ev.kind : m.myReaction });
+      if (state.active === ev.roomId) renderMessages({});
+      break;
+    }
+    case "renamed":
+      if (!room) break;
+      relabel(room, ev.userId, { senderNickname: ev.nickname });
+      if (room.participants.has(ev.userId)) room.participants.set(ev.userId, { ...room.participants.get(ev.userId), nickname: ev.nickname });
+      if (state.active === ev.roomId) renderRoom(false);
+      break;
     case "read":
       if (!room) break;
       room.reads.set(ev.userId, ev.upToMessageId);
@@ -223,6 +236,11 @@ function handle(ev) {
       if (ev.change === "left") room.participants.delete(ev.userId);
       else if (!room.participants.has(ev.userId)) room.participants.set(ev.userId, { userId: ev.userId, nickname: ev.nickname, online: false });
       room.room.participants = ev.participants;
+      // A deleted account: its messages stay, shown with a deleted author.
+      if (ev.reason === "account_deleted") {
+        relabel(room, ev.userId, { senderId: null, senderNickname: ev.nickname, authorDeleted: true });
+        if (state.active === ev.roomId) renderMessages({});
+      }
       if (state.active === ev.roomId) renderParticipants();
       break;
     case "typing":
@@ -238,6 +256,11 @@ function handle(ev) {
       if (ev.op === "send" && ev.ref) state.pending.delete(ev.ref);
       break;
   }
+}
+
+/** The user's messages in the room get new author fields (a rename, a deleted account). */
+function relabel(room, userId, fields) {
+  for (const [id, m] of room.messages) if (m.senderId === userId) room.messages.set(id, { ...m, ...fields });
 }
 
 function ensureRoom(roomId, room) {
@@ -449,7 +472,29 @@ function renderMessage(m, r) {
   content.textContent = m.deleted ? "message deleted" : m.content;
   li.append(meta, content);
   if (m.file && !m.deleted) li.append(renderFile(m.file));
+  if (!m.deleted) li.append(renderReactions(m));
   return li;
+}
+
+// One reaction per user per message: clicking another kind replaces ours, ours again takes it back.
+const reactionEmoji = { like: "👍", love: "❤️", laugh: "😂", wow: "😮", sad: "😢", angry: "😡" };
+
+function renderReactions(m) {
+  const bar = document.createElement("div");
+  bar.className = "reactions";
+  const counts = new Map((m.reactions ?? []).map((r) => [r.kind, r.count]));
+  for (const [kind, emoji] of Object.entries(reactionEmoji)) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.kind = kind;
+    const count = counts.get(kind) ?? 0;
+    button.className = `react${m.myReaction === kind ? " mine" : ""}${count > 0 ? " used" : ""}`;
+    button.title = kind;
+    button.textContent = count > 0 ? `${emoji} ${count}` : emoji;
+    button.addEventListener("click", () => send({ op: m.myReaction === kind ? "unreact" : "react", roomId: m.roomId, messageId: m.id, kind }));
+    bar.append(button);
+  }
+  return bar;
 }
 
 function renderFile(file) {
