@@ -17,7 +17,7 @@ export const chatConfigSchema = t.Object({
     default: 2048,
     min: 1,
     max: 16 * 1_048_576,
-    description: "MiB one user's stored files may take in all (deleted files do not count); an upload past it gets 413 file_too_large.",
+    description: "MiB one user's stored files may take in all (deleted files do not count); an upload past it gets 413 storage_quota_exceeded.",
   }),
   HOMEBASE_CHAT_UNPOSTED_FILE_HOURS: env.integer({ default: 24, min: 1, max: 8760, description: "Files never posted in a message are removed this many hours after their upload (worker roles)." }),
   HOMEBASE_CHAT_S3_BUCKET: env.optionalString({ description: "S3-compatible bucket for uploads; unset = files under <data dir>/chat-files." }),

@@ -23,6 +23,7 @@ export const chatErrors = {
   unsupportedType: "unsupported_type",
   extensionMismatch: "extension_mismatch",
   fileTooLarge: "file_too_large",
+  storageQuotaExceeded: "storage_quota_exceeded",
   emptyFile: "empty_file",
   contentMismatch: "content_mismatch",
   // the socket: its upgrade, then its frames

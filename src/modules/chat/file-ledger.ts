@@ -213,6 +213,10 @@ export class UnpostedFileSweeper implements Job {
       if (!after) break;
     }
     if (removed > 0) this.logger.info("unposted files removed", { removed, olderThan: new Date(before).toISOString() });
+    // Half-written uploads of a process that died: by the files' own times (the file system's
+    // clock, not the injected one), past the same age.
+    const partials = await this.blobs.sweepPartials(Date.now() - this.settings.maxAgeMs);
+    if (partials > 0) this.logger.info("partial uploads left by a crash removed", { partials });
     return removed;
   }
 }

@@ -4,10 +4,10 @@
 // leaves nothing either; the per-user rate and quota; the sweep of files never posted (by the
 // injected clock); and the server's memory across parallel 50 MiB uploads (a real process).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ManualClock } from "../../platform/clock";
 import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../testing/app";
 import { modes } from "../../testing/modes";
@@ -216,7 +216,7 @@ describe.each(modes)("uploads (%s)", (mode) => {
       expect(first.status).toBe(201);
       const over = await send(u.tokens.accessToken, 600 * 1024);
       expect(over.status).toBe(413);
-      expect((await over.json()) as object).toMatchObject({ code: "file_too_large", detail: expect.stringContaining("of your 1 MiB") });
+      expect((await over.json()) as object).toMatchObject({ code: "storage_quota_exceeded", detail: expect.stringContaining("of your 1 MiB") });
       // Another user's quota is their own.
       expect((await send(other.tokens.accessToken, 600 * 1024)).status).toBe(201);
       // Deleting the first file frees its bytes.
@@ -300,11 +300,24 @@ describe.each(modes)("uploads (%s)", (mode) => {
       await sweeper.sweep();
       expect([await status(forgotten), await status(posted)]).toEqual([200, 200]);
 
-      const storedBefore = chatFiles().length;
+      // A crash mid-upload leaves its partial file beside the blobs: swept past the same age.
+      const partial = (age: number) => {
+        const path = join(t.dataDir, "chat-files", "chat", "00", `${Bun.randomUUIDv7()}.${Bun.randomUUIDv7()}.part`);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, "half");
+        const at = new Date(Date.now() - age);
+        utimesSync(path, at, at);
+        return path;
+      };
+      const stale = partial(25 * 3_600_000);
+      const fresh = partial(60_000);
+      const blobCount = () => chatFiles().filter((f) => !f.endsWith(".part")).length;
+      const storedBefore = blobCount();
       clock.advance(2);
       expect(await sweeper.sweep()).toBeGreaterThanOrEqual(1);
       expect([await status(forgotten), await status(posted)]).toEqual([404, 200]);
-      expect(chatFiles().length).toBe(storedBefore - 1);
+      expect(blobCount()).toBe(storedBefore - 1);
+      expect([existsSync(stale), existsSync(fresh)]).toEqual([false, true]);
       expect(await svc.store.file(forgotten.id)).toMatchObject({ deletedAt: clock.now() });
 
       // The job runs a sweep as it starts (worker roles start it), then every few minutes.

@@ -1,6 +1,6 @@
 // Chat uploads: what may be uploaded (MIME type ↔ extension ↔ content must agree, size per
 // category) and where the bytes go — the data dir, or S3-compatible storage via Bun's client.
-import { closeSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { chatErrors, type ChatErrorCode } from "./errors";
 import type { FileCategory } from "./model";
@@ -175,6 +175,12 @@ export interface BlobStore {
   /** The bytes, or null when missing. */
   get(key: string): Promise<Blob | null>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes what writers left behind when the process died mid-upload (aborted writers clean up
+   * themselves), if last written before `before` (epoch ms); returns how many. S3 has nothing to
+   * sweep: a multipart upload never completed is not an object.
+   */
+  sweepPartials(before: number): Promise<number>;
 }
 
 export class LocalBlobStore implements BlobStore {
@@ -222,6 +228,19 @@ export class LocalBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     rmSync(this.path(key), { force: true });
+  }
+
+  async sweepPartials(before: number): Promise<number> {
+    if (!existsSync(this.dir)) return 0;
+    let removed = 0;
+    for await (const name of new Bun.Glob("**/*.part").scan({ cwd: this.dir, onlyFiles: true })) {
+      const path = join(this.dir, name);
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (!stat || stat.mtimeMs >= before) continue;
+      rmSync(path, { force: true });
+      removed++;
+    }
+    return removed;
   }
 }
 
@@ -281,5 +300,9 @@ export class S3BlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await this.client.delete(key);
+  }
+
+  async sweepPartials(): Promise<number> {
+    return 0;
   }
 }

@@ -219,7 +219,7 @@ export function chatController(
             400: [platformErrors.malformedBody],
             401: authFailures,
             411: [platformErrors.lengthRequired],
-            413: [platformErrors.bodyTooLarge, chatErrors.fileTooLarge],
+            413: [platformErrors.bodyTooLarge, chatErrors.fileTooLarge, chatErrors.storageQuotaExceeded],
             415: [chatErrors.unsupportedType],
             422: [chatErrors.fileRequired, chatErrors.extensionMismatch, chatErrors.emptyFile, chatErrors.contentMismatch],
             429: [chatErrors.rateLimited],
@@ -233,7 +233,7 @@ export function chatController(
           tags,
           summary: "Upload a file",
           description:
-            "multipart/form-data with a `file` part, streamed to storage as it arrives. Images ≤ 10 MiB (png, jpeg, gif, webp), video ≤ 50 MiB (mp4, mov, webm), audio ≤ 20 MiB (mp3, ogg, wav, m4a, webm, flac), documents ≤ 20 MiB (pdf, txt, csv, md, zip, office): past the limit 413 file_too_large, and nothing is kept. The part's MIME type, the file name's extension and the content must agree. Per user: HOMEBASE_CHAT_UPLOADS_PER_MIN uploads a minute (then 429 rate_limited) and HOMEBASE_CHAT_QUOTA_MIB for all their files (413 file_too_large; deleting files frees it). Post it with a `send` of kind file: a file never posted is removed after HOMEBASE_CHAT_UNPOSTED_FILE_HOURS.",
+            "multipart/form-data with a `file` part, streamed to storage as it arrives. Images ≤ 10 MiB (png, jpeg, gif, webp), video ≤ 50 MiB (mp4, mov, webm), audio ≤ 20 MiB (mp3, ogg, wav, m4a, webm, flac), documents ≤ 20 MiB (pdf, txt, csv, md, zip, office): past the limit 413 file_too_large, and nothing is kept. The part's MIME type, the file name's extension and the content must agree. Per user: HOMEBASE_CHAT_UPLOADS_PER_MIN uploads a minute (then 429 rate_limited) and HOMEBASE_CHAT_QUOTA_MIB for all their files (413 storage_quota_exceeded; deleting files frees it). Post it with a `send` of kind file: a file never posted is removed after HOMEBASE_CHAT_UNPOSTED_FILE_HOURS.",
         },
       },
     )

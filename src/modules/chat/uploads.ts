@@ -305,7 +305,7 @@ export class FileUploads {
     this.logger.info("upload over the storage quota", { userId, used, adding, quota: this.settings.quotaBytes });
     throw new HttpProblem(
       413,
-      chatErrors.fileTooLarge,
+      chatErrors.storageQuotaExceeded,
       `your files take ${mib(used)} MiB of your ${mib(this.settings.quotaBytes)} MiB; this upload would pass it (delete files you no longer need)`,
     );
   }
