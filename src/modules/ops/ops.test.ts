@@ -3,6 +3,7 @@
 // retried (handled exactly once) and discarded with an audit trail, and the instances list.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ManualClock } from "../../platform/clock";
+import { recordBackupRun } from "../../platform/db/backup-runs";
 import type { ConsumerSpec } from "../../platform/events";
 import { createLogger } from "../../platform/logger";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
@@ -240,6 +241,16 @@ describe.each(modes)("ops API (%s)", (mode) => {
       ["dead_letter.retry", first, "dead", adminId],
     ]);
     expect(audit.items[0]!.instanceId).toBe(ops.instances.self.id);
+  });
+
+  test("the last backup and the last good one come from the backup runs", async () => {
+    const at = clock.now();
+    const run = { file: "/backups/a.sqlite", bytes: 4096, sha256: "ab".repeat(32), checksum: "cd".repeat(16), uploaded: null, trigger: "schedule" as const };
+    recordBackupRun(t.platform.db, { ...run, id: Bun.randomUUIDv7(), startedAt: at - 2000, finishedAt: at - 1000, ok: true, error: null });
+    recordBackupRun(t.platform.db, { ...run, id: Bun.randomUUIDv7(), startedAt: at, finishedAt: at + 10, ok: false, error: "disk full", sha256: null });
+    const { backup } = await summary();
+    expect(backup.last).toMatchObject({ ok: false, error: "disk full", sha256: null });
+    expect(backup.lastOk).toMatchObject({ ok: true, sha256: "ab".repeat(32), checksum: "cd".repeat(16), bytes: 4096, file: "/backups/a.sqlite" });
   });
 
   test("instances on the same data dir are listed; one that stops beating is shown as gone", async () => {
