@@ -127,7 +127,10 @@ export class Browser {
   }
 
   /** One request, cookies sent and stored; no redirect followed. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const target = new URL(url);
     const jar = this.jars.get(target.host) ?? new Map<string, string>();
     this.jars.set(target.host, jar);
@@ -194,7 +197,14 @@ async function runProvider(configFile: string): Promise<void> {
   };
   const config = JSON.parse(readFileSync(configFile, "utf8")) as ChildConfig;
   const provider = new Provider(`http://127.0.0.1:${config.port}`, {
-    clients: [{ ...config.client, grant_types: ["authorization_code"], response_types: ["code"], token_endpoint_auth_method: "client_secret_basic" }],
+    clients: [
+      {
+        ...config.client,
+        grant_types: ["authorization_code"],
+        response_types: ["code"],
+        token_endpoint_auth_method: "client_secret_basic",
+      },
+    ],
     // Read on every use, so a test can change a user's email between two sign-ins.
     async findAccount(_ctx: unknown, sub: string) {
       const users = JSON.parse(readFileSync(config.usersFile, "utf8")) as Record<string, UserClaims>;

@@ -16,9 +16,13 @@ export const oidcVariables = {
   }),
   HOMEBASE_OIDC_PROVIDERS: env.list({
     default: "",
-    description: "Comma list of OpenID Connect providers to sign in with (lower-case names, e.g. `google,corp`); each has the `HOMEBASE_OIDC_<NAME>_*` variables below.",
+    description:
+      "Comma list of OpenID Connect providers to sign in with (lower-case names, e.g. `google,corp`); each has the `HOMEBASE_OIDC_<NAME>_*` variables below.",
     check: (raw) => {
-      const names = raw.split(",").map((v) => v.trim()).filter(Boolean);
+      const names = raw
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean);
       const bad = names.find((n) => !providerName.test(n));
       if (bad !== undefined) return `a comma list of provider names (a-z, 0-9, '-', starting with a letter); not "${bad}"`;
       return new Set(names).size === names.length ? undefined : "a comma list of distinct provider names";
@@ -38,9 +42,16 @@ export const oidcFamily: VariableFamily = {
         description: "The provider's issuer URL (its /.well-known/openid-configuration is read); http only on a loopback address.",
       }),
       [`${p}CLIENT_ID`]: env.optionalString({ description: "The client ID homebase is registered with at the provider." }),
-      [`${p}CLIENT_SECRET_FILE`]: env.optionalString({ description: "A file holding the provider's client secret (systemd LoadCredential=)." }),
-      [`${p}SCOPES`]: env.string({ default: "openid email profile", description: "Scopes asked of the provider (space-separated); must include openid and email." }),
-      [`${p}LABEL`]: env.optionalString({ description: "What a sign-in button says for the provider (GET /auth/oidc/providers); default its name." }),
+      [`${p}CLIENT_SECRET_FILE`]: env.optionalString({
+        description: "A file holding the provider's client secret (systemd LoadCredential=).",
+      }),
+      [`${p}SCOPES`]: env.string({
+        default: "openid email profile",
+        description: "Scopes asked of the provider (space-separated); must include openid and email.",
+      }),
+      [`${p}LABEL`]: env.optionalString({
+        description: "What a sign-in button says for the provider (GET /auth/oidc/providers); default its name.",
+      }),
     });
   },
 };
@@ -77,22 +88,35 @@ function readSecret(variable: string, path: string): string {
   return secret;
 }
 
-export function resolveOidcConfig(v: Static<ReturnType<typeof t.Object<typeof oidcVariables>>> & Record<string, unknown>, platform: PlatformConfig): OidcConfig {
-  const self = platform.host === "0.0.0.0" ? "127.0.0.1" : platform.host === "::" ? "[::1]" : platform.host.includes(":") ? `[${platform.host}]` : platform.host;
+export function resolveOidcConfig(
+  v: Static<ReturnType<typeof t.Object<typeof oidcVariables>>> & Record<string, unknown>,
+  platform: PlatformConfig,
+): OidcConfig {
+  const self =
+    platform.host === "0.0.0.0"
+      ? "127.0.0.1"
+      : platform.host === "::"
+        ? "[::1]"
+        : platform.host.includes(":")
+          ? `[${platform.host}]`
+          : platform.host;
   const publicUrl = (v.HOMEBASE_PUBLIC_URL ?? `http://${self}:${platform.port}`).replace(/\/+$/, "");
   const providers = v.HOMEBASE_OIDC_PROVIDERS.map((name): OidcProviderConfig => {
     const p = prefixOf(name);
     const required = (suffix: string, what: string): string => {
       const value = v[`${p}${suffix}`];
-      if (typeof value !== "string") throw new ConfigError(`${p}${suffix}`, `${what} (provider ${name} is listed in HOMEBASE_OIDC_PROVIDERS)`, "");
+      if (typeof value !== "string")
+        throw new ConfigError(`${p}${suffix}`, `${what} (provider ${name} is listed in HOMEBASE_OIDC_PROVIDERS)`, "");
       return value;
     };
     const issuer = required("ISSUER", "the provider's issuer URL");
     const url = new URL(issuer);
-    if (url.protocol === "http:" && !loopback.has(url.hostname)) throw new ConfigError(`${p}ISSUER`, "an https issuer URL (http only on a loopback address)", issuer);
+    if (url.protocol === "http:" && !loopback.has(url.hostname))
+      throw new ConfigError(`${p}ISSUER`, "an https issuer URL (http only on a loopback address)", issuer);
     const scopes = v[`${p}SCOPES`] as string;
     const scopeSet = new Set(scopes.split(/\s+/));
-    if (!scopeSet.has("openid") || !scopeSet.has("email")) throw new ConfigError(`${p}SCOPES`, "space-separated scopes including openid and email", scopes);
+    if (!scopeSet.has("openid") || !scopeSet.has("email"))
+      throw new ConfigError(`${p}SCOPES`, "space-separated scopes including openid and email", scopes);
     return {
       name,
       label: (v[`${p}LABEL`] as string | undefined) ?? name,

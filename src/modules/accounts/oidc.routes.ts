@@ -44,7 +44,11 @@ export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
       () => ({ providers: oidc.list().map((p) => ({ ...p, start: `${oidc.basePath}/auth/oidc/${p.name}/start` })) }),
       {
         response: { 200: OidcProviderList, ...problemResponses(requestFailures) },
-        detail: { tags, summary: "OpenID Connect providers to sign in with", description: "Those of HOMEBASE_OIDC_PROVIDERS; none configured = an empty list." },
+        detail: {
+          tags,
+          summary: "OpenID Connect providers to sign in with",
+          description: "Those of HOMEBASE_OIDC_PROVIDERS; none configured = an empty list.",
+        },
       },
     )
     .get(
@@ -60,7 +64,12 @@ export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
         query: OidcStartQuery,
         response: {
           302: t.Void({ description: "To the provider's authorization endpoint; sets the state cookie (HttpOnly, 10 minutes)" }),
-          ...problemResponses({ ...requestFailures, 404: [O.oidcProviderUnknown], 422: [P.validationFailed], 502: [O.oidcProviderUnavailable] }),
+          ...problemResponses({
+            ...requestFailures,
+            404: [O.oidcProviderUnknown],
+            422: [P.validationFailed],
+            502: [O.oidcProviderUnavailable],
+          }),
         },
         detail: {
           tags,
@@ -84,7 +93,9 @@ export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
         params: OidcProviderParams,
         query: OidcCallbackQuery,
         response: {
-          303: t.Void({ description: "To returnTo, with the one-time login code in an HttpOnly cookie for POST /auth/oidc/exchange (2 minutes)" }),
+          303: t.Void({
+            description: "To returnTo, with the one-time login code in an HttpOnly cookie for POST /auth/oidc/exchange (2 minutes)",
+          }),
           ...problemResponses({
             ...requestFailures,
             400: [O.oidcStateMismatch, O.oidcStateInvalid, O.oidcCallbackInvalid],
@@ -105,21 +116,25 @@ export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
         },
       },
     )
-    .post("/auth/oidc/exchange", async ({ request, server, set }) => {
-      const tokens = await oidc.exchange(cookieValue(request, loginCookie), clientInfo(request, server));
-      set.headers["set-cookie"] = cookie(loginCookie, "", "/auth/oidc/exchange", 0);
-      set.headers["cache-control"] = "no-store";
-      return tokens;
-    }, {
-      response: {
-        200: TokenPair,
-        ...problemResponses({ ...bodyFailures, 401: [O.oidcLoginCodeInvalid], 404: [E.userNotFound] }),
+    .post(
+      "/auth/oidc/exchange",
+      async ({ request, server, set }) => {
+        const tokens = await oidc.exchange(cookieValue(request, loginCookie), clientInfo(request, server));
+        set.headers["set-cookie"] = cookie(loginCookie, "", "/auth/oidc/exchange", 0);
+        set.headers["cache-control"] = "no-store";
+        return tokens;
       },
-      detail: {
-        tags,
-        summary: "Finish an OpenID Connect sign-in: the token pair",
-        description:
-          "Called by the page the callback sent the browser to (same origin, credentials included): the one-time login code in the HttpOnly cookie becomes a session, with the same tokens POST /auth/login returns. Used once, within 2 minutes.",
+      {
+        response: {
+          200: TokenPair,
+          ...problemResponses({ ...bodyFailures, 401: [O.oidcLoginCodeInvalid], 404: [E.userNotFound] }),
+        },
+        detail: {
+          tags,
+          summary: "Finish an OpenID Connect sign-in: the token pair",
+          description:
+            "Called by the page the callback sent the browser to (same origin, credentials included): the one-time login code in the HttpOnly cookie becomes a session, with the same tokens POST /auth/login returns. Used once, within 2 minutes.",
+        },
       },
-    });
+    );
 }

@@ -82,7 +82,12 @@ describe.each(modes)("OIDC sign-in (%s)", (mode) => {
   const flows = () => (t.platform.db.query("SELECT count(*) AS n FROM oidc_flows").get() as { n: number }).n;
 
   /** Start → provider → the callback's answer (not followed). */
-  async function toCallback(b: Browser, provider: string, login: string, { returnTo, tamper }: { returnTo?: string; tamper?: (url: URL) => void } = {}) {
+  async function toCallback(
+    b: Browser,
+    provider: string,
+    login: string,
+    { returnTo, tamper }: { returnTo?: string; tamper?: (url: URL) => void } = {},
+  ) {
     const start = await b.request(`${appOrigin}/auth/oidc/${provider}/start${returnTo ? `?returnTo=${encodeURIComponent(returnTo)}` : ""}`);
     expect(start.status).toBe(302);
     const authorize = new URL(start.headers.get("location")!);
@@ -158,7 +163,10 @@ describe.each(modes)("OIDC sign-in (%s)", (mode) => {
     // The same tokens as a login: the refresh token rotates.
     expect((await t.request("POST", "/auth/refresh", { body: { refreshToken: tokens.refreshToken } })).status).toBe(200);
     // The login code works once.
-    const again = await b.request(`${appOrigin}/auth/oidc/exchange`, { method: "POST", headers: { cookie: `homebase_oidc_login=${code}` } });
+    const again = await b.request(`${appOrigin}/auth/oidc/exchange`, {
+      method: "POST",
+      headers: { cookie: `homebase_oidc_login=${code}` },
+    });
     await expectProblem(again, 401, "oidc_login_code_invalid");
     await expectProblem(await t.request("POST", "/auth/oidc/exchange"), 401, "oidc_login_code_invalid");
   });
@@ -232,7 +240,9 @@ describe.each(modes)("OIDC sign-in (%s)", (mode) => {
     expect((await t.request("POST", "/auth/signup", { body: existing })).status).toBe(201);
     const user = providerUser(corp, { email: existing.email });
     const linked = await signIn("corp", user.sub);
-    expect((await t.request("DELETE", "/me", { token: linked.tokens.accessToken, body: { password: existing.password } })).status).toBe(204);
+    expect((await t.request("DELETE", "/me", { token: linked.tokens.accessToken, body: { password: existing.password } })).status).toBe(
+      204,
+    );
     const again = await signIn("corp", user.sub);
     expect(again.me.id).not.toBe(linked.me.id);
     expect(again.me.email).toBe(existing.email);
@@ -282,7 +292,9 @@ describe.each(modes)("OIDC sign-in (%s)", (mode) => {
   test("an ID token with another nonce is refused and creates nothing", async () => {
     const user = providerUser(corp);
     // The authorization request altered on its way to the provider: the provider signs the nonce it got.
-    const { callback } = await toCallback(browser(), "corp", user.sub, { tamper: (url) => url.searchParams.set("nonce", "an-attackers-nonce-0123456789") });
+    const { callback } = await toCallback(browser(), "corp", user.sub, {
+      tamper: (url) => url.searchParams.set("nonce", "an-attackers-nonce-0123456789"),
+    });
     await expectProblem(callback, 401, "oidc_id_token_invalid");
     expect((await t.request("POST", "/auth/signup", { body: { ...newUser("nonce"), email: user.email } })).status).toBe(201);
   });
@@ -345,7 +357,10 @@ describe("OIDC configuration", () => {
   });
 
   test("no providers by default; the redirect URIs default to this server", () => {
-    const config = moduleConfig(loadConfig({ HOMEBASE_DATA_DIR: mkdtempSync(join(dir, "cfg-")), HOMEBASE_PORT: "4123" }, modules), accountsModule).oidc;
+    const config = moduleConfig(
+      loadConfig({ HOMEBASE_DATA_DIR: mkdtempSync(join(dir, "cfg-")), HOMEBASE_PORT: "4123" }, modules),
+      accountsModule,
+    ).oidc;
     expect(config).toEqual({ publicUrl: "http://127.0.0.1:4123", providers: [] });
   });
 

@@ -18,6 +18,7 @@ import { HttpProblem, problems } from "../../platform/http/problem";
 import type { Logger } from "../../platform/logger";
 import { accountsErrors as E } from "./errors";
 import type { TokenPair } from "./model";
+import { type OidcClaims, OidcAccounts } from "./oidc.accounts";
 import type { OidcConfig, OidcProviderConfig } from "./oidc.config";
 import { oidcErrors as O } from "./oidc.errors";
 import type { OidcStore } from "./oidc.store";
@@ -38,14 +39,6 @@ export interface OidcProviderView {
   label: string;
 }
 
-export interface OidcClaims {
-  sub: string;
-  email?: unknown;
-  email_verified?: unknown;
-  name?: unknown;
-  preferred_username?: unknown;
-}
-
 function sha256(text: string): string {
   return new Bun.CryptoHasher("sha256").update(text).digest("base64url");
 }
@@ -56,31 +49,6 @@ function randomToken(): string {
 
 const unavailable = (provider: string, what: string) =>
   new HttpProblem(502, O.oidcProviderUnavailable, `provider ${provider}: ${what}; nothing was changed, try again later`);
-
-/** The email as accounts store it, when the provider says it is verified (a boolean, or "true" as some send). */
-export function verifiedEmail(claims: OidcClaims): string | null {
-  if (typeof claims.email !== "string" || claims.email.trim() === "") return null;
-  if (claims.email_verified !== true && claims.email_verified !== "true") return null;
-  return claims.email.trim().toLowerCase();
-}
-
-/** Nickname candidates from the provider's claims, best first; the last one always fits the rules. */
-export function nicknameCandidates(claims: OidcClaims): string[] {
-  const out: string[] = [];
-  const add = (v: unknown) => {
-    if (typeof v !== "string") return;
-    const trimmed = v.trim().slice(0, 30);
-    if (trimmed.length >= 2 && !out.includes(trimmed)) out.push(trimmed);
-    // The same in the characters every nickname rule accepts.
-    const ascii = trimmed.replace(/\s+/g, ".").replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 30);
-    if (ascii.length >= 2 && !out.includes(ascii)) out.push(ascii);
-  };
-  add(claims.preferred_username);
-  add(claims.name);
-  if (typeof claims.email === "string") add(claims.email.split("@")[0]);
-  out.push(`user-${randomToken().replace(/[^A-Za-z0-9]/g, "").slice(0, 8).toLowerCase()}`);
-  return out;
-}
 
 interface ProviderState {
   config: OidcProviderConfig;
@@ -93,6 +61,7 @@ interface ProviderState {
 
 export class OidcSignIn {
   private readonly providers = new Map<string, ProviderState>();
+  private readonly linking: OidcAccounts;
 
   constructor(
     private readonly config: OidcConfig,
@@ -100,8 +69,9 @@ export class OidcSignIn {
     private readonly accountsStore: AccountsStore,
     private readonly accounts: AccountsService,
     private readonly clock: Clock,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
+    this.linking = new OidcAccounts(store, accountsStore, accounts, clock, logger);
     for (const p of config.providers) {
       this.providers.set(p.name, {
         config: p,
@@ -127,7 +97,8 @@ export class OidcSignIn {
 
   private provider(name: string): ProviderState {
     const p = this.providers.get(name);
-    if (!p) throw problems.notFound(O.oidcProviderUnknown, `no OpenID provider "${name}" is configured (GET /auth/oidc/providers lists them)`);
+    if (!p)
+      throw problems.notFound(O.oidcProviderUnknown, `no OpenID provider "${name}" is configured (GET /auth/oidc/providers lists them)`);
     return p;
   }
 
@@ -157,7 +128,8 @@ export class OidcSignIn {
     } catch (err) {
       throw unavailable(p.config.name, `its discovery document was refused (${(err as Error).message})`);
     }
-    if (!as.authorization_endpoint || !as.token_endpoint || !as.jwks_uri) throw unavailable(p.config.name, "its discovery document lacks an endpoint");
+    if (!as.authorization_endpoint || !as.token_endpoint || !as.jwks_uri)
+      throw unavailable(p.config.name, "its discovery document lacks an endpoint");
     p.metadata = { as, readAt: now };
     return as;
   }
@@ -177,7 +149,15 @@ export class OidcSignIn {
     const nonce = oauth.generateRandomNonce();
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const now = this.clock.now();
-    await this.store.createFlow({ stateHash: sha256(state), provider: name, codeVerifier, nonce, returnTo, createdAt: now, expiresAt: now + flowTtlMs });
+    await this.store.createFlow({
+      stateHash: sha256(state),
+      provider: name,
+      codeVerifier,
+      nonce,
+      returnTo,
+      createdAt: now,
+      expiresAt: now + flowTtlMs,
+    });
     const url = new URL(as.authorization_endpoint as string);
     url.searchParams.set("client_id", p.config.clientId);
     url.searchParams.set("redirect_uri", p.config.redirectUri);
@@ -194,11 +174,19 @@ export class OidcSignIn {
    * The provider sent the browser back: checks the state against the browser's cookie and takes
    * the flow (once), exchanges the code, verifies the ID token, finds or creates the account.
    */
-  async callback(name: string, params: URLSearchParams, cookieState: string | null, client: ClientInfo): Promise<{ returnTo: string; loginCode: string }> {
+  async callback(
+    name: string,
+    params: URLSearchParams,
+    cookieState: string | null,
+    client: ClientInfo,
+  ): Promise<{ returnTo: string; loginCode: string }> {
     const p = this.provider(name);
     const state = params.get("state");
     if (!state || !cookieState || !secretEquals(state, cookieState)) {
-      throw problems.badRequest(O.oidcStateMismatch, "this sign-in was not started in this browser (its state does not match the cookie); start again");
+      throw problems.badRequest(
+        O.oidcStateMismatch,
+        "this sign-in was not started in this browser (its state does not match the cookie); start again",
+      );
     }
     const flow = await this.store.takeFlow(sha256(state), name, this.clock.now());
     if (!flow) throw problems.badRequest(O.oidcStateInvalid, "this sign-in is unknown, expired or already finished; start again");
@@ -209,20 +197,32 @@ export class OidcSignIn {
       callbackParams = oauth.validateAuthResponse(as, oc, params, state);
     } catch (err) {
       if (err instanceof oauth.AuthorizationResponseError) {
-        throw problems.unauthorized(O.oidcSignInDenied, `provider ${name} answered ${err.error}${err.error_description ? `: ${err.error_description}` : ""}`);
+        throw problems.unauthorized(
+          O.oidcSignInDenied,
+          `provider ${name} answered ${err.error}${err.error_description ? `: ${err.error_description}` : ""}`,
+        );
       }
       throw problems.badRequest(O.oidcCallbackInvalid, `the callback was refused: ${(err as Error).message}`);
     }
     let tokens: oauth.TokenEndpointResponse;
     try {
-      const response = await oauth.authorizationCodeGrantRequest(as, oc, p.auth, callbackParams, p.config.redirectUri, flow.codeVerifier, this.http(p));
+      const response = await oauth.authorizationCodeGrantRequest(
+        as,
+        oc,
+        p.auth,
+        callbackParams,
+        p.config.redirectUri,
+        flow.codeVerifier,
+        this.http(p),
+      );
       tokens = await oauth.processAuthorizationCodeResponse(as, oc, response, { expectedNonce: flow.nonce, requireIdToken: true });
     } catch (err) {
       throw this.exchangeProblem(name, err);
     }
     const claims = await this.verifyIdToken(p, as, tokens.id_token as string, flow.nonce);
-    if (claims.email === undefined && as.userinfo_endpoint) Object.assign(claims, await this.userinfo(p, as, tokens.access_token, claims.sub));
-    const userId = await this.account(name, claims, client);
+    if (claims.email === undefined && as.userinfo_endpoint)
+      Object.assign(claims, await this.userinfo(p, as, tokens.access_token, claims.sub));
+    const userId = await this.linking.account(name, claims, client);
     const loginCode = randomToken();
     const now = this.clock.now();
     await this.store.createLogin({ codeHash: sha256(loginCode), userId, provider: name, createdAt: now, expiresAt: now + loginCodeTtlMs });
@@ -232,16 +232,27 @@ export class OidcSignIn {
   private exchangeProblem(name: string, err: unknown): HttpProblem {
     if (err instanceof oauth.ResponseBodyError) {
       if (err.status >= 500) return unavailable(name, `its token endpoint answered ${err.status}`);
-      return problems.unauthorized(O.oidcCodeRejected, `provider ${name} refused the code: ${err.error}${err.error_description ? ` (${err.error_description})` : ""}`);
+      return problems.unauthorized(
+        O.oidcCodeRejected,
+        `provider ${name} refused the code: ${err.error}${err.error_description ? ` (${err.error_description})` : ""}`,
+      );
     }
-    if (err instanceof oauth.OperationProcessingError && (err.code === oauth.JWT_CLAIM_COMPARISON || err.code === oauth.JWT_TIMESTAMP_CHECK || err.code === oauth.INVALID_RESPONSE)) {
+    if (
+      err instanceof oauth.OperationProcessingError &&
+      (err.code === oauth.JWT_CLAIM_COMPARISON || err.code === oauth.JWT_TIMESTAMP_CHECK || err.code === oauth.INVALID_RESPONSE)
+    ) {
       return problems.unauthorized(O.oidcIdTokenInvalid, `the ID token from provider ${name} was refused: ${err.message}`);
     }
     return unavailable(name, `its token endpoint failed (${(err as Error).message})`);
   }
 
   /** Signature (the provider's JWKS), issuer, audience, expiry and nonce, on the injected clock. */
-  private async verifyIdToken(p: ProviderState, as: oauth.AuthorizationServer, idToken: string, nonce: string): Promise<OidcClaims & JWTPayload> {
+  private async verifyIdToken(
+    p: ProviderState,
+    as: oauth.AuthorizationServer,
+    idToken: string,
+    nonce: string,
+  ): Promise<OidcClaims & JWTPayload> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(idToken, this.keys(p, as), {
@@ -251,10 +262,15 @@ export class OidcSignIn {
         requiredClaims: ["sub", "exp", "iat"],
       }));
     } catch (err) {
-      if (err instanceof joseErrors.JWKSTimeout || err instanceof TypeError) throw unavailable(p.config.name, `its keys could not be read (${err.message})`);
-      throw problems.unauthorized(O.oidcIdTokenInvalid, `the ID token from provider ${p.config.name} was refused: ${(err as Error).message}`);
+      if (err instanceof joseErrors.JWKSTimeout || err instanceof TypeError)
+        throw unavailable(p.config.name, `its keys could not be read (${err.message})`);
+      throw problems.unauthorized(
+        O.oidcIdTokenInvalid,
+        `the ID token from provider ${p.config.name} was refused: ${(err as Error).message}`,
+      );
     }
-    if (payload.nonce !== nonce) throw problems.unauthorized(O.oidcIdTokenInvalid, `the ID token from provider ${p.config.name} carries another nonce`);
+    if (payload.nonce !== nonce)
+      throw problems.unauthorized(O.oidcIdTokenInvalid, `the ID token from provider ${p.config.name} carries another nonce`);
     return payload as OidcClaims & JWTPayload;
   }
 
@@ -269,69 +285,14 @@ export class OidcSignIn {
     }
   }
 
-  /**
-   * The account an identity signs in to: the one it is linked to; else the live account with the
-   * provider's verified email (linked now); else a new account with that email. An email the
-   * provider does not call verified never links nor creates anything.
-   */
-  private async account(provider: string, claims: OidcClaims, client: ClientInfo): Promise<string> {
-    const now = this.clock.now();
-    const email = verifiedEmail(claims);
-    const linked = await this.store.identityUser(provider, claims.sub);
-    if (linked) {
-      await this.store.touchIdentity(provider, claims.sub, email, now);
-      this.logger.info("oidc sign-in", { provider, userId: linked, by: "identity" });
-      return linked;
-    }
-    if (!email) {
-      throw problems.forbidden(
-        O.oidcEmailUnverified,
-        `provider ${provider} did not say this account's email is verified: nothing was linked or created (verify the email at the provider, then sign in again)`,
-      );
-    }
-    const existing = await this.accountsStore.userByEmail(email);
-    const userId = existing?.id ?? (await this.createAccount(email, claims, client));
-    const signedIn = await this.store.linkIdentity({ provider, subject: claims.sub, userId, email, at: now });
-    // Null only when the account was deleted in between: nothing to sign in to.
-    if (!signedIn) throw problems.notFound(E.userNotFound, "the account no longer exists");
-    this.logger.info("oidc sign-in", { provider, userId: signedIn, by: existing ? "verified email (linked)" : "new account" });
-    return signedIn;
-  }
-
-  /**
-   * A new account through signup (its rules, limits and user.registered event): the provider's
-   * name as nickname (made unique), a random password nobody knows. Linked right after; a crash
-   * in between leaves an account with that verified email, which the next sign-in links.
-   */
-  private async createAccount(email: string, claims: OidcClaims, client: ClientInfo): Promise<string> {
-    const candidates = nicknameCandidates(claims);
-    for (let i = 0; i < candidates.length; i++) {
-      const base = candidates[i]!;
-      for (let attempt = 0; attempt < 4; attempt++) {
-        const nickname = attempt === 0 ? base : `${base.slice(0, 25)}-${randomToken().replace(/[^a-z0-9]/g, "").slice(0, 4) || "x1"}`;
-        try {
-          return (await this.accounts.signup({ email, password: randomToken(), nickname }, client)).id;
-        } catch (err) {
-          if (!(err instanceof HttpProblem)) throw err;
-          // Another sign-in created it a moment ago: link that one.
-          if (err.code === E.emailTaken) {
-            const now = await this.accountsStore.userByEmail(email);
-            if (now) return now.id;
-          }
-          if (err.code === E.nicknameTaken) continue;
-          // Not a nickname the rules accept: the next candidate.
-          if (err.status === 422) break;
-          throw err;
-        }
-      }
-    }
-    throw problems.conflict(E.nicknameTaken, "no free nickname could be made from the provider's name; sign up with a nickname, then sign in with the provider");
-  }
-
   /** The browser's one-time login code → a session and its tokens, as POST /auth/login. */
   async exchange(code: string | null, client: ClientInfo): Promise<TokenPair> {
     const userId = code ? await this.store.takeLogin(sha256(code), this.clock.now()) : null;
-    if (!userId) throw problems.unauthorized(O.oidcLoginCodeInvalid, "no sign-in is waiting for this browser (the one-time code is missing, expired or used); sign in again");
+    if (!userId)
+      throw problems.unauthorized(
+        O.oidcLoginCodeInvalid,
+        "no sign-in is waiting for this browser (the one-time code is missing, expired or used); sign in again",
+      );
     const user = await this.accountsStore.user(userId);
     if (!user) throw problems.notFound(E.userNotFound, "the account no longer exists");
     return this.accounts.openSession(user, client);
