@@ -12,6 +12,7 @@ import { summarize, type DatabaseSummary } from "./platform/db/backup";
 import { fileSha256 } from "./platform/db/backup-job";
 import { type BackupRun, recentBackupRuns } from "./platform/db/backup-runs";
 import { newUser } from "./testing/app";
+import { backendEnv, modes } from "./testing/modes";
 import { homebaseCommand, startServer } from "./testing/process";
 
 const scratch = mkdtempSync(join(tmpdir(), "homebase-drill-"));
@@ -31,11 +32,13 @@ function runs(dataDir: string): BackupRun[] {
   }
 }
 
-describe("restore drill", () => {
+describe.each(modes)("restore drill (%s)", (mode) => {
   test("a scheduled backup taken during writes restores into a fresh data dir and the binary serves exactly it", async () => {
+    // The real mode: Redis (the scheduled backup's locks, caches), NATS and MongoDB, own event namespace.
+    const backends = { ...(await backendEnv(mode)), HOMEBASE_EVENT_NAMESPACE: `drill${Bun.randomUUIDv7().replaceAll("-", "").slice(-10)}` };
     const live = await startServer(
-      { ...common, HOMEBASE_BACKUP_CRON: "*/2 * * * * *", HOMEBASE_BACKUP_KEEP: "3" },
-      { args: ["all"], dataDir: join(scratch, "live") },
+      { ...common, ...backends, HOMEBASE_BACKUP_CRON: "*/2 * * * * *", HOMEBASE_BACKUP_KEEP: "3" },
+      { args: ["all"], dataDir: join(scratch, `live-${mode}`) },
     );
     const user = newUser("drill");
     let token = "";
@@ -100,7 +103,7 @@ describe("restore drill", () => {
     expect(await fileSha256(backup.file!)).toBe(backup.sha256!);
 
     // The documented one-liner: HOMEBASE_DATA_DIR=<fresh dir> homebase restore <file>
-    const fresh = join(scratch, "restored");
+    const fresh = join(scratch, `restored-${mode}`);
     const restore = Bun.spawnSync(homebaseCommand(["restore", backup.file!]), {
       env: { PATH: process.env.PATH ?? "", HOMEBASE_DATA_DIR: fresh },
     });
@@ -119,7 +122,7 @@ describe("restore drill", () => {
     expect(projects).toBeLessThan(acknowledged.length);
 
     // The binary on the restored data dir serves it: the same user, token and projects.
-    const server = await startServer(common, { args: ["serve"], dataDir: fresh });
+    const server = await startServer({ ...common, ...backends }, { args: ["serve"], dataDir: fresh });
     try {
       const res = await fetch(`${server.url}/projects`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);

@@ -311,6 +311,29 @@ describe("manual backups", () => {
   });
 });
 
+describe("the backup command", () => {
+  test("homebase backup <file> prints the verified backup's sha256 and summary and records a manual run", async () => {
+    const env = { PATH: process.env.PATH ?? "", HOMEBASE_DATA_DIR: freshDir("cli-data") };
+    expect(Bun.spawnSync(homebaseCommand(["migrate"]), { env }).exitCode).toBe(0);
+    const target = join(scratch, `cli-backup-${++seq}.sqlite`);
+    const proc = Bun.spawnSync(homebaseCommand(["backup", target]), { env });
+    expect(proc.stderr.toString()).toBe("");
+    expect(proc.exitCode).toBe(0);
+    const out = JSON.parse(proc.stdout.toString()) as { backup: string; bytes: number; sha256: string; checksum: string };
+    expect(out.backup).toBe(target);
+    expect(out.bytes).toBe(statSync(target).size);
+    expect(out.sha256).toBe(await fileSha256(target));
+    const db = new Database(join(env.HOMEBASE_DATA_DIR, "homebase.sqlite"), { readonly: true, strict: true });
+    const [run] = recentBackupRuns(db, 1);
+    db.close();
+    expect(run).toMatchObject({ ok: true, trigger: "manual", file: target, sha256: out.sha256, checksum: out.checksum });
+    // Again to the same file: refused (exit 1), recorded as failed.
+    const again = Bun.spawnSync(homebaseCommand(["backup", target]), { env });
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr.toString()).toContain("exists");
+  });
+});
+
 describe("backup variables", () => {
   const load = (env: Record<string, string>) => loadConfig({ HOMEBASE_DATA_DIR: join(scratch, "cfg"), ...env }, []);
 
