@@ -252,8 +252,8 @@ describe.each(modes)("billing (%s)", (mode) => {
     expect(afterCancel).toMatchObject({ kind: "rejected", code: "sid_inactive" });
     await run(120);
     expect(await charged(subscription.id, 2)).toHaveLength(0);
-    const list = (await (await app.t.request("GET", "/subscriptions", { token: await as(u) })).json()) as Subscription[];
-    expect(list.map((s) => [s.id, s.status])).toEqual([[subscription.id, "CANCELLED"]]);
+    const list = (await (await app.t.request("GET", "/subscriptions", { token: await as(u) })).json()) as { items: Subscription[] };
+    expect(list.items.map((s) => [s.id, s.status])).toEqual([[subscription.id, "CANCELLED"]]);
   });
 
   test("declines are retried on day 1, 3 and 5, then the subscription is cancelled and the user notified", async () => {

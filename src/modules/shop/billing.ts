@@ -126,17 +126,19 @@ export class BillingService {
       });
       const nextOn = addDays(day, fresh.period_days);
       const now = this.clock.now();
+      // The order this cycle creates: the buyer's record of the charge.
+      const cycleOrderId = Bun.randomUUIDv7();
       const recorded = await this.store.recordCharge(
         {
           subscriptionId: id,
-          orderId: fresh.order_id,
+          orderId: cycleOrderId,
           cycle,
           tid: approval.tid,
           paidOn: day,
           nextOn,
           payment: {
             id: Bun.randomUUIDv7(),
-            order_id: fresh.order_id,
+            order_id: cycleOrderId,
             subscription_id: id,
             cycle,
             type: "PAYMENT",

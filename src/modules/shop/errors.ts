@@ -48,6 +48,7 @@ export const shopErrors = {
   subscriptionNotActive: "subscription_not_active",
   subscriptionBusy: "subscription_busy",
   chargeInProgress: "charge_in_progress",
+  cycleNotRefundable: "cycle_not_refundable",
   // internal endpoints (their guard's codes are the platform's: src/platform/http/internal.ts)
   billingDateInFuture: "billing_date_in_future",
 } as const;

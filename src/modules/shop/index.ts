@@ -138,7 +138,7 @@ export const shopModule = defineModule({
     );
     const refunds = new RefundsService(stores.orders, orders, locks, gateway, clock);
     const lockTtlMs = 30_000;
-    const subscriptions = new SubscriptionsService(stores.subscriptions, locks, gateway, clock, { lockTtlMs }, logger);
+    const subscriptions = new SubscriptionsService(stores.subscriptions, stores.orders, locks, gateway, clock, { lockTtlMs }, logger);
     const billing = new BillingService(stores.subscriptions, locks, gateway, clock, { chunk: s.billingChunk, lockTtlMs }, logger);
     const worker = new ShopWorker(billing, () => orders.expireUnpaid(), { cron: s.billingCron, retryBaseMs: 60_000 }, clock, logger);
     const accounts = use(accountsModule);

@@ -74,7 +74,13 @@ export class RefundsService {
   private async finish(order: OrderRow, refund: Refund): Promise<void> {
     const key = `order:${order.id}:refund:${refund.seq}`;
     try {
-      await this.gateway.cancel({ idempotencyKey: key, tid: order.tid!, amount: refund.amount, subscription: false });
+      // A subscription cycle's refund (cancel with refund) left pending may be finished here too.
+      await this.gateway.cancel({
+        idempotencyKey: key,
+        tid: order.tid!,
+        amount: refund.amount,
+        subscription: order.kind === "SUBSCRIPTION",
+      });
     } catch (err) {
       // A refusal will not change on retry: forget the attempt. A transient failure keeps it pending.
       if (err instanceof GatewayError && err.kind !== "transient") await this.store.dropRefund(refund.id);

@@ -1,6 +1,6 @@
 // Stored rows → API shapes, and the small date helpers the shop's use cases share.
-import type { CartItem, Category, Item, Order, Review, Subscription } from "./model";
-import type { CartLineRow, ItemRow, OrderDetail, OrderItemRow, ReviewRow, SubscriptionDetail } from "./store";
+import type { CartItem, Category, Item, Order, Review, Subscription, SubscriptionCharge } from "./model";
+import type { CartLineRow, CycleRow, ItemRow, OrderDetail, OrderItemRow, ReviewRow, SubscriptionDetail } from "./store";
 
 const dayMs = 86_400_000;
 
@@ -84,6 +84,7 @@ export function toOrder({ order: row, items, subscriptionId }: OrderDetail): Ord
     amount: row.amount,
     refundedAmount: row.refunded_amount,
     subscriptionId,
+    cycle: row.cycle ?? (subscriptionId !== null ? 1 : null),
     paidAt: row.paid_at === null ? null : iso(row.paid_at),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
@@ -118,5 +119,19 @@ export function toSubscription({ subscription: row, items }: SubscriptionDetail)
     items: items.map(toOrderItem),
     createdAt: iso(row.created_at),
     cancelledAt: row.cancelled_at === null ? null : iso(row.cancelled_at),
+  };
+}
+
+export function toCharge(row: CycleRow): SubscriptionCharge {
+  return {
+    cycle: row.cycle,
+    status: row.status,
+    dueOn: row.due_on,
+    amount: row.amount,
+    paidOn: row.paid_on,
+    tries: row.try + 1,
+    lastError: row.status === "PAID" ? null : row.last_error,
+    orderId: row.order_id,
+    refundedAmount: row.refunded_amount,
   };
 }

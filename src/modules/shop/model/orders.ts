@@ -37,6 +37,7 @@ export const exampleOrder = {
   amount: 54_400,
   refundedAmount: 0,
   subscriptionId: null,
+  cycle: null,
   paidAt: "2026-12-01T10:01:00.000Z",
   createdAt: "2026-12-01T10:00:00.000Z",
   updatedAt: "2026-12-01T10:01:00.000Z",
@@ -57,7 +58,13 @@ export const Order = t.Object(
     discount: won("Σ quantity × discountPrice"),
     amount: won("Charged: total − discount"),
     refundedAmount: won("Refunded so far"),
-    subscriptionId: t.Union([outId(), t.Null()]),
+    subscriptionId: t.Union([outId(), t.Null()], {
+      description: "The subscription this order started (its first payment) or whose recurring charge created it",
+    }),
+    cycle: t.Union([t.Integer({ minimum: 1 }), t.Null()], {
+      description:
+        "A subscription order: the cycle it paid — 1 for the order that started the subscription, 2, 3, … for the orders its recurring charges created (kind SUBSCRIPTION, status COMPLETE, or REFUND once refunded)",
+    }),
     paidAt: t.Union([Timestamp, t.Null()]),
     createdAt: Timestamp,
     updatedAt: Timestamp,

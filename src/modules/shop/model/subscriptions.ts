@@ -1,5 +1,6 @@
 // Subscription and billing schemas.
 import { t, type Static } from "elysia";
+import { CursorPage, cursorQuery } from "../../../platform/http/paging";
 import { subscriptionStatuses, id, won, IsoDate, Timestamp, outId, PeriodDays } from "./common";
 import { exampleOrder, OrderItem } from "./orders";
 
@@ -42,6 +43,58 @@ export const Subscription = t.Object(
 export type Subscription = Static<typeof Subscription>;
 
 export const SubscriptionIdParams = t.Object({ id: id() });
+export const SubscriptionListQuery = t.Object(cursorQuery());
+export const SubscriptionPage = CursorPage(Subscription);
+export type SubscriptionPage = Static<typeof SubscriptionPage>;
+
+export const SubscriptionCharge = t.Object(
+  {
+    cycle: t.Integer({ minimum: 1, description: "1 is the first payment (the order that started the subscription)" }),
+    status: t.UnionEnum(["PENDING", "PAID", "DECLINED"], {
+      description: "PENDING: being settled with the gateway; DECLINED: the last try was declined (retried on day 1, 3 and 5)",
+    }),
+    dueOn: IsoDate,
+    amount: won("Charged for the cycle"),
+    paidOn: t.Union([IsoDate, t.Null()]),
+    tries: t.Integer({ minimum: 1, description: "Tries of the cycle (a decline retry is a new try)" }),
+    lastError: t.Union([t.String(), t.Null()], { description: "Why the last try did not pay (unpaid cycles)" }),
+    orderId: t.Union([outId("The cycle's order (GET /orders/{id})"), t.Null()]),
+    refundedAmount: won("Refunded of the cycle (cancel with refund)"),
+  },
+  {
+    examples: [
+      {
+        cycle: 2,
+        status: "PAID",
+        dueOn: "2026-12-31",
+        amount: 27_200,
+        paidOn: "2026-12-31",
+        tries: 1,
+        lastError: null,
+        orderId: "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2b70",
+        refundedAmount: 0,
+      },
+    ],
+  },
+);
+export type SubscriptionCharge = Static<typeof SubscriptionCharge>;
+export const ChargePage = CursorPage(SubscriptionCharge);
+export type ChargePage = Static<typeof ChargePage>;
+
+export const CancelSubscriptionBody = t.Optional(
+  t.Object(
+    {
+      refund: t.Optional(
+        t.Boolean({
+          default: false,
+          description: "Also refund the current cycle (the last one paid) through the gateway; its order becomes REFUND",
+        }),
+      ),
+    },
+    { examples: [{}, { refund: true }] },
+  ),
+);
+export type CancelSubscriptionBody = Static<typeof CancelSubscriptionBody>;
 export const UpdateSubscriptionBody = t.Object({ periodDays: PeriodDays }, { examples: [{ periodDays: 60 }] });
 
 export const BillingRunBody = t.Object(

@@ -47,6 +47,7 @@ const statusOf: Record<ShopErrorCode, number> = {
   subscription_not_active: 409,
   subscription_busy: 409,
   charge_in_progress: 409,
+  cycle_not_refundable: 409,
   billing_date_in_future: 422,
 };
 

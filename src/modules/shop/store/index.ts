@@ -32,6 +32,7 @@ export type {
 export type { ReviewableRow, ReviewRefusal, ReviewRow, ReviewStore } from "./review";
 export type {
   ChargeRow,
+  CycleRow,
   DeclinedCycle,
   NewSubscription,
   PaidCycle,

@@ -121,7 +121,12 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   private detailOf(order: OrderRow): OrderDetail {
-    return { order, items: this.q.items.all(order.id), subscriptionId: this.q.subscriptionId.get(order.id)?.id ?? null };
+    return {
+      order,
+      items: this.q.items.all(order.id),
+      // A recurring charge's order names its subscription; the first order is the one a subscription started from.
+      subscriptionId: order.subscription_id ?? this.q.subscriptionId.get(order.id)?.id ?? null,
+    };
   }
 
   private emit(events: readonly ShopEvent[]): void {
@@ -282,7 +287,11 @@ export class SqliteOrderStore implements OrderStore {
       }
       this.q.addRefunded.run(refund.amount, now, refund.order_id);
       const full = this.q.items.all(refund.order_id).every((i) => i.refunded_quantity === i.quantity);
-      if (full) this.q.setStatus.run("REFUND", now, refund.order_id, "COMPLETE");
+      if (full) {
+        this.q.setStatus.run("REFUND", now, refund.order_id, "COMPLETE");
+        // The first order of a subscription cancelled with the refund of that cycle.
+        this.q.setStatus.run("REFUND", now, refund.order_id, "SUBSCRIBE_CANCEL");
+      }
       this.q.insertPayment.run({ ...payment });
       this.emit([refunded(full)]);
       return true;

@@ -78,7 +78,7 @@ export interface Refund {
 export interface OrderDetail {
   order: OrderRow;
   items: OrderItemRow[];
-  /** The subscription the order started, if any. */
+  /** The subscription the order started, or whose recurring charge created it. */
   subscriptionId: string | null;
 }
 

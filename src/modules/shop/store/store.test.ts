@@ -272,18 +272,19 @@ describe.each(modes)("shop stores (%s)", (mode) => {
     });
     expect(stock(row.id)).toBe(1);
 
+    const cycleOrderId = Bun.randomUUIDv7();
     const charge = (key: string) =>
       stores.subscriptions.recordCharge(
         {
           subscriptionId,
-          orderId,
+          orderId: cycleOrderId,
           cycle: 2,
           tid: "TC",
           paidOn: "2026-12-31",
           nextOn: "2027-01-30",
           payment: {
             id: Bun.randomUUIDv7(),
-            order_id: orderId,
+            order_id: cycleOrderId,
             subscription_id: subscriptionId,
             cycle: 2,
             type: "PAYMENT",
@@ -313,6 +314,15 @@ describe.each(modes)("shop stores (%s)", (mode) => {
       next_payment_on: "2027-01-30",
     });
     expect(outbox("homebase.shop.subscription.charged", "subscriptionId", subscriptionId)).toBe(1);
+    // The cycle's order, once: paid, a subscription order of cycle 2.
+    expect(await stores.orders.order(cycleOrderId)).toMatchObject({
+      kind: "SUBSCRIPTION",
+      status: "COMPLETE",
+      subscription_id: subscriptionId,
+      cycle: 2,
+      tid: "TC",
+    });
+    expect(await stores.orders.items(cycleOrderId)).toHaveLength(1);
 
     // Cycle 3 declined by one worker; the same decline reported by another records nothing.
     const sub = (await stores.subscriptions.subscription(subscriptionId))!;

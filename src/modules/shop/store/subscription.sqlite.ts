@@ -4,9 +4,11 @@
 import type { Database } from "bun:sqlite";
 import type { GroupCommitWriter } from "../../../platform/db/sqlite";
 import type { ShopEvent, ShopEventSink } from "../events";
-import type { OrderItemRow } from "./order";
+import { totalsOf } from "../pricing";
+import type { OrderItemRow, OrderRow, Refund, RefundLine } from "./order";
 import type {
   ChargeRow,
+  CycleRow,
   DeclinedCycle,
   PaidCycle,
   PreparedCharge,
@@ -14,7 +16,17 @@ import type {
   SubscriptionRow,
   SubscriptionStore,
 } from "./subscription";
-import { record } from "./tx";
+import { record, writeOr } from "./tx";
+
+interface PendingRefundRow {
+  id: string;
+  order_id: string;
+  seq: number;
+  amount: number;
+  items: string;
+  created_at: number;
+  tid: string;
+}
 
 export class SqliteSubscriptionStore implements SubscriptionStore {
   private readonly q;
@@ -26,7 +38,46 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
   ) {
     this.q = {
       subscription: db.query<SubscriptionRow, [string]>("SELECT * FROM shop_subscriptions WHERE id = ?"),
-      ofUser: db.query<SubscriptionRow, [string]>("SELECT * FROM shop_subscriptions WHERE user_id = ? ORDER BY id DESC"),
+      ofUser: db.query<SubscriptionRow, [string, string, string, number]>(
+        "SELECT * FROM shop_subscriptions WHERE user_id = ? AND (? = '' OR id < ?) ORDER BY id DESC LIMIT ?",
+      ),
+      // Cycle 1 is the order that started the subscription; the others are its charge rows.
+      cycles: db.query<CycleRow, { $id: string; $before: number; $limit: number }>(
+        `SELECT * FROM (
+           SELECT c.cycle, c.status, c.try, c.due_on, c.amount, c.paid_on, c.last_error, c.order_id,
+             COALESCE(o.refunded_amount, 0) AS refunded_amount
+           FROM shop_subscription_charges c LEFT JOIN shop_orders o ON o.id = c.order_id
+           WHERE c.subscription_id = $id
+           UNION ALL
+           SELECT 1, 'PAID', 0, strftime('%Y-%m-%d', o.created_at / 1000, 'unixepoch'), o.amount,
+             strftime('%Y-%m-%d', o.paid_at / 1000, 'unixepoch'), NULL, o.id, o.refunded_amount
+           FROM shop_subscriptions s JOIN shop_orders o ON o.id = s.order_id
+           WHERE s.id = $id
+         ) WHERE cycle < $before ORDER BY cycle DESC LIMIT $limit`,
+      ),
+      insertOrder: db.query(
+        `INSERT INTO shop_orders (id, user_id, kind, status, from_cart, period_days, total, discount, amount, tid, paid_at,
+           subscription_id, cycle, created_at, updated_at)
+         VALUES ($id, $user_id, 'SUBSCRIPTION', 'COMPLETE', 0, $period_days, $total, $discount, $amount, $tid, $now,
+           $subscription_id, $cycle, $now, $now)`,
+      ),
+      insertItem: db.query(
+        `INSERT INTO shop_order_items (id, order_id, item_id, name, price, discount_price, quantity)
+         VALUES ($id, $order_id, $item_id, $name, $price, $discount_price, $quantity)`,
+      ),
+      orderOf: db.query<OrderRow, [string]>("SELECT * FROM shop_orders WHERE id = ?"),
+      nextRefundSeq: db.query<{ seq: number }, [string]>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM shop_refunds WHERE order_id = ?"),
+      insertRefund: db.query(
+        `INSERT INTO shop_refunds (id, order_id, seq, amount, items, status, created_at)
+         VALUES ($id, $order_id, $seq, $amount, $items, 'PENDING', $created_at)`,
+      ),
+      pendingRefund: db.query<PendingRefundRow, [string, string]>(
+        `SELECT r.id, r.order_id, r.seq, r.amount, r.items, r.created_at, o.tid FROM shop_refunds r JOIN shop_orders o ON o.id = r.order_id
+         WHERE r.status = 'PENDING' AND (o.subscription_id = ? OR o.id = (SELECT order_id FROM shop_subscriptions WHERE id = ?))`,
+      ),
+      chargeOrder: db.query<unknown, [string, string, number]>(
+        "UPDATE shop_subscription_charges SET order_id = ? WHERE subscription_id = ? AND cycle = ?",
+      ),
       activeOfUser: db.query<SubscriptionRow, [string]>("SELECT * FROM shop_subscriptions WHERE user_id = ? AND status = 'ACTIVE'"),
       orderItems: db.query<OrderItemRow, [string]>("SELECT * FROM shop_order_items WHERE order_id = ? ORDER BY id"),
       due: db.query<{ id: string }, [string, string, number]>(
@@ -109,8 +160,12 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
     return row ? this.detailOf(row) : null;
   }
 
-  async ofUser(userId: string): Promise<SubscriptionDetail[]> {
-    return this.q.ofUser.all(userId).map((row) => this.detailOf(row));
+  async ofUser(userId: string, beforeId: string, limit: number): Promise<SubscriptionDetail[]> {
+    return this.q.ofUser.all(userId, beforeId, beforeId, limit).map((row) => this.detailOf(row));
+  }
+
+  async cycles(id: string, beforeCycle: number, limit: number): Promise<CycleRow[]> {
+    return this.q.cycles.all({ $id: id, $before: beforeCycle, $limit: limit });
   }
 
   async pendingCharge(id: string): Promise<ChargeRow | null> {
@@ -184,6 +239,22 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
       if (this.q.chargePaid.run(p.tid, p.paidOn, p.now, p.subscriptionId, p.cycle).changes !== 1) return false;
       this.q.paid.run(p.paidOn, p.nextOn, p.nextOn, p.now, p.subscriptionId, p.cycle - 1);
       this.q.chargeAttempted.run(1, null, p.now, p.subscriptionId, p.cycle);
+      // The cycle's order: what the buyer sees of this charge (GET /orders), with the subscription's items.
+      const sub = this.q.subscription.get(p.subscriptionId)!;
+      const items = this.q.orderItems.all(sub.order_id);
+      this.q.insertOrder.run({
+        id: p.orderId,
+        user_id: sub.user_id,
+        period_days: sub.period_days,
+        ...totalsOf(items),
+        tid: p.tid,
+        now: p.now,
+        subscription_id: p.subscriptionId,
+        cycle: p.cycle,
+      });
+      for (const { refunded_quantity: _q, ...item } of items)
+        this.q.insertItem.run({ ...item, id: Bun.randomUUIDv7(), order_id: p.orderId });
+      this.q.chargeOrder.run(p.orderId, p.subscriptionId, p.cycle);
       this.q.insertPayment.run({ ...p.payment });
       this.emit([charged]);
       return true;
@@ -210,6 +281,53 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
       this.emit(d.next.events);
       return "declined";
     });
+  }
+
+  endWithRefund(
+    sub: SubscriptionRow,
+    refundId: string,
+    now: number,
+    events: readonly ShopEvent[],
+  ): Promise<{ refund: Refund; tid: string } | "not_active" | "no_order"> {
+    return writeOr<{ refund: Refund; tid: string }, "not_active" | "no_order">(this.writer, (refuse) => {
+      const fresh = this.q.subscription.get(sub.id);
+      if (fresh?.status !== "ACTIVE") refuse("not_active");
+      const cycle = fresh!.paid_cycles;
+      const orderId = cycle === 1 ? fresh!.order_id : this.q.charge.get(sub.id, cycle)?.order_id;
+      const order = orderId ? this.q.orderOf.get(orderId) : null;
+      if (!order?.tid) refuse("no_order");
+      const lines: RefundLine[] = this.q.orderItems
+        .all(order!.id)
+        .filter((i) => i.refunded_quantity < i.quantity)
+        .map((i) => ({ orderItemId: i.id, itemId: i.item_id, quantity: i.quantity - i.refunded_quantity }));
+      if (!this.endNow(fresh!, "CANCELLED", now)) refuse("not_active");
+      this.emit(events);
+      const refund: Refund = {
+        id: refundId,
+        order_id: order!.id,
+        seq: this.q.nextRefundSeq.get(order!.id)?.seq ?? 1,
+        amount: order!.amount - order!.refunded_amount,
+        lines,
+        status: "PENDING",
+        created_at: now,
+      };
+      this.q.insertRefund.run({
+        id: refund.id,
+        order_id: refund.order_id,
+        seq: refund.seq,
+        amount: refund.amount,
+        items: JSON.stringify(lines),
+        created_at: now,
+      });
+      return { refund, tid: order!.tid! };
+    });
+  }
+
+  async pendingRefund(subscriptionId: string): Promise<{ refund: Refund; tid: string } | null> {
+    const row = this.q.pendingRefund.get(subscriptionId, subscriptionId);
+    if (!row) return null;
+    const { items, tid, ...rest } = row;
+    return { refund: { ...rest, lines: JSON.parse(items) as RefundLine[], status: "PENDING" }, tid };
   }
 
   endAllOfUser(userId: string, now: number, cancelled: (subscription: SubscriptionRow) => ShopEvent): void {

@@ -3,7 +3,7 @@
 // SQLite implementation: subscription.sqlite.ts.
 import type { ShopEvent } from "../events";
 import type { SubscriptionStatus } from "../model";
-import type { OrderItemRow, PaymentRow } from "./order";
+import type { OrderItemRow, PaymentRow, Refund } from "./order";
 
 export interface SubscriptionRow {
   id: string;
@@ -53,6 +53,8 @@ export interface ChargeRow {
   last_error: string | null;
   tid: string | null;
   paid_on: string | null;
+  /** The order the paid cycle created (null before it is paid, and for cycles paid before charge orders existed). */
+  order_id: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -71,6 +73,7 @@ export type PreparedCharge =
 
 export interface PaidCycle {
   subscriptionId: string;
+  /** The order this charge creates (UUIDv7): the buyer's record of the cycle (GET /orders), paid, kind SUBSCRIPTION. */
   orderId: string;
   cycle: number;
   tid: string;
@@ -91,11 +94,27 @@ export interface DeclinedCycle {
   next: { kind: "retry"; retryOn: string; events: readonly ShopEvent[] } | { kind: "end"; events: readonly ShopEvent[] };
 }
 
+/** One cycle of a subscription as its history shows it: cycle 1 is the order that started it. */
+export interface CycleRow {
+  cycle: number;
+  status: "PENDING" | "PAID" | "DECLINED";
+  try: number;
+  due_on: string;
+  amount: number;
+  paid_on: string | null;
+  last_error: string | null;
+  /** The order of the cycle (the first order for cycle 1; null for cycles paid before charge orders existed). */
+  order_id: string | null;
+  refunded_amount: number;
+}
+
 export interface SubscriptionStore {
   subscription(id: string): Promise<SubscriptionRow | null>;
   detail(id: string): Promise<SubscriptionDetail | null>;
-  /** Newest first. */
-  ofUser(userId: string): Promise<SubscriptionDetail[]>;
+  /** Newest first, ids below `beforeId` ("" for the first page). */
+  ofUser(userId: string, beforeId: string, limit: number): Promise<SubscriptionDetail[]>;
+  /** The cycles, newest first, below `beforeCycle` (keyset paging). */
+  cycles(id: string, beforeCycle: number, limit: number): Promise<CycleRow[]>;
   /** The cycle being settled with the gateway, if any. */
   pendingCharge(id: string): Promise<ChargeRow | null>;
   /** New period and due dates of an active subscription (declines reset when asked); false when it is not active. */
@@ -119,14 +138,29 @@ export interface SubscriptionStore {
   prepareCharge(id: string, day: string, now: number): Promise<PreparedCharge>;
   /**
    * The cycle PAID (only from PENDING: a worker replaying the same approval records nothing),
-   * the subscription advanced to the next cycle, the payment and `charged` recorded. False when
-   * it was recorded already.
+   * the subscription advanced to the next cycle, the cycle's order (paid, with the
+   * subscription's items), the payment and `charged` recorded. False when it was recorded already.
    */
   recordCharge(paid: PaidCycle, charged: ShopEvent): Promise<boolean>;
   /** A transient failure: the charge stays PENDING for the next run, with the attempt counted. */
   chargeFailed(id: string, cycle: number, error: string, now: number): Promise<void>;
   /** A decline: the cycle DECLINED (its stock released), then a retry day or the end. "skipped" when another worker settled it. */
   recordDecline(declined: DeclinedCycle): Promise<"declined" | "cancelled" | "skipped">;
+  /**
+   * Cancel with refund, in one transaction: the subscription and its order end (CANCELLED, with
+   * `events`) and a PENDING refund of everything left of the current cycle's order (the last
+   * paid: the first order for cycle 1) is recorded, the gateway to be called after. Null, with
+   * nothing changed, when the subscription is not active or the cycle has no order (paid before
+   * charge orders existed).
+   */
+  endWithRefund(
+    subscription: SubscriptionRow,
+    refundId: string,
+    now: number,
+    events: readonly ShopEvent[],
+  ): Promise<{ refund: Refund; tid: string } | "not_active" | "no_order">;
+  /** The refund of a cycle of this subscription left pending by a gateway failure, with the tid it refunds. */
+  pendingRefund(subscriptionId: string): Promise<{ refund: Refund; tid: string } | null>;
   /**
    * A deleted account's active subscriptions end (CANCELLED, never charged again) with the
    * event `cancelled(subscription)`. Inside the caller's transaction (an event consumer's apply).
