@@ -225,6 +225,29 @@ describe.each(cases)("task statuses OVERDUE and DELETED, and the failure analysi
     expect((await req("DELETE", `/projects/${p}`)).status).toBe(204);
   });
 
+  test("started like a worker role, the job sweeps at once; one sweep at a time; stopped, it sweeps no more", async () => {
+    const p = await project();
+    const x = await task(p, { dueAt: iso(clock.now() + minute) });
+    await applied("the task", () => table("SELECT count(*) AS n FROM todo_tasks WHERE id = ?", x.id) === 1);
+    clock.advance(2 * minute);
+    // Two sweeps at once: the lock lets one through, the other skips its turn.
+    const both = await Promise.all([todos.overdue.sweep(), todos.overdue.sweep()]);
+    expect(both.sort()).toEqual([0, 1]);
+    expect((await get(x.id)).status).toBe("OVERDUE");
+
+    const y = await task(p, { dueAt: iso(clock.now() + minute) });
+    await applied("the second task", () => table("SELECT count(*) AS n FROM todo_tasks WHERE id = ?", y.id) === 1);
+    clock.advance(2 * minute);
+    todos.overdue.start();
+    await applied("the sweep at start", () => table("SELECT count(*) AS n FROM todo_tasks WHERE id = ? AND status = 'OVERDUE'", y.id) === 1);
+    await todos.overdue.stop();
+    const z = await task(p, { dueAt: iso(clock.now() + minute) });
+    clock.advance(2 * minute);
+    todos.overdue.start(); // stopped for good: no more sweeps
+    expect(await todos.overdue.sweep()).toBe(0);
+    expect((await get(z.id)).status).toBe("PENDING");
+  });
+
   test("POST /tasks/:id/analysis: category and recommendations from the task, its reason and the history; the re-plan follows it", async () => {
     const p = await project();
     // Three finished tasks that took longer than estimated: the user's estimates run short.
