@@ -20,7 +20,8 @@ import { startS3Server, type S3Server } from "../../testing/s3";
 import { summarize } from "./backup";
 import { backupFileName, fileSha256, listBackups, s3Client } from "./backup-job";
 import { recentBackupRuns } from "./backup-runs";
-import { BackupScheduler, manualBackup } from "./backup-schedule";
+import { BackupScheduler, manualBackup, scheduledSlot } from "./backup-schedule";
+import { Cron } from "croner";
 
 const scratch = mkdtempSync(join(tmpdir(), "homebase-backups-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -308,6 +309,19 @@ describe("manual backups", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("the schedule's slot", () => {
+  test("workers firing a few ms apart (or on the dot) name the same slot; the next tick is another", () => {
+    const job = new Cron("*/2 * * * * *", { timezone: "UTC", paused: true });
+    const slot = Date.parse("2026-03-01T03:00:04Z");
+    for (const late of [0, 1, 7, 480, 1999]) expect(scheduledSlot(job, new Date(slot + late))).toBe(slot);
+    expect(scheduledSlot(job, new Date(slot + 2000))).toBe(slot + 2000);
+    job.stop();
+    const daily = new Cron("0 3 * * *", { timezone: "UTC", paused: true });
+    expect(scheduledSlot(daily, new Date("2026-03-01T03:00:00.042Z"))).toBe(Date.parse("2026-03-01T03:00:00Z"));
+    daily.stop();
   });
 });
 

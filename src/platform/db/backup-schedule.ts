@@ -111,6 +111,15 @@ export function registerBackupMetrics(registry: Registry, db: Database): void {
   });
 }
 
+/**
+ * The schedule's time a run fired for (croner hands over when it actually fired, a few ms
+ * later): every worker names the same slot, so the slot's lock is one per scheduled backup.
+ */
+export function scheduledSlot(job: Cron, firedAt: Date): number {
+  // "A run earlier in the same second as the reference is included": +1 ms covers firing on the dot.
+  return job.previousRuns(1, new Date(firedAt.getTime() + 1))[0]?.getTime() ?? firedAt.getTime();
+}
+
 export class BackupScheduler {
   private job: Cron | null = null;
   private running: Promise<unknown> = Promise.resolve();
@@ -124,8 +133,8 @@ export class BackupScheduler {
   start(): void {
     const { settings, logger } = this.deps;
     if (this.job || this.stopped || !settings.cron) return;
-    this.job = new Cron(settings.cron, { timezone: "UTC", protect: true, name: "backup" }, (self: Cron) => {
-      const slot = self.currentRun()?.getTime() ?? this.deps.clock.now();
+    this.job = new Cron(settings.cron, { timezone: "UTC", protect: true }, (self: Cron) => {
+      const slot = scheduledSlot(self, self.currentRun() ?? new Date());
       return this.track(this.runScheduled(slot)).then(
         () => undefined,
         (err: unknown) => logger.error("scheduled backup crashed", { err }),
