@@ -141,6 +141,7 @@ export const matrix: Record<string, Rule> = {
   "GET /orders/{id}/payment/approved": r("public", (w) => `/orders/${w.ids.unpaidOrder}/payment/approved?pg_token=guessed`),
   "GET /orders/{id}/payment/cancelled": r("public", (w) => `/orders/${w.ids.unpaidOrder}/payment/cancelled`),
   "GET /orders/{id}/payment/failed": r("public", (w) => `/orders/${w.ids.unpaidOrder}/payment/failed`),
+  "GET /orders/{id}/payment/result": r("public", (w) => `/orders/${w.ids.unpaidOrder}/payment/result?outcome=paid`),
   "POST /orders/{id}/cancel": r("owner", (w) => `/orders/${w.ids.unpaidOrder}/cancel`),
   "POST /orders/{id}/refunds": r("owner", (w) => `/orders/${w.ids.paidOrder}/refunds`, { body: () => ({}) }),
   "GET /subscriptions": r("user", () => "/subscriptions"),
@@ -148,6 +149,8 @@ export const matrix: Record<string, Rule> = {
   "PATCH /subscriptions/{id}": r("owner", (w) => `/subscriptions/${w.ids.subscription}`, { body: () => ({ periodDays: 90 }) }),
   "POST /subscriptions/{id}/skip": r("owner", (w) => `/subscriptions/${w.ids.subscription}/skip`),
   "POST /subscriptions/{id}/cancel": r("owner", (w) => `/subscriptions/${w.ids.subscription}/cancel`),
+  "GET /subscriptions/{id}/charges": r("owner", (w) => `/subscriptions/${w.ids.subscription}/charges`),
+  "POST /internal/notices/run": r("internal", () => "/internal/notices/run", { body: () => ({}) }),
   "POST /internal/billing/run": r("internal", () => "/internal/billing/run", { body: () => ({}) }),
   "POST /internal/subscriptions/{id}/charge": r("internal", (w) => `/internal/subscriptions/${w.ids.subscription}/charge`, { body: () => ({}) }),
   // the sandbox PG

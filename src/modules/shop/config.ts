@@ -80,6 +80,13 @@ export const shopConfigSchema = t.Object({
     description: "Cron expression (UTC) of the daily recurring-billing run.",
     check: cronCheck,
   }),
+  HOMEBASE_SHOP_CHARGE_NOTICE_DAYS: env.integer({
+    default: 3,
+    min: 0,
+    max: 30,
+    description:
+      "Days before a recurring charge that its notice (homebase.shop.subscription.charge_upcoming, once per cycle) goes out, from the daily billing job; 0 = on the day, before the charge.",
+  }),
   HOMEBASE_SHOP_BILLING_CHUNK: env.integer({ default: 20, min: 1, max: 1_000, description: "Subscriptions billed per chunk." }),
   HOMEBASE_SHOP_INTERNAL_ALLOW: env.list({
     default: "127.0.0.0/8,::1/128",
@@ -140,6 +147,8 @@ export interface ShopConfig {
   /** Cron expression (croner, UTC) of the daily recurring-billing run. */
   billingCron: string;
   billingChunk: number;
+  /** Days before a recurring charge that its notice goes out. */
+  chargeNoticeDays: number;
   /** CIDRs allowed to call /internal/* (loopback by default). */
   internalAllow: string[];
   /** The bearer token /internal/* asks for besides the allowlist (the platform's internal credential). */
@@ -188,6 +197,7 @@ export function resolveShopConfig(v: Static<typeof shopConfigSchema>, platform: 
     breakerHalfOpenCalls: v.HOMEBASE_SHOP_BREAKER_HALF_OPEN_CALLS,
     billingCron: v.HOMEBASE_SHOP_BILLING_CRON,
     billingChunk: v.HOMEBASE_SHOP_BILLING_CHUNK,
+    chargeNoticeDays: v.HOMEBASE_SHOP_CHARGE_NOTICE_DAYS,
     internalAllow: v.HOMEBASE_SHOP_INTERNAL_ALLOW,
     internal: internalCredential(platform),
     mainTtlMs: v.HOMEBASE_SHOP_MAIN_TTL_MS,

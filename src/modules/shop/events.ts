@@ -76,6 +76,21 @@ export const shopEvents = {
       nextPaymentOn: day,
     }),
   ),
+  /**
+   * A recurring charge is coming (HOMEBASE_SHOP_CHARGE_NOTICE_DAYS before its due date): emitted
+   * once per cycle by the worker's daily job; the shop-notifier consumer tells the user.
+   */
+  subscriptionChargeUpcoming: defineEvent(
+    "homebase.shop.subscription.charge_upcoming",
+    t.Object({
+      subscriptionId: t.String(),
+      userId: t.String(),
+      cycle: integer(),
+      amount: won,
+      dueOn: day,
+      itemName: t.String(),
+    }),
+  ),
   /** A recurring charge was declined; billing retries on day 1, 3 and 5 after the due date. */
   subscriptionChargeDeclined: defineEvent(
     "homebase.shop.subscription.charge_declined",
@@ -111,6 +126,7 @@ export type OrderRefunded = EventPayload<typeof shopEvents.orderRefunded>;
 export type OrderCancelled = EventPayload<typeof shopEvents.orderCancelled>;
 export type SubscriptionStarted = EventPayload<typeof shopEvents.subscriptionStarted>;
 export type SubscriptionCharged = EventPayload<typeof shopEvents.subscriptionCharged>;
+export type SubscriptionChargeUpcoming = EventPayload<typeof shopEvents.subscriptionChargeUpcoming>;
 export type SubscriptionChargeDeclined = EventPayload<typeof shopEvents.subscriptionChargeDeclined>;
 export type SubscriptionPaymentFailed = EventPayload<typeof shopEvents.subscriptionPaymentFailed>;
 export type SubscriptionCancelled = EventPayload<typeof shopEvents.subscriptionCancelled>;
@@ -130,6 +146,10 @@ export interface ShopEventHandlers {
   applyOrderRefunded(event: OrderRefunded): void;
   applySubscriptionCharged(event: SubscriptionCharged): void;
   applyUserDeleted(event: UserDeleted): void;
+  /** Tells the user of a coming charge through the notifier (idempotency key: the event id). Outside SQLite; may run twice. */
+  sendChargeNotice(eventId: string, event: SubscriptionChargeUpcoming): Promise<void>;
+  /** In the consumer's transaction: record that the notice was sent. */
+  recordChargeNotice(eventId: string, event: SubscriptionChargeUpcoming): void;
 }
 
 export function shopConsumers(handlers: ShopEventHandlers): ConsumerSpec[] {
@@ -143,6 +163,16 @@ export function shopConsumers(handlers: ShopEventHandlers): ConsumerSpec[] {
         else if (isEvent(event, shopEvents.orderRefunded)) handlers.applyOrderRefunded(event.payload);
         else handlers.applySubscriptionCharged(event.payload);
       },
+    }),
+    defineConsumer({
+      // At least once: effect() may send twice if the process dies between it and apply();
+      // apply() records the send exactly once (with the processed-event row). A failing
+      // notifier throws, so the bus retries it (and dead-letters it after the last attempt).
+      name: "shop-notifier",
+      events: [shopEvents.subscriptionChargeUpcoming],
+      concurrency: 16,
+      effect: (event) => handlers.sendChargeNotice(event.id, event.payload),
+      apply: (event) => handlers.recordChargeNotice(event.id, event.payload),
     }),
     defineConsumer({
       // A deleted account's carts go, and its subscriptions stop (never charged again).

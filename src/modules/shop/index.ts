@@ -13,6 +13,7 @@ import { resolveShopConfig, type ShopConfig, shopConfigSchema } from "./config";
 import { shopConsumers } from "./events";
 import shopSql from "./migrations/0001_shop.sql" with { type: "text" };
 import checkoutsSql from "./migrations/0002_checkouts_and_cycles.sql" with { type: "text" };
+import { ChargeNotices, LogShopNotifier } from "./notices";
 import { OrdersService } from "./orders";
 import { KakaoPayGateway } from "./payments/kakaopay-gateway";
 import type { PaymentGateway } from "./payments/port";
@@ -45,6 +46,8 @@ export interface ShopModule {
   refunds: RefundsService;
   subscriptions: SubscriptionsService;
   billing: BillingService;
+  /** The notices before each recurring charge (the worker sends them before each billing run). */
+  notices: ChargeNotices;
   /** The configured adapter wrapped in timeout, retry and the circuit breaker. */
   gateway: ResilientGateway;
   /** Daily recurring billing and the unpaid-order sweep: the module's job, run in worker roles. */
@@ -140,9 +143,23 @@ export const shopModule = defineModule({
     const lockTtlMs = 30_000;
     const subscriptions = new SubscriptionsService(stores.subscriptions, stores.orders, locks, gateway, clock, { lockTtlMs }, logger);
     const billing = new BillingService(stores.subscriptions, locks, gateway, clock, { chunk: s.billingChunk, lockTtlMs }, logger);
-    const worker = new ShopWorker(billing, () => orders.expireUnpaid(), { cron: s.billingCron, retryBaseMs: 60_000 }, clock, logger);
+    const notices = new ChargeNotices(
+      stores.subscriptions,
+      new LogShopNotifier(logger),
+      clock,
+      { noticeDays: s.chargeNoticeDays, chunk: s.billingChunk },
+      logger,
+    );
+    const worker = new ShopWorker(
+      billing,
+      () => orders.expireUnpaid(),
+      { cron: s.billingCron, retryBaseMs: 60_000 },
+      clock,
+      logger,
+      (day) => notices.run(day),
+    );
     const accounts = use(accountsModule);
-    const shop: ShopModule = { catalog, reviews, carts, orders, refunds, subscriptions, billing, gateway, worker };
+    const shop: ShopModule = { catalog, reviews, carts, orders, refunds, subscriptions, billing, notices, gateway, worker };
     return {
       api: shop,
       routes: [
@@ -154,6 +171,7 @@ export const shopModule = defineModule({
         subscriptionRoutes(subscriptions, accounts),
         internalRoutes(
           billing,
+          notices,
           createInternalGuard({
             allow: s.internalAllow,
             token: s.internal.token,
@@ -175,6 +193,8 @@ export const shopModule = defineModule({
         },
         applyOrderRefunded: (e) => stores.catalog.addSales(e.items, -1),
         applySubscriptionCharged: (e) => stores.catalog.addSales(e.items, 1),
+        sendChargeNotice: (id, e) => notices.send(id, e),
+        recordChargeNotice: (id, e) => notices.record(id, e),
         applyUserDeleted(e) {
           stores.carts.clearUser(e.userId);
           subscriptions.applyUserDeleted(e);

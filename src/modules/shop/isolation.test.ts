@@ -8,6 +8,7 @@ import { createTestApp, type TestApp } from "../../testing/app";
 import { modes } from "../../testing/modes";
 import { freePort } from "../../testing/ports";
 import type { BillingService } from "./billing";
+import type { ChargeNotices } from "./notices";
 import { type InternalGuard, internalCredential } from "../../platform/http/internal";
 import { internalRoutes } from "./routes/internal";
 import { expectProblem } from "./testing";
@@ -27,9 +28,10 @@ describe("the internal guard's hooks are local to the internal routes", () => {
     const billing = {
       runBilling: async () => ({ date: "2026-12-01", due: 0, charged: 0, declined: 0, cancelled: 0, failed: 0, skipped: 0 }),
     } as unknown as BillingService;
+    const notices = { run: async () => ({ date: "2026-12-01", noticed: 0 }) } as unknown as ChargeNotices;
     // Routes declared after the internal ones, beside them: a hook that leaked would run for them.
     const app = new Elysia()
-      .use(internalRoutes(billing, guard))
+      .use(internalRoutes(billing, notices, guard))
       .get("/health/live", () => "ok")
       .post("/challenges", ({ body }) => body, { body: t.Object({ title: t.String() }) });
     const send = (method: string, path: string, body?: string) =>

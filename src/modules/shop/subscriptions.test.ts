@@ -1,6 +1,7 @@
 // Subscriptions as the buyer sees them: each recurring charge creates an order (GET /orders),
 // the charge history (GET /subscriptions/{id}/charges, paged), GET /subscriptions paged, and
-// cancel with the refund of the current cycle through the gateway. Both modes; the billing days
+// cancel with the refund of the current cycle through the gateway, and the notice before each
+// recurring charge (the worker's job, the event bus, the notifier). Both modes; the billing days
 // come from an injected clock (a run never bills a day after today).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ManualClock } from "../../platform/clock";
@@ -8,6 +9,7 @@ import { modes } from "../../testing/modes";
 import { waitFor } from "../../testing/wait";
 import type { BillingSummary, ChargePage, Item, ItemDetail, Order, OrderPage, Subscription, SubscriptionPage } from "./model";
 import { day, expectProblem, faults, ledger, startShop, type ShopTestApp, type User } from "./testing";
+import { ShopWorker } from "./worker";
 
 const dayMs = 86_400_000;
 
@@ -196,6 +198,104 @@ describe.each(modes)("subscriptions as the buyer sees them (%s)", (mode) => {
     expect((await cancel(u, subscription.id, { refund: true })).status).toBe(200);
     expect(await get<Order>(u, `/orders/${subscription.orderId}`)).toMatchObject({ status: "REFUND", refundedAmount: 20_000, cycle: 1 });
     expect((await ledger(app, subscription.orderId)).map((p) => [p.kind, p.status])).toEqual([["SUBSCRIPTION_FIRST", "CANCELLED"]]);
+  });
+
+  test("a notice before each recurring charge: once per cycle, 3 days ahead, through the event bus to the notifier", async () => {
+    const { day, run } = calendar();
+    const u = await app.user();
+    const it = await app.item({ name: "Omega 3 Plus", price: 10_000, discountRate: 0, stock: 50 });
+    const { subscription } = await subscribe(u, it, 30);
+    const notices = async (n: number) => {
+      await run(n); // the clock to day n (its billing charges nothing of this subscription before day 30, 60)
+      const res = await fetch(`${app.url}/internal/notices/run`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...app.internal },
+        body: JSON.stringify({ date: day(n) }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { noticed: number }).noticed;
+    };
+    const events = () =>
+      app.t.platform.db
+        .query<{ payload: string }, [string]>("SELECT payload FROM outbox WHERE subject = ? ORDER BY created_at")
+        .all("homebase.shop.subscription.charge_upcoming")
+        .map((r) => JSON.parse(r.payload) as { subscriptionId: string; cycle: number; dueOn: string; amount: number })
+        .filter((e) => e.subscriptionId === subscription.id);
+    const sent = async () =>
+      app.t.platform.db
+        .query<{ userId: string; kind: string; channel: string; message: string }, [string]>(
+          "SELECT user_id AS userId, kind, channel, message FROM shop_notifications WHERE subscription_id = ? ORDER BY sent_at, event_id",
+        )
+        .all(subscription.id);
+
+    await notices(26);
+    expect(events()).toEqual([]);
+    await notices(27);
+    expect(events()).toEqual([expect.objectContaining({ cycle: 2, dueOn: day(30), amount: 20_000 })]);
+    // Again the same day, and the days after: the cycle was noticed already.
+    await notices(27);
+    await notices(29);
+    expect(events()).toHaveLength(1);
+    // The notifier consumer sent it once, and recorded it.
+    await waitFor(async () => (await sent()).length === 1, { what: "the notice sent" });
+    const [notice] = await sent();
+    expect(notice).toMatchObject({ userId: u.user.id, kind: "charge_upcoming", channel: "log" });
+    expect(notice!.message).toBe(`Your subscription (Omega 3 Plus) will be charged 20,000 KRW on ${day(30)} (cycle 2).`);
+
+    // Charged on day 30: the next cycle gets its own notice, 3 days before day 60.
+    await run(30);
+    await notices(56);
+    expect(events()).toHaveLength(1);
+    await notices(57);
+    expect(events().map((e) => [e.cycle, e.dueOn])).toEqual([
+      [2, day(30)],
+      [3, day(60)],
+    ]);
+    await waitFor(async () => (await sent()).length === 2, { what: "the second notice sent" });
+    // A date after today is refused.
+    const future = await fetch(`${app.url}/internal/notices/run`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...app.internal },
+      body: JSON.stringify({ date: day(400) }),
+    });
+    await expectProblem(future, 422, "billing_date_in_future");
+  });
+
+  test("the worker's daily job sends the notice before it bills: a cycle due today is noticed, then charged", async () => {
+    const u = await app.user();
+    const it = await app.item({ stock: 50 });
+    const { subscription } = await subscribe(u, it, 30);
+    const today = day(0, clock);
+    // Due today, as if 30 days had passed (and no notice went out before).
+    await app.t.platform.writer.write(() =>
+      app.t.platform.db
+        .query("UPDATE shop_subscriptions SET next_payment_on = ?, charge_on = ? WHERE id = ?")
+        .run(today, today, subscription.id),
+    );
+    const worker = new ShopWorker(
+      app.shop.billing,
+      async () => 0,
+      { cron: "* * * * * *", retryBaseMs: 1_000 },
+      clock,
+      app.t.platform.logger,
+      (d) => app.shop.notices.run(d),
+    );
+    worker.start();
+    try {
+      await waitFor(async () => (await get<Subscription>(u, `/subscriptions/${subscription.id}`)).paidCycles === 2, {
+        timeoutMs: 5_000,
+        what: "the scheduled run",
+      });
+    } finally {
+      await worker.stop();
+    }
+    const order = app.t.platform.db
+      .query<{ subject: string }, [string]>(
+        "SELECT subject FROM outbox WHERE payload LIKE ? AND subject IN ('homebase.shop.subscription.charge_upcoming', 'homebase.shop.subscription.charged') ORDER BY rowid",
+      )
+      .all(`%${subscription.id}%`)
+      .map((r) => r.subject);
+    expect(order).toEqual(["homebase.shop.subscription.charge_upcoming", "homebase.shop.subscription.charged"]);
   });
 
   test("the gateway down during the refund: cancelled anyway, the refund stays pending, and asking again finishes it once", async () => {

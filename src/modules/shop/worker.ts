@@ -1,5 +1,6 @@
-// The shop's worker-role job: the daily billing run (croner, UTC) with same-day re-runs while
-// transient failures remain, and the minute sweep of unpaid orders.
+// The shop's worker-role job: the daily billing run (croner, UTC), preceded by the notices of
+// coming charges, with same-day re-runs while transient failures remain, and the minute sweep
+// of unpaid orders.
 import { Cron } from "croner";
 import type { Clock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
@@ -30,6 +31,8 @@ export class ShopWorker {
     private readonly settings: BillingWorkerSettings,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** The notices of coming charges: sent before each day's billing run. */
+    private readonly notices: (day: string) => Promise<unknown> = async () => {},
   ) {}
 
   start(): void {
@@ -59,6 +62,8 @@ export class ShopWorker {
 
   private async bill(attempt: number): Promise<void> {
     const day = utcDay(this.clock.now());
+    // First the notices (a charge due today gets its notice before it is made, had none gone out).
+    if (attempt === 0) await this.track(this.notices(day)).catch((err: unknown) => this.logger.error("charge notices failed", { err }));
     try {
       const summary = await this.track(this.billing.runBilling(day));
       if (summary.failed > 0 && !this.stopped) {

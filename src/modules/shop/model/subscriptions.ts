@@ -129,3 +129,11 @@ export const ChargeResult = t.Object(
   { examples: [{ subscriptionId: "01936f3e-7b1a-7c3e-9d2a-5b8f1e4c2b50", cycle: 2, outcome: "charged" }] },
 );
 export type ChargeResult = Static<typeof ChargeResult>;
+
+export const NoticeSummary = t.Object(
+  {
+    date: IsoDate,
+    noticed: t.Integer({ description: "Notices emitted (homebase.shop.subscription.charge_upcoming), one per coming cycle" }),
+  },
+  { examples: [{ date: "2026-12-28", noticed: 12 }] },
+);

@@ -3,13 +3,14 @@
 import { type InternalGuard, internalInstance, internalResponses } from "../../../platform/http/internal";
 import type { BillingService } from "../billing";
 import { shopErrors } from "../errors";
-import { BillingRunBody, BillingSummary, ChargeResult, SubscriptionIdParams } from "../model";
+import { BillingRunBody, BillingSummary, ChargeResult, NoticeSummary, SubscriptionIdParams } from "../model";
+import type { ChargeNotices } from "../notices";
 import { errors, gatewayUnavailable, handled, tags } from "./http";
 
 const access =
   "Only from HOMEBASE_SHOP_INTERNAL_ALLOW (loopback by default; 403) with `Authorization: Bearer <internal token>` (HOMEBASE_INTERNAL_TOKEN_FILE, or internal.token in the data dir; 401).";
 
-export function internalRoutes(billing: BillingService, guard: InternalGuard) {
+export function internalRoutes(billing: BillingService, notices: ChargeNotices, guard: InternalGuard) {
   return internalInstance("homebase.shop.internal", "/internal", guard)
     .post("/billing/run", ({ body }) => handled(() => billing.runBilling(body.date)), {
       body: BillingRunBody,
@@ -18,6 +19,15 @@ export function internalRoutes(billing: BillingService, guard: InternalGuard) {
         tags,
         summary: "Run recurring billing now (internal)",
         description: `${access} Charges what is due on or before the date (default today, UTC); a date after today is refused (422 billing_date_in_future). Safe to run from several workers at once: each due subscription is charged once.`,
+      },
+    })
+    .post("/notices/run", ({ body }) => handled(() => notices.run(body.date)), {
+      body: BillingRunBody,
+      response: { 200: NoticeSummary, ...errors(400, 422, shopErrors.billingDateInFuture), ...internalResponses },
+      detail: {
+        tags,
+        summary: "Send the notices of coming recurring charges now (internal)",
+        description: `${access} What the worker does before each day's billing run: one homebase.shop.subscription.charge_upcoming per subscription cycle due within HOMEBASE_SHOP_CHARGE_NOTICE_DAYS of the date (default today; never after today) — once per cycle however often it runs.`,
       },
     })
     .post(

@@ -35,6 +35,8 @@ export type {
   CycleRow,
   DeclinedCycle,
   NewSubscription,
+  NoticeDue,
+  NotificationRecord,
   PaidCycle,
   PreparedCharge,
   SubscriptionDetail,

@@ -10,6 +10,8 @@ import type {
   ChargeRow,
   CycleRow,
   DeclinedCycle,
+  NoticeDue,
+  NotificationRecord,
   PaidCycle,
   PreparedCharge,
   SubscriptionDetail,
@@ -64,6 +66,26 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
       insertItem: db.query(
         `INSERT INTO shop_order_items (id, order_id, item_id, name, price, discount_price, quantity)
          VALUES ($id, $order_id, $item_id, $name, $price, $discount_price, $quantity)`,
+      ),
+      noticesDue: db.query<NoticeDue, [string, string, number]>(
+        `SELECT s.id, s.user_id, s.paid_cycles + 1 AS cycle, s.amount, s.next_payment_on,
+           COALESCE((SELECT i.name FROM shop_order_items i WHERE i.order_id = s.order_id ORDER BY i.id LIMIT 1), 'subscription') AS item_name
+         FROM shop_subscriptions s
+         WHERE s.status = 'ACTIVE' AND s.next_payment_on <= ? AND s.id > ?
+           AND NOT EXISTS (SELECT 1 FROM shop_subscription_notices n WHERE n.subscription_id = s.id AND n.cycle = s.paid_cycles + 1)
+           AND NOT EXISTS (SELECT 1 FROM shop_subscription_charges c WHERE c.subscription_id = s.id AND c.cycle = s.paid_cycles + 1)
+         ORDER BY s.id LIMIT ?`,
+      ),
+      insertNotice: db.query<unknown, [string, number, string, number]>(
+        "INSERT OR IGNORE INTO shop_subscription_notices (subscription_id, cycle, due_on, created_at) VALUES (?, ?, ?, ?)",
+      ),
+      insertNotification: db.query<unknown, [string, string, string, string, string, string, number]>(
+        `INSERT OR IGNORE INTO shop_notifications (event_id, subscription_id, user_id, kind, channel, message, sent_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      notificationsOf: db.query<NotificationRecord, [string]>(
+        `SELECT event_id AS eventId, subscription_id AS subscriptionId, user_id AS userId, kind, channel, message, sent_at AS sentAt
+         FROM shop_notifications WHERE subscription_id = ? ORDER BY sent_at, event_id`,
       ),
       orderOf: db.query<OrderRow, [string]>("SELECT * FROM shop_orders WHERE id = ?"),
       nextRefundSeq: db.query<{ seq: number }, [string]>("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM shop_refunds WHERE order_id = ?"),
@@ -149,6 +171,26 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
     if (this.q.end.run(status, now, now, sub.id).changes !== 1) return false;
     this.q.orderStatus.run(status === "CANCELLED" ? "SUBSCRIBE_CANCEL" : "SUBSCRIBE_PAYMENT_FAIL", now, sub.order_id, "SUBSCRIPTION");
     return true;
+  }
+
+  async noticesDue(until: string, afterId: string, limit: number): Promise<NoticeDue[]> {
+    return this.q.noticesDue.all(until, afterId, limit);
+  }
+
+  recordNotice(subscriptionId: string, cycle: number, dueOn: string, now: number, event: ShopEvent): Promise<boolean> {
+    return this.writer.write(() => {
+      if (this.q.insertNotice.run(subscriptionId, cycle, dueOn, now).changes !== 1) return false;
+      this.emit([event]);
+      return true;
+    });
+  }
+
+  recordNotificationSync(n: NotificationRecord): void {
+    this.q.insertNotification.run(n.eventId, n.subscriptionId, n.userId, n.kind, n.channel, n.message, n.sentAt);
+  }
+
+  async notificationsOf(subscriptionId: string): Promise<NotificationRecord[]> {
+    return this.q.notificationsOf.all(subscriptionId);
   }
 
   async subscription(id: string): Promise<SubscriptionRow | null> {

@@ -108,7 +108,40 @@ export interface CycleRow {
   refunded_amount: number;
 }
 
+/** An active subscription whose next cycle's notice is due. */
+export interface NoticeDue {
+  id: string;
+  user_id: string;
+  /** The cycle to come (paid_cycles + 1). */
+  cycle: number;
+  amount: number;
+  next_payment_on: string;
+  /** The first item's name, for the message. */
+  item_name: string;
+}
+
+export interface NotificationRecord {
+  eventId: string;
+  subscriptionId: string;
+  userId: string;
+  kind: string;
+  channel: string;
+  message: string;
+  sentAt: number;
+}
+
 export interface SubscriptionStore {
+  /**
+   * Active subscriptions whose next cycle is due on or before `until`, not tried yet and not
+   * noticed yet, in id order after `afterId`.
+   */
+  noticesDue(until: string, afterId: string, limit: number): Promise<NoticeDue[]>;
+  /** Records the notice of the cycle and `event` in one transaction; false (nothing recorded) when it was noticed already. */
+  recordNotice(subscriptionId: string, cycle: number, dueOn: string, now: number, event: ShopEvent): Promise<boolean>;
+  /** Inside the consumer's transaction: a notification was sent (once per event). */
+  recordNotificationSync(n: NotificationRecord): void;
+  /** Notifications sent about a subscription, oldest first. */
+  notificationsOf(subscriptionId: string): Promise<NotificationRecord[]>;
   subscription(id: string): Promise<SubscriptionRow | null>;
   detail(id: string): Promise<SubscriptionDetail | null>;
   /** Newest first, ids below `beforeId` ("" for the first page). */
