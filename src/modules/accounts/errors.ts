@@ -17,6 +17,7 @@ export const accountsErrors = {
   phoneTaken: "phone_taken",
   userNotFound: "user_not_found",
   wrongPassword: "wrong_password",
+  recentSignInRequired: "recent_sign_in_required",
   passwordUnchanged: "password_unchanged",
   passwordRateLimited: "password_rate_limited",
   signupRateLimited: "signup_rate_limited",

@@ -6,6 +6,7 @@ import { accountsConfigSchema, resolveAccountsConfig } from "./config";
 import accountsSql from "./migrations/0001_accounts.sql" with { type: "text" };
 import phoneSql from "./migrations/0002_accounts_phone.sql" with { type: "text" };
 import oidcSql from "./migrations/0003_oidc.sql" with { type: "text" };
+import passwordSetSql from "./migrations/0004_password_set.sql" with { type: "text" };
 import { OidcSignIn } from "./oidc";
 import { oidcFamily } from "./oidc.config";
 import { oidcController } from "./oidc.routes";
@@ -28,6 +29,7 @@ export const accountsModule = defineModule({
     { version: 1, name: "accounts", sql: accountsSql, legacyVersion: 2 },
     { version: 2, name: "accounts_phone", sql: phoneSql },
     { version: 3, name: "oidc", sql: oidcSql },
+    { version: 4, name: "password_set", sql: passwordSetSql },
   ],
   // Needs the data dir: the platform's doctor passes checks of a config it loaded.
   doctor(config) {

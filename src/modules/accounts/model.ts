@@ -10,6 +10,7 @@ const exampleUser = {
   email: "ada@example.com",
   nickname: "ada",
   phone: "010-1234-5678",
+  hasPassword: true,
   role: "user",
   createdAt: "2026-11-22T10:00:00.000Z",
   updatedAt: "2026-11-22T10:00:00.000Z",
@@ -58,6 +59,9 @@ export const User = t.Object(
     email: t.String(),
     nickname: t.String(),
     phone: t.Union([t.String(), t.Null()], { description: "01X-XXXX-XXXX, or null when none is set" }),
+    hasPassword: t.Boolean({
+      description: "False for an account an OpenID sign-in created: it sets one (POST /me/password without currentPassword) after a fresh sign-in",
+    }),
     role: t.UnionEnum(roles),
     createdAt: t.String({ format: "date-time" }),
     updatedAt: t.String({ format: "date-time" }),
@@ -114,13 +118,20 @@ export const UpdateMeBody = t.Object(
 export type UpdateMeBody = Static<typeof UpdateMeBody>;
 
 export const ChangePasswordBody = t.Object(
-  { currentPassword: t.String({ maxLength: 256 }), newPassword: Password },
+  {
+    currentPassword: t.Optional(t.String({ maxLength: 256, description: "Required when the account has a password (hasPassword)" })),
+    newPassword: Password,
+  },
   { examples: [{ currentPassword: "correct-horse-7", newPassword: "battery-staple-9!" }] },
 );
 export type ChangePasswordBody = Static<typeof ChangePasswordBody>;
 
 export const DeleteMeBody = t.Object(
-  { password: t.String({ maxLength: 256, description: "Re-authenticate before deleting" }) },
+  {
+    password: t.Optional(
+      t.String({ maxLength: 256, description: "Re-authenticate before deleting; required when the account has a password (hasPassword)" }),
+    ),
+  },
   { examples: [{ password: "correct-horse-7" }] },
 );
 

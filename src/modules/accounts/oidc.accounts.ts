@@ -113,7 +113,7 @@ export class OidcAccounts {
                   .slice(0, 4) || "x1"
               }`;
         try {
-          return (await this.accounts.signup({ email, password: randomToken(), nickname }, client)).id;
+          return (await this.accounts.signup({ email, password: randomToken(), nickname }, client, { passwordKnown: false })).id;
         } catch (err) {
           if (!(err instanceof HttpProblem)) throw err;
           // Another sign-in created it a moment ago: link that one.

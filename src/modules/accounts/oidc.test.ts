@@ -248,6 +248,41 @@ describe.each(modes)("OIDC sign-in (%s)", (mode) => {
     expect(again.me.email).toBe(existing.email);
   });
 
+  test("an account the sign-in created has no password: a fresh sign-in sets one or deletes the account, a stale one is refused", async () => {
+    const user = providerUser(corp);
+    const first = await signIn("corp", user.sub);
+    expect(first.me).toMatchObject({ hasPassword: false });
+    // The random password nobody knows is never asked for.
+    clock.advance(10 * 60 * 1000 + 1);
+    try {
+      const refreshed = await t.request("POST", "/auth/refresh", { body: { refreshToken: first.tokens.refreshToken } });
+      const later = ((await refreshed.json()) as Tokens).accessToken;
+      await expectProblem(await t.request("POST", "/me/password", { token: later, body: { newPassword: "battery-staple-9!" } }), 403, "recent_sign_in_required");
+      await expectProblem(await t.request("DELETE", "/me", { token: later, body: {} }), 403, "recent_sign_in_required");
+    } finally {
+      clock.set(Date.now());
+    }
+    // Signed in again: a password can be set without a current one, then it is a normal account.
+    const again = await signIn("corp", user.sub);
+    expect(again.me.id).toBe(first.me.id);
+    const set = await t.request("POST", "/me/password", { token: again.tokens.accessToken, body: { newPassword: "battery-staple-9!" } });
+    expect(set.status).toBe(200);
+    const me = await t.request("GET", "/me", { token: again.tokens.accessToken });
+    expect((await me.json()) as object).toMatchObject({ hasPassword: true });
+    const login = await t.request("POST", "/auth/login", { body: { email: again.me.email, password: "battery-staple-9!" } });
+    expect(login.status).toBe(200);
+    // Now the password is asked for, like any account's.
+    await expectProblem(await t.request("DELETE", "/me", { token: again.tokens.accessToken, body: {} }), 422, "validation_failed");
+    expect((await t.request("DELETE", "/me", { token: again.tokens.accessToken, body: { password: "battery-staple-9!" } })).status).toBe(204);
+  });
+
+  test("a fresh sign-in deletes an account without a password", async () => {
+    const user = providerUser(corp);
+    const first = await signIn("corp", user.sub);
+    expect((await t.request("DELETE", "/me", { token: first.tokens.accessToken, body: {} })).status).toBe(204);
+    expect((await t.request("GET", "/me", { token: first.tokens.accessToken })).status).toBe(401);
+  });
+
   test("a callback whose state is not this browser's cookie is refused (login CSRF)", async () => {
     const user = providerUser(corp);
     const victim = browser();

@@ -198,7 +198,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
         ...problemResponses({
           ...bodyFailures,
           401: authFailures,
-          403: [E.wrongPassword],
+          403: [E.wrongPassword, E.recentSignInRequired],
           404: [E.userNotFound],
           422: [P.validationFailed, E.passwordUnchanged],
           429: [E.passwordRateLimited],
@@ -208,7 +208,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
         tags,
         summary: "Change password",
         description:
-          "Needs the current password; wrong ones are limited per account, with DELETE /me (429 with Retry-After). Every other session of the caller is revoked.",
+          "Needs the current password (an account an OpenID sign-in created, hasPassword false, needs a sign-in of the last 10 minutes instead: else 403 recent_sign_in_required); wrong ones are limited per account, with DELETE /me (429 with Retry-After). Every other session of the caller is revoked.",
       },
     })
     .delete(
@@ -225,7 +225,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
           ...problemResponses({
             ...bodyFailures,
             401: authFailures,
-            403: [E.wrongPassword],
+            403: [E.wrongPassword, E.recentSignInRequired],
             404: [E.userNotFound],
             422: validation,
             429: [E.passwordRateLimited],
@@ -235,7 +235,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
           tags,
           summary: "Delete the caller's account",
           description:
-            "Needs the password; wrong ones are limited per account, with POST /me/password (429 with Retry-After). Soft delete: sessions are revoked, email and nickname become free. Emits homebase.accounts.user.deleted.",
+            "Needs the password (an account without one, hasPassword false, needs a sign-in of the last 10 minutes instead: else 403 recent_sign_in_required); wrong ones are limited per account, with POST /me/password (429 with Retry-After). Soft delete: sessions are revoked, email and nickname become free. Emits homebase.accounts.user.deleted.",
         },
       },
     )

@@ -40,6 +40,8 @@ const issuer = "homebase";
 const argon2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** How fresh a sign-in stands in for the password an OpenID sign-in's account does not have. */
+const recentSignInMs = 10 * 60_000;
 
 export function toUser(user: UserRecord): User {
   return {
@@ -47,6 +49,7 @@ export function toUser(user: UserRecord): User {
     email: user.email,
     nickname: user.nickname,
     phone: user.phone ?? null,
+    hasPassword: user.passwordSet,
     role: user.role,
     createdAt: iso(user.createdAt),
     updatedAt: iso(user.updatedAt),
@@ -123,7 +126,12 @@ export class AccountsService {
     this.dummyHash = Bun.password.hash(randomToken(), argon2);
   }
 
-  async signup(body: { email: string; password: string; nickname: string; phone?: string }, client: ClientInfo): Promise<User> {
+  /** `passwordKnown: false`: an OpenID sign-in's account, whose random password nobody knows. */
+  async signup(
+    body: { email: string; password: string; nickname: string; phone?: string },
+    client: ClientInfo,
+    { passwordKnown = true }: { passwordKnown?: boolean } = {},
+  ): Promise<User> {
     await this.limits.signup(client.ip);
     const email = body.email.trim().toLowerCase();
     const { nickname, key } = checkedNickname(body.nickname);
@@ -140,6 +148,7 @@ export class AccountsService {
       nicknameKey: key,
       phone,
       passwordHash,
+      passwordSet: passwordKnown,
       role: "user",
       createdAt: now,
       updatedAt: now,
@@ -314,14 +323,22 @@ export class AccountsService {
     }
   }
 
-  async changePassword(principal: Principal, body: { currentPassword: string; newPassword: string }): Promise<number> {
+  async changePassword(principal: Principal, body: { currentPassword?: string; newPassword: string }): Promise<number> {
     const user = await this.store.user(principal.userId);
     if (!user) throw userGone();
-    const attempt = await this.limits.passwordCheck(user.id);
-    if (!(await Bun.password.verify(body.currentPassword, user.passwordHash))) {
-      throw problems.forbidden(E.wrongPassword, "the current password is wrong");
+    if (!user.passwordSet) {
+      // Nobody knows the password of an OpenID sign-in's account: a fresh sign-in stands for it.
+      await this.requireRecentSignIn(principal, "set a password");
+    } else {
+      if (body.currentPassword === undefined) {
+        throw problems.unprocessable(P.validationFailed, "/currentPassword is required", [{ field: "/currentPassword", message: "is required" }]);
+      }
+      const attempt = await this.limits.passwordCheck(user.id);
+      if (!(await Bun.password.verify(body.currentPassword, user.passwordHash))) {
+        throw problems.forbidden(E.wrongPassword, "the current password is wrong");
+      }
+      await attempt.succeeded();
     }
-    await attempt.succeeded();
     if (body.currentPassword === body.newPassword) {
       throw problems.unprocessable(E.passwordUnchanged, "the new password must differ from the current one", [
         { field: "/newPassword", message: "same as the current password" },
@@ -333,17 +350,34 @@ export class AccountsService {
     return revoked;
   }
 
-  async deleteMe(principal: Principal, password: string): Promise<void> {
+  async deleteMe(principal: Principal, password: string | undefined): Promise<void> {
     const user = await this.store.user(principal.userId);
     if (!user) throw userGone();
-    const attempt = await this.limits.passwordCheck(user.id);
-    if (!(await Bun.password.verify(password, user.passwordHash))) {
-      throw problems.forbidden(E.wrongPassword, "the password is wrong");
+    if (!user.passwordSet) {
+      await this.requireRecentSignIn(principal, "delete the account");
+    } else {
+      if (password === undefined) {
+        throw problems.unprocessable(P.validationFailed, "/password is required", [{ field: "/password", message: "is required" }]);
+      }
+      const attempt = await this.limits.passwordCheck(user.id);
+      if (!(await Bun.password.verify(password, user.passwordHash))) {
+        throw problems.forbidden(E.wrongPassword, "the password is wrong");
+      }
+      await attempt.succeeded();
     }
-    await attempt.succeeded();
     const now = this.clock.now();
     await this.store.deleteUser(principal.userId, now, { userId: principal.userId, deletedAt: iso(now) });
     this.logger.info("user deleted", { userId: principal.userId });
+  }
+
+  /** For an account without a known password: the caller's session was opened moments ago. */
+  private async requireRecentSignIn(principal: Principal, what: string): Promise<void> {
+    const openedAt = await this.store.sessionOpenedAt(principal.sessionId);
+    if (openedAt !== null && this.clock.now() - openedAt <= recentSignInMs) return;
+    throw problems.forbidden(
+      E.recentSignInRequired,
+      `this account has no password: sign in again with your provider, then ${what} within ${recentSignInMs / 60_000} minutes`,
+    );
   }
 
   /** Oldest first, keyed by (createdAt, id): a page boundary neither repeats nor skips an account. */

@@ -31,6 +31,7 @@ describe("accounts session.revoked events (sqlite)", () => {
       nickname: `r_${k}`,
       nicknameKey: `r_${k}`,
       passwordHash: "x",
+      passwordSet: true,
       role: "user",
       createdAt: now,
       updatedAt: now,

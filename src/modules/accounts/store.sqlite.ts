@@ -23,6 +23,7 @@ interface UserRow {
   nickname_key: string;
   phone: string | null;
   password_hash: string;
+  password_set: number;
   role: Role;
   created_at: number;
   updated_at: number;
@@ -44,6 +45,7 @@ const toUser = (r: UserRow): UserRecord => ({
   nicknameKey: r.nickname_key,
   phone: r.phone,
   passwordHash: r.password_hash,
+  passwordSet: r.password_set === 1,
   role: r.role,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -68,8 +70,8 @@ export class SqliteAccountsStore implements AccountsStore {
       ),
       phoneTaken: db.query<{ n: number }, [string, string]>("SELECT 1 AS n FROM users WHERE phone = ? AND deleted_at IS NULL AND id <> ?"),
       insertUser: db.query(
-        `INSERT INTO users (id, email, nickname, nickname_key, phone, password_hash, role, created_at, updated_at, password_changed_at)
-         VALUES ($id, $email, $nickname, $nickname_key, $phone, $password_hash, $role, $created_at, $updated_at, $password_changed_at)`,
+        `INSERT INTO users (id, email, nickname, nickname_key, phone, password_hash, password_set, role, created_at, updated_at, password_changed_at)
+         VALUES ($id, $email, $nickname, $nickname_key, $phone, $password_hash, $password_set, $role, $created_at, $updated_at, $password_changed_at)`,
       ),
       updatePhone: db.query<unknown, [string | null, number, string]>(
         "UPDATE users SET phone = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
@@ -78,7 +80,7 @@ export class SqliteAccountsStore implements AccountsStore {
         "UPDATE users SET nickname = ?, nickname_key = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
       ),
       updatePassword: db.query<unknown, [string, number, number, string]>(
-        "UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+        "UPDATE users SET password_hash = ?, password_set = 1, password_changed_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
       ),
       updateRole: db.query<unknown, [string, number, string]>(
         "UPDATE users SET role = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
@@ -112,6 +114,7 @@ export class SqliteAccountsStore implements AccountsStore {
       revokeOwnSession: db.query<{ id: string }, [number, string, string, string, number]>(
         "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING id",
       ),
+      sessionOpenedAt: db.query<{ created_at: number }, [string]>("SELECT created_at FROM sessions WHERE id = ?"),
       sessionById: db.query<SessionRow, [string]>("SELECT id, user_id, expires_at, revoked_at FROM sessions WHERE id = ?"),
       // Two primary-key reads: about half the cost of the equivalent join (measured, every
       // authenticated request pays it).
@@ -170,6 +173,7 @@ export class SqliteAccountsStore implements AccountsStore {
         nickname_key: user.nicknameKey,
         phone: user.phone ?? null,
         password_hash: user.passwordHash,
+        password_set: user.passwordSet ? 1 : 0,
         role: user.role,
         created_at: user.createdAt,
         updated_at: user.updatedAt,
@@ -202,6 +206,10 @@ export class SqliteAccountsStore implements AccountsStore {
       if (this.q.updatePassword.run(passwordHash, at, at, userId).changes !== 1) return null;
       return this.revokeAllNow(userId, "password_changed", at, keepSessionId);
     });
+  }
+
+  async sessionOpenedAt(sessionId: string): Promise<number | null> {
+    return this.q.sessionOpenedAt.get(sessionId)?.created_at ?? null;
   }
 
   deleteUser(userId: string, at: number, deleted: UserDeleted): Promise<boolean> {

@@ -30,6 +30,7 @@ describe("accounts store (sqlite)", () => {
       nickname: `s_${n}`,
       nicknameKey: `s_${n}`,
       passwordHash: "x",
+      passwordSet: true,
       role: "user",
       createdAt: now,
       updatedAt: now,

@@ -17,6 +17,8 @@ export interface UserRecord {
   phone?: string | null;
   /** Argon2id (Bun.password). */
   passwordHash: string;
+  /** False for an account an OpenID sign-in created: its random password is known to nobody. */
+  passwordSet: boolean;
   role: Role;
   createdAt: number;
   updatedAt: number;
@@ -94,6 +96,8 @@ export interface AccountsStore {
    * session.revoked with the sessions' ids in its transaction; deleteUser emits user.deleted.
    */
   changePassword(userId: string, passwordHash: string, at: number, keepSessionId: string): Promise<number | null>;
+  /** When the session was opened (a sign-in), or null when there is no such session. */
+  sessionOpenedAt(sessionId: string): Promise<number | null>;
   /** Soft delete, every session revoked, user.deleted emitted; false when already gone. */
   deleteUser(userId: string, at: number, deleted: UserDeleted): Promise<boolean>;
   /** The account with its new role; null when there is no such live account. */
