@@ -4,11 +4,12 @@
 // consumer (which repairs what an outage made the inline update miss).
 import type Redis from "ioredis";
 import type { CacheAside } from "../../platform/cache/cache-aside";
+import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Logger } from "../../platform/logger";
 import { challengeNotFound, iso } from "./challenges";
 import { challengeEvents, type ChallengeDeleted, type MemberLeft } from "./events";
 import { RedisLeaderboard } from "./leaderboard";
-import type { Leaderboard, LeaderboardEntry, UserLogs } from "./model";
+import { type Leaderboard, type LeaderboardEntry, UserLogs } from "./model";
 import type { ChallengesStore, Standing } from "./store";
 
 export interface ChallengesSettings {
@@ -41,6 +42,7 @@ function ranked(rows: Standing[]): LeaderboardEntry[] {
 
 export class ChallengeReads {
   private readonly leaderboards: RedisLeaderboard | null;
+  private readonly responses: ResponseCache;
   private redisFailing = false;
 
   constructor(
@@ -51,21 +53,24 @@ export class ChallengeReads {
     private readonly logger: Logger,
   ) {
     this.leaderboards = redis ? new RedisLeaderboard(redis) : null;
+    this.responses = new ResponseCache(cache);
   }
 
   /**
-   * A user's latest logs, newest first. Cache-aside under a per-user generation: every `count`
-   * has its own key, and one bump after a write retires all of them at once, on every instance.
+   * A user's latest logs, newest first, as the response body: checked against UserLogs and
+   * serialized once when stored, so a hit is served as the stored bytes (see ResponseCache).
+   * Cache-aside under a per-user generation: every `count` has its own key, and one bump after a
+   * write retires all of them at once, on every instance.
    */
-  async userLogs(userId: string, count: number): Promise<UserLogs> {
+  async userLogs(userId: string, count: number): Promise<StoredBody> {
     const load = async (): Promise<UserLogs> => ({
       userId,
       logs: (await this.store.userLogs(userId, count)).map((l) => ({ challengeId: l.challengeId, createdAt: iso(l.createdAt) })),
     });
-    if (this.settings.logsTtlMs === 0) return load();
+    if (this.settings.logsTtlMs === 0) return this.responses.once(UserLogs, await load(), logsCacheName);
     const ns = logsNamespace(userId);
     const gen = await this.cache.generation(ns);
-    return this.cache.getOrLoad(logsCacheName, `${ns}@${gen}:count=${count}`, this.settings.logsTtlMs, load);
+    return this.responses.get(logsCacheName, `${ns}@${gen}:count=${count}`, this.settings.logsTtlMs, UserLogs, async () => ({ value: await load() }));
   }
 
   /**

@@ -1,5 +1,6 @@
 // Challenges controller: routes only.
 import { Elysia, t } from "elysia";
+import { storedResponse } from "../../platform/http/compression";
 import { platformErrors as P } from "../../platform/http/errors";
 import { problemResponses } from "../../platform/http/problem";
 import { authFailures, authPlugin, type AccountsService } from "../accounts";
@@ -67,7 +68,8 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
         },
       })
       // Declared before /challenges/:id/… so the static segment is never read as an id.
-      .get("/challenges/logs/:userId", ({ params, query }) => reads.userLogs(params.userId, query.count ?? 10), {
+      // The stored bytes (checked against UserLogs when stored): ETag/304, gzip/br, per-user data.
+      .get("/challenges/logs/:userId", async ({ params, query, request, set }) => storedResponse(request, await reads.userLogs(params.userId, query.count ?? 10), { cacheControl: "private, no-cache", set }), {
         auth: true,
         params: UserIdParams,
         query: UserLogsQuery,
@@ -76,7 +78,8 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
           tags,
           summary: "A user's latest logs",
           description:
-            "Newest first, across all challenges. Cached (HOMEBASE_CHALLENGE_LOGS_TTL_MS, default 30 s) per user and count; a log, a leave or an account deletion shows on the next read.",
+            "Newest first, across all challenges. Cached (HOMEBASE_CHALLENGE_LOGS_TTL_MS, default 30 s) per user and count; a log, a leave or an account deletion shows on the next read. " +
+            "Cached answers carry a strong ETag (If-None-Match → 304 Not Modified, no body) and Cache-Control: private, no-cache; bodies over 1 KB come gzip- or brotli-encoded when Accept-Encoding allows (Vary: Accept-Encoding).",
         },
       })
       .get("/challenges/:id", ({ principal, params }) => catalog.get(principal, params.id), {

@@ -32,6 +32,16 @@ export class CacheAside {
    * and callers never share a mutable object. Each call counts the shared lookup's result.
    */
   async getOrLoad<T>(cacheName: string, key: string, ttlMs: number, loader: () => Promise<T> | T): Promise<T> {
+    const encoded = await this.getOrLoadText(cacheName, key, ttlMs, async () => JSON.stringify(await loader()) as string | undefined);
+    return (encoded === undefined ? undefined : JSON.parse(encoded)) as T;
+  }
+
+  /**
+   * getOrLoad for a value that is text already: stored and returned as is, never parsed or
+   * re-encoded (the stored-bytes responses of ./response.ts). Same single-flight, invalidation
+   * and failure rules; undefined is returned but not stored.
+   */
+  async getOrLoadText(cacheName: string, key: string, ttlMs: number, loader: () => Promise<string | undefined> | string | undefined): Promise<string | undefined> {
     let flight = this.flights.get(key);
     if (!flight) {
       const created: Flight = { stale: false, promise: undefined! };
@@ -44,10 +54,10 @@ export class CacheAside {
     }
     const { encoded, result } = await flight.promise;
     this.metrics.cacheRequests.inc({ cache: cacheName, result });
-    return (encoded === undefined ? undefined : JSON.parse(encoded)) as T;
+    return encoded;
   }
 
-  private async lookup<T>(key: string, ttlMs: number, loader: () => Promise<T> | T, flight: Flight): Promise<{ encoded: string | undefined; result: Result }> {
+  private async lookup(key: string, ttlMs: number, loader: () => Promise<string | undefined> | string | undefined, flight: Flight): Promise<{ encoded: string | undefined; result: Result }> {
     let cached: string | undefined;
     let storeOk = true;
     try {
@@ -59,7 +69,7 @@ export class CacheAside {
     }
     if (cached !== undefined) return { encoded: cached, result: "hit" };
 
-    const encoded = JSON.stringify(await loader()) as string | undefined;
+    const encoded = await loader();
     // Checked right before set, with no await in between: an invalidate() that ran during the
     // load marked this flight stale, and its DEL is ordered after our SET on the connection.
     if (storeOk && !flight.stale && encoded !== undefined) {
