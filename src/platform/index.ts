@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type Redis from "ioredis";
 import { type Clock, systemClock } from "./clock";
 import type { Config } from "./config";
-import { CacheAside, createCacheStore } from "./cache";
+import { CacheAside, createCacheStore, invalidationSubject } from "./cache";
 import type { CacheStore } from "./cache/port";
 import { BackupScheduler } from "./db/backup-schedule";
 import { connectMongo, type MongoHandle } from "./db/mongo";
@@ -71,7 +71,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
   const mongo = config.mongoUrl ? await connectMongo(config.mongoUrl) : null;
-  const cacheStore = createCacheStore({ redis });
+  const twoLevel = config.cache === "two-level" && config.natsUrl ? { natsUrl: config.natsUrl, subject: invalidationSubject(config.eventNamespace), localTtlMs: config.cacheLocalTtlMs, metrics, logger } : null;
+  const cacheStore = config.cache === "memory" ? createCacheStore({ redis: null }) : createCacheStore({ redis, twoLevel });
   const cache = new CacheAside(cacheStore, metrics, logger);
   const clock = options.clock ?? systemClock;
   const locks = createLockManager(redis, clock);

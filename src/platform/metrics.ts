@@ -21,6 +21,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly cacheLocal = new Counter({
+    name: "homebase_cache_local_requests_total",
+    help: "Two-level cache: reads answered by the in-process level (hit), passed to Redis (miss), or passed with the level off (off: NATS or Redis down)",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly cacheInvalidations = new Counter({
+    name: "homebase_cache_invalidations_total",
+    help: "Two-level cache: invalidation messages sent to (out) and received from (in) the other instances over NATS",
+    labelNames: ["direction"] as const,
+    registers: [this.registry],
+  });
+
   readonly outboxBacklog = new Gauge({
     name: "homebase_outbox_backlog",
     help: "Outbox rows not yet relayed",

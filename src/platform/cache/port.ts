@@ -1,6 +1,7 @@
-// The Cache port. Values are JSON-serialisable. Implementations: memory (lru-cache), Redis.
+// The Cache port. Values are JSON-serialisable. Implementations: memory (lru-cache), Redis, and
+// two-level (an in-process level in front of Redis, invalidated over NATS).
 export interface CacheStore {
-  readonly kind: "memory" | "redis";
+  readonly kind: "memory" | "redis" | "two-level";
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   del(...keys: string[]): Promise<void>;

@@ -7,7 +7,7 @@ import { type BackupSettings, backupSettings, backupVariables } from "../db/back
 import { parseTrustedProxies } from "../http/client-ip";
 import type { ModuleDefinition } from "../module";
 import { urlWithPasswordFile } from "./credentials";
-import { type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
+import { ConfigError, type Env, type EnvObject, type EnvSchema, env, readEnv, redactValue, type UnknownVariable, unknownVariables } from "./env";
 
 export { ConfigError, env, type Env, type EnvObject, type UnknownVariable, type VariableFamily } from "./env";
 
@@ -44,6 +44,17 @@ export const platformSchema = t.Object({
   }),
   NATS_PASSWORD_FILE: env.optionalString({
     description: "A file holding the NATS password (systemd LoadCredential=) of NATS_URL's user (nats://homebase@…), or the token when NATS_URL names no user; read only when NATS_URL is set, which then carries no password.",
+  }),
+  HOMEBASE_CACHE: env.oneOf(["auto", "memory", "redis", "two-level"], {
+    default: "auto",
+    description:
+      "Where cached reads live. two-level: an in-process level in front of Redis on each instance, invalidated on every instance over NATS (needs REDIS_URL and NATS_URL); redis: Redis only; memory: this process only (wrong for several instances); auto: two-level with REDIS_URL and NATS_URL, redis with REDIS_URL only, else memory.",
+  }),
+  HOMEBASE_CACHE_LOCAL_TTL_MS: env.integer({
+    default: 5_000,
+    min: 100,
+    max: 60_000,
+    description: "Two-level cache: the longest an in-process entry lives (never past its Redis TTL), which bounds how stale a lost NATS invalidation can leave a read.",
   }),
   MONGO_URL: env.url(["mongodb:", "mongodb+srv:"], { description: "mongodb://…: the stores that have a Mongo implementation (chat history) move there." }),
   HOMEBASE_SQLITE_SYNCHRONOUS: env.oneOf(["FULL", "NORMAL"], { default: "FULL", description: "NORMAL trades power-loss durability for speed; FULL keeps every acknowledged write." }),
@@ -87,6 +98,10 @@ export interface PlatformConfig {
   /** With its credentials (from the URL or NATS_PASSWORD_FILE); connect with natsConnectionOptions. */
   natsUrl: string | null;
   mongoUrl: string | null;
+  /** The cache backend HOMEBASE_CACHE resolves to (auto decided by REDIS_URL and NATS_URL). */
+  cache: "memory" | "redis" | "two-level";
+  /** Two-level cache: the in-process level's TTL bound (HOMEBASE_CACHE_LOCAL_TTL_MS). */
+  cacheLocalTtlMs: number;
   sqliteSynchronous: "FULL" | "NORMAL";
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   bodyLimitBytes: number;
@@ -112,6 +127,14 @@ export interface PlatformConfig {
   backup: BackupSettings;
 }
 
+function cacheKind(v: Static<typeof platformSchema>): PlatformConfig["cache"] {
+  const choice = v.HOMEBASE_CACHE;
+  if (choice === "auto") return v.REDIS_URL ? (v.NATS_URL ? "two-level" : "redis") : "memory";
+  if (choice === "redis" && !v.REDIS_URL) throw new ConfigError("HOMEBASE_CACHE", "REDIS_URL set for the redis cache", choice);
+  if (choice === "two-level" && !(v.REDIS_URL && v.NATS_URL)) throw new ConfigError("HOMEBASE_CACHE", "REDIS_URL and NATS_URL set for the two-level cache", choice);
+  return choice;
+}
+
 function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
   return {
     host: v.HOMEBASE_HOST,
@@ -121,6 +144,8 @@ function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
     redisUrl: urlWithPasswordFile({ urlVariable: "REDIS_URL", fileVariable: "REDIS_PASSWORD_FILE", withoutUser: "password" }, v.REDIS_URL, v.REDIS_PASSWORD_FILE),
     natsUrl: urlWithPasswordFile({ urlVariable: "NATS_URL", fileVariable: "NATS_PASSWORD_FILE", withoutUser: "token" }, v.NATS_URL, v.NATS_PASSWORD_FILE),
     mongoUrl: v.MONGO_URL ?? null,
+    cache: cacheKind(v),
+    cacheLocalTtlMs: v.HOMEBASE_CACHE_LOCAL_TTL_MS,
     sqliteSynchronous: v.HOMEBASE_SQLITE_SYNCHRONOUS,
     logLevel: v.HOMEBASE_LOG_LEVEL,
     bodyLimitBytes: v.HOMEBASE_BODY_LIMIT_BYTES,
