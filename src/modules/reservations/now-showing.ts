@@ -1,13 +1,15 @@
 // The now-showing list (GET /movies): movies released on or before today (UTC) with screenings
 // from now on, cached per genre, behind a per-IP rate limit.
+import type { TSchema } from "elysia";
 import type { CacheAside } from "../../platform/cache/cache-aside";
+import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Clock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
 import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
 import { iso, nextUtcMidnight, utcDay } from "./calendar";
 import { textKey } from "./catalog";
 import { fail, ok, reservationErrors as errors, type Outcome } from "./errors";
-import { genres, type Genre, type NowShowing, type NowShowingMovie, type NowShowingQuery } from "./model";
+import { genres, type Genre, NowShowing, type NowShowingMovie, type NowShowingQuery } from "./model";
 import type { NowShowingEntry, NowShowingFilter, ReservationsStore } from "./store";
 
 export interface NowShowingSettings {
@@ -31,22 +33,26 @@ export function listTtlMs(now: number, ttlMs: number): number {
 export interface ListFormat {
   /** Part of the cache key: each format has its own entries, in the same generation. */
   name: string;
+  /** The route's response schema: a body is checked against it when it is made (once per cached list). */
+  schema: TSchema;
+  /** The response value for a list. */
+  shape(items: NowShowingMovie[]): unknown;
+  /** shape() as JSON text. */
   encode(items: NowShowingMovie[]): string;
 }
 
-/** GET /movies: { items: [...] }. */
-export const itemsFormat: ListFormat = { name: "items", encode: (items) => JSON.stringify({ items } satisfies NowShowing) };
-
-interface CachedList {
-  /** The encoded body. */
-  body: string;
-  /** Epoch ms when it stops being exact: its first screening starts, or the UTC day ends. */
-  validUntil: number;
+export function listFormat(name: string, schema: TSchema, shape: (items: NowShowingMovie[]) => unknown): ListFormat {
+  return { name, schema, shape, encode: (items) => JSON.stringify(shape(items)) };
 }
+
+/** GET /movies: { items: [...] }. */
+export const itemsFormat: ListFormat = listFormat("items", NowShowing, (items) => ({ items }) satisfies NowShowing);
 
 type UnknownGenre = typeof errors.unknownGenre;
 
 export class NowShowingList {
+  private readonly responses: ResponseCache;
+
   constructor(
     private readonly store: ReservationsStore,
     private readonly cache: CacheAside,
@@ -54,7 +60,9 @@ export class NowShowingList {
     private readonly clock: Clock,
     private readonly settings: NowShowingSettings,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.responses = new ResponseCache(cache);
+  }
 
   /** Counts a request from a client against the per-IP limit. */
   async admit(ip: string | null): Promise<Outcome<void, typeof errors.moviesRateLimited>> {
@@ -72,49 +80,50 @@ export class NowShowingList {
   }
 
   /**
-   * The list as the encoded JSON body, because cached lists are kept encoded: a hit costs no
-   * parse, no validation and no serialization. Newest release first, each movie with its
-   * upcoming screenings by start time.
+   * The list as the response body, because cached lists are kept as their stored bytes: a hit
+   * costs no parse, no validation and no serialization (the body was checked against the
+   * format's schema when it was stored). Newest release first, each movie with its upcoming
+   * screenings by start time.
    *
    * Lists without a title filter are cached per genre. An entry is good until the first of its
    * screenings starts (or the UTC day ends, when "released by today" changes): a reader that finds
    * it past that point drops it and loads afresh, so the list is exact at any moment; catalog
    * changes move every entry to a new generation.
    */
-  async json(query: NowShowingQuery, format: ListFormat = itemsFormat): Promise<Outcome<string, UnknownGenre>> {
-    const encodeList = format.encode;
+  async body(query: NowShowingQuery, format: ListFormat = itemsFormat): Promise<Outcome<StoredBody, UnknownGenre>> {
+    const once = (items: NowShowingMovie[]) => ok(this.responses.once(format.schema, format.shape(items), nowShowingCacheName));
     const genre = query.genre === undefined ? undefined : knownGenre(query.genre);
     if (genre && !genre.ok) return genre;
     const now = this.clock.now();
     const title = query.title?.trim() ?? "";
     const filter: NowShowingFilter = { today: utcDay(now), now, ...(genre ? { genre: genre.value } : {}) };
-    if (title !== "") return ok(encodeList(await this.load({ ...filter, titleKey: textKey(title) })));
+    if (title !== "") return once(await this.load({ ...filter, titleKey: textKey(title) }));
     const ttl = this.settings.cacheTtlMs;
-    if (ttl === 0) return ok(encodeList(await this.load(filter)));
+    if (ttl === 0) return once(await this.load(filter));
     const generation = await this.cache.generation(catalogNamespace);
     const key = `${catalogNamespace}@${generation}:now-showing:${format.name}:${filter.today}:${genre?.value ?? "*"}`;
-    const load = async (at: number): Promise<CachedList> => {
+    const load = async (at: number) => {
       const items = await this.load({ ...filter, now: at });
-      return { body: encodeList(items), validUntil: Math.min(nextUtcMidnight(at), firstStart(items)) };
+      return { value: format.shape(items), validUntil: Math.min(nextUtcMidnight(at), firstStart(items)) };
     };
-    let cached = await this.cache.getOrLoad(nowShowingCacheName, key, listTtlMs(now, ttl), () => load(now));
+    const read = (at: number) => this.responses.get(nowShowingCacheName, key, listTtlMs(at, ttl), format.schema, () => load(at));
+    let cached = await read(now);
     if (this.clock.now() >= cached.validUntil) {
       // A screening in it has started since it was cached: replace it.
-      await this.cache.invalidate(key);
-      const at = this.clock.now();
-      cached = await this.cache.getOrLoad(nowShowingCacheName, key, listTtlMs(at, ttl), () => load(at));
+      await this.responses.invalidate(key);
+      cached = await read(this.clock.now());
     }
     const at = this.clock.now();
     // Only when a reload raced another start (or the clocks of two instances disagree): load it
     // as of now, uncached.
-    if (at >= cached.validUntil) return ok(encodeList(await this.load({ ...filter, now: at })));
-    return ok(cached.body);
+    if (at >= cached.validUntil) return once(await this.load({ ...filter, now: at }));
+    return ok(cached);
   }
 
   /** The decoded list (tests and internal callers). */
   async list(query: NowShowingQuery): Promise<Outcome<NowShowing, UnknownGenre>> {
-    const body = await this.json(query);
-    return body.ok ? ok(JSON.parse(body.value) as NowShowing) : body;
+    const body = await this.body(query);
+    return body.ok ? ok(JSON.parse(await body.value.body.text()) as NowShowing) : body;
   }
 
   /** How the store runs each now-showing shape (the index test reads it). */

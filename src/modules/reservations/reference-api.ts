@@ -2,7 +2,8 @@
 // reference's clients work unchanged. Same list as GET /movies (the rules, the search, the cache
 // and its invalidation, the per-IP limit); only the encoding differs. The mapping, field by field,
 // is in this module's README.md.
-import type { Grade, NowShowingMovie } from "./model";
+// model.ts imports referenceGrades from here: ReferenceMovies is only read inside referenceFormat().
+import { type Grade, type NowShowingMovie, ReferenceMovies } from "./model";
 import type { ListFormat } from "./now-showing";
 
 /** The reference's age ratings: the Korea Media Rating Board's class names (a Record: a new grade without one does not compile). */
@@ -49,24 +50,21 @@ export function localDateTime(zone: string): LocalDateTime {
 /** The reference's body: { responses: [{ title, grade, genre, releaseDate, thumbnailImage, runningTime, screeningTimes }] }. */
 export function referenceFormat(zone: string): ListFormat {
   const local = localDateTime(zone);
-  return {
-    // The zone is part of the encoding: another zone is another cache entry.
-    name: `v1:${zone}`,
-    encode: (items: NowShowingMovie[]) =>
-      JSON.stringify({
-        responses: items.map((m) => ({
-          title: m.title,
-          grade: referenceGrades[m.grade],
-          genre: m.genre,
-          releaseDate: m.releaseDate,
-          thumbnailImage: m.thumbnailUrl,
-          runningTime: m.runningTime,
-          screeningTimes: m.screenings.map((s) => ({
-            theaterName: s.theaterName,
-            startTime: local(Date.parse(s.startTime)),
-            endTime: local(Date.parse(s.endTime)),
-          })),
-        })),
-      }),
-  };
+  const shape = (items: NowShowingMovie[]) => ({
+    responses: items.map((m) => ({
+      title: m.title,
+      grade: referenceGrades[m.grade],
+      genre: m.genre,
+      releaseDate: m.releaseDate,
+      thumbnailImage: m.thumbnailUrl,
+      runningTime: m.runningTime,
+      screeningTimes: m.screenings.map((s) => ({
+        theaterName: s.theaterName,
+        startTime: local(Date.parse(s.startTime)),
+        endTime: local(Date.parse(s.endTime)),
+      })),
+    })),
+  });
+  // The zone is part of the encoding: another zone is another cache entry.
+  return { name: `v1:${zone}`, schema: ReferenceMovies, shape, encode: (items) => JSON.stringify(shape(items)) };
 }

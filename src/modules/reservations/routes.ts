@@ -4,6 +4,7 @@
 // case can return is missing from the route's map.
 import { Elysia, t } from "elysia";
 import type { ClientIpResolver } from "../../platform/http/client-ip";
+import { storedResponse } from "../../platform/http/compression";
 import { platformErrors as P } from "../../platform/http/errors";
 import { decodeCursor, encodeCursor } from "../../platform/http/paging";
 import { HttpProblem, problemResponses, problems } from "../../platform/http/problem";
@@ -92,11 +93,10 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
     .use(authPlugin(accounts))
     .get(
       "/movies",
-      async ({ query, request, server }) => {
+      async ({ query, request, server, set }) => {
         answer(await nowShowing.admit(clientIp(request, server)), moviesFailures);
-        // Already-encoded JSON (cached lists are kept encoded; see now-showing.ts). The schema
-        // below documents it; tests hold the shape.
-        return new Response(answer(await nowShowing.json(query), moviesFailures), { headers: { "content-type": "application/json" } });
+        // The stored bytes (checked against NowShowing when stored; see now-showing.ts): ETag/304, gzip/br.
+        return storedResponse(request, answer(await nowShowing.body(query), moviesFailures), { cacheControl: "no-cache", set });
       },
       {
         query: NowShowingQuery,
@@ -107,16 +107,17 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
           description:
             "Movies released on or before today (UTC) with screenings from now on, newest release first, each with its upcoming screenings by start time; a screening's id is what POST /reservations takes. " +
             "title: case-insensitive contains-match; genre: one of the fixed list (another value → 422). Lists without a title are cached per genre (HOMEBASE_MOVIES_CACHE_TTL_MS, cut at UTC midnight) and invalidated by catalog changes. " +
-            "More than HOMEBASE_MOVIES_RATE_LIMIT requests (default 50) per HOMEBASE_MOVIES_RATE_WINDOW_MS (1 min) from one IP block it for HOMEBASE_MOVIES_RATE_BLOCK_MS (1 h): 429 movies_rate_limited with Retry-After.",
+            "More than HOMEBASE_MOVIES_RATE_LIMIT requests (default 50) per HOMEBASE_MOVIES_RATE_WINDOW_MS (1 min) from one IP block it for HOMEBASE_MOVIES_RATE_BLOCK_MS (1 h): 429 movies_rate_limited with Retry-After. " +
+            "Cached lists carry a strong ETag (If-None-Match → 304 Not Modified, no body; Cache-Control: no-cache) and come gzip- or brotli-encoded when Accept-Encoding allows (Vary: Accept-Encoding).",
         },
       },
     )
     .get(
       "/api/v1/movies",
-      async ({ query, request, server }) => {
+      async ({ query, request, server, set }) => {
         // The same limit (one budget per IP with /movies), rules, cache and invalidation as /movies.
         answer(await nowShowing.admit(clientIp(request, server)), moviesFailures);
-        return new Response(answer(await nowShowing.json(query, referenceFormat), moviesFailures), { headers: { "content-type": "application/json" } });
+        return storedResponse(request, answer(await nowShowing.body(query, referenceFormat), moviesFailures), { cacheControl: "no-cache", set });
       },
       {
         query: NowShowingQuery,

@@ -2,9 +2,10 @@
 // item management. No HTTP here: refusals are ShopErrors.
 import { LRUCache } from "lru-cache";
 import type { CacheAside } from "../../platform/cache/cache-aside";
+import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Clock } from "../../platform/clock";
 import { fieldRefusal, ShopError, shopErrors } from "./errors";
-import type { Category, CreateItemBody, Item, ItemDetail, ItemListQuery, ItemPage, MainPage, UpdateItemBody } from "./model";
+import { type Category, type CreateItemBody, type Item, type ItemDetail, type ItemListQuery, type ItemPage, MainPage, type UpdateItemBody } from "./model";
 import { discountPriceOf } from "./pricing";
 import type { CatalogStore, ItemRow } from "./store";
 import type { Visitors } from "./visitors";
@@ -34,6 +35,7 @@ export class CatalogService {
    * exact on every instance that reads the same database.
    */
   private readonly totals = new LRUCache<string, number>({ max: 10_000 });
+  private readonly responses: ResponseCache;
 
   constructor(
     private readonly store: CatalogStore,
@@ -41,7 +43,9 @@ export class CatalogService {
     private readonly cache: CacheAside,
     private readonly clock: Clock,
     private readonly settings: CatalogSettings,
-  ) {}
+  ) {
+    this.responses = new ResponseCache(cache);
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Reads
@@ -71,23 +75,23 @@ export class CatalogService {
   }
 
   async main(): Promise<MainPage> {
-    return JSON.parse(await this.mainJson()) as MainPage;
+    return JSON.parse(await (await this.mainBody()).body.text()) as MainPage;
   }
 
   /**
-   * Top sellers and top discounts as JSON text, cache-aside (HOMEBASE_SHOP_MAIN_TTL_MS); item
-   * changes bump the cache generation. Text, so a hit is served as is: no parse, no response
-   * validation, no serialisation of 20 items per request.
+   * Top sellers and top discounts as the response body, cache-aside (HOMEBASE_SHOP_MAIN_TTL_MS);
+   * item changes bump the cache generation. Checked against MainPage and serialized once when
+   * stored, so a hit is served as the stored bytes: no parse, no response validation, no
+   * serialisation of 20 items per request.
    */
-  async mainJson(): Promise<string> {
-    const load = async (): Promise<string> =>
-      JSON.stringify({
-        topSellers: (await this.store.topSellers(mainListSize)).map(toItem),
-        topDiscounts: (await this.store.topDiscounts(mainListSize)).map(toItem),
-      } satisfies MainPage);
-    if (this.settings.mainTtlMs === 0) return load();
+  async mainBody(): Promise<StoredBody> {
+    const load = async (): Promise<MainPage> => ({
+      topSellers: (await this.store.topSellers(mainListSize)).map(toItem),
+      topDiscounts: (await this.store.topDiscounts(mainListSize)).map(toItem),
+    });
+    if (this.settings.mainTtlMs === 0) return this.responses.once(MainPage, await load(), mainCacheName);
     const gen = await this.cache.generation(mainNamespace);
-    return this.cache.getOrLoad(mainCacheName, `${mainNamespace}@${gen}`, this.settings.mainTtlMs, load);
+    return this.responses.get(mainCacheName, `${mainNamespace}@${gen}`, this.settings.mainTtlMs, MainPage, async () => ({ value: await load() }));
   }
 
   /** One item; counts the caller (by IP, null when unknown) as today's visitor of it. */

@@ -1,6 +1,7 @@
 // Catalog routes: search, the cached main page, item detail (counts the visitor) and admin item management.
 import { Elysia, t } from "elysia";
 import type { ClientIpResolver } from "../../../platform/http/client-ip";
+import { storedResponse } from "../../../platform/http/compression";
 import { authPlugin, type AccountsService } from "../../accounts";
 import type { CatalogService } from "../catalog";
 import { shopErrors } from "../errors";
@@ -22,12 +23,14 @@ export function catalogRoutes(catalog: CatalogService, accounts: AccountsService
         },
       })
       // Declared before /items/:id so the static segment is never read as an id.
-      .get("/items/main", async () => new Response(await catalog.mainJson(), { headers: { "content-type": "application/json" } }), {
+      // The stored bytes (checked against MainPage when stored): ETag/304, gzip/br.
+      .get("/items/main", async ({ request, set }) => storedResponse(request, await catalog.mainBody(), { cacheControl: "no-cache", set }), {
         response: { 200: MainPage },
         detail: {
           tags,
           summary: "Main page: top sellers and top discounts",
-          description: "Cached (HOMEBASE_SHOP_MAIN_TTL_MS, default 60 s); item changes show at once.",
+          description:
+            "Cached (HOMEBASE_SHOP_MAIN_TTL_MS, default 60 s); item changes show at once. A strong ETag (If-None-Match → 304 Not Modified, no body; Cache-Control: no-cache); gzip or brotli when Accept-Encoding allows (Vary: Accept-Encoding).",
         },
       })
       .get("/items/:id", ({ params, request, server }) => handled(() => catalog.detail(params.id, clientIp(request, server))), {
