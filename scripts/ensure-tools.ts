@@ -1,11 +1,14 @@
 // Installs/prepares what the test suite needs, so the first test doesn't pay for it:
-// redis-server, nats-server, chromium, java + maven, ops tools (Debian packages, installed with apt-get
-// when root) and the mongo-java-server classpath (Maven, cached under .tools/).
+// redis-server, nats-server (Debian's 2.9, for the tests that run a plain one), chromium, wrk, ops
+// tools (Debian packages, installed with apt-get when root), and the servers the real mode runs at
+// the versions we deploy: nats-server 2.15.2 and FerretDB 1.24.2, built with Go once and cached
+// under .tools/ (src/testing/go-tools.ts; a second run builds nothing).
 // Usage: bun scripts/ensure-tools.ts   (scripts/test.ts runs it first)
-import { ensureTools, findChromium, mongoClasspath, type Tool } from "../src/testing/servers";
+import { ferretdbBinary, natsServerBinary } from "../src/testing/go-tools";
+import { ensureTools, findChromium, type Tool } from "../src/testing/servers";
 import { ensureSchemathesis } from "../chaos/schemathesis";
 
-const tools: Tool[] = ["redis-server", "nats-server", "java", "mvn", "chromium", "wrk"];
+const tools: Tool[] = ["redis-server", "nats-server", "chromium", "wrk"];
 
 // Ops tools for the systemd/, wireguard/ and deploy/ tests: binary → Debian package.
 // --no-install-recommends keeps prometheus (for promtool) from pulling in exporters.
@@ -42,8 +45,8 @@ export function ensureTestTools(): string[] {
   for (const tool of tools.filter((t) => t !== "chromium")) lines.push(`${tool}: ${Bun.which(tool)}`);
   lines.push(`chromium: ${findChromium()}`);
   for (const tool of Object.keys(opsTools)) lines.push(`${tool}: ${Bun.which(tool, { PATH: opsPath })}`);
-  const cp = mongoClasspath();
-  lines.push(`mongo-java-server: ${cp.split(":").length} jars on the classpath (.tools/mongo-server/classpath.txt)`);
+  lines.push(`nats-server (real mode): ${natsServerBinary()}`);
+  lines.push(`ferretdb (real mode): ${ferretdbBinary()}`);
   lines.push(`schemathesis: ${ensureSchemathesis()}`);
   lines.push(`ready in ${Math.round(performance.now() - t0)} ms`);
   return lines;

@@ -1,6 +1,6 @@
 // Proves the real-backend harness: each server speaks its protocol through the client the app
-// uses, Redis and NATS only to the user with its password, and the chaos helpers stop/start
-// redis on the same port.
+// uses, Redis and NATS only to the user with its password, nats-server and FerretDB are the
+// versions we deploy (built by go-tools.ts), and the chaos helpers stop/start redis on the same port.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -8,6 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import Redis from "ioredis";
 import { MongoClient, MongoServerError } from "mongodb";
 import { natsConnectionOptions } from "../platform/events/jetstream";
+import { ferretdbVersion, natsServerVersion } from "./go-tools";
 import { backendUser, restartNats, restartRedis, startRealBackends, startRedis, stopRedis, type RealBackends } from "./servers";
 import { waitFor } from "./wait";
 
@@ -69,6 +70,32 @@ describe("real backends harness", () => {
       await jsm.streams.delete(stream);
     } finally {
       await nc.close();
+    }
+  });
+
+  test("nats-server is the deployed 2.15 (not Debian's 2.9) with JetStream fsyncing every write (sync_interval: always)", async () => {
+    const nc = await connect(natsConnectionOptions(backends.natsUrl));
+    try {
+      expect(`v${nc.info?.version}`).toBe(natsServerVersion);
+      expect(nc.info?.jetstream).toBe(true);
+    } finally {
+      await nc.close();
+    }
+    const varz = (await (await fetch(`${backends.natsMonitorUrl}/varz`)).json()) as { version: string; jetstream: { config: { sync_always?: boolean; store_dir: string } } };
+    expect(`v${varz.version}`).toBe(natsServerVersion);
+    expect(varz.jetstream.config.sync_always).toBe(true);
+    // On disk in the harness's store dir (nats-server adds its own jetstream/ under it).
+    expect(varz.jetstream.config.store_dir).toMatch(/\/homebase-backends-[^/]+\/js\//);
+  });
+
+  test("mongo is FerretDB 1.24.2 (a MongoDB wire-protocol database on SQLite)", async () => {
+    const client = new MongoClient(backends.mongoUrl, { serverSelectionTimeoutMS: 5000 });
+    try {
+      const status = await client.db("admin").command({ serverStatus: 1 });
+      expect(status.process).toBe("ferretdb");
+      expect(status.ferretdbVersion).toBe(ferretdbVersion);
+    } finally {
+      await client.close();
     }
   });
 

@@ -1,17 +1,22 @@
-// The real-backend harness: starts redis-server, nats-server -js and a MongoDB wire-protocol
-// server (mongo-java-server) on free ports of 127.0.0.1, once per process, in a fresh temp dir,
-// and stops them when the process exits. Missing tools are installed (apt-get, as root) or
-// reported with exactly what to install — never skipped silently.
+// The real-backend harness: starts redis-server, nats-server (JetStream) and a MongoDB
+// wire-protocol database (FerretDB on SQLite) on free ports of 127.0.0.1, once per process, in a
+// fresh temp dir, and stops them when the process exits. Missing tools are installed (apt-get, as
+// root) or reported with exactly what to install — never skipped silently. nats-server and FerretDB
+// run at the versions we deploy, built from Go source once and cached (./go-tools.ts):
+// nats-server 2.15 with `sync_interval: always` like deploy/nats.conf (Debian's 2.9 has no such
+// setting).
 // Redis and NATS run with authentication, as deploy/ ships them: Redis's default user is off and
 // user homebase has deploy/redis.conf's ACL rules; NATS knows only user homebase (a bcrypt hash in
 // its config). Passwords are fresh per run, in 0600 files the app reads (REDIS_PASSWORD_FILE,
-// NATS_PASSWORD_FILE). mongo-java-server has no authentication: MONGO_URL stays without.
+// NATS_PASSWORD_FILE). FerretDB runs without authentication here: MONGO_URL stays without.
 import type { Subprocess } from "bun";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
+import { MongoClient } from "mongodb";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ferretdbBinary, natsServerBinary } from "./go-tools";
 import { freePort } from "./ports";
 
 export interface RealBackends {
@@ -20,6 +25,8 @@ export interface RealBackends {
   /** With user and password: connect with natsConnectionOptions (nats.js ignores URL credentials). */
   natsUrl: string;
   mongoUrl: string;
+  /** nats-server's monitoring endpoint (GET /varz shows its version and JetStream config). */
+  natsMonitorUrl: string;
   /** What the app gets (backendEnv): URLs naming the user, passwords in files. */
   credentials: {
     user: string;
@@ -152,6 +159,8 @@ interface Server {
   readyMarker: string;
   /** A protocol-level check once the marker is seen. */
   probe(): Promise<void>;
+  /** nats-server's monitoring port. */
+  monitorPort?: number;
 }
 
 let workDir: string | undefined;
@@ -212,10 +221,10 @@ async function startServer(server: Server, timeoutMs: number): Promise<void> {
   log(`${server.name} up on 127.0.0.1:${server.port} (pid ${proc.pid}, ${Math.round(performance.now() - t0)} ms)`);
 }
 
-/** Starts on a fresh port, retrying with another one if the port was taken in between. */
-async function startOnFreePort(make: (port: number) => Server, timeoutMs: number): Promise<Server> {
+/** Starts on fresh ports (a second one for servers that need it), retrying with others if one was taken in between. */
+async function startOnFreePort(make: (port: number, second: number) => Server, timeoutMs: number): Promise<Server> {
   for (let attempt = 1; ; attempt++) {
-    const server = make(await freePort());
+    const server = make(await freePort(), await freePort());
     try {
       await startServer(server, timeoutMs);
       return server;
@@ -274,7 +283,10 @@ async function writeCredentials(dir: string): Promise<Secrets> {
   write("redis.acl", `user default off\nuser ${backendUser} on #${sha} ${redisAclRules}\n`);
   // Cost 4 (deploy uses 11): nats-server checks it on every connection, and tests connect often.
   const bcrypt = await Bun.password.hash(made.natsPassword, { algorithm: "bcrypt", cost: 4 });
-  write("nats.conf", `authorization {\n  users: [ { user: ${backendUser}, password: "${bcrypt}" } ]\n}\n`);
+  // JetStream as deploy/nats.conf runs it: fsync on every write. The same store dir across
+  // restarts, so streams and consumers survive stopNats/startNats.
+  const jetstream = `jetstream {\n  store_dir: "${join(dir, "js")}"\n  sync_interval: always\n}\n`;
+  write("nats.conf", `${jetstream}authorization {\n  users: [ { user: ${backendUser}, password: "${bcrypt}" } ]\n}\n`);
   return made;
 }
 
@@ -301,17 +313,48 @@ function makeRedis(port: number): Server {
   };
 }
 
-function makeNats(port: number): Server {
+function makeNats(port: number, monitorPort: number, bin: string): Server {
   const logFile = join(workDir!, "nats.log");
   return {
     name: "nats-server",
     port,
+    monitorPort,
     logFile,
     readyMarker: "Server is ready",
-    // Same store dir across restarts, so streams and consumers survive stopNats/startNats.
-    spawn: () =>
-      spawnLogged({ logFile }, [Bun.which("nats-server")!, "-c", join(workDir!, "nats.conf"), "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(workDir!, "js")]),
+    spawn: () => spawnLogged({ logFile }, [bin, "-c", join(workDir!, "nats.conf"), "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)]),
     probe: () => tcpProbe(port, undefined, "INFO "),
+  };
+}
+
+function makeFerretdb(port: number, bin: string): Server {
+  const logFile = join(workDir!, "ferretdb.log");
+  const dataDir = join(workDir!, "ferretdb");
+  mkdirSync(dataDir, { recursive: true });
+  return {
+    name: "ferretdb",
+    port,
+    logFile,
+    readyMarker: `Listening on TCP 127.0.0.1:${port}`,
+    spawn: () =>
+      spawnLogged({ logFile }, [
+        bin,
+        "--handler=sqlite",
+        `--sqlite-url=file:${dataDir}/`,
+        `--listen-addr=127.0.0.1:${port}`,
+        `--state-dir=${dataDir}`,
+        "--telemetry=disable",
+        // No debug/metrics listener: its fixed default port would clash between parallel runs.
+        "--debug-addr=-",
+      ]),
+    // A real MongoDB client's ping: the wire protocol answers, not just the socket.
+    probe: async () => {
+      const client = new MongoClient(`mongodb://127.0.0.1:${port}`, { serverSelectionTimeoutMS: 10_000 });
+      try {
+        await client.db("admin").command({ ping: 1 });
+      } finally {
+        await client.close();
+      }
+    },
   };
 }
 
@@ -414,19 +457,20 @@ function isAlive(pid: number): boolean {
 export function startRealBackends(): Promise<RealBackends> {
   started ??= (async () => {
     const t0 = performance.now();
-    ensureTools(["redis-server", "nats-server", "java", "mvn"]);
-    const classpath = mongoClasspath();
+    ensureTools(["redis-server"]);
+    // Built once (minutes) and cached under .tools; scripts/ensure-tools.ts does it before the tests.
+    const natsBin = natsServerBinary();
+    const ferretdbBin = ferretdbBinary();
     sweepStaleWorkDirs();
     workDir = mkdtempSync(join(tmpdir(), workDirPrefix));
     writeFileSync(join(workDir, "owner.pid"), String(process.pid));
     installExitHooks();
     secrets = await writeCredentials(workDir);
     try {
-      // In parallel: the JVM (compiles the launcher) dominates, the others are ~10 ms.
       [redis, nats, mongo] = await Promise.all([
         startOnFreePort(makeRedis, 20_000),
-        startOnFreePort(makeNats, 20_000),
-        startOnFreePort((port) => makeMongo(port, classpath), 60_000),
+        startOnFreePort((port, monitorPort) => makeNats(port, monitorPort, natsBin), 20_000),
+        startOnFreePort((port) => makeFerretdb(port, ferretdbBin), 30_000),
       ]);
     } catch (err) {
       // Stop whichever did start; keep the first error.
@@ -440,6 +484,7 @@ export function startRealBackends(): Promise<RealBackends> {
       redisUrl: `redis://${backendUser}:${secrets.redisPassword}@${redisAt}`,
       natsUrl: `nats://${backendUser}:${secrets.natsPassword}@${natsAt}`,
       mongoUrl: `mongodb://127.0.0.1:${mongo.port}`,
+      natsMonitorUrl: `http://127.0.0.1:${nats.monitorPort}`,
       credentials: {
         user: backendUser,
         redisUrl: `redis://${backendUser}@${redisAt}`,
