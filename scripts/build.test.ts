@@ -1,11 +1,12 @@
 // `npm run build` produces one executable that runs with no source tree, node_modules or
 // internet: migrations and Swagger UI assets are inside it. Checked from an empty directory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { newUser } from "../src/testing/app";
 import { startServer, type RunningServer } from "../src/testing/process";
+import { waitFor } from "../src/testing/wait";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -33,6 +34,22 @@ describe("compiled binary", () => {
     const r = Bun.spawnSync([bin, "version"], { cwd: dir });
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toMatch(/^homebase \d+\.\d+\.\d+ \(bun /);
+  });
+
+  test("takes a scheduled backup, its copy on a worker thread whose script is inside the binary", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "homebase-build-backup-"));
+    const backups = join(dataDir, "backups");
+    const scheduled = await startServer({ HOMEBASE_BACKUP_CRON: "* * * * * *" }, { bin, cwd: dir, dataDir });
+    try {
+      await waitFor(() => existsSync(backups) && readdirSync(backups).some((n) => /^homebase-.*\.sqlite$/.test(n)), {
+        what: "a scheduled backup",
+        timeoutMs: 20_000,
+      });
+      expect(scheduled.output()).not.toContain("backup failed");
+    } finally {
+      await scheduled.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test("signup → login → /me → PATCH /me over HTTP, migrations applied from inside the binary", async () => {

@@ -4,7 +4,7 @@
 // backup directory to the newest N.
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { BackupError, backupDatabase, type DatabaseSummary } from "./backup";
+import { BackupError, backupDatabaseOffThread, type DatabaseSummary } from "./backup";
 import type { BackupS3Settings } from "./backup-config";
 import { ensurePrivateDir } from "./files";
 
@@ -34,7 +34,7 @@ export async function takeVerifiedBackup(dbPath: string, target: string): Promis
   const file = resolve(target);
   let summary: DatabaseSummary;
   try {
-    summary = backupDatabase(dbPath, file);
+    summary = await backupDatabaseOffThread(dbPath, file);
   } catch (err) {
     rmSync(`${file}.partial`, { force: true });
     if (err instanceof BackupError) throw err;

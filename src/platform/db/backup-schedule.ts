@@ -41,7 +41,7 @@ export interface BackupDeps {
 
 /** A slot's lock outlives every worker's tick for it (they differ by milliseconds to seconds). */
 const slotLockMs = 10 * 60_000;
-/** The event loop is busy while VACUUM INTO copies, so the lease must outlast a long copy unrenewed. */
+/** The lease is not renewed while a copy runs: it must outlast a long one. */
 const runningLockMs = 15 * 60_000;
 
 interface Totals {

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { platformMigrations } from "../migrations";
-import { BackupError, backupDatabase, restoreDatabase, summarize } from "./backup";
+import { BackupError, backupDatabase, backupDatabaseOffThread, restoreDatabase, summarize } from "./backup";
 import { GroupCommitWriter, migrate, openDatabase } from "./sqlite";
 
 const dirs: string[] = [];
@@ -111,4 +111,29 @@ describe("backup and restore", () => {
       process.umask(umask);
     }
   });
+});
+
+test("backupDatabaseOffThread copies on a worker thread: the event loop turns while it runs, and the copy equals the database", async () => {
+  const dir = tempDir();
+  const dbPath = join(dir, "big.sqlite");
+  const db = new Database(dbPath, { strict: true });
+  db.exec("PRAGMA journal_mode = WAL; CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)");
+  const insert = db.query("INSERT INTO blobs (data) VALUES (?)");
+  db.transaction(() => {
+    for (let i = 0; i < 400; i++) insert.run(new Uint8Array(64 * 1024).fill(i % 251));
+  })();
+  const expected = summarize(db);
+  db.close();
+  let turns = 0;
+  let done = false;
+  const copy = backupDatabaseOffThread(dbPath, join(dir, "copy.sqlite")).finally(() => (done = true));
+  // A copy made on this thread would be over before the first turn (25 MiB to copy and check).
+  while (!done) {
+    await Bun.sleep(0);
+    turns++;
+  }
+  expect(turns).toBeGreaterThan(1);
+  expect(await copy).toEqual(expected);
+  expect(statSync(join(dir, "copy.sqlite")).mode & 0o777).toBe(0o600);
+  await expect(backupDatabaseOffThread(join(dir, "missing.sqlite"), join(dir, "x.sqlite"))).rejects.toBeInstanceOf(BackupError);
 });

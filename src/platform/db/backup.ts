@@ -4,6 +4,7 @@
 import { Database } from "bun:sqlite";
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import type { BackupReply } from "./backup-worker";
 import { createPrivateFile, ensurePrivateDir, restrictFile } from "./files";
 
 export interface DatabaseSummary {
@@ -93,6 +94,22 @@ export function backupDatabase(dbPath: string, target: string): DatabaseSummary 
   renameSync(tmp, out);
   fsyncPath(dirname(out));
   return summary;
+}
+
+/** backupDatabase on a worker thread (backup-worker.ts): the event loop keeps serving meanwhile. */
+export function backupDatabaseOffThread(dbPath: string, target: string): Promise<DatabaseSummary> {
+  // In the compiled binary the worker is an entry point of its own, named from src/ (scripts/build.ts).
+  const compiled = import.meta.url.startsWith("file:///$bunfs/");
+  const worker = new Worker(compiled ? "./platform/db/backup-worker.ts" : new URL("./backup-worker.ts", import.meta.url).href);
+  return new Promise<DatabaseSummary>((resolvePromise, reject) => {
+    worker.onmessage = (event: MessageEvent<BackupReply>) => {
+      const reply = event.data;
+      if (reply.ok) resolvePromise(reply.summary);
+      else reject(reply.backupError ? new BackupError(reply.message) : new Error(reply.message));
+    };
+    worker.onerror = (event) => reject(new Error(`the backup worker failed: ${event.message}`));
+    worker.postMessage({ dbPath, target });
+  }).finally(() => worker.terminate());
 }
 
 /** True when another process has the database open (a running homebase). */
