@@ -2,7 +2,7 @@
 // backends' authentication: does homebase log in, and are clients without credentials refused?
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { modes } from "../testing/modes";
@@ -10,6 +10,7 @@ import { freePort } from "../testing/ports";
 import { startRealBackends } from "../testing/servers";
 import { waitFor } from "../testing/wait";
 import { loadConfig } from "./config";
+import { recordBackupRun } from "./db/backup-runs";
 import { type Check, runDoctor } from "./doctor";
 import { createPlatform } from "./index";
 import { createLogger } from "./logger";
@@ -53,6 +54,42 @@ describe("doctor: data dir and database file modes", () => {
       const world = await runDoctor(env, modules);
       expect(line(world, "data dir")).toMatchObject({ status: "warn", detail: expect.stringContaining("other users (mode 755)") });
       expect(line(world, "database files")).toMatchObject({ status: "fail", detail: "readable or writable by every user: homebase.sqlite-wal (mode 644); chmod 600" });
+    } finally {
+      await platform.close();
+    }
+  });
+});
+
+describe("doctor: scheduled backups", () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "homebase-doctor-backups-"));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  test("none scheduled warns; scheduled: the directory's mode and the newest run (none yet, failed, good) are told", async () => {
+    const env = { HOMEBASE_DATA_DIR: join(root, "data"), HOMEBASE_LOG_LEVEL: "silent" };
+    expect(line(await runDoctor(env, modules), "backups")).toMatchObject({ status: "warn", detail: expect.stringContaining("HOMEBASE_BACKUP_CRON unset") });
+
+    const scheduled = { ...env, HOMEBASE_BACKUP_CRON: "0 3 * * *" };
+    const platform = await createPlatform(loadConfig(scheduled, modules), { logger: createLogger("silent") });
+    try {
+      const first = await runDoctor(scheduled, modules);
+      expect(line(first, "backups")).toBeUndefined();
+      expect(line(first, "backup dir")).toMatchObject({ status: "pass", detail: expect.stringContaining("created 0700 by the first backup") });
+      expect(line(first, "last backup")).toMatchObject({ status: "warn", detail: expect.stringContaining("none yet") });
+
+      const run = { id: Bun.randomUUIDv7(), startedAt: Date.now(), finishedAt: Date.now(), file: null, bytes: null, sha256: null, checksum: null, uploaded: null, trigger: "schedule" as const };
+      recordBackupRun(platform.db, { ...run, ok: false, error: "disk full" });
+      expect(line(await runDoctor(scheduled, modules), "last backup")).toMatchObject({ status: "fail", detail: expect.stringContaining("disk full") });
+
+      const dir = join(env.HOMEBASE_DATA_DIR, "backups");
+      mkdirSync(dir, { mode: 0o755 });
+      chmodSync(dir, 0o755);
+      recordBackupRun(platform.db, { ...run, id: Bun.randomUUIDv7(), startedAt: Date.now() + 1, ok: true, error: null, bytes: 4096, sha256: "ab".repeat(32), file: join(dir, "b.sqlite") });
+      const good = await runDoctor(scheduled, modules);
+      expect(line(good, "last backup")).toMatchObject({ status: "pass", detail: expect.stringContaining("4096 bytes, sha256 abababababab") });
+      expect(line(good, "backup dir")).toMatchObject({ status: "warn", detail: expect.stringContaining("other users (mode 755); chmod 700") });
     } finally {
       await platform.close();
     }

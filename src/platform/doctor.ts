@@ -9,6 +9,7 @@ import { connect as natsConnect } from "@nats-io/transport-node";
 import Redis from "ioredis";
 import { MongoClient } from "mongodb";
 import { type Config, ConfigError, loadConfig, moduleConfig, unknownVariableWarnings } from "./config";
+import { recentBackupRuns } from "./db/backup-runs";
 import { appliedMigrations, type MigrationSet } from "./db/sqlite";
 import { type NatsConnectionOptions, natsConnectionOptions } from "./events/jetstream";
 import { type AnyModule, migrationSets } from "./module";
@@ -72,6 +73,43 @@ function databaseFilesCheck(dir: string): Check {
   const group = modes.filter((f) => f.mode & 0o070);
   if (group.length > 0) return check("warn", "database files", `accessible to their group: ${list(group)}; chmod 600`);
   return check("pass", "database files", `${list(modes)}`);
+}
+
+/** Scheduled backups: configured? their directory private and writable? the newest run good? */
+function backupChecks(config: Config): Check[] {
+  const { cron, dir } = config.backup;
+  if (!cron) return [check("warn", "backups", "none scheduled (HOMEBASE_BACKUP_CRON unset): take them with homebase backup <file>")];
+  const out: Check[] = [];
+  if (!existsSync(dir)) out.push(check("pass", "backup dir", `${dir} (created 0700 by the first backup)`));
+  else {
+    const mode = statSync(dir).mode & 0o777;
+    try {
+      accessSync(dir, constants.R_OK | constants.W_OK);
+      out.push(
+        mode & 0o077
+          ? check("warn", "backup dir", `${dir} is accessible to ${mode & 0o007 ? "other users" : "its group"} (mode ${mode.toString(8)}); chmod 700`)
+          : check("pass", "backup dir", `${dir} (mode ${mode.toString(8)})`),
+      );
+    } catch {
+      out.push(check("fail", "backup dir", `${dir} is not readable and writable by this user`));
+    }
+  }
+  const path = join(config.dataDir, "homebase.sqlite");
+  if (!existsSync(path)) return [...out, check("warn", "last backup", "no database yet")];
+  try {
+    const db = new Database(path, { readonly: true, strict: true });
+    try {
+      const [last] = recentBackupRuns(db, 1);
+      if (!last) out.push(check("warn", "last backup", `none yet (schedule ${cron}, UTC)`));
+      else if (!last.ok) out.push(check("fail", "last backup", `failed at ${last.startedAt}: ${last.error}`));
+      else out.push(check("pass", "last backup", `${last.finishedAt}, ${last.bytes} bytes, sha256 ${last.sha256?.slice(0, 12)}…`));
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    out.push(check("warn", "last backup", `no record of backups readable: ${errorText(err)} (pending migrations? run homebase migrate)`));
+  }
+  return out;
 }
 
 function sqliteCheck(config: Config, sets: readonly MigrationSet[]): Check {
@@ -267,7 +305,7 @@ export async function runDoctor(env: Record<string, string | undefined>, modules
   const checks: Check[] = [check("pass", "config", `valid; backends: ${backends.join(", ") || "embedded"}`)];
   // A misspelt variable is ignored: say so, with the name it was probably meant to be.
   for (const warning of unknownVariableWarnings(config)) checks.push(check("warn", "config", warning));
-  checks.push(...dataDirChecks(config), sqliteCheck(config, migrationSets(modules)));
+  checks.push(...dataDirChecks(config), sqliteCheck(config, migrationSets(modules)), ...backupChecks(config));
   for (const m of modules) checks.push(...(m.doctor?.(moduleConfig(config, m)) ?? []));
   const probes = await Promise.all([
     config.redisUrl ? redisChecks(config.redisUrl) : [],
@@ -288,7 +326,7 @@ export async function liveChecks(config: Config): Promise<Check[]> {
     config.natsUrl ? natsChecks(config.natsUrl, config.eventNamespace) : [],
     config.mongoUrl ? mongoChecks(config.mongoUrl) : [],
   ]);
-  return [...dataDirChecks(config), ...probes.flat(), fileLimitCheck(), listenCheck(config.host)];
+  return [...dataDirChecks(config), ...backupChecks(config), ...probes.flat(), fileLimitCheck(), listenCheck(config.host)];
 }
 
 export function formatChecks(checks: Check[]): string {
