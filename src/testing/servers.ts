@@ -11,11 +11,11 @@
 // NATS_PASSWORD_FILE). FerretDB runs without authentication here: MONGO_URL stays without.
 import type { Subprocess } from "bun";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { MongoClient } from "mongodb";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { ferretdbBinary, natsServerBinary } from "./go-tools";
 import { freePort } from "./ports";
 
@@ -48,10 +48,6 @@ interface Secrets {
 }
 let secrets: Secrets | undefined;
 
-const root = resolve(import.meta.dir, "../..");
-const mongoServerDir = join(root, "src/testing/mongo-server");
-const mongoToolsDir = join(root, ".tools/mongo-server");
-
 function log(line: string): void {
   process.stderr.write(`[harness] ${line}\n`);
 }
@@ -63,8 +59,6 @@ const debianPackage = {
   "redis-server": "redis-server",
   "nats-server": "nats-server",
   chromium: "chromium",
-  java: "default-jre-headless",
-  mvn: "maven",
   // The benchmark harness's fallback load generator (bench/bench.test.ts runs it when oha is absent).
   wrk: "wrk",
   // schemathesis (chaos/fuzz.test.ts) runs in a virtualenv: python3 with its venv module.
@@ -117,33 +111,6 @@ export function findChromium(): string {
   const installed = found();
   if (!installed) throw new Error("[harness] chromium was installed but no binary was found; set CHROMIUM_PATH");
   return installed;
-}
-
-/**
- * The mongo-java-server classpath, resolved by Maven once and cached under .tools (reused while
- * pom.xml is unchanged and every jar is still in the local Maven repository).
- */
-export function mongoClasspath(): string {
-  const cpFile = join(mongoToolsDir, "classpath.txt");
-  const pom = join(mongoServerDir, "pom.xml");
-  if (existsSync(cpFile) && statSync(cpFile).mtimeMs >= statSync(pom).mtimeMs) {
-    const cp = readFileSync(cpFile, "utf8").trim();
-    if (cp !== "" && cp.split(":").every((jar) => existsSync(jar))) return cp;
-  }
-  ensureTools(["java", "mvn"]);
-  mkdirSync(mongoToolsDir, { recursive: true });
-  // Maven writes to a temp file that we rename: concurrent test processes never read half a file.
-  const tmp = `${cpFile}.${process.pid}.tmp`;
-  const cmd = ["mvn", "-q", "-B", "-f", pom, "dependency:build-classpath", `-Dmdep.outputFile=${tmp}`];
-  log(`resolving mongo-java-server with Maven: ${cmd.join(" ")}`);
-  const t0 = performance.now();
-  const r = Bun.spawnSync(cmd, { cwd: root, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0 || !existsSync(tmp)) {
-    throw new Error(`[harness] Maven could not resolve mongo-java-server (exit ${r.exitCode}); it needs Maven Central (https://repo.maven.apache.org) or a filled ~/.m2:\n${r.stdout.toString()}${r.stderr.toString()}`);
-  }
-  renameSync(tmp, cpFile);
-  log(`mongo-java-server classpath cached in ${cpFile} (${Math.round(performance.now() - t0)} ms)`);
-  return readFileSync(cpFile, "utf8").trim();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,41 +322,6 @@ function makeFerretdb(port: number, bin: string): Server {
         await client.close();
       }
     },
-  };
-}
-
-function makeMongo(port: number, classpath: string): Server {
-  const logFile = join(workDir!, "mongo.log");
-  return {
-    name: "mongo-java-server",
-    port,
-    logFile,
-    readyMarker: `mongo-java-server ready on 127.0.0.1:${port}`,
-    // stdin "pipe": the launcher exits on EOF, so it dies with us even on SIGKILL.
-    spawn: () =>
-      spawnLogged(
-        { logFile },
-        [
-          Bun.which("java")!,
-          "-XX:+UseSerialGC",
-          "-XX:TieredStopAtLevel=1",
-          "-Xss512k",
-          "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-          "-cp", classpath,
-          join(mongoServerDir, "MongoLauncher.java"),
-          String(port),
-        ],
-        "pipe",
-      ),
-    // A MongoDB wire-protocol reply needs a real client; connecting proves it accepts sockets.
-    probe: () =>
-      new Promise((ok, fail) => {
-        const s = tcpConnect({ host: "127.0.0.1", port }, () => {
-          s.destroy();
-          ok();
-        });
-        s.on("error", fail);
-      }),
   };
 }
 
