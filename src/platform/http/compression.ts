@@ -68,10 +68,12 @@ export function negotiateEncoding(header: string | null): ContentCoding | null {
     if (name === "") continue;
     let weight = 1;
     for (const p of params) {
-      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(p);
-      if (m) weight = Math.min(1, Number(m[1]));
+      const [key, value = ""] = p.split("=");
+      if (key!.trim().toLowerCase() !== "q") continue;
+      // A q that is not a number in 0–1 refuses the coding rather than guessing.
+      weight = /^\s*(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/.test(value) ? Number(value) : 0;
     }
-    q[name] = Number.isFinite(weight) ? weight : 0;
+    q[name] = weight;
   }
   const weight = (coding: ContentCoding) => q[coding] ?? (coding === "gzip" ? q["x-gzip"] : undefined) ?? q["*"] ?? 0;
   const br = weight("br");
