@@ -9,6 +9,7 @@ import { BackupError, restoreDatabase } from "./platform/db/backup";
 import { manualBackup } from "./platform/db/backup-schedule";
 import { migrate, openDatabase } from "./platform/db/sqlite";
 import { formatChecks, runDoctor } from "./platform/doctor";
+import { startMetricsListener } from "./platform/http/ops";
 
 const usage = `homebase ${version}
 
@@ -63,11 +64,15 @@ async function run(role: Role, config: Config): Promise<void> {
     modules.startJobs();
     platform.backups.start();
   }
+  platform.metrics.processInfo.set({ role, version, pid: String(process.pid) }, 1);
+  // This process's own /metrics (and health), whatever its role: per-instance scrapes.
+  const metricsListener = config.metrics.port > 0 ? startMetricsListener(platform, { ...config.metrics, isDraining: () => state.draining }) : null;
   const app = withHttp ? createApp(platform, modules).listen({ hostname: config.host, port: config.port }) : null;
   logger.info("homebase started", {
     version,
     role,
     url: app?.server ? `http://${config.host}:${app.server.port}` : null,
+    metricsUrl: metricsListener ? `http://${config.metrics.host}:${metricsListener.port}/metrics` : null,
     backends: {
       cache: platform.cacheStore.kind,
       locks: platform.locks.kind,
@@ -98,6 +103,7 @@ async function run(role: Role, config: Config): Promise<void> {
       await platform.events.stopConsuming();
       await modules.close();
       await platform.events.flush(config.shutdownGraceMs / 2).catch((err: unknown) => logger.warn("relay flush", { err }));
+      await metricsListener?.stop();
       await platform.close();
       clearTimeout(timer);
       logger.info("stopped", { signal });

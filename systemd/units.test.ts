@@ -180,6 +180,39 @@ describe("systemd units", () => {
     expect(service.get("User")).toEqual(["homebase"]);
     expect(service.get("StateDirectory")).toEqual(["homebase"]);
   });
+
+  test("every process has its own metrics port (api@N on 910N, the worker or the all-in-one on 9190), each a target of prometheus.yml's per-process job", () => {
+    const env = (file: string) => {
+      const vars = new Map<string, string>();
+      for (const line of settings(readUnit(file), "Service").get("Environment") ?? []) for (const kv of line.split(/\s+/)) vars.set(kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1));
+      return vars;
+    };
+    const port = (file: string, instance = "") => env(file).get("HOMEBASE_METRICS_PORT")?.replaceAll("%i", instance);
+    expect(env("homebase-api@.service").get("HOMEBASE_METRICS_HOST")).toBe("127.0.0.1");
+    // Instances 1-9 get distinct valid ports, none the worker's or the API's.
+    const apiPorts = Array.from({ length: 9 }, (_, i) => Number(port("homebase-api@.service", String(i + 1))));
+    expect(new Set(apiPorts).size).toBe(9);
+    for (const p of apiPorts) {
+      expect(p).toBeGreaterThan(1024);
+      expect(p).toBeLessThan(65536);
+    }
+    expect(port("homebase-worker.service")).toBe("9190");
+    expect(port("homebase.service")).toBe("9190"); // fine: the two units conflict
+    expect(settings(readUnit("homebase-worker.service"), "Unit").get("Conflicts")).toContain("homebase.service");
+    expect(apiPorts).not.toContain(9190);
+    const prometheus = Bun.YAML.parse(readFileSync(join(here, "../deploy/prometheus.yml"), "utf8")) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[]; labels?: Record<string, string> }[] }[];
+    };
+    const job = prometheus.scrape_configs.find((j) => j.job_name === "homebase-process");
+    const targets = Object.fromEntries(job!.static_configs.map((c) => [c.labels?.process, c.targets]));
+    expect(targets).toEqual({ "api@1": [`127.0.0.1:${apiPorts[0]}`], "api@2": [`127.0.0.1:${apiPorts[1]}`], worker: ["127.0.0.1:9190"] });
+    // The dashboard's per-instance panels read that job.
+    const dashboard = JSON.parse(readFileSync(join(here, "../deploy/grafana-dashboard.json"), "utf8")) as { panels: { targets: { expr: string }[] }[] };
+    const perInstance = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).filter((e) => e.includes('job="$job-process"'));
+    expect(perInstance.some((e) => e.startsWith("up{"))).toBe(true);
+    expect(perInstance.some((e) => /by \(instance\) \(rate\(homebase_http_request_duration_seconds_count/.test(e))).toBe(true);
+    expect(perInstance.some((e) => /homebase_cache_local_requests_total/.test(e))).toBe(true);
+  });
 });
 
 describe("wait-ready (ExecStartPost readiness check)", () => {

@@ -35,6 +35,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1, labelled with what this process is (set by main for serve, worker and all). */
+  readonly processInfo = new Gauge({
+    name: "homebase_process_info",
+    help: "This process: its role (serve, worker, all), version and pid (1 while it runs)",
+    labelNames: ["role", "version", "pid"] as const,
+    registers: [this.registry],
+  });
+
   readonly outboxBacklog = new Gauge({
     name: "homebase_outbox_backlog",
     help: "Outbox rows not yet relayed",

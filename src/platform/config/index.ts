@@ -35,6 +35,18 @@ export const platformSchema = t.Object({
     check: (raw) => (ipv4.test(raw) || hostname.test(raw) || /^[0-9a-fA-F:]+$/.test(raw) ? undefined : "an IP address or host name (e.g. the wg0 address)"),
   }),
   HOMEBASE_PORT: env.integer({ default: 3000, min: 0, max: 65535, description: "HTTP port (0 = any free port)." }),
+  HOMEBASE_METRICS_PORT: env.integer({
+    default: 0,
+    min: 0,
+    max: 65535,
+    description:
+      "This process's own port answering /metrics, /health/live and /health/ready (every role, the worker too), for per-instance scrapes when several instances share HOMEBASE_PORT; 0 = none (the API port still serves /metrics). systemd: 910%i for homebase-api@%i (instances 1-9), 9190 for the worker or the all-in-one unit; never set it in the shared env file.",
+  }),
+  HOMEBASE_METRICS_HOST: env.string({
+    default: "127.0.0.1",
+    description: "Listen address of HOMEBASE_METRICS_PORT: loopback, or the wg0 address for a Prometheus on another peer.",
+    check: (raw) => (ipv4.test(raw) || hostname.test(raw) || /^[0-9a-fA-F:]+$/.test(raw) ? undefined : "an IP address or host name (e.g. 127.0.0.1 or the wg0 address)"),
+  }),
   HOMEBASE_DATA_DIR: env.string({ default: "./data", description: "The SQLite file, the generated JWT secret, local chat files." }),
   HOMEBASE_ROLE: env.oneOf(["serve", "worker", "all"], { default: "all", description: "What runs when no command is given: HTTP (serve), background work (worker) or both (all)." }),
   REDIS_URL: env.url(["redis:", "rediss:"], { description: "redis://…: cache, locks and rate limits move to Redis; unset = in-process." }),
@@ -92,6 +104,8 @@ export interface PlatformConfig {
   host: string;
   port: number;
   dataDir: string;
+  /** This process's own metrics listener (HOMEBASE_METRICS_PORT); port 0 = none. */
+  metrics: { host: string; port: number };
   role: Role;
   /** With its password (from the URL or REDIS_PASSWORD_FILE): print it only through redactUrl. */
   redisUrl: string | null;
@@ -140,6 +154,7 @@ function platformConfig(v: Static<typeof platformSchema>): PlatformConfig {
     host: v.HOMEBASE_HOST,
     port: v.HOMEBASE_PORT,
     dataDir: resolve(v.HOMEBASE_DATA_DIR),
+    metrics: { host: v.HOMEBASE_METRICS_HOST, port: v.HOMEBASE_METRICS_PORT },
     role: v.HOMEBASE_ROLE,
     redisUrl: urlWithPasswordFile({ urlVariable: "REDIS_URL", fileVariable: "REDIS_PASSWORD_FILE", withoutUser: "password" }, v.REDIS_URL, v.REDIS_PASSWORD_FILE),
     natsUrl: urlWithPasswordFile({ urlVariable: "NATS_URL", fileVariable: "NATS_PASSWORD_FILE", withoutUser: "token" }, v.NATS_URL, v.NATS_PASSWORD_FILE),
