@@ -59,5 +59,5 @@ test("unknown scenario names are refused; --list names every scenario of the iss
   const list = Bun.spawnSync([process.execPath, join(root, "bench/run.ts"), "--list"], { cwd: root });
   expect(list.exitCode).toBe(0);
   const names = list.stdout.toString().split("\n").filter(Boolean).map((l) => l.split(/\s+/)[0]);
-  expect(names.sort()).toEqual(["auth", "booking", "challenges", "chat", "health", "movies", "reference-movies", "shop", "todos", "uploads"]);
+  expect(names.sort()).toEqual(["auth", "booking", "challenges", "chat", "health", "movies", "overhead", "reference-movies", "shop", "todos", "uploads"]);
 });

@@ -7,12 +7,14 @@ import { chat } from "./chat";
 import { health } from "./health";
 import { booking } from "./booking";
 import { movies } from "./movies";
+import { overhead } from "./overhead";
 import { referenceMovies } from "./reference-movies";
 import { shop } from "./shop";
 import { todos } from "./todos";
 import { uploads } from "./uploads";
 
 export const scenarios: Scenario[] = [
+  overhead,
   challenges,
   todos,
   movies,
