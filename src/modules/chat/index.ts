@@ -44,8 +44,9 @@ export const chatModule = defineModule({
     const metrics = createChatMetrics(platform.metrics.registry);
     const instanceId = Bun.randomUUIDv7();
     const ns = config.eventNamespace;
-    // A presence entry lives this long without a heartbeat (the hub beats every third of it).
-    const presenceTtlMs = 30_000;
+    // A presence entry lives this long without a heartbeat (the hub beats every third of it);
+    // a crashed instance's users go offline within it (presence.ts: instance leases).
+    const presenceTtlMs = 9_000;
 
     const store = platform.mongo ? new MongoChatStore(platform.mongo.db) : new SqliteChatStore(platform.db, platform.writer);
     void store.init().catch((err: unknown) => logger.error("chat store indexes", { err: String(err) }));

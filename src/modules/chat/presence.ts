@@ -4,6 +4,18 @@
 //
 // Redis: one hash per room, field "<userId>|<instanceId>" → expiry (ms). Each instance
 // refreshes its fields every heartbeat, so the fields of a crashed instance expire.
+//
+// A crashed instance's users must go offline for everyone within a bound, with an event. Each
+// instance also holds a lease: a score (its expiry, ms) in one sorted set, renewed with every
+// heartbeat (a third of the TTL) and lasting two thirds of it, plus the set of rooms it has
+// entries in. At each heartbeat a survivor looks for leases past their expiry; claiming one is
+// atomic (a script that removes the lease only if it is still expired), so exactly one survivor
+// drops the dead instance's fields and reports the users left with no live entry anywhere; its
+// hub broadcasts them offline on every instance. Bound with the chat module's 9 s TTL: the dead
+// instance's last renewal is at most 3 s before it dies, its lease ends 6 s after that renewal,
+// and a survivor beats every 3 s: offline within 9 s of the crash (plus the fanout).
+// A live instance whose heartbeats stopped for longer than the lease (a stalled event loop)
+// is treated as dead; its next heartbeat puts its users back (without an online event).
 import type Redis from "ioredis";
 import type { Clock } from "../../platform/clock";
 
@@ -89,18 +101,55 @@ local out = {}
 for user in pairs(dead) do if not live[user] then table.insert(out, user) end end
 return out`;
 
+// KEYS: instances (sorted set), the dead instance's rooms (set), then one room hash per room.
+// ARGV: dead instance id, now, then the room ids. Claims the lease only if it is still expired,
+// drops the instance's fields, returns {roomId, userId, ...} for users left with no live field.
+const reapScript = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local now = tonumber(ARGV[2])
+if not score or tonumber(score) > now then return {} end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+local suffix = '|' .. ARGV[1]
+local out = {}
+for i = 3, #KEYS do
+  local all = redis.call('HGETALL', KEYS[i])
+  local removed, live = {}, {}
+  for j = 1, #all, 2 do
+    local f = all[j]
+    local user = string.match(f, '^(.*)|[^|]*$')
+    if #f > #suffix and string.sub(f, -#suffix) == suffix then
+      redis.call('HDEL', KEYS[i], f)
+      removed[user] = true
+    elseif tonumber(all[j + 1]) > now then
+      live[user] = true
+    end
+  end
+  for user in pairs(removed) do
+    if not live[user] then
+      table.insert(out, ARGV[i])
+      table.insert(out, user)
+    end
+  end
+end
+return out`;
+
 export class RedisPresence implements PresenceStore {
   readonly kind = "redis" as const;
+  /** How long an instance's lease lasts without a heartbeat: two beats. */
+  private readonly leaseMs: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly instanceId: string,
-    /** How long an entry lives without a heartbeat. */
+    /** How long an entry lives without a heartbeat (the hub beats every third of it). */
     private readonly ttlMs: number,
     /** Entries expire by this clock (the key itself, a safety net, by Redis's own). */
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.leaseMs = Math.floor((ttlMs * 2) / 3);
+  }
 
   private key(roomId: string) {
     return `${this.prefix}chat:presence:${roomId}`;
@@ -108,11 +157,25 @@ export class RedisPresence implements PresenceStore {
   private field(userId: string) {
     return `${userId}|${this.instanceId}`;
   }
+  private get instancesKey() {
+    return `${this.prefix}chat:presence:instances`;
+  }
+  private roomsKey(instanceId: string) {
+    return `${this.prefix}chat:presence:rooms:${instanceId}`;
+  }
 
   async enter(roomId: string, userId: string): Promise<boolean> {
     const now = this.clock.now();
-    const r = await this.redis.eval(enterScript, 1, this.key(roomId), userId, this.field(userId), String(now), String(now + this.ttlMs), String(this.ttlMs * 4));
-    return r === 1;
+    const r = await this.redis
+      .multi()
+      .zadd(this.instancesKey, String(now + this.leaseMs), this.instanceId)
+      .sadd(this.roomsKey(this.instanceId), roomId)
+      .pexpire(this.roomsKey(this.instanceId), this.ttlMs * 4)
+      .eval(enterScript, 1, this.key(roomId), userId, this.field(userId), String(now), String(now + this.ttlMs), String(this.ttlMs * 4))
+      .exec();
+    const [err, result] = r?.[3] ?? [new Error("presence enter: no reply"), null];
+    if (err) throw err;
+    return result === 1;
   }
 
   async exit(roomId: string, userId: string): Promise<boolean> {
@@ -134,17 +197,37 @@ export class RedisPresence implements PresenceStore {
     const now = this.clock.now();
     const rooms = [...new Set(entries.map((e) => e.roomId))];
     const pipeline = this.redis.pipeline();
+    // Our lease and the rooms a survivor would clean up after us (exactly the current ones).
+    pipeline.zadd(this.instancesKey, String(now + this.leaseMs), this.instanceId);
+    pipeline.del(this.roomsKey(this.instanceId));
+    if (rooms.length > 0) pipeline.sadd(this.roomsKey(this.instanceId), ...rooms);
+    pipeline.pexpire(this.roomsKey(this.instanceId), this.ttlMs * 4);
+    pipeline.zrangebyscore(this.instancesKey, "-inf", String(now));
+    const head = pipeline.length;
     for (const e of entries) pipeline.hset(this.key(e.roomId), this.field(e.userId), String(now + this.ttlMs));
     for (const roomId of rooms) {
       pipeline.pexpire(this.key(roomId), this.ttlMs * 4);
       pipeline.eval(pruneScript, 1, this.key(roomId), String(now));
     }
     const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
     const gone: Array<{ roomId: string; userId: string }> = [];
-    const pruned = results.slice(entries.length).filter((_, i) => i % 2 === 1);
+    const pruned = results.slice(head + entries.length).filter((_, i) => i % 2 === 1);
     pruned.forEach(([, users], i) => {
       for (const userId of (users as string[] | null) ?? []) gone.push({ roomId: rooms[i]!, userId });
     });
+    const dead = ((results[head - 1]?.[1] as string[] | null) ?? []).filter((id) => id !== this.instanceId);
+    for (const id of dead) gone.push(...(await this.reap(id, now)));
     return gone;
+  }
+
+  /** Claims a dead instance's lease (one survivor wins) and drops its entries. */
+  private async reap(instanceId: string, now: number): Promise<Array<{ roomId: string; userId: string }>> {
+    const rooms = await this.redis.smembers(this.roomsKey(instanceId));
+    const flat = (await this.redis.eval(reapScript, 2 + rooms.length, this.instancesKey, this.roomsKey(instanceId), ...rooms.map((r) => this.key(r)), instanceId, String(now), ...rooms)) as string[];
+    const out: Array<{ roomId: string; userId: string }> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ roomId: flat[i]!, userId: flat[i + 1]! });
+    return out;
   }
 }
