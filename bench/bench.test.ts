@@ -1,5 +1,6 @@
 // Keeps the benchmark harness from rotting: the auth scenario in quick mode, 3 s per run,
-// end to end (build, start, ceiling, load, results files). No timing is asserted.
+// end to end (build, start, ceiling, load, results files); and the multi-instance chat ramp at
+// a small scale (2 instances, 2 load clients, 200 sockets). No timing is asserted.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,12 +10,12 @@ const root = resolve(import.meta.dir, "..");
 const out = mkdtempSync(join(tmpdir(), "homebase-bench-results-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function runningCeilings(): number[] {
+function runningCeilings(what = "bench/ceiling.ts"): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("bench/ceiling.ts")) pids.push(Number(entry));
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(what)) pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }
@@ -61,3 +62,46 @@ test("unknown scenario names are refused; --list names every scenario of the iss
   const names = list.stdout.toString().split("\n").filter(Boolean).map((l) => l.split(/\s+/)[0]);
   expect(names.sort()).toEqual(["auth", "booking", "challenges", "chat", "health", "movies", "overhead", "reference-movies", "shop", "todos", "uploads"]);
 });
+
+test("`bun run bench chat --instances=2`: two instances on one port, two load clients, NATS fanout between them, results and ramp chart", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "homebase-bench-cluster-results-"));
+  try {
+    const args = ["chat", "--quick", "--instances=2", "--clients=2", "--steps=100,200", "--hold=3", "--users=20"];
+    const proc = Bun.spawn([process.execPath, join(root, "bench/run.ts"), ...args], {
+      cwd: root,
+      env: { ...process.env, HOMEBASE_BENCH_RESULTS: dir, HOMEBASE_BENCH_NO_BUILD: "1" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
+    expect(stdout).toContain("| 2 instances: 200 sockets |");
+    const files = readdirSync(dir).map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, "")).sort();
+    expect(files).toEqual(["chat-cluster-ramp.json", "chat-cluster-ramp.svg", "chat-cluster.json", "chat-cluster.md", "chat-cluster.svg"]);
+    const ramp = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith("chat-cluster-ramp.json"))!), "utf8")) as {
+      config: { instances: number; clients: number; destinations: string[] };
+      steps: Array<{ sockets: number; connectAttempts: number; connectFailures: number; failures: number; sentPerSec: number; deliveredPerSec: number; p99: number; socketsPerServer: number[]; serverRss: number }>;
+    };
+    expect(ramp.config.destinations).toEqual(["127.0.0.2", "127.0.0.3"]);
+    expect(ramp.steps.map((s) => [s.sockets, s.connectAttempts, s.connectFailures, s.failures])).toEqual([
+      [100, 100, 0, 0],
+      [200, 100, 0, 0],
+    ]);
+    for (const s of ramp.steps) {
+      // Both instances hold sockets of the shared port (each also has a few dozen own descriptors).
+      expect(s.socketsPerServer).toHaveLength(2);
+      for (const fds of s.socketsPerServer) expect(fds).toBeGreaterThan(40);
+      expect(s.sentPerSec).toBeGreaterThan(0);
+      // A room's 20 sockets are spread over both instances: without the NATS fanout each message
+      // would reach about half of its 19 receivers.
+      expect(s.deliveredPerSec).toBeGreaterThan(0.8 * 19 * s.sentPerSec);
+      expect(Number.isFinite(s.p99)).toBe(true);
+      expect(s.serverRss).toBeGreaterThan(0);
+    }
+    expect(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith("chat-cluster-ramp.svg"))!), "utf8")).toStartWith("<svg");
+    // The load clients are gone (the homebase instances and backends stop with the same cleanup).
+    expect(runningCeilings("bench/chat-client.ts")).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 180_000);

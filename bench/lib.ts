@@ -60,6 +60,8 @@ export interface Scenario {
   title: string;
   /** Set while the domain has not landed: listed, never faked. */
   pending?: string;
+  /** Results file name and title when a mode of the scenario differs (chat --instances=N). */
+  output?(): { name: string; title: string };
   run(ctx: BenchContext): Promise<LoadResult[]>;
 }
 
@@ -289,11 +291,12 @@ function environmentLine(): string {
 /** Writes <date>-<scenario>.json, .md and .svg; returns the markdown. */
 export function writeResults(scenario: Scenario, tool: LoadTool, results: LoadResult[], config: Record<string, unknown>): string {
   mkdirSync(resultsDir, { recursive: true });
-  const base = join(resultsDir, `${new Date().toISOString().slice(0, 10)}-${scenario.name}`);
+  const { name, title } = scenario.output?.() ?? scenario;
+  const base = join(resultsDir, `${new Date().toISOString().slice(0, 10)}-${name}`);
   const table = markdownTable(results);
-  writeFileSync(`${base}.json`, JSON.stringify({ scenario: scenario.name, title: scenario.title, env: environment(tool), config, results, table }, null, 2));
-  const md = `### ${scenario.title}\n\n${table}\n\n![${scenario.name}](${base.split("/").pop()}.svg)\n`;
+  writeFileSync(`${base}.json`, JSON.stringify({ scenario: name, title, env: environment(tool), config, results, table }, null, 2));
+  const md = `### ${title}\n\n${table}\n\n![${name}](${base.split("/").pop()}.svg)\n`;
   writeFileSync(`${base}.md`, md);
-  writeFileSync(`${base}.svg`, svgChart(scenario.title, results));
+  writeFileSync(`${base}.svg`, svgChart(title, results));
   return md;
 }

@@ -23,6 +23,7 @@ import { freePort } from "../../src/testing/ports";
 import type { RunningServer } from "../../src/testing/process";
 import { waitFor } from "../../src/testing/wait";
 import { scrape, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
+import { clusterInstances, clusterOutput, runCluster } from "./chat-cluster";
 
 interface Options {
   step: number;
@@ -328,12 +329,23 @@ async function startWsCeiling(ctx: BenchContext): Promise<string> {
 export const chat: Scenario = {
   name: "chat",
   title: "chat: WebSocket ramp — connections held, delivery latency, RSS per connection",
+  output: () => (clusterInstances() > 1 ? clusterOutput() : { name: "chat", title: chat.title }),
   async run(ctx: BenchContext) {
+    // `--instances=N` (N > 1): the multi-instance ramp (bench/scenarios/chat-cluster.ts).
+    if (clusterInstances() > 1) return runCluster(ctx, clusterOutput().title);
     const o = options(ctx.quick);
     const ceiling = fdCeiling();
     const limit = Math.min(o.target, ceiling);
     const sync = process.argv.find((a) => a.startsWith("--sync="))?.split("=")[1] ?? process.env.HOMEBASE_BENCH_CHAT_SYNC ?? "FULL";
-    const server = await startHomebase(ctx, { HOMEBASE_ACCESS_TTL_SEC: "86400", HOMEBASE_CHAT_WS_RATE: "100", HOMEBASE_SQLITE_SYNCHRONOUS: sync });
+    // Chat's socket caps (per user, per client IP: every socket comes from 127.0.0.1) are not
+    // what the ramp measures: set past what it opens.
+    const server = await startHomebase(ctx, {
+      HOMEBASE_ACCESS_TTL_SEC: "86400",
+      HOMEBASE_CHAT_WS_RATE: "100",
+      HOMEBASE_SQLITE_SYNCHRONOUS: sync,
+      HOMEBASE_CHAT_WS_MAX_PER_IP: "1000000",
+      HOMEBASE_CHAT_WS_MAX_PER_USER: String(Math.max(20, Math.ceil(limit / o.users))),
+    });
     pinSelf("1");
     ctx.cleanup.push(() => pinSelf(`0-${cpus().length - 1}`));
 
