@@ -1,5 +1,6 @@
 // Scenario 1, challenge logs: GET /challenges/logs/:userId?count=5|10|20 over many users, with
-// the logs cache off, in memory and in Redis — at a fixed 3,000 req/s (the reference's peak
+// the logs cache off, in memory, in Redis, and two-level (an in-process level in front of Redis,
+// invalidated over NATS: its hit path against Redis-only) — at a fixed 3,000 req/s (the reference's peak
 // arrival rate; oha corrects latency for coordinated omission) and at the maximum rate. The hit
 // ratio comes from /metrics. Seeded once through the API; every variant reuses that data dir.
 // Reference (NestJS + Redis, Artillery ramp to 3,000 arrivals/s): p95 6,440 ms cache off →
@@ -68,8 +69,9 @@ export const challenges: Scenario = {
     const connections = 64;
 
     let redisUrl: string | null = null;
+    let natsUrl: string | null = null;
     try {
-      redisUrl = (await startRealBackends()).redisUrl;
+      ({ redisUrl, natsUrl } = await startRealBackends());
       ctx.cleanup.push(() => stopRealBackends());
     } catch (err) {
       process.stderr.write(`\n[bench] no Redis variant: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -77,7 +79,9 @@ export const challenges: Scenario = {
     const variants: Array<[string, Record<string, string>]> = [
       ["off", { HOMEBASE_CHALLENGE_LOGS_TTL_MS: "0" }],
       ["memory", {}],
-      ...(redisUrl ? ([["redis", { REDIS_URL: redisUrl }]] as Array<[string, Record<string, string>]>) : []),
+      ...(redisUrl ? ([["redis", { REDIS_URL: redisUrl, HOMEBASE_CACHE: "redis" }]] as Array<[string, Record<string, string>]>) : []),
+      // The same Redis with each process's local level in front (hits answered in-process).
+      ...(redisUrl && natsUrl ? ([["two-level", { REDIS_URL: redisUrl, NATS_URL: natsUrl, HOMEBASE_CACHE: "two-level" }]] as Array<[string, Record<string, string>]>) : []),
     ];
 
     const results: LoadResult[] = [];
