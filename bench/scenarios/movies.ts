@@ -4,7 +4,8 @@
 //   1. no index: the search indexes dropped (bench only: this scenario drops them in the data
 //      file of a running server; SQLite re-plans its prepared statements), cache off;
 //   2. indexes: recreated from the very statements that were dropped, cache off;
-//   3. cached: another server with the list cache on (a title search is never cached).
+//   3. cached: another server with the list cache on (a title search is never cached), also
+//      with Accept-Encoding br and gzip, each beside a Bun.serve of the compressed size.
 // The per-IP limit stays on, at a limit the load can't reach, so its cost is in every row.
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
@@ -83,6 +84,15 @@ export const movies: Scenario = {
     const cached = await startHomebase(ctx, env);
     seedMovies(cached);
     results.push(await hitRatio(cached, () => load(cached, "GET /movies — cached")));
+    // The same cached list compressed (each variant compressed once, then served as stored
+    // bytes), each beside a Bun.serve answering a body of its wire size.
+    for (const coding of ["br", "gzip"] as const) {
+      const headers = { "accept-encoding": coding };
+      const wire = (await (await fetch(`${cached.url}/movies`, { headers, decompress: false } as RequestInit)).arrayBuffer()).byteLength;
+      const same = await runLoad(ctx, `ceiling: Bun.serve, ${wire} B JSON`, { url: await startCeiling(ctx, wire), connections, seconds: ctx.seconds });
+      const r = await hitRatio(cached, () => runLoad(ctx, `GET /movies — cached, ${coding}`, { url: `${cached.url}/movies`, headers, connections, seconds: ctx.seconds }));
+      results.push(same, { ...r, extra: { ...r.extra, "body B": wire, "% of same-size": same.rps > 0 ? `${((100 * r.rps) / same.rps).toFixed(1)} %` : "–" } });
+    }
     results.push(await hitRatio(cached, () => load(cached, "GET /movies?genre=DRAMA — cached", "?genre=DRAMA")));
     return results;
   },
