@@ -10,6 +10,7 @@ import type { CacheStore } from "./cache/port";
 import { BackupScheduler } from "./db/backup-schedule";
 import { connectMongo, type MongoHandle } from "./db/mongo";
 import { GroupCommitWriter, type MigrationSet, migrate, openDatabase } from "./db/sqlite";
+import { WalFileSync } from "./db/wal-sync";
 import { EventBus } from "./events/bus";
 import { createClientIp, type ClientIpResolver } from "./http/client-ip";
 import { platformMigrations } from "./migrations";
@@ -67,7 +68,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const db = openDatabase(dbPath, { synchronous: config.sqliteSynchronous });
   const applied = migrate(db, [platformMigrations, ...(options.migrations ?? [])]);
   if (applied.length > 0) logger.info("migrations applied", { versions: applied });
-  const writer = new GroupCommitWriter(db);
+  // FULL: durable before a write is answered, the WAL's sync run off the event loop (wal-sync.ts).
+  const writer = new GroupCommitWriter(db, { sync: config.sqliteSynchronous === "FULL" ? new WalFileSync(dbPath) : null });
 
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
   const mongo = config.mongoUrl ? await connectMongo(config.mongoUrl) : null;

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GroupCommitWriter, migrate, openDatabase, transaction } from "./sqlite";
+import { WalFileSync, type WalSync } from "./wal-sync";
 import { platformMigrations } from "../migrations";
 
 describe("sqlite platform", () => {
@@ -85,6 +86,148 @@ describe("sqlite platform", () => {
     const writer = new GroupCommitWriter(db);
     await writer.close();
     expect(writer.write(() => 1)).rejects.toThrow("closed");
+  });
+});
+
+/** A WalSync the test finishes by hand; records what was committed when each sync started. */
+class GatedSync implements WalSync {
+  readonly started: number[] = [];
+  private gates: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  closed = false;
+  constructor(private readonly rowsNow: () => number) {}
+  sync(): Promise<void> {
+    this.started.push(this.rowsNow());
+    return new Promise((resolve, reject) => this.gates.push({ resolve, reject }));
+  }
+  finish(): void {
+    this.gates.shift()!.resolve();
+  }
+  fail(err: Error): void {
+    this.gates.shift()!.reject(err);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** What a promise has done so far, without awaiting it. */
+function watch(p: Promise<unknown>): () => "pending" | "resolved" | "rejected" {
+  let state: "pending" | "resolved" | "rejected" = "pending";
+  p.then(
+    () => (state = "resolved"),
+    () => (state = "rejected"),
+  );
+  return () => state;
+}
+
+/** Lets the event loop turn a few times (timers, immediates, I/O callbacks). */
+async function turns(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+describe("durable commits with the sync off the event loop", () => {
+  let dir: string;
+  let db: Database;
+  let sync: GatedSync;
+  let writer: GroupCommitWriter;
+  const count = () => db.query<{ n: number }, []>("SELECT count(*) AS n FROM kv").get()!.n;
+  const insert = (k: string) => () => db.query<unknown, [string, number]>("INSERT INTO kv (k, v) VALUES (?, ?)").run(k, 1);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "homebase-walsync-"));
+    db = openDatabase(join(dir, "t.sqlite"), { synchronous: "FULL" });
+    db.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+    sync = new GatedSync(count);
+    writer = new GroupCommitWriter(db, { sync });
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a write's promise stays pending after its COMMIT until the sync that started after it has finished", async () => {
+    const state = watch(writer.write(insert("a")));
+    while (sync.started.length === 0) await turns(1);
+    // The sync started after the commit: the row was already in the database then.
+    expect(sync.started).toEqual([1]);
+    expect(count()).toBe(1);
+    await turns();
+    expect(state()).toBe("pending");
+    sync.finish();
+    await turns(2);
+    expect(state()).toBe("resolved");
+  });
+
+  test("writes committed while a sync runs wait for the next one; one sync covers every commit before it", async () => {
+    const a = watch(writer.write(insert("a")));
+    while (sync.started.length === 0) await turns(1);
+    const b = writer.write(insert("b"));
+    const c = writer.write(insert("c"));
+    const bc = watch(Promise.all([b, c]));
+    await turns();
+    expect(count()).toBe(3); // b and c committed during the first sync…
+    expect(sync.started).toEqual([1]); // …which covers a only; one sync at a time
+    sync.finish();
+    await turns(2);
+    expect(a()).toBe("resolved");
+    expect(bc()).toBe("pending");
+    expect(sync.started).toEqual([1, 3]); // the next sync covers both
+    sync.finish();
+    await turns(2);
+    expect(bc()).toBe("resolved");
+    expect(writer.stats.syncs).toBe(2);
+  });
+
+  test("writeStaged tells of the commit at once and of durability after the sync; durable() waits for it too", async () => {
+    const staged = writer.writeStaged(() => (insert("a")(), "done"));
+    expect(await staged.committed).toBe("done");
+    const durable = watch(staged.durable);
+    const barrier = watch(writer.durable());
+    await turns();
+    expect([durable(), barrier()]).toEqual(["pending", "pending"]);
+    sync.finish();
+    await turns(2);
+    expect([durable(), barrier()]).toEqual(["resolved", "resolved"]);
+    expect(await writer.durable()).toBeUndefined(); // nothing unsynced: at once
+  });
+
+  test("a failed sync rejects the writes it covered and every write after it (nothing more is acknowledged)", async () => {
+    const a = writer.write(insert("a"));
+    while (sync.started.length === 0) await turns(1);
+    sync.fail(new Error("EIO"));
+    expect(a).rejects.toThrow("WAL sync failed (EIO)");
+    expect(writer.write(insert("b"))).rejects.toThrow("restart the process");
+  });
+
+  test("a rolled-back write is answered after the sync too, and only the writer's own commits skip the in-place sync", async () => {
+    const first = writer.write(insert("a"));
+    while (sync.started.length < 1) await turns(1);
+    sync.finish();
+    await first;
+    const dup = watch(writer.write(insert("a"))); // duplicate key: rolled back
+    const next = watch(writer.write(insert("b")));
+    while (sync.started.length < 2) await turns(1);
+    await turns();
+    expect([dup(), next()]).toEqual(["pending", "pending"]);
+    sync.finish();
+    await turns(2);
+    expect([dup(), next()]).toEqual(["rejected", "resolved"]);
+    // Outside the writer's flush the connection stays synchronous=FULL (migrations, direct writes).
+    expect(db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()?.synchronous).toBe(2);
+    await writer.close();
+    expect(sync.closed).toBe(true);
+  });
+
+  test("with the real WAL sync every write resolves and is in the file", async () => {
+    const real = new GroupCommitWriter(db, { sync: new WalFileSync(join(dir, "t.sqlite")) });
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => real.write(() => (insert(`r${i}`)(), i))));
+    expect(results).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(real.stats.syncs).toBeGreaterThan(0);
+    expect(real.stats.syncs).toBeLessThanOrEqual(real.stats.batches);
+    await real.close();
+    const other = openDatabase(join(dir, "t.sqlite"), { synchronous: "FULL" });
+    expect(other.query<{ n: number }, []>("SELECT count(*) AS n FROM kv WHERE k LIKE 'r%'").get()!.n).toBe(300);
+    other.close();
   });
 });
 

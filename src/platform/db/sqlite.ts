@@ -1,8 +1,10 @@
 // bun:sqlite in WAL mode. Reads run on prepared statements directly; every write goes through
-// the GroupCommitWriter so concurrent requests share one transaction (and one fsync).
+// the GroupCommitWriter so concurrent requests share one transaction (and one fsync, run off the
+// event loop: wal-sync.ts).
 import { Database } from "bun:sqlite";
 import { dirname } from "node:path";
 import { createPrivateFile, ensurePrivateDir, restrictFile } from "./files";
+import type { WalSync } from "./wal-sync";
 
 export interface Migration {
   /** Numbered from 1 within its module. */
@@ -118,31 +120,86 @@ interface Job {
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   result?: unknown;
+  /** Called at COMMIT, before the sync: the write is visible to the next writes, not yet acknowledged. */
+  committed?: (value: unknown) => void;
+}
+
+/** How a committed job is answered once its commit is durable. */
+type Settle = { job: Job; ok: true } | { job: Job; ok: false; err: unknown };
+
+export interface GroupCommitOptions {
+  /** Most writes in one transaction. */
+  maxBatch?: number;
+  /**
+   * Durable commits off the event loop (wal-sync.ts): the writer commits with
+   * synchronous=NORMAL and answers a batch only once this sync, started after its COMMIT, has
+   * finished. Null: COMMIT syncs in place, as the connection's synchronous setting says.
+   */
+  sync?: WalSync | null;
 }
 
 /**
  * Group commit: writes queued in the same tick run in one transaction, each inside its own
  * savepoint so a failing write rolls back only itself. The promise of a write resolves only
- * after COMMIT returned, i.e. after the fsync that makes it durable (synchronous=FULL).
+ * once its commit is durable: after COMMIT returned with synchronous=FULL, or, with a WalSync,
+ * after the fdatasync that started after its COMMIT finished (run off the event loop, which
+ * meanwhile serves other requests and commits the next batches; one sync covers all of them).
  */
 export class GroupCommitWriter {
   private queue: Job[] = [];
   private scheduled = false;
   private closed = false;
   private readonly afterCommitHooks: Array<() => void> = [];
-  /** Batches committed and writes in them, for metrics and tests. */
-  readonly stats = { batches: 0, writes: 0, maxBatch: 0 };
+  private readonly maxBatch: number;
+  private readonly sync: WalSync | null;
+  /** Committed, waiting for the next sync. */
+  private unsynced: Settle[] = [];
+  private syncing: Promise<void> | null = null;
+  /** Callers of durable() waiting for the next sync. */
+  private barriers: Array<() => void> = [];
+  /** Set when a sync failed: what was committed since may not be on disk, so nothing more is acknowledged. */
+  private syncFailure: unknown = null;
+  /** Batches committed and writes in them, syncs run (with a WalSync), for metrics and tests. */
+  readonly stats = { batches: 0, writes: 0, maxBatch: 0, syncs: 0 };
 
   constructor(
     private readonly db: Database,
-    private readonly maxBatch = 512,
-  ) {}
+    options: GroupCommitOptions | number = {},
+  ) {
+    const opts = typeof options === "number" ? { maxBatch: options } : options;
+    this.maxBatch = opts.maxBatch ?? 512;
+    this.sync = opts.sync ?? null;
+  }
 
-  /** Queues fn to run inside the next group transaction; resolves with its result after commit. */
+  /** Queues fn to run inside the next group transaction; resolves with its result once durable. */
   write<T>(fn: () => T): Promise<T> {
+    return this.enqueue(fn);
+  }
+
+  /**
+   * Like write(), and also tells when fn's transaction committed (before its sync): the next
+   * writes already see it, nothing has been acknowledged yet. A queue that runs its writes in
+   * order (bookings under a lock) can start the next one then and answer this one at `durable`.
+   */
+  writeStaged<T>(fn: () => T): { committed: Promise<T>; durable: Promise<T> } {
+    let committed!: (value: T) => void;
+    let failed!: (err: unknown) => void;
+    const atCommit = new Promise<T>((resolve, reject) => {
+      committed = resolve;
+      failed = reject;
+    });
+    const durable = this.enqueue(fn, committed as (value: unknown) => void);
+    // A write that failed (or was rolled back) never commits: atCommit rejects with it.
+    durable.catch(failed);
+    atCommit.catch(() => undefined);
+    return { committed: atCommit, durable };
+  }
+
+  private enqueue<T>(fn: () => T, committed?: (value: unknown) => void): Promise<T> {
     if (this.closed) return Promise.reject(new Error("database writer is closed"));
+    if (this.syncFailure !== null) return Promise.reject(this.failedSync());
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, committed });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -150,17 +207,39 @@ export class GroupCommitWriter {
     });
   }
 
-  /** Called after every committed batch (the outbox relay uses it to wake up). */
+  /** Resolves once everything committed so far is durable (at once when nothing waits for a sync). */
+  durable(): Promise<void> {
+    if (this.unsynced.length === 0) return this.syncing ?? Promise.resolve();
+    return new Promise((resolve) => this.barriers.push(resolve));
+  }
+
+  /** Called after every committed batch once it is durable (the outbox relay uses it to wake up). */
   onCommit(hook: () => void): void {
     this.afterCommitHooks.push(hook);
   }
 
   private flush(): void {
     this.scheduled = false;
+    if (this.queue.length === 0) return;
+    if (this.sync === null) {
+      this.runBatches();
+      return;
+    }
+    // Only the writer's own commits skip the in-place sync: any other transaction on this
+    // connection (migrations, a direct write) keeps synchronous=FULL.
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      this.runBatches();
+    } finally {
+      this.db.exec("PRAGMA synchronous = FULL");
+    }
+    this.startSync();
+  }
+
+  private runBatches(): void {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      const done: Job[] = [];
-      const failed: Array<{ job: Job; err: unknown }> = [];
+      const settles: Settle[] = [];
       try {
         this.db.exec("BEGIN IMMEDIATE");
         for (const job of batch) {
@@ -168,11 +247,11 @@ export class GroupCommitWriter {
           try {
             job.result = job.fn();
             this.db.exec("RELEASE gc_job");
-            done.push(job);
+            settles.push({ job, ok: true });
           } catch (err) {
             this.db.exec("ROLLBACK TO gc_job");
             this.db.exec("RELEASE gc_job");
-            failed.push({ job, err });
+            settles.push({ job, ok: false, err });
           }
         }
         this.db.exec("COMMIT");
@@ -183,17 +262,62 @@ export class GroupCommitWriter {
         continue;
       }
       this.stats.batches++;
-      this.stats.writes += done.length;
+      this.stats.writes += settles.filter((s) => s.ok).length;
       this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
-      for (const job of done) job.resolve(job.result);
-      for (const { job, err } of failed) job.reject(err);
-      for (const hook of this.afterCommitHooks) hook();
+      for (const s of settles) if (s.ok) s.job.committed?.(s.job.result);
+      if (this.sync === null) {
+        this.settle(settles);
+        for (const hook of this.afterCommitHooks) hook();
+      } else this.unsynced.push(...settles);
     }
   }
 
-  /** Waits for queued writes, then refuses new ones. */
+  private settle(settles: Settle[]): void {
+    for (const s of settles) {
+      if (s.ok) s.job.resolve(s.job.result);
+      else s.job.reject(s.err);
+    }
+  }
+
+  /** One sync at a time; it covers the commits made before it started, the next one the rest. */
+  private startSync(): void {
+    if (this.syncing !== null || this.sync === null) return;
+    if (this.unsynced.length === 0) return;
+    const covered = this.unsynced;
+    const barriers = this.barriers;
+    this.unsynced = [];
+    this.barriers = [];
+    const sync = this.sync;
+    this.syncing = (async () => {
+      try {
+        if (this.syncFailure !== null) throw this.failedSync();
+        await sync.sync();
+        this.stats.syncs++;
+        this.settle(covered);
+      } catch (err) {
+        // As PostgreSQL does after a failed fsync: the kernel may have dropped the pages, a
+        // later sync could succeed without them. Committed, never acknowledged; no more writes.
+        this.syncFailure ??= err;
+        for (const s of covered) s.job.reject(this.failedSync());
+      }
+      for (const release of barriers) release();
+      if (covered.length > 0) for (const hook of this.afterCommitHooks) hook();
+    })().finally(() => {
+      this.syncing = null;
+      this.startSync();
+    });
+  }
+
+  private failedSync(): Error {
+    const cause = this.syncFailure instanceof Error ? this.syncFailure.message : String(this.syncFailure);
+    return new Error(`the database's WAL sync failed (${cause}): writes since are not known to be on disk; restart the process`);
+  }
+
+  /** Waits for queued writes and their sync, then refuses new ones. */
   async close(): Promise<void> {
     if (this.queue.length > 0) await new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
     this.closed = true;
+    while (this.syncing !== null) await this.syncing;
+    this.sync?.close();
   }
 }

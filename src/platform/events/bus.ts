@@ -347,6 +347,8 @@ export class EventBus {
     // unsent row each round would make draining a large backlog quadratic.
     // Retries are scheduled on real time (next_attempt_at), not the clock: the timers that
     // wake the relay are real, and a test's stopped clock must not stop them.
+    // Only durable rows leave: a row committed but not yet synced (GroupCommitWriter) waits.
+    await this.options.writer.durable();
     const rows = this.selectDue.all(Date.now(), relayBatch);
     if (rows.length === 0) return 0;
     if (this.transport) {

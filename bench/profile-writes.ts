@@ -1,0 +1,109 @@
+// Micro-profiles of the hot write path (no sockets; run under `bun --cpu-prof-md` for where the
+// time goes):
+//   todos [waves] [concurrency]   todo creates through app.handle in waves of concurrent requests
+//                                 (group commit as under load); µs per create, wall and CPU.
+//   writer [clients] [cpuUs]      the GroupCommitWriter alone, closed loop: each client spends
+//                                 cpuUs of CPU (the request's own work), then writes a task-like
+//                                 row and an outbox-like row and waits for it; COMMIT with its
+//                                 fsync in place (synchronous=FULL) vs the sync off the loop.
+//   node_modules/.bin/bun bench/profile-writes.ts todos 40 250 | writer 500 60
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GroupCommitWriter, openDatabase } from "../src/platform/db/sqlite";
+import { WalFileSync } from "../src/platform/db/wal-sync";
+import { createTestApp, signupAndLogin } from "../src/testing/app";
+
+const [what = "todos", wavesArg = "40", concArg = "250"] = process.argv.slice(2);
+
+async function writerLoop(offThread: boolean, clients: number, cpuUs: number, total: number) {
+  const dir = mkdtempSync(join(tmpdir(), "homebase-profile-"));
+  const path = join(dir, "p.sqlite");
+  const db = openDatabase(path, { synchronous: "FULL" });
+  db.exec("CREATE TABLE task (id TEXT PRIMARY KEY, project TEXT NOT NULL, title TEXT NOT NULL, at INTEGER NOT NULL)");
+  db.exec("CREATE INDEX task_project ON task (project)");
+  db.exec("CREATE TABLE outbox (id TEXT PRIMARY KEY, payload TEXT NOT NULL)");
+  const writer = new GroupCommitWriter(db, { sync: offThread ? new WalFileSync(path) : null });
+  const lookup = db.query("SELECT 1 FROM task WHERE id = ?");
+  const insTask = db.query("INSERT INTO task VALUES (?, 'p', 'a task title', ?)");
+  const insOut = db.query("INSERT INTO outbox VALUES (?, ?)");
+  let left = total;
+  let blockedMs = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (left-- > 0) {
+        const spin = performance.now() + cpuUs / 1000;
+        while (performance.now() < spin);
+        const id = Bun.randomUUIDv7();
+        await writer.write(() => {
+          lookup.get(id);
+          insTask.run(id, Date.now());
+          insOut.run(Bun.randomUUIDv7(), '{"k":1}');
+        });
+      }
+    }),
+  );
+  const ms = performance.now() - started;
+  // The loop's cost of one COMMIT alone, measured after: in place it includes the fsync.
+  for (let i = 0; i < 50; i++) {
+    if (offThread) db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("BEGIN IMMEDIATE");
+    insOut.run(Bun.randomUUIDv7(), "{}");
+    const t0 = performance.now();
+    db.exec("COMMIT");
+    blockedMs += performance.now() - t0;
+    if (offThread) db.exec("PRAGMA synchronous = FULL");
+  }
+  await writer.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  const { batches, syncs } = writer.stats;
+  console.log(
+    `${offThread ? "sync off the loop" : "fsync in COMMIT  "}: ${total} writes, ${clients} clients, ${cpuUs} µs CPU each: ${Math.round(total / (ms / 1000))}/s, ` +
+      `${batches} batches (${(total / batches).toFixed(1)} writes each), ${syncs} syncs; one COMMIT blocks the loop ${((blockedMs / 50) * 1000).toFixed(0)} µs`,
+  );
+}
+
+if (what === "writer") {
+  const clients = Number(wavesArg === "40" ? 500 : wavesArg);
+  const cpuUs = Number(concArg === "250" ? 60 : concArg);
+  for (const offThread of [false, true, false, true]) await writerLoop(offThread, clients, cpuUs, 20_000);
+  process.exit(0);
+}
+
+const waves = Number(wavesArg);
+const concurrency = Number(concArg);
+const t = await createTestApp("embedded", { HOMEBASE_BOOKING_RATE_LIMIT: "1000000", HOMEBASE_RATE_LIMIT_DISABLED: "1" });
+try {
+  const { tokens } = await signupAndLogin(t, "prof");
+  const token = tokens.accessToken;
+  if (what === "todos") {
+    const projectId = Bun.randomUUIDv7();
+    const p = await t.request("POST", "/projects", { token, body: { id: projectId, title: "profile" } });
+    if (p.status !== 201) throw new Error(`project: ${p.status} ${await p.text()}`);
+    const wave = async () => {
+      const out = await Promise.all(
+        Array.from({ length: concurrency }, () =>
+          t.request("POST", `/projects/${projectId}/tasks`, { token, body: { id: Bun.randomUUIDv7(), title: "Load", category: "work", estimateMinutes: 25 } }),
+        ),
+      );
+      for (const r of out) if (r.status !== 201) throw new Error(`create: ${r.status} ${await r.text()}`);
+      await Promise.all(out.map((r) => r.arrayBuffer()));
+    };
+    for (let i = 0; i < 3; i++) await wave(); // warm up
+    const w0 = t.platform.writer.stats.batches;
+    const started = performance.now();
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < waves; i++) await wave();
+    const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    const n = waves * concurrency;
+    console.log(
+      `todo create: ${n} in ${ms.toFixed(0)} ms = ${((ms * 1000) / n).toFixed(1)} µs each (${((cpu.user + cpu.system) / n).toFixed(1)} µs CPU of this process), ` +
+        `${Math.round(n / (ms / 1000))}/s; batches ${t.platform.writer.stats.batches - w0}, syncs ${t.platform.writer.stats.syncs}`,
+    );
+  }
+} finally {
+  await t.close();
+}
