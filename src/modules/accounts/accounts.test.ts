@@ -407,7 +407,8 @@ describe.each(modes)("accounts (%s)", (mode) => {
       for (const [method, op] of Object.entries(ops)) {
         if (!op.tags?.includes("accounts")) continue;
         for (const [status, response] of Object.entries(op.responses)) {
-          if (Number(status) < 400) continue;
+          // 431: the runtime refuses an oversized URL or headers before any handler, with no body.
+          if (Number(status) < 400 || status === "431") continue;
           const codes = response.content?.["application/problem+json"]?.schema.properties?.code?.enum;
           if (!codes) problems.push(`${method.toUpperCase()} ${path} ${status}: no codes`);
           for (const code of codes ?? []) {

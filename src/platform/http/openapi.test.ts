@@ -50,6 +50,22 @@ describe("OpenAPI and Swagger UI", () => {
     expect(Object.keys(spec.paths)).not.toContain("/swagger-assets/swagger-ui-bundle.js");
   });
 
+  test("what the runtime and HTML pages answer is documented: 431 (no body) on every operation; an HTML page as text/html", async () => {
+    const spec = (await (await fetch(`${server.url}/swagger/json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+    };
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const [m, op] of Object.entries(ops)) expect({ path, m, content: op.responses["431"]?.content ?? "none" }).toEqual({ path, m, content: "none" });
+    }
+    // An oversized URL is what the runtime refuses with 431, before any handler.
+    const huge = await fetch(`${server.url}/health/live?pad=${"x".repeat(70_000)}`);
+    expect(huge.status).toBe(431);
+    const page = spec.paths["/orders/{id}/payment/result"]?.get?.responses["200"]?.content ?? {};
+    expect(Object.keys(page)).toEqual(["text/html"]);
+    const result = await fetch(`${server.url}/orders/${Bun.randomUUIDv7()}/payment/result?outcome=paid`);
+    expect(result.headers.get("content-type")).toContain("text/html");
+  });
+
   test("Swagger UI renders all operations in headless Chromium with the network cut off", async () => {
     const spec = (await (await fetch(`${server.url}/swagger/json`)).json()) as Spec;
     const expected = Object.values(spec.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);

@@ -104,12 +104,21 @@ export function normalizeSpec(spec: unknown): void {
         const json = op.responses[status]?.content?.["application/json"];
         if (typeof json === "object" && json.schema) json.schema = withPlatformCodes(json.schema as CodeSchema, status) as typeof json.schema;
       }
+      // Bun itself refuses a request line or headers past its limit, before any handler runs.
+      op.responses["431"] ??= { description: "The URL or the headers are larger than the server accepts (answered by the runtime, with no body)" };
       for (const res of Object.values(op.responses)) {
         const content = res.content;
         if (!content) continue;
         if (typeof content.type === "string") {
           delete res.content;
           continue;
+        }
+        // A string response that says its media type (t.String({ contentMediaType: "text/html" })).
+        const plain = content["text/plain"] as { schema?: { contentMediaType?: string } } | undefined;
+        const media = plain?.schema?.contentMediaType;
+        if (plain && media && media !== "text/plain") {
+          delete content["text/plain"];
+          content[media] = plain as (typeof content)[string];
         }
         const json = content["application/json"];
         if (typeof json === "object" && json.schema?.description === ProblemSchema.description) {

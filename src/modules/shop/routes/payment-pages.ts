@@ -168,7 +168,7 @@ export function paymentPageRoutes(orders: OrdersService, publicUrl: string) {
       {
         params: OrderIdParams,
         query: t.Object({ ...PaymentResultQuery.properties, pg_token: t.Optional(t.String({ minLength: 1, maxLength: 200 })) }),
-        response: { 200: t.String({ description: "text/html: what happened to the payment" }), ...errors(422) },
+        response: { 200: t.String({ contentMediaType: "text/html", description: "What happened to the payment" }), ...errors(422) },
         detail: {
           tags,
           summary: "The buyer's payment result page",
