@@ -144,7 +144,8 @@ function runClient(config: ClientConfig): void {
       };
       ws.onclose = (e) => {
         if (!settled) settle(false, `close_${e.code}`);
-        else if (!stopping) {
+        // A failed connect's own close is not one more failure.
+        else if (!stopping && socks.includes(sock)) {
           w.unexpectedCloses++;
           countCode(`close_${e.code}`);
           const at = socks.indexOf(sock);

@@ -206,6 +206,10 @@ async function startInstances(ctx: BenchContext, o: ClusterOptions, env: Record<
   const servers: RunningServer[] = [];
   ctx.cleanup.push(async () => {
     await Promise.all(servers.map((s) => s.stop()));
+    // Their logs outlive the run (warnings and errors explain failures): printed where.
+    const logs = mkdtempSync(join(tmpdir(), "homebase-bench-cluster-logs-"));
+    servers.forEach((s, i) => writeFileSync(join(logs, `homebase-${i + 1}.log`), s.output()));
+    process.stderr.write(`\r\x1b[2K[bench] chat cluster: server logs in ${logs}\n`);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(binDir, { recursive: true, force: true });
   });
@@ -561,11 +565,13 @@ export function rampChart(title: string, steps: ClusterStep[], note: string): st
     parts.push(`<line x1="${x0}" y1="${y0 + panelH}" x2="${x0 + panelW}" y2="${y0 + panelH}" stroke="#999"/><line x1="${x0}" y1="${y0}" x2="${x0}" y2="${y0 + panelH}" stroke="#999"/>`);
     parts.push(`<text x="${x0 - 4}" y="${y0 + 4}" text-anchor="end" fill="#666">${max.toFixed(max < 10 ? 1 : 0)}</text>`);
     steps.forEach((s, i) => parts.push(`<text x="${xs(i)}" y="${y0 + panelH + 14}" text-anchor="middle" fill="#666">${s.sockets >= 1000 ? `${Math.round(s.sockets / 1000)}k` : s.sockets}</text>`));
-    p.series.forEach((s, j) => {
+    let legendX = x0 + 10;
+    p.series.forEach((s) => {
       const pts = s.values.map((v, i) => [xs(i), ys(Number.isFinite(v) ? v : 0)] as const);
       parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`);
       for (const [i, [x, y]] of pts.entries()) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${s.color}"><title>${s.name} ${s.values[i]!.toFixed(1)}${p.unit}</title></circle>`);
-      parts.push(`<text x="${x0 + 10 + j * 90}" y="${y0 + panelH + 32}" fill="${s.color}">■ ${esc(s.name)}</text>`);
+      parts.push(`<text x="${legendX}" y="${y0 + panelH + 32}" fill="${s.color}">■ ${esc(s.name)}</text>`);
+      legendX += 7 * s.name.length + 30;
     });
   });
   parts.push(`<text x="10" y="${2 * (panelH + 70) + 45}" fill="#666">${esc(`${note.slice(0, 160)}${note.length > 160 ? "…" : ""}`)}</text>`, "</svg>");
