@@ -2,14 +2,14 @@
 // sign up and log in, a secret room with a password prompt, live messages both ways, read
 // receipts, reactions, presence, a delete, an image, and older history loaded by scrolling up.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { newUser } from "../../testing/app";
 import { startServer, type RunningServer } from "../../testing/process";
-import { findChromium } from "../../testing/servers";
+import { launchChromium } from "../../testing/browser";
 import { ChatClient } from "./testkit";
 
 /** A real (decodable) 8×8 PNG of one colour. */
@@ -38,10 +38,7 @@ describe("chat page in Chromium", () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL" }),
-      chromium.launch({
-        executablePath: findChromium(),
-        args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
+      launchChromium(),
     ]);
     shots = mkdtempSync(join(tmpdir(), "homebase-chat-e2e-"));
   }, 30_000);
@@ -179,7 +176,7 @@ describe("chat page keeps its socket with its session", () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL", HOMEBASE_ACCESS_TTL_SEC: "10" }),
-      chromium.launch({ executablePath: findChromium(), args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] }),
+      launchChromium(),
     ]);
   }, 30_000);
   afterAll(async () => {

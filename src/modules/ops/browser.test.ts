@@ -12,10 +12,10 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { newUser } from "../../testing/app";
 import { homebaseCommand, startServer, type RunningServer } from "../../testing/process";
-import { findChromium } from "../../testing/servers";
+import { launchChromium } from "../../testing/browser";
 
 describe("ops page in Chromium", () => {
   let server: RunningServer;
@@ -25,10 +25,7 @@ describe("ops page in Chromium", () => {
   beforeAll(async () => {
     [server, browser] = await Promise.all([
       startServer({ HOMEBASE_LOG_LEVEL: "warn", HOMEBASE_SQLITE_SYNCHRONOUS: "NORMAL" }),
-      chromium.launch({
-        executablePath: findChromium(),
-        args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      }),
+      launchChromium(),
     ]);
     shots = mkdtempSync(join(tmpdir(), "homebase-ops-e2e-"));
   }, 30_000);

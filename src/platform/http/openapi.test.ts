@@ -1,9 +1,9 @@
 // Swagger UI must render every operation with no internet: its assets come from the binary.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findChromium } from "../../testing/servers";
+import { launchChromium } from "../../testing/browser";
 import { swaggerContentSecurityPolicy } from "./openapi";
 import { startServer, type RunningServer } from "../../testing/process";
 
@@ -20,18 +20,7 @@ describe("OpenAPI and Swagger UI", () => {
 
   beforeAll(async () => {
     server = await startServer();
-    browser = await chromium.launch({
-      executablePath: findChromium(),
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
