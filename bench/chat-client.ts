@@ -6,7 +6,8 @@
 // what spreads the 4-tuples.
 //
 // Protocol: JSON lines. Coordinator → stdin: {cmd:"setup", tokens, rooms} (once), then
-// {cmd:"open", sockets:[[i, token index, room index], …]},
+// {cmd:"open", sockets:[[i, token index, room index], …], deadline} (deadline: monotonic ms after
+// which no new handshake starts; the sockets left count as failed connects, "run_deadline"),
 // {cmd:"measure"} (a new measuring window), {cmd:"report"}, {cmd:"stop"}. Client → stdout:
 // {ev:"ready"}, {ev:"opened", ok, failed, ms}, {ev:"report", ...Window}, {ev:"stopped"}.
 //
@@ -170,7 +171,7 @@ function runClient(config: ClientConfig): void {
 
   let tokens: string[] = [];
   let rooms: string[] = [];
-  const handle = async (msg: { cmd: string; tokens?: string[]; rooms?: string[]; sockets?: Array<[number, number, number]> }) => {
+  const handle = async (msg: { cmd: string; tokens?: string[]; rooms?: string[]; sockets?: Array<[number, number, number]>; deadline?: number }) => {
     if (msg.cmd === "setup") {
       tokens = msg.tokens ?? [];
       rooms = msg.rooms ?? [];
@@ -184,6 +185,15 @@ function runClient(config: ClientConfig): void {
       await Promise.all(
         Array.from({ length: Math.min(config.connectConcurrency, list.length) }, async () => {
           while (next < list.length) {
+            if (msg.deadline !== undefined && now() > msg.deadline) {
+              const left = list.length - next;
+              next = list.length;
+              failed += left;
+              w.connectAttempts += left;
+              w.connectFailures += left;
+              if (left > 0) w.errorCodes.run_deadline = (w.errorCodes.run_deadline ?? 0) + left;
+              break;
+            }
             const [i, u, r] = list[next++]!;
             if (await open(i, tokens[u]!, rooms[r]!)) ok++;
             else failed++;

@@ -395,7 +395,9 @@ export async function runCluster(ctx: BenchContext, title: string): Promise<Load
       const t0 = performance.now();
       const perClient: Array<Array<[number, number, number]>> = clients.map(() => []);
       for (let i = opened; i < target; i++) perClient[i % o.clients]!.push([i, i % o.users, Math.floor(i / o.roomSize)]);
-      clients.forEach((cl, j) => cl.send({ cmd: "open", sockets: perClient[j] }));
+      // No handshake starts after the run's deadline (the clients share the monotonic clock).
+      const openDeadline = Number(process.hrtime.bigint()) / 1e6 + (deadline - performance.now());
+      clients.forEach((cl, j) => cl.send({ cmd: "open", sockets: perClient[j], deadline: openDeadline }));
       await Promise.all(clients.map((cl) => cl.next("opened")));
       opened = target;
       const connectSeconds = (performance.now() - t0) / 1000;
