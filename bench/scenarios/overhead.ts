@@ -35,7 +35,14 @@ async function startBareElysia(ctx: BenchContext, bytes: number): Promise<string
     await proc.exited;
   });
   const url = `http://127.0.0.1:${port}/`;
-  await waitFor(() => fetch(url).then((r) => r.ok, () => false), { what: "the bare Elysia server" });
+  await waitFor(
+    () =>
+      fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    { what: "the bare Elysia server" },
+  );
   return url;
 }
 
@@ -55,13 +62,21 @@ export const overhead: Scenario = {
     const user = newUser("bench");
     const signup = await fetch(`${server.url}/auth/signup`, { method: "POST", headers: json, body: JSON.stringify(user) });
     const { id: userId } = (await signup.json()) as { id: string };
-    const login = await fetch(`${server.url}/auth/login`, { method: "POST", headers: json, body: JSON.stringify({ email: user.email, password: user.password }) });
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
     const auth = { authorization: `Bearer ${((await login.json()) as { accessToken: string }).accessToken}` };
     // 20 logs: GET /challenges/logs/:id?count=20 is ~1.7 KB, over the compression threshold.
     ctx.progress("seeding 20 challenges with a log each");
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
     for (let i = 0; i < 20; i++) {
-      const c = await fetch(`${server.url}/challenges`, { method: "POST", headers: { ...json, ...auth }, body: JSON.stringify({ title: `overhead ${i}`, startDate: day(-1), endDate: day(1) }) });
+      const c = await fetch(`${server.url}/challenges`, {
+        method: "POST",
+        headers: { ...json, ...auth },
+        body: JSON.stringify({ title: `overhead ${i}`, startDate: day(-1), endDate: day(1) }),
+      });
       const { id } = (await c.json()) as { id: string };
       const logged = await fetch(`${server.url}/challenges/${id}/logs`, { method: "POST", headers: auth });
       if (logged.status !== 201) throw new Error(`log: ${logged.status} ${await logged.text()}`);
@@ -92,7 +107,10 @@ export const overhead: Scenario = {
     const measured = async (variant: string, url: string, headers: Record<string, string>, bytes: number) => {
       const ceiling = await ceilingRow(bytes);
       const r = await runLoad(ctx, variant, { url, headers, connections, seconds: ctx.seconds });
-      rows.push({ ...r, extra: { "body B": bytes, "% of same-size": ceiling.rps > 0 ? `${((100 * r.rps) / ceiling.rps).toFixed(1)} %` : "–" } });
+      rows.push({
+        ...r,
+        extra: { "body B": bytes, "% of same-size": ceiling.rps > 0 ? `${((100 * r.rps) / ceiling.rps).toFixed(1)} %` : "–" },
+      });
     };
 
     await measured("bare Elysia route", await startBareElysia(ctx, sizes.health), {}, sizes.health);

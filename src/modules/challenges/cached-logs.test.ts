@@ -26,7 +26,10 @@ describe.each(modes)("cached logs as stored bytes (%s)", (mode) => {
     member = await signupAndLogin(t, "bytes");
     // 15 logs: a count=20 answer is over 1 KB (compressed), count=1 is not.
     for (let i = 0; i < 15; i++) {
-      const c = await t.request("POST", "/challenges", { token: owner.tokens.accessToken, body: { title: `bytes ${Date.now()}-${++titles}`, startDate: day(-1), endDate: day(1) } });
+      const c = await t.request("POST", "/challenges", {
+        token: owner.tokens.accessToken,
+        body: { title: `bytes ${Date.now()}-${++titles}`, startDate: day(-1), endDate: day(1) },
+      });
       const { id } = (await c.json()) as { id: string };
       expect((await t.request("POST", `/challenges/${id}/members`, { token: member.tokens.accessToken })).status).toBe(201);
       expect((await t.request("POST", `/challenges/${id}/logs`, { token: member.tokens.accessToken })).status).toBe(201);
@@ -40,7 +43,10 @@ describe.each(modes)("cached logs as stored bytes (%s)", (mode) => {
 
   async function statusCount(status: string): Promise<number> {
     const { values } = await t.platform.metrics.httpDuration.get();
-    return values.find((v) => v.metricName?.endsWith("_count") && v.labels.route === "/challenges/logs/:userId" && v.labels.status === status)?.value ?? 0;
+    return (
+      values.find((v) => v.metricName?.endsWith("_count") && v.labels.route === "/challenges/logs/:userId" && v.labels.status === status)
+        ?.value ?? 0
+    );
   }
 
   test("miss and hit: the same bytes, matching UserLogs, with ETag, private no-cache and the platform's headers", async () => {
@@ -105,7 +111,10 @@ describe.each(modes)("cached logs as stored bytes (%s)", (mode) => {
 
   test("a new log changes the body and its ETag: the old ETag no longer gets a 304", async () => {
     const old = (await read(20)).headers.get("etag")!;
-    const c = await t.request("POST", "/challenges", { token: owner.tokens.accessToken, body: { title: `bytes ${Date.now()}-${++titles}`, startDate: day(-1), endDate: day(1) } });
+    const c = await t.request("POST", "/challenges", {
+      token: owner.tokens.accessToken,
+      body: { title: `bytes ${Date.now()}-${++titles}`, startDate: day(-1), endDate: day(1) },
+    });
     const { id } = (await c.json()) as { id: string };
     await t.request("POST", `/challenges/${id}/members`, { token: member.tokens.accessToken });
     expect((await t.request("POST", `/challenges/${id}/logs`, { token: member.tokens.accessToken })).status).toBe(201);
@@ -121,7 +130,10 @@ describe.each(modes)("cached logs as stored bytes (%s)", (mode) => {
     const off = await createTestApp(mode, { HOMEBASE_CHALLENGE_LOGS_TTL_MS: "0" });
     try {
       const u = await signupAndLogin(off);
-      const res = await off.request("GET", `/challenges/logs/${u.user.id}`, { token: u.tokens.accessToken, headers: { "if-none-match": "*" } });
+      const res = await off.request("GET", `/challenges/logs/${u.user.id}`, {
+        token: u.tokens.accessToken,
+        headers: { "if-none-match": "*" },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get("etag")).toBeNull();
       expect(await res.json()).toEqual({ userId: u.user.id, logs: [] });

@@ -70,7 +70,9 @@ export class ChallengeReads {
     if (this.settings.logsTtlMs === 0) return this.responses.once(UserLogs, await load(), logsCacheName);
     const ns = logsNamespace(userId);
     const gen = await this.cache.generation(ns);
-    return this.responses.get(logsCacheName, `${ns}@${gen}:count=${count}`, this.settings.logsTtlMs, UserLogs, async () => ({ value: await load() }));
+    return this.responses.get(logsCacheName, `${ns}@${gen}:count=${count}`, this.settings.logsTtlMs, UserLogs, async () => ({
+      value: await load(),
+    }));
   }
 
   /**

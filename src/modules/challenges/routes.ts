@@ -69,19 +69,24 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
       })
       // Declared before /challenges/:id/… so the static segment is never read as an id.
       // The stored bytes (checked against UserLogs when stored): ETag/304, gzip/br, per-user data.
-      .get("/challenges/logs/:userId", async ({ params, query, request, set }) => storedResponse(request, await reads.userLogs(params.userId, query.count ?? 10), { cacheControl: "private, no-cache", set }), {
-        auth: true,
-        params: UserIdParams,
-        query: UserLogsQuery,
-        response: { 200: UserLogs, ...problemResponses({ ...requestFailures, 401: authFailures, 422: validation }) },
-        detail: {
-          tags,
-          summary: "A user's latest logs",
-          description:
-            "Newest first, across all challenges. Cached (HOMEBASE_CHALLENGE_LOGS_TTL_MS, default 30 s) per user and count; a log, a leave or an account deletion shows on the next read. " +
-            "Cached answers carry a strong ETag (If-None-Match → 304 Not Modified, no body) and Cache-Control: private, no-cache; bodies over 1 KB come gzip- or brotli-encoded when Accept-Encoding allows (Vary: Accept-Encoding).",
+      .get(
+        "/challenges/logs/:userId",
+        async ({ params, query, request, set }) =>
+          storedResponse(request, await reads.userLogs(params.userId, query.count ?? 10), { cacheControl: "private, no-cache", set }),
+        {
+          auth: true,
+          params: UserIdParams,
+          query: UserLogsQuery,
+          response: { 200: UserLogs, ...problemResponses({ ...requestFailures, 401: authFailures, 422: validation }) },
+          detail: {
+            tags,
+            summary: "A user's latest logs",
+            description:
+              "Newest first, across all challenges. Cached (HOMEBASE_CHALLENGE_LOGS_TTL_MS, default 30 s) per user and count; a log, a leave or an account deletion shows on the next read. " +
+              "Cached answers carry a strong ETag (If-None-Match → 304 Not Modified, no body) and Cache-Control: private, no-cache; bodies over 1 KB come gzip- or brotli-encoded when Accept-Encoding allows (Vary: Accept-Encoding).",
+          },
         },
-      })
+      )
       .get("/challenges/:id", ({ principal, params }) => catalog.get(principal, params.id), {
         auth: true,
         params: ChallengeIdParams,

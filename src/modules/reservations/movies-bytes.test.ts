@@ -35,7 +35,14 @@ describe.each(modes)("movie lists as stored bytes (%s)", (mode) => {
   async function movieWithScreenings(n: number, firstStartMs = clock.now() + 60 * minute): Promise<string> {
     const m = await t.request("POST", "/movies", {
       token: admin.tokens.accessToken,
-      body: { title: `Movie ${token()}`, grade: "12", genre: "DRAMA", releaseDate: day(-3), thumbnailUrl: "https://img.example.com/m.jpg", runningTime: 100 },
+      body: {
+        title: `Movie ${token()}`,
+        grade: "12",
+        genre: "DRAMA",
+        releaseDate: day(-3),
+        thumbnailUrl: "https://img.example.com/m.jpg",
+        runningTime: 100,
+      },
     });
     const { id } = (await m.json()) as { id: string };
     // A theater of its own: no screening overlaps another movie's.
@@ -106,7 +113,10 @@ describe.each(modes)("movie lists as stored bytes (%s)", (mode) => {
   test("a catalog change moves both shapes to new bytes and ETags (their shared generation)", async () => {
     const [items, v1] = [await get("/movies"), await get("/api/v1/movies")];
     const id = await movieWithScreenings(1);
-    const [items2, v12] = [await get("/movies", { "if-none-match": items.headers.get("etag")! }), await get("/api/v1/movies", { "if-none-match": v1.headers.get("etag")! })];
+    const [items2, v12] = [
+      await get("/movies", { "if-none-match": items.headers.get("etag")! }),
+      await get("/api/v1/movies", { "if-none-match": v1.headers.get("etag")! }),
+    ];
     expect([items2.status, v12.status]).toEqual([200, 200]);
     const body = (await items2.json()) as NowShowing;
     expect(nowShowing.Check(body)).toBe(true);

@@ -70,7 +70,9 @@ describe.each(modes)("response cache (%s)", (mode: Mode) => {
   test("a value that does not match the schema is refused (an error, like response validation) and nothing is stored", async () => {
     const key = uniqueKey("bad");
     const bad = () => ({ value: { items: [{ id: "one", name: "x" }] } });
-    await expect(responses.get("pages", key, 10_000, Page, bad)).rejects.toThrow(/pages: the response does not match its schema \(\/items\/0\/id/);
+    await expect(responses.get("pages", key, 10_000, Page, bad)).rejects.toThrow(
+      /pages: the response does not match its schema \(\/items\/0\/id/,
+    );
     expect(await store.get(`resp1:${key}`)).toBeUndefined();
     expect(() => responses.once(Page, { items: [], extra: 1 }, "pages")).toThrow(/does not match its schema/);
     expect(() => assertMatches(Page, { items: [{ id: 2, name: "y" }] }, "pages")).not.toThrow();
@@ -101,14 +103,17 @@ describe.each(modes)("response cache (%s)", (mode: Mode) => {
 
     // An entry in another format (what getOrLoad stores) is replaced too.
     await store.set(`resp1:${key}`, JSON.stringify(JSON.stringify(value)), 10_000);
-    expect(await (await new ResponseCache(cache).get("pages", key, 10_000, Page, () => (calls++, { value }))).body.text()).toBe(JSON.stringify(value));
+    expect(await (await new ResponseCache(cache).get("pages", key, 10_000, Page, () => (calls++, { value }))).body.text()).toBe(
+      JSON.stringify(value),
+    );
     expect(calls).toBe(2);
   });
 
   test("invalidate and a generation bump: the next read produces a new body with a new ETag", async () => {
     const ns = uniqueKey("ns");
     let rows = [{ id: 1, name: "a" }];
-    const read = async () => responses.get("pages", `${ns}@${await cache.generation(ns)}`, 10_000, Page, () => ({ value: { items: rows } }));
+    const read = async () =>
+      responses.get("pages", `${ns}@${await cache.generation(ns)}`, 10_000, Page, () => ({ value: { items: rows } }));
     const before = await read();
     rows = [{ id: 1, name: "b" }];
     expect(await read()).toBe(before);

@@ -60,7 +60,13 @@ export class ResponseCache {
    * The stored body of `key`, or `produce`'s value (checked against `schema`, serialized once,
    * stored for ttlMs). Concurrent calls share one lookup and one producer call.
    */
-  async get(cacheName: string, key: string, ttlMs: number, schema: TSchema, produce: () => Promise<Produced> | Produced): Promise<StoredBody> {
+  async get(
+    cacheName: string,
+    key: string,
+    ttlMs: number,
+    schema: TSchema,
+    produce: () => Promise<Produced> | Produced,
+  ): Promise<StoredBody> {
     for (let attempt = 1; ; attempt++) {
       let made: StoredBody | undefined;
       const text = await this.cache.getOrLoadText(cacheName, keyPrefix + key, ttlMs, async () => {

@@ -1,13 +1,22 @@
 // Stored bodies as responses: ETag, 304, and the br/gzip variants, without an app around them.
 import { describe, expect, test } from "bun:test";
 import { brotliDecompressSync } from "node:zlib";
-import { compress, compressMinBytes, etagMatches, negotiateEncoding, oneOffBody, storedBody, storedResponse, strongEtag } from "./compression";
+import {
+  compress,
+  compressMinBytes,
+  etagMatches,
+  negotiateEncoding,
+  oneOffBody,
+  storedBody,
+  storedResponse,
+  strongEtag,
+} from "./compression";
 
 const big = JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i, title: `movie ${i}`, genre: "DRAMA" })) });
 const small = JSON.stringify({ ok: true });
 const get = (headers: Record<string, string> = {}) => new Request("http://localhost.test/x", { headers });
 
-async function bytesOf(res: Response): Promise<Uint8Array> {
+async function bytesOf(res: Response): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
@@ -73,7 +82,12 @@ describe("storedResponse", () => {
     const stored = storedBody(big);
     const res = await storedResponse(get(), stored, { cacheControl: "no-cache" });
     expect(res.status).toBe(200);
-    expect(Object.fromEntries(res.headers)).toMatchObject({ etag: stored.etag!, "cache-control": "no-cache", vary: "Accept-Encoding", "content-type": "application/json" });
+    expect(Object.fromEntries(res.headers)).toMatchObject({
+      etag: stored.etag!,
+      "cache-control": "no-cache",
+      vary: "Accept-Encoding",
+      "content-type": "application/json",
+    });
     expect(res.headers.get("content-encoding")).toBeNull();
     expect(await res.text()).toBe(big);
   });
@@ -132,7 +146,10 @@ describe("storedResponse", () => {
 
   test("the route's set: its headers move into the response and a 304 shows in its status", async () => {
     const stored = storedBody(big);
-    const set: { headers: Record<string, unknown>; status?: number } = { headers: { "x-request-id": "r1", "x-frame-options": "DENY" }, status: 200 };
+    const set: { headers: Record<string, unknown>; status?: number } = {
+      headers: { "x-request-id": "r1", "x-frame-options": "DENY" },
+      status: 200,
+    };
     const res = await storedResponse(get(), stored, { cacheControl: "no-cache", set });
     expect(res.headers.get("x-request-id")).toBe("r1");
     expect(res.headers.get("x-frame-options")).toBe("DENY");

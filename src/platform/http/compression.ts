@@ -46,7 +46,14 @@ export function storedBody(text: string, opts: { etag?: string; validUntil?: num
 /** A body answered once (no cache): no validator, never compressed (its bytes are not reused). */
 export function oneOffBody(text: string, contentType = json): StoredBody {
   const bytes = Buffer.from(text);
-  return { body: new Blob([bytes]), size: bytes.length, contentType, etag: null, validUntil: Number.POSITIVE_INFINITY, variants: new Map() };
+  return {
+    body: new Blob([bytes]),
+    size: bytes.length,
+    contentType,
+    etag: null,
+    validUntil: Number.POSITIVE_INFINITY,
+    variants: new Map(),
+  };
 }
 
 // Clients send a handful of distinct Accept-Encoding values: parse each once.
@@ -107,7 +114,10 @@ export async function variant(stored: StoredBody, coding: ContentCoding): Promis
   if (!v) {
     const compressed = compress(new Uint8Array(await stored.body.arrayBuffer()), coding);
     // Another request may have compressed it meanwhile (the await above): keep the first.
-    v = stored.variants.get(coding) ?? { body: new Blob([compressed]), etag: `${stored.etag!.slice(0, -1)}.${coding === "br" ? "br" : "gz"}"` };
+    v = stored.variants.get(coding) ?? {
+      body: new Blob([compressed]),
+      etag: `${stored.etag!.slice(0, -1)}.${coding === "br" ? "br" : "gz"}"`,
+    };
     stored.variants.set(coding, v);
   }
   return v;

@@ -24,15 +24,19 @@ export function catalogRoutes(catalog: CatalogService, accounts: AccountsService
       })
       // Declared before /items/:id so the static segment is never read as an id.
       // The stored bytes (checked against MainPage when stored): ETag/304, gzip/br.
-      .get("/items/main", async ({ request, set }) => storedResponse(request, await catalog.mainBody(), { cacheControl: "no-cache", set }), {
-        response: { 200: MainPage },
-        detail: {
-          tags,
-          summary: "Main page: top sellers and top discounts",
-          description:
-            "Cached (HOMEBASE_SHOP_MAIN_TTL_MS, default 60 s); item changes show at once. A strong ETag (If-None-Match → 304 Not Modified, no body; Cache-Control: no-cache); gzip or brotli when Accept-Encoding allows (Vary: Accept-Encoding).",
+      .get(
+        "/items/main",
+        async ({ request, set }) => storedResponse(request, await catalog.mainBody(), { cacheControl: "no-cache", set }),
+        {
+          response: { 200: MainPage },
+          detail: {
+            tags,
+            summary: "Main page: top sellers and top discounts",
+            description:
+              "Cached (HOMEBASE_SHOP_MAIN_TTL_MS, default 60 s); item changes show at once. A strong ETag (If-None-Match → 304 Not Modified, no body; Cache-Control: no-cache); gzip or brotli when Accept-Encoding allows (Vary: Accept-Encoding).",
+          },
         },
-      })
+      )
       .get("/items/:id", ({ params, request, server }) => handled(() => catalog.detail(params.id, clientIp(request, server))), {
         params: ItemIdParams,
         response: { 200: ItemDetail, ...errors(422, shopErrors.itemNotFound) },
