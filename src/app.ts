@@ -90,6 +90,22 @@ export function createModules<L extends ModuleList = typeof moduleList>(platform
   return modules;
 }
 
+const noContent = () => new Response(null, { status: 204 });
+
+/**
+ * Browser origins allowed to call the API: the cors plugin. None configured = same-origin only
+ * (the API is meant for the WireGuard network), and then nothing runs per request: the plugin's
+ * app-wide onRequest would list every request's header names into two response headers that
+ * mean nothing without Access-Control-Allow-Origin. A preflight still answers 204 (without CORS
+ * headers, so the browser refuses the cross-origin call), as it did with the plugin.
+ */
+function corsOrSameOrigin(origins: string[]) {
+  if (origins.length > 0) return cors({ origin: origins, credentials: false, maxAge: 600 });
+  return new Elysia({ name: "homebase.same-origin" })
+    .options("/", noContent, { detail: { hide: true } })
+    .options("/*", noContent, { detail: { hide: true } });
+}
+
 export function createApp(platform: Platform, modules: Modules<ModuleList>) {
   const { config } = platform;
   const { state, installed } = modules;
@@ -114,14 +130,7 @@ export function createApp(platform: Platform, modules: Modules<ModuleList>) {
         routeMethods,
       }),
     )
-    .use(
-      cors({
-        // No origin configured = same-origin only (the API is meant for the WireGuard network).
-        origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
-        credentials: false,
-        maxAge: 600,
-      }),
-    )
+    .use(corsOrSameOrigin(config.corsOrigins))
     .use(openapiDocs(version, tags))
     .use(opsRoutes(platform, () => state.draining));
   for (const { runtime } of installed) for (const routes of runtime.routes ?? []) app = app.use(routes) as unknown as typeof app;

@@ -8,6 +8,11 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /**
+   * Whether a line at `level` would be written: lets a hot path skip building fields nobody
+   * reads (fixed for the logger's life). Absent on a hand-written logger: assume it is.
+   */
+  enabled?(level: Exclude<LogLevel, "silent">): boolean;
 }
 
 export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
@@ -25,5 +30,6 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
     child: (fields) => createLogger(level, { ...base, ...fields }),
+    enabled: (lvl) => order[lvl] >= min,
   };
 }

@@ -7,6 +7,7 @@ import accountsSql from "./migrations/0001_accounts.sql" with { type: "text" };
 import phoneSql from "./migrations/0002_accounts_phone.sql" with { type: "text" };
 import oidcSql from "./migrations/0003_oidc.sql" with { type: "text" };
 import passwordSetSql from "./migrations/0004_password_set.sql" with { type: "text" };
+import authEpochSql from "./migrations/0005_auth_epoch.sql" with { type: "text" };
 import { OidcSignIn } from "./oidc";
 import { oidcFamily } from "./oidc.config";
 import { oidcController } from "./oidc.routes";
@@ -30,6 +31,7 @@ export const accountsModule = defineModule({
     { version: 2, name: "accounts_phone", sql: phoneSql },
     { version: 3, name: "oidc", sql: oidcSql },
     { version: 4, name: "password_set", sql: passwordSetSql },
+    { version: 5, name: "auth_epoch", sql: authEpochSql },
   ],
   // Needs the data dir: the platform's doctor passes checks of a config it loaded.
   doctor(config) {
@@ -49,6 +51,11 @@ export const accountsModule = defineModule({
     const store = new SqliteAccountsStore(platform.db, platform.writer, platform.events);
     const accounts = new AccountsService(store, platform.limiter, platform.clock, config, logger);
     const oidc = new OidcSignIn(config.oidc, new SqliteOidcStore(platform.db, platform.writer), store, accounts, platform.clock, logger);
-    return { api: accounts, routes: [accountsController(accounts, platform.clientIp), oidcController(oidc, platform.clientIp)] };
+    return {
+      api: accounts,
+      routes: [accountsController(accounts, platform.clientIp), oidcController(oidc, platform.clientIp)],
+      // Before the database closes: the store's caches watch its -shm file (store.sqlite.cache.ts).
+      close: async () => store.close(),
+    };
   },
 });

@@ -239,8 +239,9 @@ export class AccountsService {
   /** Verifies an access token and that its session is still live. */
   async authenticate(token: string): Promise<Principal> {
     const { sub, sid } = await this.verifyAccessToken(token);
-    const state = await this.store.sessionAuthState(sid, sub);
-    if (!state || state.revokedAt !== null || state.userDeletedAt !== null || state.expiresAt <= this.clock.now()) {
+    const now = this.clock.now();
+    const state = await this.store.sessionAuthState(sid, sub, now);
+    if (!state || state.revokedAt !== null || state.userDeletedAt !== null || state.expiresAt <= now) {
       throw problems.unauthorized(E.sessionRevoked, "the session has ended; log in again");
     }
     // The role comes from the store, not the token, so a demotion takes effect at once.

@@ -1,8 +1,11 @@
 // The SQLite accounts store. Reads are prepared statements off the writer; each write is one
 // function run inside GroupCommitWriter.write(), so it commits (with its outbox row) as a unit.
+// The auth state of live sessions and live accounts are served from memory while no commit
+// anywhere moved their counters (store.sqlite.cache.ts).
 import type { Database } from "bun:sqlite";
 import type { GroupCommitWriter } from "../../platform/db/sqlite";
 import { accountEvents, type AccountsEventSink, type RevokeReason, type UserDeleted, type UserRegistered } from "./events";
+import { EpochCaches } from "./store.sqlite.cache";
 import type { Role } from "./model";
 import type {
   AccountsStore,
@@ -53,14 +56,20 @@ const toUser = (r: UserRow): UserRecord => ({
   deletedAt: r.deleted_at,
 });
 
+/** How many live sessions' auth states, and how many live accounts, are kept in memory. */
+const cachedEntries = 50_000;
+
 export class SqliteAccountsStore implements AccountsStore {
   private readonly q;
+  /** Public for tests: how often the counters were read and the caches dropped. */
+  readonly caches: EpochCaches<{ userId: string; state: SessionAuthState }, UserRecord>;
 
   constructor(
     db: Database,
     private readonly writer: GroupCommitWriter,
     private readonly events: AccountsEventSink,
   ) {
+    this.caches = new EpochCaches(db, cachedEntries);
     this.q = {
       userById: db.query<UserRow, [string]>("SELECT * FROM users WHERE id = ? AND deleted_at IS NULL"),
       userByEmail: db.query<UserRow, [string]>("SELECT * FROM users WHERE email = ? AND deleted_at IS NULL"),
@@ -144,8 +153,19 @@ export class SqliteAccountsStore implements AccountsStore {
   }
 
   async user(id: string): Promise<UserRecord | null> {
+    this.caches.sync();
+    const cached = this.caches.user(id);
+    if (cached !== undefined) return cached;
     const row = this.q.userById.get(id);
-    return row ? toUser(row) : null;
+    if (!row) return null;
+    const user = Object.freeze(toUser(row));
+    this.caches.putUser(id, user);
+    return user;
+  }
+
+  /** Before the connection closes (the module's close). */
+  close(): void {
+    this.caches.close();
   }
 
   async userByEmail(email: string): Promise<UserRecord | null> {
@@ -276,12 +296,21 @@ export class SqliteAccountsStore implements AccountsStore {
     });
   }
 
-  async sessionAuthState(sessionId: string, userId: string): Promise<SessionAuthState | null> {
+  async sessionAuthState(sessionId: string, userId: string, at: number): Promise<SessionAuthState | null> {
+    this.caches.sync();
+    const cached = this.caches.authState(sessionId);
+    // A cached expiry that has passed is read again: another instance may have prolonged it.
+    if (cached !== undefined && cached.userId === userId && cached.state.expiresAt > at) return cached.state;
     const session = this.q.sessionAuthState.get(sessionId);
     if (!session || session.user_id !== userId) return null;
     const user = this.q.userAuthState.get(userId);
     if (!user) return null;
-    return { revokedAt: session.revoked_at, expiresAt: session.expires_at, userDeletedAt: user.deleted_at, role: user.role };
+    const state = { revokedAt: session.revoked_at, expiresAt: session.expires_at, userDeletedAt: user.deleted_at, role: user.role };
+    // Only live sessions: anything else is refused, and a refusal reads again (it is rare).
+    if (state.revokedAt === null && state.userDeletedAt === null && state.expiresAt > at) {
+      this.caches.putAuthState(sessionId, { userId, state: Object.freeze(state) });
+    }
+    return state;
   }
 
   revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean> {

@@ -87,7 +87,7 @@ describe("accounts store (sqlite)", () => {
 
     const rotated = await store.rotateRefreshToken({ presentedHash: "first", nextHash: "second", at: at + 1, expiresAt: at + 120_000 });
     expect(rotated).toMatchObject({ kind: "rotated", sessionId, user: { id: a.id } });
-    expect((await store.sessionAuthState(sessionId, a.id))?.expiresAt).toBe(at + 120_000);
+    expect((await store.sessionAuthState(sessionId, a.id, at + 1))?.expiresAt).toBe(at + 120_000);
     // The session was prolonged: past its first lifetime the new token still rotates.
     const again = await store.rotateRefreshToken({ presentedHash: "second", nextHash: "third", at: at + 90_000, expiresAt: at + 200_000 });
     expect(again.kind).toBe("rotated");
@@ -97,7 +97,7 @@ describe("accounts store (sqlite)", () => {
       sessionId,
       userId: a.id,
     });
-    expect((await store.sessionAuthState(sessionId, a.id))?.revokedAt).toBe(at + 90_001);
+    expect((await store.sessionAuthState(sessionId, a.id, at + 90_001))?.revokedAt).toBe(at + 90_001);
     expect((await store.rotateRefreshToken({ presentedHash: "third", nextHash: "y", at: at + 90_002, expiresAt: at + 300_000 })).kind).toBe(
       "invalid",
     );
@@ -107,8 +107,8 @@ describe("accounts store (sqlite)", () => {
     expect((await store.rotateRefreshToken({ presentedHash: "late", nextHash: "z", at: at + 1_000, expiresAt: at + 2_000 })).kind).toBe(
       "invalid",
     );
-    expect((await store.sessionAuthState(late, a.id))?.revokedAt).toBeNull();
-    expect(await store.sessionAuthState(late, Bun.randomUUIDv7())).toBeNull();
+    expect((await store.sessionAuthState(late, a.id, at))?.revokedAt).toBeNull();
+    expect(await store.sessionAuthState(late, Bun.randomUUIDv7(), at)).toBeNull();
   });
 
   test("hasLiveSessionFrom: only an unrevoked, unexpired session of that user from that IP", async () => {

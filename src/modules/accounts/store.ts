@@ -112,8 +112,12 @@ export interface AccountsStore {
    * used before revokes its whole session (reuse detection).
    */
   rotateRefreshToken(r: { presentedHash: string; nextHash: string; at: number; expiresAt: number }): Promise<RefreshRotation>;
-  /** Null when the session is unknown or belongs to another user. */
-  sessionAuthState(sessionId: string, userId: string): Promise<SessionAuthState | null>;
+  /**
+   * Null when the session is unknown or belongs to another user. Exact at `at` (the caller's
+   * now): revocations, deletions and role changes committed by any process are seen at once,
+   * though a live session's state may be served from memory (store.sqlite.cache.ts).
+   */
+  sessionAuthState(sessionId: string, userId: string, at: number): Promise<SessionAuthState | null>;
   revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean>;
   /** The user's sessions neither revoked nor expired at `at`, most recently used first, at most `limit`; and how many there are. */
   liveSessions(userId: string, at: number, limit: number): Promise<{ sessions: SessionView[]; total: number }>;

@@ -5,14 +5,26 @@ import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
 import type { RouteMethods } from "./allow";
 import { HttpProblem, problemResponse, type FieldError, type Problem } from "./problem";
+import { RouteDurations } from "./route-durations";
 
 export { HttpProblem, problems, ProblemSchema, problemResponses } from "./problem";
 export { RouteMethods } from "./allow";
 
-interface RequestMeta {
-  id: string;
-  start: number;
+/** Where the request's id and start time live: on Elysia's per-request context, no side table. */
+const meta = Symbol("homebase.request");
+
+interface Tracked {
+  [meta]?: { id: string; start: number };
 }
+
+/**
+ * Request ids made here: a random per-process prefix and a counter (the header is a correlation
+ * id, not a stored key: unique across instances by the prefix, and a counter costs nothing where
+ * a UUID per request measurably did).
+ */
+const idPrefix = Bun.randomUUIDv7().slice(-12);
+let idSeq = 0;
+const nextRequestId = () => `${idPrefix}-${(++idSeq).toString(36)}`;
 
 const securityHeaders: Record<string, string> = {
   "x-content-type-options": "nosniff",
@@ -120,27 +132,33 @@ function nestedDeeperThan(root: object, limit: number): boolean {
 }
 
 export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits = {}, isDraining = () => false, routeMethods }: HttpPlatformOptions) {
-  // Keyed by the Request object: Elysia's `store` is app-wide, not per request.
-  const meta = new WeakMap<Request, RequestMeta>();
+  // Resolved once: the access log's fields are built only when debug lines are written.
+  const debug = logger.enabled?.("debug") ?? true;
+  const durations = new RouteDurations(metrics.httpDuration);
 
   return new Elysia({ name: "homebase.http" })
-    .onRequest(({ request, set }) => {
+    .onRequest((ctx) => {
+      const { request, set } = ctx;
       const incoming = request.headers.get("x-request-id");
-      const id = incoming && requestIdPattern.test(incoming) ? incoming : Bun.randomUUIDv7();
-      meta.set(request, { id, start: performance.now() });
-      Object.assign(set.headers, securityHeaders);
-      set.headers["x-request-id"] = id;
-      if (isDraining()) set.headers.connection = "close";
-      const length = Number(request.headers.get("content-length") ?? 0);
+      const id = incoming !== null && requestIdPattern.test(incoming) ? incoming : nextRequestId();
+      (ctx as Tracked)[meta] = { id, start: performance.now() };
+      const headers = set.headers as Record<string, string>;
+      Object.assign(headers, securityHeaders);
+      headers["x-request-id"] = id;
+      const draining = isDraining();
+      if (draining) headers.connection = "close";
+      const declared = request.headers.get("content-length");
       // A chunked body has no length to check here, and Bun buffers up to its (upload-sized)
       // maxRequestBodySize before any hook sees it: 50 MiB parsed on any route. Refuse it.
-      if (request.headers.get("content-length") === null && request.headers.get("transfer-encoding") !== null) {
+      if (declared === null) {
+        if (request.headers.get("transfer-encoding") === null) return;
         const path = new URL(request.url).pathname;
         return problemResponse(
           new HttpProblem(411, "length_required", "send the body with a Content-Length header (chunked bodies are not accepted)").toProblem(path, id),
-          { "x-request-id": id, ...securityHeaders, ...(isDraining() ? { connection: "close" } : {}) },
+          { "x-request-id": id, ...securityHeaders, ...(draining ? { connection: "close" } : {}) },
         );
       }
+      const length = Number(declared);
       if (length > bodyLimitBytes) {
         const path = new URL(request.url).pathname;
         // Only past the default limit is the path looked at: the common case costs nothing.
@@ -148,7 +166,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
         if (length <= limit) return;
         return problemResponse(
           new HttpProblem(413, "body_too_large", `request body exceeds ${limit} bytes`).toProblem(path, id),
-          { "x-request-id": id, ...securityHeaders, ...(isDraining() ? { connection: "close" } : {}) },
+          { "x-request-id": id, ...securityHeaders, ...(draining ? { connection: "close" } : {}) },
         );
       }
     })
@@ -159,8 +177,9 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
         throw new HttpProblem(400, "body_too_deep", `the request body nests deeper than ${maxBodyDepth} levels`);
       }
     })
-    .onError({ as: "global" }, ({ code, error, request, path, set }) => {
-      const requestId = meta.get(request)?.id ?? Bun.randomUUIDv7();
+    .onError({ as: "global" }, (ctx) => {
+      const { code, error, request, path, set } = ctx;
+      const requestId = (ctx as Tracked)[meta]?.id ?? nextRequestId();
       const headers: Record<string, string> = { "x-request-id": requestId, ...securityHeaders };
       if (isDraining()) headers.connection = "close";
       let problem: Problem;
@@ -193,21 +212,24 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
       set.status = problem.status;
       return problemResponse(problem, headers);
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, set, path }) => {
-      const m = meta.get(request);
-      if (!m) return;
+    .onAfterResponse({ as: "global" }, (ctx) => {
+      const m = (ctx as Tracked)[meta];
+      if (m === undefined) return;
+      const { request, route, set } = ctx;
       const seconds = (performance.now() - m.start) / 1000;
       const status = typeof set.status === "number" ? set.status : 200;
       // Route template, never the raw path: unbounded label values would blow up the registry.
       const template = route && route !== "" ? route : "unmatched";
-      metrics.httpDuration.observe({ route: template, method: request.method, status: String(status) }, seconds);
-      logger.debug("request", {
-        requestId: m.id,
-        method: request.method,
-        path,
-        route: template,
-        status,
-        ms: Math.round(seconds * 100_000) / 100,
-      });
+      durations.observe(template, request.method, status, seconds);
+      if (debug) {
+        logger.debug("request", {
+          requestId: m.id,
+          method: request.method,
+          path: ctx.path,
+          route: template,
+          status,
+          ms: Math.round(seconds * 100_000) / 100,
+        });
+      }
     });
 }
