@@ -7,7 +7,7 @@ import type { Collection, Db } from "mongodb";
 import type { Clock } from "../../platform/clock";
 import type { GroupCommitWriter } from "../../platform/db/sqlite";
 import type { Logger } from "../../platform/logger";
-import type { Job } from "../../platform/module";
+import { IntervalJob } from "../../platform/jobs";
 import type { BlobStore } from "./files";
 
 /** A file to sweep: its id and where its bytes are. */
@@ -159,37 +159,19 @@ export interface SweeperSettings {
 }
 
 /** Removes files never posted in a message once they are older than the age (worker roles). */
-export class UnpostedFileSweeper implements Job {
-  readonly name = "chat-unposted-files";
-  private timer: ReturnType<typeof setInterval> | null = null;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
-
+export class UnpostedFileSweeper extends IntervalJob {
   constructor(
     private readonly ledger: FileLedger,
     private readonly blobs: BlobStore,
     private readonly settings: SweeperSettings,
     private readonly clock: Clock,
-    private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    if (this.timer || this.stopped) return;
-    const run = () => {
-      this.running = Promise.allSettled([
-        this.running,
-        this.sweep().catch((err: unknown) => this.logger.error("unposted file sweep failed", { err: String(err) })),
-      ]);
-    };
-    this.timer = setInterval(run, this.settings.intervalMs);
-    run();
+    logger: Logger,
+  ) {
+    super("chat-unposted-files", settings.intervalMs, logger);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  protected tick(): Promise<number> {
+    return this.sweep();
   }
 
   /** One sweep: returns how many files it removed. */

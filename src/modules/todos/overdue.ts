@@ -14,7 +14,7 @@
 import type { Clock } from "../../platform/clock";
 import { withLock, type LockManager } from "../../platform/lock";
 import type { Logger } from "../../platform/logger";
-import type { Job } from "../../platform/module";
+import { IntervalJob } from "../../platform/jobs";
 import type { TodosStore } from "./store";
 import type { Tasks } from "./tasks";
 
@@ -30,36 +30,20 @@ export const overdueSettings: OverdueSettings = { intervalMs: 30_000, batch: 200
 /** Sweeps are bounded: what one cannot reach in this many batches waits for the next. */
 const maxRounds = 50;
 
-export class OverdueJob implements Job {
-  readonly name = "todos-overdue";
-  private timer: ReturnType<typeof setInterval> | null = null;
-  private running: Promise<unknown> = Promise.resolve();
-  private stopped = false;
-
+export class OverdueJob extends IntervalJob {
   constructor(
     private readonly store: TodosStore,
     private readonly tasks: Tasks,
     private readonly locks: LockManager,
     private readonly clock: Clock,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly settings: OverdueSettings = overdueSettings,
-  ) {}
-
-  start(): void {
-    if (this.timer || this.stopped) return;
-    const run = () => {
-      this.running = Promise.allSettled([this.running, this.sweep().catch((err: unknown) => this.logger.error("overdue sweep failed", { err: String(err) }))]);
-    };
-    this.timer = setInterval(run, this.settings.intervalMs);
-    this.timer.unref?.();
-    run();
+  ) {
+    super("todos-overdue", settings.intervalMs, logger);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  protected tick(): Promise<number> {
+    return this.sweep();
   }
 
   /**
