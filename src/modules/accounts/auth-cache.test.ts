@@ -94,7 +94,7 @@ describe.each(modes)("auth state across two instances on one data dir (%s)", (mo
     await meOnB(s3.accessToken, 401);
     await meOnB(s1.accessToken, 200);
     // And logout-all, this one included.
-    const s5 = { ...(await (await a("POST", "/auth/login", { body: { email: u.body.email, password: "An0ther-secret!" } })).json()) } as Tokens;
+    const s5 = (await (await a("POST", "/auth/login", { body: { email: u.body.email, password: "An0ther-secret!" } })).json()) as Tokens;
     await meOnB(s5.accessToken, 200);
     expect((await a("POST", "/auth/logout-all", { token: s5.accessToken })).status).toBe(200);
     await meOnB(s5.accessToken, 401);

@@ -24,4 +24,17 @@ describe("auth before validation", () => {
     const signedIn = await t.request(method, path, { body, token: tokens.accessToken });
     expect(signedIn.status).toBe(path.startsWith("/users") ? 403 : 422);
   });
+
+  test("the Authorization header: the scheme in any case, any whitespace before the token; nothing else", async () => {
+    const { tokens } = await signupAndLogin(t, "spelling");
+    const me = async (authorization: string) => {
+      const res = await t.request("GET", "/me", { headers: { authorization } });
+      return res.status === 200 ? 200 : ((await res.json()) as { code: string }).code;
+    };
+    for (const ok of [`Bearer ${tokens.accessToken}`, `bearer ${tokens.accessToken}`, `BEARER\t${tokens.accessToken}`, `Bearer   ${tokens.accessToken}  `]) {
+      expect(await me(ok)).toBe(200);
+    }
+    for (const missing of ["Bearer ", "Bearer", "Basic abc", tokens.accessToken, ""]) expect(await me(missing)).toBe("missing_token");
+    expect(await me(`Bearer x${tokens.accessToken}`)).toBe("invalid_token");
+  });
 });

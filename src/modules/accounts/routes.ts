@@ -35,36 +35,44 @@ const requestFailures = { 411: [P.lengthRequired], 413: [P.bodyTooLarge] } as co
 const bodyFailures = { ...requestFailures, 400: [P.malformedBody, P.bodyTooDeep] } as const;
 const validation = [P.validationFailed] as const;
 
+/** The token of an `Authorization: Bearer <token>` header (the scheme in any case); else 401. */
+function bearerToken(authorization: string | null): string {
+  // The common spelling without the expression; anything else through it.
+  if (authorization === null) throw problems.unauthorized(E.missingToken, "send Authorization: Bearer <access token>");
+  const token =
+    authorization.startsWith("Bearer ") && authorization.charCodeAt(7) > 32 ? authorization.slice(7).trim() : bearerPrefix.exec(authorization)?.[1]?.trim();
+  if (!token) throw problems.unauthorized(E.missingToken, "send Authorization: Bearer <access token>");
+  return token;
+}
+
+/** Where the transform stage leaves the principal for resolve: on Elysia's per-request context. */
+const principalKey = Symbol("homebase.principal");
+type Carrier = { [principalKey]?: Principal };
+
 export function authPlugin(accounts: AccountsService) {
-  const principalOf = async (authorization: string | null): Promise<Principal> => {
-    const token = authorization ? bearerPrefix.exec(authorization)?.[1] : undefined;
-    if (!token) throw problems.unauthorized(E.missingToken, "send Authorization: Bearer <access token>");
-    return accounts.authenticate(token.trim());
-  };
   // Authentication runs in the transform stage, before body/query validation: an anonymous
   // caller learns nothing about a route's schema (401, not 422). resolve then hands it over.
-  const authenticated = new WeakMap<Request, Principal>();
   return new Elysia({ name: "homebase.auth" }).macro({
     auth: {
       detail: { security: bearerSecurity },
       // request, not the headers object: Elysia infers `headers` from source text, which the
       // compiled (minified) binary changes.
-      async transform({ request }) {
-        authenticated.set(request, await principalOf(request.headers.get("authorization")));
+      async transform(ctx) {
+        (ctx as Carrier)[principalKey] = await accounts.authenticate(bearerToken(ctx.request.headers.get("authorization")));
       },
-      resolve({ request }) {
-        return { principal: authenticated.get(request)! };
+      resolve(ctx) {
+        return { principal: (ctx as Carrier)[principalKey]! };
       },
     },
     admin: {
       detail: { security: bearerSecurity },
-      async transform({ request }) {
-        const principal = await principalOf(request.headers.get("authorization"));
+      async transform(ctx) {
+        const principal = await accounts.authenticate(bearerToken(ctx.request.headers.get("authorization")));
         if (principal.role !== "admin") throw problems.forbidden(E.adminOnly, "this operation needs the admin role");
-        authenticated.set(request, principal);
+        (ctx as Carrier)[principalKey] = principal;
       },
-      resolve({ request }) {
-        return { principal: authenticated.get(request)! };
+      resolve(ctx) {
+        return { principal: (ctx as Carrier)[principalKey]! };
       },
     },
   });

@@ -34,10 +34,13 @@ interface Internals {
 export class RouteDurations {
   private readonly routes = new Map<string, Map<string, Map<number, Cell>>>();
   private readonly bounds: number[] | null;
+  /** Each bound as the key prom-client's bucketValues uses: no number-to-string per request. */
+  private readonly keys: string[];
 
   constructor(private readonly histogram: Histogram<Labels>) {
     const bounds = (histogram as unknown as Internals).upperBounds;
     this.bounds = Array.isArray(bounds) ? bounds : null;
+    this.keys = (this.bounds ?? []).map(String);
   }
 
   observe(route: string, method: string, status: number, seconds: number): void {
@@ -58,9 +61,10 @@ export class RouteDurations {
       // prom-client's findBound: the first upper bound ≥ the value; past the last, only +Inf.
       const bounds = this.bounds;
       for (let i = 0; i < bounds.length; i++) {
-        const bound = bounds[i]!;
-        if (seconds <= bound) {
-          if (bound in series.bucketValues) series.bucketValues[bound]! += 1;
+        if (seconds <= bounds[i]!) {
+          const key = this.keys[i]!;
+          const buckets = series.bucketValues as Record<string, number>;
+          if (key in buckets) buckets[key]! += 1;
           break;
         }
       }
