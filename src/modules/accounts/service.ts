@@ -1,8 +1,6 @@
 // Account use cases: signup, login with rotating refresh tokens, profile, password, roles.
 // No Elysia types here; errors are HttpProblems the HTTP layer renders as problem+json.
 // "Now" comes from the injected clock, token expiry included (jose is handed the same time).
-import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
-import { LRUCache } from "lru-cache";
 import type { Clock } from "../../platform/clock";
 import { decodeCursor, encodeCursor } from "../../platform/http/paging";
 import { platformErrors as P } from "../../platform/http/errors";
@@ -14,6 +12,7 @@ import { accountsErrors as E } from "./errors";
 import { type AttemptSettings, AttemptLimits } from "./limits";
 import { nicknameChars, type Role, type Session, type TokenPair, type User } from "./model";
 import type { AccountsStore, ProfilePatch, TakenField, UserRecord } from "./store";
+import { AccessTokens } from "./tokens";
 
 export interface AccountsSettings extends AttemptSettings {
   jwtSecret: string;
@@ -34,7 +33,6 @@ export interface ClientInfo {
 }
 
 const reservedNicknames = new Set(["admin", "root", "system"]);
-const issuer = "homebase";
 // Argon2id at OWASP's minimum (19 MiB, t=2): login cost dominates auth throughput, so we
 // stay at the recommended floor rather than Bun's heavier default.
 const argon2 = { algorithm: "argon2id", memoryCost: 19_456, timeCost: 2 } as const;
@@ -103,16 +101,12 @@ export function normalizePhone(raw: string): string {
 }
 
 export class AccountsService {
-  private readonly key: Uint8Array;
+  private readonly tokens: AccessTokens;
   private readonly limits: AttemptLimits;
   /** Verified against when the email is unknown, so timing doesn't reveal which emails exist. */
   private readonly dummyHash: Promise<string>;
-  /**
-   * Access tokens whose signature already checked out, keyed by the whole token: a client
-   * reuses its token for many requests, and verifying with jose costs ~65 µs each time.
-   * Revocation is still checked against the session on every request.
-   */
-  private readonly verified = new LRUCache<string, { sub: string; sid: string; expMs: number }>({ max: 20_000 });
+  /** GET /me's body per cached account record (store.sqlite.cache.ts): its two dates formatted once. */
+  private readonly rendered = new WeakMap<UserRecord, User>();
 
   constructor(
     private readonly store: AccountsStore,
@@ -121,7 +115,7 @@ export class AccountsService {
     private readonly settings: AccountsSettings,
     private readonly logger: Logger,
   ) {
-    this.key = new TextEncoder().encode(settings.jwtSecret);
+    this.tokens = new AccessTokens(settings.jwtSecret, settings.accessTokenTtlSec);
     this.limits = new AttemptLimits(limiter, settings);
     this.dummyHash = Bun.password.hash(randomToken(), argon2);
   }
@@ -194,15 +188,7 @@ export class AccountsService {
   }
 
   private async tokenPair(userId: string, role: Role, sessionId: string, refreshToken: string): Promise<TokenPair> {
-    const issuedAt = Math.floor(this.clock.now() / 1000);
-    const accessToken = await new SignJWT({ sid: sessionId, role })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(userId)
-      .setIssuer(issuer)
-      .setIssuedAt(issuedAt)
-      .setJti(Bun.randomUUIDv7())
-      .setExpirationTime(issuedAt + this.settings.accessTokenTtlSec)
-      .sign(this.key);
+    const accessToken = await this.tokens.sign(userId, role, sessionId, this.clock.now());
     return {
       tokenType: "Bearer",
       accessToken,
@@ -240,41 +226,13 @@ export class AccountsService {
   async authenticate(token: string): Promise<Principal> {
     const now = this.clock.now();
     // A token seen before is checked without a pause: one await (the session's state) in all.
-    const { sub, sid } = this.knownToken(token, now) ?? (await this.verifyAccessToken(token, now));
+    const { sub, sid } = this.tokens.known(token, now) ?? (await this.tokens.verify(token, now));
     const state = await this.store.sessionAuthState(sid, sub, now);
     if (!state || state.revokedAt !== null || state.userDeletedAt !== null || state.expiresAt <= now) {
       throw problems.unauthorized(E.sessionRevoked, "the session has ended; log in again");
     }
     // The role comes from the store, not the token, so a demotion takes effect at once.
     return { userId: sub, sessionId: sid, role: state.role };
-  }
-
-  /** The claims of a token whose signature already checked out; null when not seen (or evicted). */
-  private knownToken(token: string, now: number): { sub: string; sid: string } | null {
-    const known = this.verified.get(token);
-    if (!known) return null;
-    if (known.expMs > now) return known;
-    this.verified.delete(token);
-    throw problems.unauthorized(E.tokenExpired, "the access token has expired");
-  }
-
-  private async verifyAccessToken(token: string, now: number): Promise<{ sub: string; sid: string }> {
-    let sub: unknown;
-    let sid: unknown;
-    let exp: unknown;
-    try {
-      const { payload } = await jwtVerify(token, this.key, { issuer, algorithms: ["HS256"], currentDate: new Date(now) });
-      ({ sub, sid, exp } = payload);
-    } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw problems.unauthorized(E.tokenExpired, "the access token has expired");
-      throw problems.unauthorized(E.invalidToken, "the access token is invalid");
-    }
-    if (typeof sub !== "string" || typeof sid !== "string" || typeof exp !== "number") {
-      throw problems.unauthorized(E.invalidToken, "the access token is invalid");
-    }
-    const verified = { sub, sid, expMs: exp * 1000 };
-    this.verified.set(token, verified);
-    return verified;
   }
 
   async logout(principal: Principal): Promise<void> {
@@ -288,7 +246,11 @@ export class AccountsService {
   async me(principal: Principal): Promise<User> {
     const user = await this.store.user(principal.userId);
     if (!user) throw userGone();
-    return toUser(user);
+    // A record the store serves from memory (frozen, one object while it holds) is rendered once.
+    if (!Object.isFrozen(user)) return toUser(user);
+    let wire = this.rendered.get(user);
+    if (wire === undefined) this.rendered.set(user, (wire = Object.freeze(toUser(user))));
+    return wire;
   }
 
   /** Nickname and phone in one transaction; a changed nickname emits user.updated. */
