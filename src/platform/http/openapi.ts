@@ -144,9 +144,14 @@ export function normalizeSpec(spec: unknown): void {
 /** `tags`: one per module, from the module list. */
 export function openapiDocs(version: string, tags: Array<{ name: string; description: string }>) {
   registerFastFormats();
+  // The plugin serves the same cached object each time: corrected once. The hook is this
+  // instance's own (local): it runs for the spec and asset routes here, not for the app's others.
+  const normalized = new WeakSet<object>();
   return new Elysia({ name: "homebase.openapi" })
     .onAfterHandle(({ path, response }) => {
-      if (path === "/swagger/json") normalizeSpec(response);
+      if (path !== "/swagger/json" || typeof response !== "object" || response === null || normalized.has(response)) return;
+      normalizeSpec(response);
+      normalized.add(response);
     })
     .get("/swagger-assets/swagger-ui-bundle.js", () =>
       new Response(Bun.file(bundlePath), { headers: { ...assetHeaders, "content-type": "text/javascript; charset=utf-8" } }),
