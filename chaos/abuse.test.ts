@@ -213,7 +213,8 @@ describe.each(modes)("input abuse (%s)", (mode) => {
     expect(readdirSync(app.t.dataDir).every((f) => !f.endsWith(".txt"))).toBe(true);
     for (const path of ["/files/..%2f..%2fhomebase.sqlite", "/files/%2e%2e", "/files/..%5c..%5cjwt.secret", `/files/${encodeURIComponent("../jwt.secret")}`]) {
       const res = await call(app.base, "GET", path, { token });
-      await expectProblem(res, [404, 422], path);
+      // A dot segment can resolve to a path that exists with another method: 405.
+      await expectProblem(res, [404, 405, 422], path);
     }
   });
 

@@ -28,12 +28,23 @@ export interface Rule {
 
 const r = (access: Access, path: Rule["path"], more: Omit<Rule, "access" | "path"> = {}): Rule => ({ access, path, ...more });
 const uuid = () => Bun.randomUUIDv7();
+/** The session an access token belongs to (its sid claim). */
+const sessionOf = (accessToken: string): string => JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()).sid;
 
 export const matrix: Record<string, Rule> = {
   // ops
   "GET /health/live": r("public", () => "/health/live"),
   "GET /health/ready": r("public", () => "/health/ready"),
   "GET /metrics": r("public", () => "/metrics"),
+  // the operator's page: admins only; its stream takes a one-time ticket, never a bearer token
+  "GET /ops/api/summary": r("admin", () => "/ops/api/summary"),
+  "GET /ops/api/history": r("admin", () => "/ops/api/history"),
+  "POST /ops/api/stream-ticket": r("admin", () => "/ops/api/stream-ticket"),
+  "GET /ops/api/stream": r("public", () => `/ops/api/stream?ticket=${uuid()}`, { expect: { anonymous: 401, other: 401, admin: 401 } }),
+  "GET /ops/api/dead-letters": r("admin", () => "/ops/api/dead-letters"),
+  "POST /ops/api/dead-letters/{consumer}/{eventId}/retry": r("admin", () => `/ops/api/dead-letters/challenges-profiles/${uuid()}/retry`),
+  "DELETE /ops/api/dead-letters/{consumer}/{eventId}": r("admin", () => `/ops/api/dead-letters/challenges-profiles/${uuid()}`),
+  "GET /ops/api/audit": r("admin", () => "/ops/api/audit"),
   // accounts
   "POST /auth/signup": r("public", () => "/auth/signup", { body: () => ({ email: `m${uuid().slice(-12)}@example.com`, password: "Sup3r-secret!", nickname: `m${uuid().slice(-12)}` }) }),
   "POST /auth/login": r("public", () => "/auth/login", { body: (w) => ({ email: w.owner.email, password: "not-the-password-1" }), expect: { anonymous: 401, other: 401, admin: 401 } }),
@@ -44,6 +55,14 @@ export const matrix: Record<string, Rule> = {
   "PATCH /me": r("user", () => "/me", { body: () => ({ nickname: `n${uuid().slice(-12)}` }) }),
   "DELETE /me": r("user", () => "/me", { body: () => ({ password: "not-the-password-1" }), fresh: true }),
   "POST /me/password": r("user", () => "/me/password", { body: () => ({ currentPassword: "not-the-password-1", newPassword: "Another-secret-2!" }), fresh: true }),
+  "GET /me/sessions": r("user", () => "/me/sessions"),
+  // The owner's own session (its id is the access token's sid): anyone else is told it is not theirs.
+  "DELETE /me/sessions/{id}": r("owner", (w) => `/me/sessions/${sessionOf(w.owner.accessToken)}`),
+  "GET /auth/oidc/providers": r("public", () => "/auth/oidc/providers"),
+  "GET /auth/oidc/{provider}/start": r("public", () => "/auth/oidc/nowhere/start"),
+  "GET /auth/oidc/{provider}/callback": r("public", () => "/auth/oidc/nowhere/callback?code=guessed&state=guessed"),
+  // No login code cookie: nobody gets tokens.
+  "POST /auth/oidc/exchange": r("public", () => "/auth/oidc/exchange", { expect: { anonymous: 401, other: 401, admin: 401 } }),
   "GET /users": r("admin", () => "/users"),
   "PATCH /users/{id}/role": r("admin", (w) => `/users/${w.other.id}/role`, { body: () => ({ role: "user" }), fresh: true }),
   // challenges
@@ -74,11 +93,13 @@ export const matrix: Record<string, Rule> = {
   "POST /tasks/{id}/subtasks": r("owner", (w) => `/tasks/${w.ids.task}/subtasks`, { body: () => ({ id: uuid(), title: "planted" }) }),
   "GET /todos/insights": r("user", () => "/todos/insights"),
   "POST /tasks/{id}/replan": r("owner", (w) => `/tasks/${w.ids.failedTask}/replan`),
+  "POST /tasks/{id}/analysis": r("owner", (w) => `/tasks/${w.ids.failedTask}/analysis`),
   "POST /tasks/{id}/replan/accept": r("owner", (w) => `/tasks/${w.ids.failedTask}/replan/accept`, {
     body: () => ({ subtasks: [{ id: uuid(), title: "part 1", estimateMinutes: 30, dueAt: new Date(Date.now() + 86_400_000).toISOString() }] }),
   }),
   // reservations
   "GET /movies": r("public", () => "/movies"),
+  "GET /api/v1/movies": r("public", () => "/api/v1/movies"),
   "POST /movies": r("admin", () => "/movies", {
     body: () => ({ title: `m ${uuid()}`, grade: "ALL", genre: "DRAMA", releaseDate: "2026-01-01", thumbnailUrl: "https://img.example.com/m.jpg", runningTime: 90 }),
   }),
@@ -100,6 +121,8 @@ export const matrix: Record<string, Rule> = {
   "POST /rooms/{id}/leave": r("user", (w) => `/rooms/${w.ids.room}/leave`),
   "GET /rooms/{id}/messages": r("member", (w) => `/rooms/${w.ids.room}/messages`),
   "DELETE /messages/{id}": r("owner", (w) => `/messages/${w.ids.message}`),
+  "PUT /rooms/{id}/messages/{messageId}/reactions/{kind}": r("member", (w) => `/rooms/${w.ids.room}/messages/${w.ids.message}/reactions/like`),
+  "DELETE /rooms/{id}/messages/{messageId}/reactions/{kind}": r("member", (w) => `/rooms/${w.ids.room}/messages/${w.ids.message}/reactions/like`),
   "POST /files": r("user", () => "/files", {
     body: () => {
       const form = new FormData();
@@ -207,4 +230,6 @@ export const wsOps: Record<string, (x: WsTargets) => Record<string, unknown>> = 
   typing: (x) => ({ op: "typing", roomId: x.roomId, ref: "typing" }),
   ping: () => ({ op: "ping", ref: "ping" }),
   auth: (x) => ({ op: "auth", token: x.token, ref: "auth" }),
+  react: (x) => ({ op: "react", roomId: x.roomId, messageId: x.messageId, kind: "like", ref: "react" }),
+  unreact: (x) => ({ op: "unreact", roomId: x.roomId, messageId: x.messageId, kind: "like", ref: "unreact" }),
 };
