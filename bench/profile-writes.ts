@@ -6,7 +6,9 @@
 //                                 cpuUs of CPU (the request's own work), then writes a task-like
 //                                 row and an outbox-like row and waits for it; COMMIT with its
 //                                 fsync in place (synchronous=FULL) vs the sync off the loop.
-//   node_modules/.bin/bun bench/profile-writes.ts todos 40 250 | writer 500 60
+//   booking [clients] [seconds]   the booking bench's loop through app.handle: each client books
+//                                 1-3 seats of one screening and cancels what it got.
+//   node_modules/.bin/bun bench/profile-writes.ts todos 40 250 | writer 500 60 | booking 16 5
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,8 +76,64 @@ if (what === "writer") {
 
 const waves = Number(wavesArg);
 const concurrency = Number(concArg);
-const t = await createTestApp("embedded", { HOMEBASE_BOOKING_RATE_LIMIT: "1000000", HOMEBASE_RATE_LIMIT_DISABLED: "1" });
+const t = await createTestApp(process.env.REDIS_URL ? "real" : "embedded", {
+  HOMEBASE_BOOKING_RATE_LIMIT: "1000000",
+  HOMEBASE_MOVIES_RATE_LIMIT: "1000000000",
+  ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+});
 try {
+  if (what === "booking") {
+    const clients = Number(wavesArg === "40" ? 16 : wavesArg);
+    const seconds = Number(concArg === "250" ? 5 : concArg);
+    const admin = await signupAndLogin(t, "admin");
+    await t.modules.apis.accounts.promoteByEmail(admin.email);
+    const as = { token: admin.tokens.accessToken };
+    const ok = async (r: Promise<Response>) => {
+      const res = await r;
+      if (res.status !== 201) throw new Error(`${res.status} ${await res.text()}`);
+      return (await res.json()) as { id: string };
+    };
+    const theater = await ok(t.request("POST", "/theaters", { ...as, body: { name: `Hall ${Bun.randomUUIDv7().slice(-8)}` } }));
+    const releaseDate = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+    const movie = await ok(
+      t.request("POST", "/movies", {
+        ...as,
+        body: { title: "Profile", grade: "12", genre: "DRAMA", releaseDate, thumbnailUrl: "https://img.example.com/m.jpg", runningTime: 100 },
+      }),
+    );
+    const screening = await ok(t.request("POST", "/screenings", { ...as, body: { movieId: movie.id, theaterId: theater.id, startTime: new Date(Date.now() + 86_400_000).toISOString() } }));
+    const users = await Promise.all(Array.from({ length: clients }, () => signupAndLogin(t, "booker")));
+    const statuses: Record<number, number> = {};
+    const writes0 = { ...t.platform.writer.stats };
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    await Promise.all(
+      users.map(async (u, i) => {
+        let r = i * 7919;
+        const random = () => ((r = (r * 48271) % 2147483647) % 1000) / 1000;
+        while (performance.now() < deadline) {
+          const size = 1 + Math.floor(random() * 3);
+          const first = 1 + Math.floor(random() * (6 - size));
+          const row = "ABCDE"[Math.floor(random() * 5)]!;
+          const seats = Array.from({ length: size }, (_, k) => `${row}${first + k}`);
+          const res = await t.request("POST", "/reservations", { token: u.tokens.accessToken, body: { screeningId: screening.id, seats } });
+          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+          const body = (await res.json()) as { id?: string };
+          if (res.status === 201) await (await t.request("DELETE", `/reservations/${body.id}`, { token: u.tokens.accessToken })).arrayBuffer();
+        }
+      }),
+    );
+    const secs = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const w = t.platform.writer.stats;
+    const requests = Object.values(statuses).reduce((a, b) => a + b, 0) + (statuses[201] ?? 0);
+    console.log(
+      `booking (${t.mode}): ${clients} clients, ${Math.round((statuses[201] ?? 0) / secs)} booked/s, ${Math.round(requests / secs)} requests/s (book + cancel), ` +
+        `${((cpu.user + cpu.system) / requests).toFixed(0)} µs CPU each; statuses ${JSON.stringify(statuses)}; ` +
+        `${w.batches - writes0.batches} batches, ${w.syncs - writes0.syncs} syncs, ${((w.writes - writes0.writes) / (w.batches - writes0.batches)).toFixed(1)} writes per batch`,
+    );
+  }
   const { tokens } = await signupAndLogin(t, "prof");
   const token = tokens.accessToken;
   if (what === "todos") {

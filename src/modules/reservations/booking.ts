@@ -8,10 +8,13 @@
 //             configured, so several instances serialize): rate-limit quotas (peek), then every
 //             booking of the batch as its own transaction in ONE group commit (store.book: all
 //             or nothing per booking; the rules below run in the transaction), then the
-//             rate-limit slots of the successful ones (hit).
+//             rate-limit slots of the successful ones (hit); the lock and the queue move on to
+//             the next batch at COMMIT, and the batch is answered once its commit is durable
+//             (the WAL sync runs off the event loop and covers the next batches' commits too).
 // The (screening, seat) key of the store is the last word: even a writer that skipped the lock
 // cannot double-book. Queueing in-process first means one lock round trip and one fsync per
-// batch instead of per request, which is what keeps contention on a hot screening cheap.
+// batch instead of per request, which is what keeps contention on a hot screening cheap; not
+// waiting for the sync under the lock is what lets the next batch in while the disk syncs.
 import { Counter, type Registry } from "prom-client";
 import type { Clock } from "../../platform/clock";
 import { withLock, type LockManager } from "../../platform/lock";
@@ -238,18 +241,30 @@ export class Booking {
         },
       };
     });
-    const results = await this.store.book(attempts);
+    const { decided, durable } = this.store.book(attempts);
+    const results = await decided;
     const confirmed: BookingJob[] = [];
-    results.forEach((result, i) => {
+    const answers = results.map((result, i): (() => void) => {
       const job = batch[i]!;
       if (result.kind === "booked") {
         confirmed.push(job);
-        job.settle(ok(reservationOf(attempts[i]!.reservation.id, job, now)));
-      } else if (result.kind === "refused") job.settle({ ok: false, failure: result.refusal });
+        return () => job.settle(ok(reservationOf(attempts[i]!.reservation.id, job, now)));
+      }
+      if (result.kind === "refused") return () => job.settle({ ok: false, failure: result.refusal });
       // Only a writer that bypassed the lock gets here; the store's (screening, seat) key held.
-      else if (result.kind === "seat_conflict") job.settle(fail(errors.seatsTaken, "some of these seats were just taken", { facts: { seats: job.seats } }));
-      else job.reject(result.error);
+      if (result.kind === "seat_conflict") return () => job.settle(fail(errors.seatsTaken, "some of these seats were just taken", { facts: { seats: job.seats } }));
+      return () => job.reject(result.error);
     });
+    // Answered once the commit is durable, which needs neither the lock nor the queue: the next
+    // batch is decided on this one's committed state meanwhile (and its sync covers both).
+    void durable.then(
+      () => {
+        for (const answer of answers) answer();
+      },
+      (err: unknown) => {
+        for (const job of batch) job.reject(err);
+      },
+    );
     if (rule) {
       // Only a booking that succeeded uses up the user's slot for the screening.
       await Promise.all(

@@ -8,6 +8,7 @@ import type { ReservationStatus } from "./model";
 import type {
   BookingAttempt,
   BookingResult,
+  StagedBooking,
   CancelDecision,
   MovieRecord,
   NotificationRecord,
@@ -259,15 +260,21 @@ export class SqliteReservationsStore implements ReservationsStore {
 
   // Booking
 
-  async book<R>(attempts: BookingAttempt<R>[]): Promise<BookingResult<R>[]> {
-    // Queued in one tick (no await before the last write()): the group-commit writer runs them in
+  book<R>(attempts: BookingAttempt<R>[]): StagedBooking<R> {
+    // Queued in one tick (no await before the last write): the group-commit writer runs them in
     // one transaction, each in its own savepoint and in order.
-    const writes = attempts.map((attempt) => this.writer.write(() => this.bookInTransaction(attempt)));
-    const settled = await Promise.allSettled(writes);
-    return settled.map((result): BookingResult<R> => {
-      if (result.status === "fulfilled") return result.value;
-      return isConstraintError(result.reason) ? { kind: "seat_conflict" } : { kind: "failed", error: result.reason };
-    });
+    const writes = attempts.map((attempt) => this.writer.writeStaged(() => this.bookInTransaction(attempt)));
+    const decided = Promise.allSettled(writes.map((w) => w.committed)).then((settled) =>
+      settled.map((result): BookingResult<R> => {
+        if (result.status === "fulfilled") return result.value;
+        return isConstraintError(result.reason) ? { kind: "seat_conflict" } : { kind: "failed", error: result.reason };
+      }),
+    );
+    // Every write of the group has committed (or rolled back) once decided: the writer's next
+    // sync covers them all.
+    const durable = decided.then(() => this.writer.durable());
+    durable.catch(() => undefined);
+    return { decided, durable };
   }
 
   private bookInTransaction<R>(attempt: BookingAttempt<R>): BookingResult<R> {

@@ -126,6 +126,11 @@ export type BookingResult<R> =
   | { kind: "seat_conflict" }
   | { kind: "failed"; error: unknown };
 
+export interface StagedBooking<R> {
+  decided: Promise<BookingResult<R>[]>;
+  durable: Promise<void>;
+}
+
 /** What a cancel use case decides on seeing the reservation as committed: its result, and whether to cancel. */
 export interface CancelDecision<T> {
   result: T;
@@ -156,9 +161,12 @@ export interface ReservationsStore {
   // Booking
   /**
    * Each attempt in its own transaction (all or nothing per attempt), all of them in one group
-   * commit and in order, so each sees the seats the ones before it took. One result per attempt.
+   * commit and in order, so each sees the seats the ones before it took. `decided`: one result
+   * per attempt once the group committed — the next bookings see them, nothing is acknowledged
+   * yet; `durable`: resolves once that commit is on disk (rejects if it may not be), the moment
+   * a booking can be answered.
    */
-  book<R>(attempts: BookingAttempt<R>[]): Promise<BookingResult<R>[]>;
+  book<R>(attempts: BookingAttempt<R>[]): StagedBooking<R>;
 
   // The caller's reservations
   reservation(id: string): Promise<ReservationView | null>;

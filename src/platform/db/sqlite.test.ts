@@ -180,7 +180,10 @@ describe("durable commits with the sync off the event loop", () => {
 
   test("writeStaged tells of the commit at once and of durability after the sync; durable() waits for it too", async () => {
     const staged = writer.writeStaged(() => (insert("a")(), "done"));
+    const rolledBack = writer.writeStaged(() => insert("a")()); // duplicate key
     expect(await staged.committed).toBe("done");
+    await expect(rolledBack.committed).rejects.toThrow("UNIQUE"); // told at once, before any sync finished
+    expect(sync.started.length).toBe(1);
     const durable = watch(staged.durable);
     const barrier = watch(writer.durable());
     await turns();
@@ -192,11 +195,15 @@ describe("durable commits with the sync off the event loop", () => {
   });
 
   test("a failed sync rejects the writes it covered and every write after it (nothing more is acknowledged)", async () => {
-    const a = writer.write(insert("a"));
+    const outcome = (p: Promise<unknown>) => p.then(() => "resolved", (err: Error) => err.message);
+    const a = outcome(writer.write(insert("a")));
     while (sync.started.length === 0) await turns(1);
+    const barrier = outcome(writer.durable());
     sync.fail(new Error("EIO"));
-    expect(a).rejects.toThrow("WAL sync failed (EIO)");
-    expect(writer.write(insert("b"))).rejects.toThrow("restart the process");
+    expect(await a).toContain("WAL sync failed (EIO)");
+    expect(await barrier).toContain("WAL sync failed (EIO)");
+    await expect(writer.durable()).rejects.toThrow("WAL sync failed");
+    await expect(writer.write(insert("b"))).rejects.toThrow("restart the process");
   });
 
   test("a rolled-back write is answered after the sync too, and only the writer's own commits skip the in-place sync", async () => {

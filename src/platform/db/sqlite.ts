@@ -120,8 +120,8 @@ interface Job {
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   result?: unknown;
-  /** Called at COMMIT, before the sync: the write is visible to the next writes, not yet acknowledged. */
-  committed?: (value: unknown) => void;
+  /** Told at COMMIT, before the sync (the write is visible to the next writes, not yet acknowledged), or of its rollback. */
+  staged?: { committed: (value: unknown) => void; failed: (err: unknown) => void };
 }
 
 /** How a committed job is answered once its commit is durable. */
@@ -156,7 +156,9 @@ export class GroupCommitWriter {
   private unsynced: Settle[] = [];
   private syncing: Promise<void> | null = null;
   /** Callers of durable() waiting for the next sync. */
-  private barriers: Array<() => void> = [];
+  private barriers: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
+  /** The outcome of the sync in flight (rejects when it failed). */
+  private current: Promise<void> | null = null;
   /** Set when a sync failed: what was committed since may not be on disk, so nothing more is acknowledged. */
   private syncFailure: unknown = null;
   /** Batches committed and writes in them, syncs run (with a WalSync), for metrics and tests. */
@@ -182,24 +184,22 @@ export class GroupCommitWriter {
    * order (bookings under a lock) can start the next one then and answer this one at `durable`.
    */
   writeStaged<T>(fn: () => T): { committed: Promise<T>; durable: Promise<T> } {
-    let committed!: (value: T) => void;
-    let failed!: (err: unknown) => void;
-    const atCommit = new Promise<T>((resolve, reject) => {
-      committed = resolve;
-      failed = reject;
+    let staged!: Job["staged"];
+    const committed = new Promise<T>((resolve, reject) => {
+      staged = { committed: resolve as (value: unknown) => void, failed: reject };
     });
-    const durable = this.enqueue(fn, committed as (value: unknown) => void);
-    // A write that failed (or was rolled back) never commits: atCommit rejects with it.
-    durable.catch(failed);
-    atCommit.catch(() => undefined);
-    return { committed: atCommit, durable };
+    const durable = this.enqueue(fn, staged);
+    // Rolled back, or BEGIN/COMMIT failed: committed rejects too (at once for a rollback).
+    durable.catch(staged!.failed);
+    committed.catch(() => undefined);
+    return { committed, durable };
   }
 
-  private enqueue<T>(fn: () => T, committed?: (value: unknown) => void): Promise<T> {
+  private enqueue<T>(fn: () => T, staged?: Job["staged"]): Promise<T> {
     if (this.closed) return Promise.reject(new Error("database writer is closed"));
     if (this.syncFailure !== null) return Promise.reject(this.failedSync());
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, committed });
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, staged });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -207,10 +207,15 @@ export class GroupCommitWriter {
     });
   }
 
-  /** Resolves once everything committed so far is durable (at once when nothing waits for a sync). */
+  /**
+   * Resolves once everything committed so far is durable (at once when nothing waits for a
+   * sync); rejects when that sync failed.
+   */
   durable(): Promise<void> {
-    if (this.unsynced.length === 0) return this.syncing ?? Promise.resolve();
-    return new Promise((resolve) => this.barriers.push(resolve));
+    if (this.syncFailure !== null) return Promise.reject(this.failedSync());
+    // Nothing committed since the sync in flight started: that one covers everything.
+    if (this.unsynced.length === 0) return this.current ?? Promise.resolve();
+    return new Promise((resolve, reject) => this.barriers.push({ resolve, reject }));
   }
 
   /** Called after every committed batch once it is durable (the outbox relay uses it to wake up). */
@@ -264,7 +269,10 @@ export class GroupCommitWriter {
       this.stats.batches++;
       this.stats.writes += settles.filter((s) => s.ok).length;
       this.stats.maxBatch = Math.max(this.stats.maxBatch, batch.length);
-      for (const s of settles) if (s.ok) s.job.committed?.(s.job.result);
+      for (const s of settles) {
+        if (s.ok) s.job.staged?.committed(s.job.result);
+        else s.job.staged?.failed(s.err);
+      }
       if (this.sync === null) {
         this.settle(settles);
         for (const hook of this.afterCommitHooks) hook();
@@ -288,24 +296,40 @@ export class GroupCommitWriter {
     this.unsynced = [];
     this.barriers = [];
     const sync = this.sync;
-    this.syncing = (async () => {
-      try {
-        if (this.syncFailure !== null) throw this.failedSync();
-        await sync.sync();
-        this.stats.syncs++;
-        this.settle(covered);
-      } catch (err) {
-        // As PostgreSQL does after a failed fsync: the kernel may have dropped the pages, a
-        // later sync could succeed without them. Committed, never acknowledged; no more writes.
-        this.syncFailure ??= err;
-        for (const s of covered) s.job.reject(this.failedSync());
-      }
-      for (const release of barriers) release();
-      if (covered.length > 0) for (const hook of this.afterCommitHooks) hook();
-    })().finally(() => {
-      this.syncing = null;
-      this.startSync();
+    const outcome = (async () => {
+      if (this.syncFailure !== null) throw this.failedSync();
+      await sync.sync();
+    })();
+    // What durable() hands out: the failure worded as for the writes.
+    const current = outcome.then(undefined, (err: unknown) => {
+      this.syncFailure ??= err;
+      throw this.failedSync();
     });
+    current.catch(() => undefined);
+    this.current = current;
+    this.syncing = outcome
+      .then(
+        () => {
+          this.stats.syncs++;
+          this.settle(covered);
+          for (const barrier of barriers) barrier.resolve();
+        },
+        (err: unknown) => {
+          // As PostgreSQL does after a failed fsync: the kernel may have dropped the pages, a
+          // later sync could succeed without them. Committed, never acknowledged; no more writes.
+          this.syncFailure ??= err;
+          for (const s of covered) s.job.reject(this.failedSync());
+          for (const barrier of barriers) barrier.reject(this.failedSync());
+        },
+      )
+      .then(() => {
+        for (const hook of this.afterCommitHooks) hook();
+      })
+      .finally(() => {
+        this.syncing = null;
+        if (this.current === current) this.current = null;
+        this.startSync();
+      });
   }
 
   private failedSync(): Error {
