@@ -9,7 +9,7 @@ import Redis from "ioredis";
 import { MongoClient, MongoServerError } from "mongodb";
 import { natsConnectionOptions } from "../platform/events/jetstream";
 import { ferretdbVersion, natsServerVersion } from "./go-tools";
-import { backendUser, restartNats, restartRedis, startRealBackends, startRedis, stopRedis, type RealBackends } from "./servers";
+import { backendUser, ferretdbPoolPerClient, restartNats, restartRedis, startRealBackends, startRedis, stopRedis, type RealBackends } from "./servers";
 import { waitFor } from "./wait";
 
 let backends: RealBackends;
@@ -96,6 +96,27 @@ describe("real backends harness", () => {
       expect(status.ferretdbVersion).toBe(ferretdbVersion);
     } finally {
       await client.close();
+    }
+  });
+
+  test("mongo: 4 clients × MONGO_URL's capped pool, 400 insert + findOneAndUpdate at once, all complete (with the driver's default pool FerretDB hangs)", async () => {
+    expect(new URL(backends.mongoUrl).searchParams.get("maxPoolSize")).toBe(String(ferretdbPoolPerClient));
+    const clients = [0, 1, 2, 3].map(() => new MongoClient(backends.mongoUrl, { serverSelectionTimeoutMS: 5000 }));
+    try {
+      const name = `pool_${Date.now()}`;
+      const collection = (i: number) => clients[i % 4]!.db("harness").collection<{ k: string; n: number }>(name);
+      await collection(0).createIndex({ k: 1 }, { unique: true });
+      const settled = await Promise.allSettled(
+        Array.from({ length: 400 }, async (_, i) => {
+          await collection(i).insertOne({ k: `k${i}`, n: 0 });
+          return collection(i).findOneAndUpdate({ k: `k${i}` }, { $inc: { n: 1 } }, { returnDocument: "after" });
+        }),
+      );
+      expect(settled.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []))).toEqual([]);
+      expect(settled.every((r) => r.status === "fulfilled" && r.value?.n === 1)).toBe(true);
+      expect(await collection(0).countDocuments({ n: 1 })).toBe(400);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
     }
   });
 

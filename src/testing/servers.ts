@@ -293,6 +293,15 @@ function makeNats(port: number, monitorPort: number, bin: string): Server {
   };
 }
 
+/**
+ * Connections per MongoClient in MONGO_URL (the driver's default is 100). FerretDB's SQLite backend
+ * keeps at most 100 SQLite connections, and a findAndModify holds one (its cursor) while it begins
+ * a transaction on another: past ~50 operations at once every connection waits for a second one,
+ * and the server hangs for good (seen with 4 clients × 50 connections). A handful of clients ×
+ * this many connections stays well under that; SQLite writes one at a time anyway.
+ */
+export const ferretdbPoolPerClient = 8;
+
 function makeFerretdb(port: number, bin: string): Server {
   const logFile = join(workDir!, "ferretdb.log");
   const dataDir = join(workDir!, "ferretdb");
@@ -415,7 +424,7 @@ export function startRealBackends(): Promise<RealBackends> {
     return {
       redisUrl: `redis://${backendUser}:${secrets.redisPassword}@${redisAt}`,
       natsUrl: `nats://${backendUser}:${secrets.natsPassword}@${natsAt}`,
-      mongoUrl: `mongodb://127.0.0.1:${mongo.port}`,
+      mongoUrl: `mongodb://127.0.0.1:${mongo.port}/?maxPoolSize=${ferretdbPoolPerClient}`,
       natsMonitorUrl: `http://127.0.0.1:${nats.monitorPort}`,
       credentials: {
         user: backendUser,
