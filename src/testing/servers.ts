@@ -297,10 +297,11 @@ function makeNats(port: number, monitorPort: number, bin: string): Server {
  * Connections per MongoClient in MONGO_URL (the driver's default is 100). FerretDB's SQLite backend
  * keeps at most 100 SQLite connections, and a findAndModify holds one (its cursor) while it begins
  * a transaction on another: past ~50 operations at once every connection waits for a second one,
- * and the server hangs for good (seen with 4 clients × 50 connections). A handful of clients ×
- * this many connections stays well under that; SQLite writes one at a time anyway.
+ * and the server hangs for good (seen with 4 clients × 50 connections). Under 50 client connections
+ * in all it cannot: 5 each lets the bench's 8 chat instances and a few test clients share one
+ * FerretDB; SQLite writes one at a time anyway.
  */
-export const ferretdbPoolPerClient = 8;
+export const ferretdbPoolPerClient = 5;
 
 function makeFerretdb(port: number, bin: string): Server {
   const logFile = join(workDir!, "ferretdb.log");
