@@ -76,7 +76,7 @@ if (what === "writer") {
 
 const waves = Number(wavesArg);
 const concurrency = Number(concArg);
-const t = await createTestApp(process.env.REDIS_URL ? "real" : "embedded", {
+const t = await createTestApp("embedded", {
   HOMEBASE_BOOKING_RATE_LIMIT: "1000000",
   HOMEBASE_MOVIES_RATE_LIMIT: "1000000000",
   ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
@@ -129,7 +129,7 @@ try {
     const w = t.platform.writer.stats;
     const requests = Object.values(statuses).reduce((a, b) => a + b, 0) + (statuses[201] ?? 0);
     console.log(
-      `booking (${t.mode}): ${clients} clients, ${Math.round((statuses[201] ?? 0) / secs)} booked/s, ${Math.round(requests / secs)} requests/s (book + cancel), ` +
+      `booking (${process.env.REDIS_URL ? "Redis" : "in-process"} lock): ${clients} clients, ${Math.round((statuses[201] ?? 0) / secs)} booked/s, ${Math.round(requests / secs)} requests/s (book + cancel), ` +
         `${((cpu.user + cpu.system) / requests).toFixed(0)} µs CPU each; statuses ${JSON.stringify(statuses)}; ` +
         `${w.batches - writes0.batches} batches, ${w.syncs - writes0.syncs} syncs, ${((w.writes - writes0.writes) / (w.batches - writes0.batches)).toFixed(1)} writes per batch`,
     );
