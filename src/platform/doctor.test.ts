@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { modes } from "../testing/modes";
 import { freePort } from "../testing/ports";
 import { startRealBackends } from "../testing/servers";
+import { natsServerBinary } from "../testing/go-tools";
 import { waitFor } from "../testing/wait";
 import { loadConfig } from "./config";
 import { recordBackupRun } from "./db/backup-runs";
@@ -104,7 +105,7 @@ async function startAuthenticatedNats(dir: string): Promise<{ url: string; passw
   const conf = join(dir, "nats.conf");
   writeFileSync(conf, `authorization {\n  users: [ { user: homebase, password: "${await Bun.password.hash(password, { algorithm: "bcrypt", cost: 4 })}" } ]\n}\n`);
   const port = await freePort();
-  const proc = Bun.spawn(["nats-server", "-c", conf, "-a", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "ignore" });
+  const proc = Bun.spawn([natsServerBinary(), "-c", conf, "-a", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "ignore" });
   return { url: `nats://homebase@127.0.0.1:${port}`, passwordFile, proc };
 }
 
@@ -148,7 +149,7 @@ describe.if(modes.includes("real"))("doctor: Redis and NATS authentication (real
     const [redisPort, natsPort] = [await freePort(), await freePort()];
     const spawned: Subprocess[] = [
       Bun.spawn(["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", root], { stdout: "ignore", stderr: "ignore" }),
-      Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort)], { stdout: "ignore", stderr: "ignore" }),
+      Bun.spawn([natsServerBinary(), "-a", "127.0.0.1", "-p", String(natsPort)], { stdout: "ignore", stderr: "ignore" }),
     ];
     try {
       const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, NATS_URL: `nats://127.0.0.1:${natsPort}` };

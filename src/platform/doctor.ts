@@ -246,7 +246,7 @@ async function mongoChecks(url: string): Promise<Check[]> {
     await client.connect();
     const admin = client.db("admin");
     const before = Date.now();
-    // `hello` on MongoDB ≥ 4.4; older servers and mongo-java-server know only isMaster.
+    // `hello` on MongoDB ≥ 4.4 (and FerretDB); older servers know only isMaster.
     const hello = (await admin.command({ hello: 1 }).catch(() => admin.command({ isMaster: 1 }))) as { localTime?: Date };
     const after = Date.now();
     const out = [check("pass", "mongo", "reachable")];

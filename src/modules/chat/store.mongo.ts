@@ -1,5 +1,5 @@
 // The MongoDB chat store, used when MONGO_URL is set: history shared by several hosts.
-// Checked against mongo-java-server in the tests (unique compound indexes with error 11000,
+// Checked against the harness's FerretDB in the tests (unique compound indexes with error 11000,
 // $max on strings, regex search, skip/limit); no multi-document transactions are used, so
 // each use case is ordered to stay correct if it stops half way (see join/leave).
 import { MongoServerError, type Collection, type Db } from "mongodb";

@@ -1,5 +1,5 @@
 // The chat store contract: the SQLite and the MongoDB implementations pass the same tests
-// (Mongo against the harness's mongo-java-server, in the "real" mode).
+// (Mongo against the harness's FerretDB, in the "real" mode).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
