@@ -80,3 +80,34 @@ describe.each(modes)("write-behind clean-up follows the consumer's own commit (%
     expect(await listed()).toEqual([taskId]);
   });
 });
+
+describe.each(modes)("cache invalidation of a group commit (%s)", (mode) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(mode, { HOMEBASE_TODOS_WRITE_MODE: "direct" });
+  });
+  afterAll(() => t.close());
+
+  test("concurrent creates in one project share bumps of its list's generation, and each answer is followed by a fresh list", async () => {
+    const { tokens } = await signupAndLogin(t, "bumps");
+    const token = tokens.accessToken;
+    const projectId = Bun.randomUUIDv7();
+    expect((await t.request("POST", "/projects", { token, body: { id: projectId, title: "bumps" } })).status).toBe(201);
+    // Cached before the writes: each create must invalidate it before it is answered.
+    expect(((await (await t.request("GET", `/projects/${projectId}/tasks`, { token })).json()) as { items: unknown[] }).items).toEqual([]);
+    const before = await t.platform.cache.generation(projectCacheKey(projectId));
+    const ids = Array.from({ length: 40 }, () => Bun.randomUUIDv7());
+    const seen = await Promise.all(
+      ids.map(async (id) => {
+        const created = await t.request("POST", `/projects/${projectId}/tasks`, { token, body: { id, title: `t ${id.slice(-4)}` } });
+        expect(created.status).toBe(201);
+        const list = (await (await t.request("GET", `/projects/${projectId}/tasks`, { token })).json()) as { items: Array<{ id: string }> };
+        return list.items.some((task) => task.id === id);
+      }),
+    );
+    expect(seen.every(Boolean)).toBe(true);
+    const bumps = (await t.platform.cache.generation(projectCacheKey(projectId))) - before;
+    expect(bumps).toBeGreaterThanOrEqual(1);
+    expect(bumps).toBeLessThan(ids.length);
+  });
+});

@@ -106,12 +106,33 @@ export class WritePipeline {
   }
 
   async afterUserDeleted(deleted: { userId: string; projectIds: string[] }): Promise<void> {
-    await Promise.all(deleted.projectIds.map((id) => this.cache.bump(projectCacheKey(id))));
+    await Promise.all(deleted.projectIds.map((id) => this.bump(projectCacheKey(id))));
     await this.pending.remove(await this.pending.list(deleted.userId));
   }
 
   private async invalidate(commands: readonly Command[]): Promise<void> {
     const projects = new Set(commands.map(projectOf));
-    await Promise.all([...projects].map((id) => this.cache.bump(projectCacheKey(id))));
+    await Promise.all([...projects].map((id) => this.bump(projectCacheKey(id))));
+  }
+
+  /** Bumps asked for and not started yet, by namespace. */
+  private readonly bumps = new Map<string, Promise<void>>();
+
+  /**
+   * One bump for every write of a group commit to the same project (they resolve together):
+   * a bump asked for while another of the same namespace has not started yet joins it. It
+   * starts after every caller asked, so after every commit it must follow (see
+   * CacheAside.generation); one already started is never joined.
+   */
+  private bump(namespace: string): Promise<void> {
+    let pending = this.bumps.get(namespace);
+    if (!pending) {
+      pending = Promise.resolve().then(() => {
+        this.bumps.delete(namespace);
+        return this.cache.bump(namespace);
+      });
+      this.bumps.set(namespace, pending);
+    }
+    return pending;
   }
 }
