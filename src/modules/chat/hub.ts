@@ -144,6 +144,11 @@ export class Hub {
   }
 
   /** Subscribes the connection to the room's live events; presence goes online on the user's first. */
+  /** The users with a socket in the room on this instance (presence without Redis). */
+  localOnline(roomId: string): Set<string> {
+    return new Set(this.local.get(roomId)?.keys() ?? []);
+  }
+
   async enter(conn: Conn, roomId: string): Promise<void> {
     if (conn.closed || conn.rooms.has(roomId)) return;
     conn.rooms.add(roomId);

@@ -9,6 +9,7 @@ import { createTestApp, signupAndLogin } from "../../testing/app";
 import { modes } from "../../testing/modes";
 import { startRedis, stopRedis } from "../../testing/servers";
 import { withLocalFallback } from "./limiter";
+import { ChatClient } from "./testkit";
 
 function recordingLogger(lines: Array<{ level: string; msg: string }> = []): Logger & { lines: typeof lines } {
   const at = (level: string) => (msg: string) => void lines.push({ level, msg });
@@ -108,6 +109,30 @@ describe.if(modes.includes("real"))("chat while redis is down", () => {
         await startRedis();
       }
     } finally {
+      await t.close();
+    }
+  }, 60_000);
+
+  test("a socket joins while Redis is down: the room's participants come from this instance's sockets, not a 500", async () => {
+    const t = await createTestApp("real");
+    t.app.listen({ hostname: "127.0.0.1", port: 0 });
+    const base = `http://127.0.0.1:${t.app.server!.port}`;
+    try {
+      const owner = await signupAndLogin(t, "pdown");
+      const created = await t.request("POST", "/rooms", { token: owner.tokens.accessToken, body: { name: "presence outage" } });
+      const room = (await created.json()) as { id: string };
+      const client = await ChatClient.connect(base, owner.tokens.accessToken);
+      await stopRedis();
+      try {
+        const joined = (await client.join(room.id)) as { event: string; code?: string; participants?: Array<{ userId: string; online: boolean }> };
+        expect({ event: joined.event, code: joined.code }).toEqual({ event: "joined", code: undefined });
+        expect(joined.participants).toEqual([expect.objectContaining({ userId: owner.user.id, online: true })]);
+      } finally {
+        client.close();
+        await startRedis();
+      }
+    } finally {
+      await t.app.stop(true);
       await t.close();
     }
   }, 60_000);

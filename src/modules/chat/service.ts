@@ -234,8 +234,15 @@ export class ChatService {
   }
 
   async participants(roomId: string): Promise<Participant[]> {
-    const [members, online] = await Promise.all([this.store.members(roomId, this.settings.maxParticipantsListed), this.presence.online(roomId)]);
-    return members.map((m) => ({ userId: m.userId, nickname: m.nickname, online: online.has(m.userId) }));
+    // Presence lives in Redis: while it does not answer, say who is here on this instance rather
+    // than fail the join.
+    const online = this.presence.online(roomId).catch((err: unknown) => {
+      this.logger.warn("presence unavailable: participants show this instance's sockets only", { err: String(err) });
+      return this.hub.localOnline(roomId);
+    });
+    const members = await this.store.members(roomId, this.settings.maxParticipantsListed);
+    const present = await online;
+    return members.map((m) => ({ userId: m.userId, nickname: m.nickname, online: present.has(m.userId) }));
   }
 
   // ---- messages ------------------------------------------------------------------------------
