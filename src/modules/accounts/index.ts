@@ -54,7 +54,7 @@ export const accountsModule = defineModule({
     return {
       api: accounts,
       routes: [accountsController(accounts, platform.clientIp), oidcController(oidc, platform.clientIp)],
-      // Before the database closes: the store's caches watch its -shm file (store.sqlite.cache.ts).
+      // Before the database closes: the store drops its caches (store.sqlite.cache.ts).
       close: async () => store.close(),
     };
   },
