@@ -78,7 +78,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const cache = new CacheAside(cacheStore, metrics, logger);
   const clock = options.clock ?? systemClock;
   const locks = createLockManager(redis, clock);
-  const limiter = createRateLimiter(redis, metrics, clock);
+  const limiter = createRateLimiter(redis, metrics, clock, config.eventNamespace);
   // Worker roles (events.start()) also prune the event tables, on a timer.
   const events = new EventBus({
     db,

@@ -85,7 +85,7 @@ export const platformSchema = t.Object({
   HOMEBASE_EVENT_RETRY_MS: env.integer({ default: 1000, min: 1, max: 60_000, description: "First retry delay of a failed event handler; doubles per attempt, capped at 30 s." }),
   HOMEBASE_EVENT_NAMESPACE: env.string({
     default: "",
-    description: "Prefix of the JetStream stream, subjects and durables, so installs (or tests) share one NATS.",
+    description: "Prefix of the JetStream stream, subjects and durables, and of the rate-limit counters in Redis, so installs (or tests) share one NATS and one Redis.",
     check: (raw) => (raw === "" || /^[a-z][a-z0-9_]{0,31}$/.test(raw) ? undefined : "empty or 1-32 of a-z, 0-9, _ starting with a letter"),
   }),
   HOMEBASE_EVENT_RETENTION_HOURS: env.integer({

@@ -11,9 +11,12 @@ export { MemoryRateLimiter } from "./memory";
 export type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 export { RedisRateLimiter } from "./redis";
 
-/** `clock` drives the in-process limiter; Redis keeps its own time (PX expiry). */
-export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?: Clock): RateLimiter {
-  const inner: RateLimiter = redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter(clock);
+/**
+ * `clock` drives the in-process limiter; Redis keeps its own time (PX expiry). `namespace` (the
+ * event namespace) keeps the counters of installs sharing one Redis apart, as it does their events.
+ */
+export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?: Clock, namespace = ""): RateLimiter {
+  const inner: RateLimiter = redis ? new RedisRateLimiter(redis, namespace ? `ratelimit:${namespace}:` : "ratelimit:") : new MemoryRateLimiter(clock);
   // Redis wants whole milliseconds (PX, PEXPIRE); the memory limiter follows suit.
   const normalise = (rule: RateLimitRule): RateLimitRule => ({
     ...rule,
