@@ -39,23 +39,24 @@ function skewCheck(name: string, remoteMs: number, before: number, after: number
   return check(Math.abs(skew) > maxSkewMs ? "warn" : "pass", `clock/${name}`, detail);
 }
 
-function dataDirChecks(config: Config): Check[] {
-  const out: Check[] = [];
-  const dir = config.dataDir;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [check("fail", "data dir", `${dir} is not a directory`)];
+/** A directory only this user should reach (the data dir, the backups): readable, writable, 0700. */
+function privateDirCheck(name: string, dir: string): Check {
   try {
     accessSync(dir, constants.W_OK | constants.R_OK);
   } catch {
-    return [check("fail", "data dir", `${dir} is not readable and writable by this user`)];
+    return check("fail", name, `${dir} is not readable and writable by this user`);
   }
   const mode = statSync(dir).mode & 0o777;
-  out.push(
-    mode & 0o077
-      ? check("warn", "data dir", `${dir} is accessible to ${mode & 0o007 ? "other users" : "its group"} (mode ${mode.toString(8)}); chmod 700`)
-      : check("pass", "data dir", `${dir} (mode ${mode.toString(8)})`),
-  );
-  out.push(databaseFilesCheck(dir));
-  return out;
+  return mode & 0o077
+    ? check("warn", name, `${dir} is accessible to ${mode & 0o007 ? "other users" : "its group"} (mode ${mode.toString(8)}); chmod 700`)
+    : check("pass", name, `${dir} (mode ${mode.toString(8)})`);
+}
+
+function dataDirChecks(config: Config): Check[] {
+  const dir = config.dataDir;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [check("fail", "data dir", `${dir} is not a directory`)];
+  const access = privateDirCheck("data dir", dir);
+  return access.status === "fail" ? [access] : [access, databaseFilesCheck(dir)];
 }
 
 /**
@@ -80,20 +81,7 @@ function backupChecks(config: Config): Check[] {
   const { cron, dir } = config.backup;
   if (!cron) return [check("warn", "backups", "none scheduled (HOMEBASE_BACKUP_CRON unset): take them with homebase backup <file>")];
   const out: Check[] = [];
-  if (!existsSync(dir)) out.push(check("pass", "backup dir", `${dir} (created 0700 by the first backup)`));
-  else {
-    const mode = statSync(dir).mode & 0o777;
-    try {
-      accessSync(dir, constants.R_OK | constants.W_OK);
-      out.push(
-        mode & 0o077
-          ? check("warn", "backup dir", `${dir} is accessible to ${mode & 0o007 ? "other users" : "its group"} (mode ${mode.toString(8)}); chmod 700`)
-          : check("pass", "backup dir", `${dir} (mode ${mode.toString(8)})`),
-      );
-    } catch {
-      out.push(check("fail", "backup dir", `${dir} is not readable and writable by this user`));
-    }
-  }
+  out.push(existsSync(dir) ? privateDirCheck("backup dir", dir) : check("pass", "backup dir", `${dir} (created 0700 by the first backup)`));
   const path = join(config.dataDir, "homebase.sqlite");
   if (!existsSync(path)) return [...out, check("warn", "last backup", "no database yet")];
   try {
