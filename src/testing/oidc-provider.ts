@@ -8,11 +8,11 @@
 //   const op = await startOidcProvider({ clientId: "homebase", clientSecret: "…", redirectUris: […] });
 //   op.setUser("ada", { email: "ada@example.com", email_verified: true, name: "Ada" });
 //   const callback = await browser.authorize(startLocation, "ada");   // the provider's redirect back
-import type { Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./ports";
+import { spawnCollecting } from "./process";
 import { waitFor } from "./wait";
 
 export interface UserClaims {
@@ -67,23 +67,13 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   };
   const configFile = join(dir, "config.json");
   writeFileSync(configFile, JSON.stringify(config));
-  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn([process.execPath, import.meta.path], {
+  const { proc, output } = spawnCollecting([process.execPath, import.meta.path], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", OIDC_TEST_PROVIDER_CONFIG: configFile },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  let out = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) out += decoder.decode(chunk);
-  };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
   const issuer = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {
-      if (proc.exitCode !== null) throw new Error(`the OpenID provider exited with ${proc.exitCode}:\n${out}`);
+      if (proc.exitCode !== null) throw new Error(`the OpenID provider exited with ${proc.exitCode}:\n${output()}`);
       try {
         return (await fetch(`${issuer}/.well-known/openid-configuration`)).status === 200;
       } catch {
@@ -99,7 +89,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       users[sub] = claims;
       writeUsers();
     },
-    output: () => out,
+    output,
     async stop() {
       if (proc.exitCode === null) proc.kill("SIGTERM");
       await proc.exited;

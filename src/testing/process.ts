@@ -23,6 +23,19 @@ export function homebaseCommand(args: string[], bin = process.env.HOMEBASE_BIN):
   return bin ? [resolve(bin), ...args] : [process.execPath, join(root, "src/main.ts"), ...args];
 }
 
+/** Spawns a child whose stdout and stderr are collected as they come (for errors and log checks). */
+export function spawnCollecting(cmd: string[], options: { cwd?: string; env: Record<string, string> }): { proc: Subprocess<"ignore", "pipe", "pipe">; output(): string } {
+  const proc = Bun.spawn(cmd, { ...options, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) out += decoder.decode(chunk);
+  };
+  void pump(proc.stdout);
+  void pump(proc.stderr);
+  return { proc, output: () => out };
+}
+
 export async function startServer(
   env: Record<string, string> = {},
   {
@@ -35,28 +48,18 @@ export async function startServer(
 ): Promise<RunningServer> {
   const port = fixedPort ?? (await freePort());
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "homebase-proc-"));
-  const proc = Bun.spawn(homebaseCommand(args, bin), {
+  const { proc, output } = spawnCollecting(homebaseCommand(args, bin), {
     cwd,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOMEBASE_DATA_DIR: dir, HOMEBASE_PORT: String(port), HOMEBASE_LOG_LEVEL: "info", ...env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
   });
-  let out = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) out += decoder.decode(chunk);
-  };
-  void pump(proc.stdout);
-  void pump(proc.stderr);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {
-      if (proc.exitCode !== null) throw new Error(`homebase exited with ${proc.exitCode}:\n${out}`);
+      if (proc.exitCode !== null) throw new Error(`homebase exited with ${proc.exitCode}:\n${output()}`);
       // With a shared port (SO_REUSEPORT) a sibling may answer the probe: when the log level
       // shows it, also wait for this process's own "started" line (logged after listen()).
       const quiet = ["warn", "error", "silent"].includes(env.HOMEBASE_LOG_LEVEL ?? "info");
-      if (!quiet && !out.includes('"msg":"homebase started"')) return false;
+      if (!quiet && !output().includes('"msg":"homebase started"')) return false;
       try {
         return (await fetch(`${url}/health/ready`)).status === 200;
       } catch {
@@ -70,7 +73,7 @@ export async function startServer(
     port,
     dataDir: dir,
     proc,
-    output: () => out,
+    output,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null) proc.kill(signal);
       return proc.exited;
