@@ -109,6 +109,23 @@ describe.if(modes.includes("real"))("two-level cache, two stores in one process"
     expect(await b.store.get(counter)).toBe("2");
   });
 
+  test("a key Redis lacks is remembered as absent locally; the first incr on another instance is seen", async () => {
+    const a = instance();
+    const b = instance();
+    await live(a.store, b.store);
+    const counter = unique("gen:never-bumped");
+    expect(await b.store.get(counter)).toBeUndefined(); // asks Redis
+    const hits = await localCount(b.metrics, "hit");
+    expect(await b.store.get(counter)).toBeUndefined();
+    expect(await localCount(b.metrics, "hit")).toBe(hits + 1);
+    // Proof the absence was answered locally: Redis gained the key behind both levels.
+    await redis.set(`cache:${counter}`, "5");
+    expect(await b.store.get(counter)).toBeUndefined();
+    // The first write of the key is an invalidation like any other: B's next read has it.
+    expect(await a.store.incr(counter)).toBe(6);
+    expect(await b.store.get(counter)).toBe("6");
+  });
+
   test("cache-aside across instances: a bump on A retires every variant B holds locally", async () => {
     const a = instance();
     const b = instance();

@@ -10,6 +10,10 @@
 // - a Redis read that an invalidation of the same key overtook is not kept locally.
 // Values under versioned keys (key@generation) never change, so only the generation counters
 // and plain keys really depend on the invalidations.
+// A key Redis does not have is remembered as absent too: a namespace never bumped since Redis
+// started has no generation counter, and without this every read of it would ask Redis. Every
+// user of this store is cache-aside, so a stale "absent" only costs a load, and the counter's
+// first incr invalidates it everywhere like any other write.
 import { LRUCache } from "lru-cache";
 import type { Metrics } from "../metrics";
 import type { Invalidation, InvalidationBus } from "./invalidations";
@@ -27,9 +31,12 @@ interface Pending {
   spoiled: boolean;
 }
 
+/** The local level's marker for "Redis has no such key". */
+const absent = Symbol("absent");
+
 export class TwoLevelCacheStore implements CacheStore {
   readonly kind = "two-level" as const;
-  private readonly local: LRUCache<string, string>;
+  private readonly local: LRUCache<string, string | typeof absent>;
   private readonly pending = new Map<string, Set<Pending>>();
   private bus: InvalidationBus | null = null;
   private redisWasUp = false;
@@ -116,14 +123,17 @@ export class TwoLevelCacheStore implements CacheStore {
       const value = this.local.get(key);
       if (value !== undefined) {
         this.metrics.cacheLocal.inc({ result: "hit" });
-        return value;
+        return value === absent ? undefined : value;
       }
     }
     this.metrics.cacheLocal.inc({ result: usable ? "miss" : "off" });
     const p = this.track(key);
     try {
       const found = await this.remote.getWithTtl(key);
-      if (found && usable && !p.spoiled && this.usable()) this.keep(key, found.value, found.ttlMs);
+      if (usable && !p.spoiled && this.usable()) {
+        if (found) this.keep(key, found.value, found.ttlMs);
+        else this.local.set(key, absent, { ttl: this.options.localTtlMs });
+      }
       return found?.value;
     } finally {
       this.untrack(key, p);
@@ -140,8 +150,9 @@ export class TwoLevelCacheStore implements CacheStore {
     } finally {
       this.untrack(key, p);
     }
-    // Cache-aside sets a key after a miss: nothing was there, so no one holds a copy. Only an
-    // overwrite of a different value is a write the other instances must hear of.
+    // Cache-aside sets a key after a miss: nothing was there, so no one holds a value (another
+    // instance may hold "absent", which only costs it one load of its own, whose set replaces
+    // ours and is heard). Only an overwrite is a write the other instances must hear of.
     if (replaced) await this.publish({ keys: [key] }, true);
   }
 
