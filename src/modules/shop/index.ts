@@ -13,6 +13,7 @@ import { resolveShopConfig, type ShopConfig, shopConfigSchema } from "./config";
 import { shopConsumers } from "./events";
 import shopSql from "./migrations/0001_shop.sql" with { type: "text" };
 import checkoutsSql from "./migrations/0002_checkouts_and_cycles.sql" with { type: "text" };
+import unpaidPerUserSql from "./migrations/0003_unpaid_per_user.sql" with { type: "text" };
 import { ChargeNotices, LogShopNotifier } from "./notices";
 import { OrdersService } from "./orders";
 import { KakaoPayGateway } from "./payments/kakaopay-gateway";
@@ -97,6 +98,7 @@ export const shopModule = defineModule({
   migrations: [
     { version: 1, name: "shop", sql: shopSql, legacyVersion: 7 },
     { version: 2, name: "checkouts_and_cycles", sql: checkoutsSql },
+    { version: 3, name: "unpaid_per_user", sql: unpaidPerUserSql },
   ],
   doctor: (s) => [paymentsCheck(s), internalTokenCheck(s)],
   setup({ platform, config: s, logger, use }) {

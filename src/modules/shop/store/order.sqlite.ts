@@ -33,6 +33,11 @@ interface RefundRow {
 
 const toRefund = ({ items, ...row }: RefundRow): Refund => ({ ...row, lines: JSON.parse(items) as RefundLine[] });
 
+/** A user's unpaid orders of the reservation window and the units they hold (the per-user caps). */
+export const unpaidOfSql = `SELECT COUNT(DISTINCT o.id) AS orders, COALESCE(SUM(i.quantity), 0) AS units
+  FROM shop_orders o LEFT JOIN shop_order_items i ON i.order_id = o.id
+  WHERE o.user_id = ? AND o.status = 'REQUEST' AND o.created_at >= ?`;
+
 export class SqliteOrderStore implements OrderStore {
   private readonly q;
 
@@ -51,11 +56,7 @@ export class SqliteOrderStore implements OrderStore {
       countOfUser: db.query<{ n: number }, [string, string, string]>(
         "SELECT COUNT(*) AS n FROM shop_orders WHERE user_id = ? AND (? = '' OR status = ?)",
       ),
-      unpaidOf: db.query<{ orders: number; units: number }, [string, number]>(
-        `SELECT COUNT(DISTINCT o.id) AS orders, COALESCE(SUM(i.quantity), 0) AS units
-         FROM shop_orders o LEFT JOIN shop_order_items i ON i.order_id = o.id
-         WHERE o.user_id = ? AND o.status = 'REQUEST' AND o.created_at >= ?`,
-      ),
+      unpaidOf: db.query<{ orders: number; units: number }, [string, number]>(unpaidOfSql),
       itemsByIds: db.query<ItemRow, [string]>(
         "SELECT * FROM shop_items WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL",
       ),
@@ -158,7 +159,9 @@ export class SqliteOrderStore implements OrderStore {
     return writeOr<Placement, Placement>(this.writer, (refuse) => {
       // Under the writer: no other placement runs between this count and the insert.
       const { maxOrders, maxUnits, since } = o.unpaid;
-      const held = this.q.unpaidOf.get(o.userId, since) ?? { orders: 0, units: 0 };
+      // No cap, no count: with both caps off a user's unpaid orders are unbounded, and so would be the count.
+      const capped = maxOrders > 0 || maxUnits > 0;
+      const held = (capped && this.q.unpaidOf.get(o.userId, since)) || { orders: 0, units: 0 };
       const units = o.lines.reduce((a, l) => a + l.quantity, 0);
       if (maxOrders > 0 && held.orders + 1 > maxOrders)
         refuse({ ok: false, reason: "unpaid_limit", limit: "orders", max: maxOrders, held: held.orders });

@@ -6,6 +6,7 @@ import { createTestApp, type TestApp } from "../../../testing/app";
 import { modes } from "../../../testing/modes";
 import { shopEvent } from "../events";
 import { type ItemRow, type ShopStores, sqliteStores } from ".";
+import { unpaidOfSql } from "./order.sqlite";
 
 const now = Date.parse("2026-12-01T10:00:00.000Z");
 
@@ -117,6 +118,15 @@ describe.each(modes)("shop stores (%s)", (mode) => {
     // Cancelling one frees its place (as paying does: either way it is no longer REQUEST).
     await stores.orders.cancelUnpaid(second.id, now, shopEvent.orderCancelled({ orderId: second.id, userId, reason: "cancelled" }));
     expect((await placeOne([{ itemId: row.id, quantity: 4 }], userId, caps)).placed).toEqual({ ok: true });
+  });
+
+  test("the unpaid count reads the user's unpaid orders only, not the history a placement would scan", () => {
+    const plan = t.platform.db
+      .query<{ detail: string }, [string, number]>(`EXPLAIN QUERY PLAN ${unpaidOfSql}`)
+      .all("u-plan", now)
+      .map((r) => r.detail)
+      .join("; ");
+    expect(plan).toContain("shop_orders_unpaid_user");
   });
 
   test("an item update whose stock would go below 0 writes nothing (not the other fields either)", async () => {
