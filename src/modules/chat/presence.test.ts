@@ -113,6 +113,29 @@ describe.each(modes.filter((m) => m === "real"))("presence leases (%s)", () => {
     expect(await watcher.heartbeat([{ roomId: room, userId: "w" }])).toEqual([]);
   });
 
+  test("a heartbeat renews only the entries due (a third of their 3-minute life after the last write), not every entry", async () => {
+    const room = id();
+    const steady = instance();
+    expect(await steady.enter(room, "u")).toBe(true);
+    const field = async () => {
+      const all = await redis.hgetall(`${prefix}chat:presence:${room}`);
+      return Object.entries(all).find(([f]) => f.startsWith("u|"))?.[1];
+    };
+    expect(await steady.heartbeat([{ roomId: room, userId: "u" }])).toEqual([]); // first beat: renews all
+    const written = await field();
+    // Beats within the minute write no entry: the field keeps its value.
+    for (let i = 0; i < 5; i++) {
+      clock.advance(ttlMs / 3);
+      expect(await steady.heartbeat([{ roomId: room, userId: "u" }])).toEqual([]);
+    }
+    expect(await field()).toBe(written);
+    expect(await steady.online(room)).toEqual(new Set(["u"]));
+    // Past a third of the entry's life it is renewed.
+    clock.advance(60_000);
+    expect(await steady.heartbeat([{ roomId: room, userId: "u" }])).toEqual([]);
+    expect(Number(await field())).toBe(clock.now() + ttlMs * 20);
+  });
+
   test("an instance taken for dead while it was only stalled puts its users back at its next heartbeat", async () => {
     const room = id();
     const [stalled, watcher] = [instance(), instance()];

@@ -16,6 +16,14 @@
 // and a survivor beats every 3 s: offline within 9 s of the crash (plus the fanout).
 // A live instance whose heartbeats stopped for longer than the lease (a stalled event loop)
 // is treated as dead; its next heartbeat puts its users back (without an online event).
+//
+// Since the lease says whether an instance lives, an entry's own expiry is only a safety net
+// (for entries no reaper found): it lasts 20 TTLs (3 min) and a heartbeat renews only the
+// entries and rooms due, a third of that after their last renewal. Renewing every entry and
+// pruning every room at every beat cost ~4,000 Redis commands per instance per 3 s at 25,000
+// sockets on 8 instances, and those bursts held Redis past the 500 ms command timeout (the
+// multi-instance chat ramp: read marks and joins failed every 3 s).
+// When the instance finds its own lease gone (reaped while stalled), it renews everything.
 import type Redis from "ioredis";
 import type { Clock } from "../../platform/clock";
 
@@ -138,6 +146,13 @@ export class RedisPresence implements PresenceStore {
   readonly kind = "redis" as const;
   /** How long an instance's lease lasts without a heartbeat: two beats. */
   private readonly leaseMs: number;
+  /** How long an entry (and its room's key) lives in Redis without a renewal. */
+  private readonly entryTtlMs: number;
+  /** When each (room, user) entry of ours and each room's key were last written. */
+  private readonly entryRenewed = new Map<string, number>();
+  private readonly roomRenewed = new Map<string, number>();
+  /** Our lease was found missing (reaped, or never held): the next heartbeat renews everything. */
+  private renewAll = true;
 
   constructor(
     private readonly redis: Redis,
@@ -149,6 +164,7 @@ export class RedisPresence implements PresenceStore {
     private readonly clock: Clock,
   ) {
     this.leaseMs = Math.floor((ttlMs * 2) / 3);
+    this.entryTtlMs = ttlMs * 20;
   }
 
   private key(roomId: string) {
@@ -170,15 +186,19 @@ export class RedisPresence implements PresenceStore {
       .multi()
       .zadd(this.instancesKey, String(now + this.leaseMs), this.instanceId)
       .sadd(this.roomsKey(this.instanceId), roomId)
-      .pexpire(this.roomsKey(this.instanceId), this.ttlMs * 4)
-      .eval(enterScript, 1, this.key(roomId), userId, this.field(userId), String(now), String(now + this.ttlMs), String(this.ttlMs * 4))
+      .pexpire(this.roomsKey(this.instanceId), this.entryTtlMs)
+      .eval(enterScript, 1, this.key(roomId), userId, this.field(userId), String(now), String(now + this.entryTtlMs), String(this.entryTtlMs * 2))
       .exec();
     const [err, result] = r?.[3] ?? [new Error("presence enter: no reply"), null];
     if (err) throw err;
+    if (r?.[0]?.[1] === 1) this.renewAll = true;
+    this.entryRenewed.set(`${roomId}\n${userId}`, now);
+    this.roomRenewed.set(roomId, now);
     return result === 1;
   }
 
   async exit(roomId: string, userId: string): Promise<boolean> {
+    this.entryRenewed.delete(`${roomId}\n${userId}`);
     const r = await this.redis.eval(exitScript, 1, this.key(roomId), userId, this.field(userId), String(this.clock.now()));
     return r === 1;
   }
@@ -196,28 +216,50 @@ export class RedisPresence implements PresenceStore {
   async heartbeat(entries: Array<{ roomId: string; userId: string }>): Promise<Array<{ roomId: string; userId: string }>> {
     const now = this.clock.now();
     const rooms = [...new Set(entries.map((e) => e.roomId))];
-    const pipeline = this.redis.pipeline();
-    // Our lease and the rooms a survivor would clean up after us (exactly the current ones).
-    pipeline.zadd(this.instancesKey, String(now + this.leaseMs), this.instanceId);
-    pipeline.del(this.roomsKey(this.instanceId));
-    if (rooms.length > 0) pipeline.sadd(this.roomsKey(this.instanceId), ...rooms);
-    pipeline.pexpire(this.roomsKey(this.instanceId), this.ttlMs * 4);
-    pipeline.zrangebyscore(this.instancesKey, "-inf", String(now));
-    const head = pipeline.length;
-    for (const e of entries) pipeline.hset(this.key(e.roomId), this.field(e.userId), String(now + this.ttlMs));
-    for (const roomId of rooms) {
-      pipeline.pexpire(this.key(roomId), this.ttlMs * 4);
-      pipeline.eval(pruneScript, 1, this.key(roomId), String(now));
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
+    // Our lease, the rooms a survivor would clean up after us (exactly the current ones), and
+    // the leases that ran out.
+    const lease = this.redis.pipeline();
+    lease.zadd(this.instancesKey, String(now + this.leaseMs), this.instanceId);
+    lease.del(this.roomsKey(this.instanceId));
+    if (rooms.length > 0) lease.sadd(this.roomsKey(this.instanceId), ...rooms);
+    lease.pexpire(this.roomsKey(this.instanceId), this.entryTtlMs);
+    lease.zrangebyscore(this.instancesKey, "-inf", String(now));
+    const leased = (await lease.exec()) ?? [];
+    const failedLease = leased.find(([err]) => err);
+    if (failedLease) throw failedLease[0];
+    if (leased[0]?.[1] === 1) this.renewAll = true;
+    const dead = ((leased.at(-1)?.[1] as string[] | null) ?? []).filter((id) => id !== this.instanceId);
+
+    // The entries and rooms due (all of them when our lease had been lost), then forget what is gone.
+    const all = this.renewAll;
+    const dueBefore = now - this.entryTtlMs / 3;
+    const entryKeys = entries.map((e) => `${e.roomId}\n${e.userId}`);
+    const dueEntries = entries.filter((_, i) => all || (this.entryRenewed.get(entryKeys[i]!) ?? -Infinity) <= dueBefore);
+    const dueRooms = rooms.filter((r) => all || (this.roomRenewed.get(r) ?? -Infinity) <= dueBefore);
     const gone: Array<{ roomId: string; userId: string }> = [];
-    const pruned = results.slice(head + entries.length).filter((_, i) => i % 2 === 1);
-    pruned.forEach(([, users], i) => {
-      for (const userId of (users as string[] | null) ?? []) gone.push({ roomId: rooms[i]!, userId });
-    });
-    const dead = ((results[head - 1]?.[1] as string[] | null) ?? []).filter((id) => id !== this.instanceId);
+    if (dueEntries.length > 0 || dueRooms.length > 0) {
+      const pipeline = this.redis.pipeline();
+      for (const e of dueEntries) pipeline.hset(this.key(e.roomId), this.field(e.userId), String(now + this.entryTtlMs));
+      for (const roomId of dueRooms) {
+        pipeline.pexpire(this.key(roomId), this.entryTtlMs * 2);
+        pipeline.eval(pruneScript, 1, this.key(roomId), String(now));
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed) throw failed[0];
+      this.renewAll = false;
+      const pruned = results.slice(dueEntries.length).filter((_, i) => i % 2 === 1);
+      pruned.forEach(([, users], i) => {
+        for (const userId of (users as string[] | null) ?? []) gone.push({ roomId: dueRooms[i]!, userId });
+      });
+      for (const e of dueEntries) this.entryRenewed.set(`${e.roomId}\n${e.userId}`, now);
+      for (const roomId of dueRooms) this.roomRenewed.set(roomId, now);
+    } else this.renewAll = false;
+    const current = new Set(entryKeys);
+    for (const k of this.entryRenewed.keys()) if (!current.has(k)) this.entryRenewed.delete(k);
+    const currentRooms = new Set(rooms);
+    for (const r of this.roomRenewed.keys()) if (!currentRooms.has(r)) this.roomRenewed.delete(r);
+
     for (const id of dead) gone.push(...(await this.reap(id, now)));
     return gone;
   }
