@@ -158,8 +158,8 @@ export class RedisPresence implements PresenceStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly instanceId: string,
-    /** How long an entry lives without a heartbeat (the hub beats every third of it). */
-    private readonly ttlMs: number,
+    /** The presence TTL: the hub beats every third of it, a lease lasts two thirds, an entry 20 times it. */
+    ttlMs: number,
     /** Entries expire by this clock (the key itself, a safety net, by Redis's own). */
     private readonly clock: Clock,
   ) {
