@@ -98,6 +98,7 @@ function runClient(config: ClientConfig): void {
         if (ok) {
           sock.nextSendAt = now() + Math.random() * config.sendPeriodMs;
           socks.push(sock);
+          schedule(sock);
         } else {
           w.connectFailures++;
           if (why) countCode(why);
@@ -155,19 +156,40 @@ function runClient(config: ClientConfig): void {
       };
     });
 
-  // One timer drives every socket's sends, spread evenly; never bursts to catch up.
+  // One timer drives every socket's sends, spread evenly; never bursts to catch up. Sockets wait
+  // in 20 ms slots of a wheel one send period around, so a tick touches only the sockets due
+  // (scanning all ~14,000 every 20 ms cost the clients a fifth of the box at 100,000 sockets).
   const pad = "x".repeat(40);
+  const tickMs = 20;
+  const wheel: Sock[][] = Array.from({ length: Math.max(1, Math.ceil(config.sendPeriodMs / tickMs)) }, () => []);
+  const slotOf = (at: number) => Math.floor(at / tickMs) % wheel.length;
+  const schedule = (s: Sock) => wheel[slotOf(s.nextSendAt)]!.push(s);
+  let lastSlotTime = Math.floor(now() / tickMs) - 1;
   const sender = setInterval(() => {
     const t = now();
-    for (const s of socks) {
-      if (s.nextSendAt > t || s.ws.readyState !== WebSocket.OPEN) continue;
-      s.nextSendAt = Math.max(s.nextSendAt + config.sendPeriodMs, t);
-      const clientMsgId = `${s.i}-${s.seq++}`;
-      pendingAcks.set(clientMsgId, t);
-      w.sent++;
-      s.ws.send(JSON.stringify({ op: "send", roomId: s.roomId, clientMsgId, kind: "text", content: `${t.toFixed(3)}|${pad}` }));
+    // Every slot wholly past since the last tick (at most one turn of the wheel): all its
+    // sockets are due, but for those of a later turn, which go back in.
+    const upTo = Math.floor(t / tickMs) - 1;
+    for (let st = Math.max(lastSlotTime + 1, upTo - wheel.length + 1); st <= upTo; st++) {
+      const slot = wheel[st % wheel.length]!;
+      wheel[st % wheel.length] = [];
+      for (const s of slot) {
+        if (s.ws.readyState === WebSocket.CLOSED) continue;
+        if (s.nextSendAt > t) {
+          schedule(s); // a later turn of the wheel
+          continue;
+        }
+        s.nextSendAt = Math.max(s.nextSendAt + config.sendPeriodMs, t);
+        schedule(s);
+        if (s.ws.readyState !== WebSocket.OPEN) continue;
+        const clientMsgId = `${s.i}-${s.seq++}`;
+        pendingAcks.set(clientMsgId, t);
+        w.sent++;
+        s.ws.send(JSON.stringify({ op: "send", roomId: s.roomId, clientMsgId, kind: "text", content: `${t.toFixed(3)}|${pad}` }));
+      }
     }
-  }, 20);
+    lastSlotTime = upTo;
+  }, tickMs);
 
   let tokens: string[] = [];
   let rooms: string[] = [];
