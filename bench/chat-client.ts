@@ -164,13 +164,13 @@ function runClient(config: ClientConfig): void {
   const wheel: Sock[][] = Array.from({ length: Math.max(1, Math.ceil(config.sendPeriodMs / tickMs)) }, () => []);
   const slotOf = (at: number) => Math.floor(at / tickMs) % wheel.length;
   const schedule = (s: Sock) => wheel[slotOf(s.nextSendAt)]!.push(s);
-  let lastSlotTime = Math.floor(now() / tickMs) - 1;
+  let lastSlot = Math.floor(now() / tickMs) - 1;
   const sender = setInterval(() => {
     const t = now();
     // Every slot wholly past since the last tick (at most one turn of the wheel): all its
     // sockets are due, but for those of a later turn, which go back in.
     const upTo = Math.floor(t / tickMs) - 1;
-    for (let st = Math.max(lastSlotTime + 1, upTo - wheel.length + 1); st <= upTo; st++) {
+    for (let st = Math.max(lastSlot + 1, upTo - wheel.length + 1); st <= upTo; st++) {
       const slot = wheel[st % wheel.length]!;
       wheel[st % wheel.length] = [];
       for (const s of slot) {
@@ -188,7 +188,7 @@ function runClient(config: ClientConfig): void {
         s.ws.send(JSON.stringify({ op: "send", roomId: s.roomId, clientMsgId, kind: "text", content: `${t.toFixed(3)}|${pad}` }));
       }
     }
-    lastSlotTime = upTo;
+    lastSlot = upTo;
   }, tickMs);
 
   let tokens: string[] = [];

@@ -142,6 +142,9 @@ for i = 3, #KEYS do
 end
 return out`;
 
+/** The local bookkeeping's key for one (room, user) entry of this instance. */
+const entryKey = (roomId: string, userId: string) => `${roomId}\n${userId}`;
+
 export class RedisPresence implements PresenceStore {
   readonly kind = "redis" as const;
   /** How long an instance's lease lasts without a heartbeat: two beats. */
@@ -192,13 +195,13 @@ export class RedisPresence implements PresenceStore {
     const [err, result] = r?.[3] ?? [new Error("presence enter: no reply"), null];
     if (err) throw err;
     if (r?.[0]?.[1] === 1) this.renewAll = true;
-    this.entryRenewed.set(`${roomId}\n${userId}`, now);
+    this.entryRenewed.set(entryKey(roomId, userId), now);
     this.roomRenewed.set(roomId, now);
     return result === 1;
   }
 
   async exit(roomId: string, userId: string): Promise<boolean> {
-    this.entryRenewed.delete(`${roomId}\n${userId}`);
+    this.entryRenewed.delete(entryKey(roomId, userId));
     const r = await this.redis.eval(exitScript, 1, this.key(roomId), userId, this.field(userId), String(this.clock.now()));
     return r === 1;
   }
@@ -233,13 +236,13 @@ export class RedisPresence implements PresenceStore {
     // The entries and rooms due (all of them when our lease had been lost), then forget what is gone.
     const all = this.renewAll;
     const dueBefore = now - this.entryTtlMs / 3;
-    const entryKeys = entries.map((e) => `${e.roomId}\n${e.userId}`);
-    const dueEntries = entries.filter((_, i) => all || (this.entryRenewed.get(entryKeys[i]!) ?? -Infinity) <= dueBefore);
+    const entryKeys = entries.map((e) => entryKey(e.roomId, e.userId));
+    const due = entries.flatMap((e, i) => (all || (this.entryRenewed.get(entryKeys[i]!) ?? -Infinity) <= dueBefore ? [{ ...e, key: entryKeys[i]! }] : []));
     const dueRooms = rooms.filter((r) => all || (this.roomRenewed.get(r) ?? -Infinity) <= dueBefore);
     const gone: Array<{ roomId: string; userId: string }> = [];
-    if (dueEntries.length > 0 || dueRooms.length > 0) {
+    if (due.length > 0 || dueRooms.length > 0) {
       const pipeline = this.redis.pipeline();
-      for (const e of dueEntries) pipeline.hset(this.key(e.roomId), this.field(e.userId), String(now + this.entryTtlMs));
+      for (const e of due) pipeline.hset(this.key(e.roomId), this.field(e.userId), String(now + this.entryTtlMs));
       for (const roomId of dueRooms) {
         pipeline.pexpire(this.key(roomId), this.entryTtlMs * 2);
         pipeline.eval(pruneScript, 1, this.key(roomId), String(now));
@@ -247,14 +250,16 @@ export class RedisPresence implements PresenceStore {
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0];
-      this.renewAll = false;
-      const pruned = results.slice(dueEntries.length).filter((_, i) => i % 2 === 1);
+      const pruned = results.slice(due.length).filter((_, i) => i % 2 === 1);
       pruned.forEach(([, users], i) => {
         for (const userId of (users as string[] | null) ?? []) gone.push({ roomId: dueRooms[i]!, userId });
       });
-      for (const e of dueEntries) this.entryRenewed.set(`${e.roomId}\n${e.userId}`, now);
+      for (const e of due) this.entryRenewed.set(e.key, now);
       for (const roomId of dueRooms) this.roomRenewed.set(roomId, now);
-    } else this.renewAll = false;
+    }
+    // Renewed (a failed pipeline threw above, so the next beat tries everything again). Only the
+    // flag this beat acted on: an enter that found the lease gone meanwhile keeps its own.
+    if (all) this.renewAll = false;
     const current = new Set(entryKeys);
     for (const k of this.entryRenewed.keys()) if (!current.has(k)) this.entryRenewed.delete(k);
     const currentRooms = new Set(rooms);

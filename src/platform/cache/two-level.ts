@@ -111,7 +111,7 @@ export class TwoLevelCacheStore implements CacheStore {
     if (set?.size === 0) this.pending.delete(key);
   }
 
-  private keep(key: string, value: string, remoteTtlMs: number): void {
+  private keep(key: string, value: string | typeof absent, remoteTtlMs: number): void {
     // -1: no expiry in Redis (counters); otherwise never outlive the Redis copy.
     const ttl = remoteTtlMs < 0 ? this.options.localTtlMs : Math.min(this.options.localTtlMs, remoteTtlMs);
     if (ttl >= 1) this.local.set(key, value, { ttl });
@@ -130,10 +130,8 @@ export class TwoLevelCacheStore implements CacheStore {
     const p = this.track(key);
     try {
       const found = await this.remote.getWithTtl(key);
-      if (usable && !p.spoiled && this.usable()) {
-        if (found) this.keep(key, found.value, found.ttlMs);
-        else this.local.set(key, absent, { ttl: this.options.localTtlMs });
-      }
+      // Absent has no Redis TTL: the local bound alone applies.
+      if (usable && !p.spoiled && this.usable()) this.keep(key, found?.value ?? absent, found?.ttlMs ?? -1);
       return found?.value;
     } finally {
       this.untrack(key, p);
