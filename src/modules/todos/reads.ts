@@ -2,17 +2,34 @@
 // commands (accepted, not applied yet) are replayed on top of it in memory (applyToView), so a
 // client always reads its own writes.
 import type { CacheAside } from "../../platform/cache/cache-aside";
+import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Outcome } from "./coach";
-import { applyToView, byPosition, createdIds, newView, toProject, toTask, type Command, type ProjectRow, type TaskRow, type View } from "./commands";
+import {
+  applyToView,
+  byPosition,
+  createdIds,
+  newView,
+  toProject,
+  toTask,
+  type Command,
+  type ProjectRow,
+  type TaskRow,
+  type View,
+} from "./commands";
 import { todoProblems } from "./errors";
-import type { Project, Task, TaskDetail, TaskList } from "./model";
+import { TaskList, type Project, type Task, type TaskDetail } from "./model";
 import type { PendingStore } from "./pending";
 import type { TaskListSnapshot, TodosStore } from "./store";
 import { projectCacheKey, type WritePipeline } from "./writes";
 
 const listed = (rows: TaskRow[], includeDeleted: boolean) => (includeDeleted ? rows : rows.filter((r) => r.status !== "DELETED"));
 
+/** The cache name (metrics) of the task lists served as stored bytes. */
+export const taskListBodyCacheName = "todos_task_list_body";
+
 export class Reads {
+  private readonly responses: ResponseCache;
+
   constructor(
     private readonly store: TodosStore,
     private readonly pending: PendingStore,
@@ -20,7 +37,9 @@ export class Reads {
     private readonly writes: WritePipeline,
     /** TTL of a cached task list (it is also invalidated on every write to its project). */
     private readonly listTtlMs: number,
-  ) {}
+  ) {
+    this.responses = new ResponseCache(cache);
+  }
 
   private async pendingOf(userId: string): Promise<Command[]> {
     return this.writes.writeBehind ? this.pending.list(userId) : [];
@@ -37,7 +56,15 @@ export class Reads {
   async projectRow(userId: string, id: string): Promise<ProjectRow | null> {
     const pending = await this.pendingOf(userId);
     const row = await this.store.project(id);
-    const view = await this.overlay(newView(row ? [row] : [], [], (p) => p.id === id, () => false), pending);
+    const view = await this.overlay(
+      newView(
+        row ? [row] : [],
+        [],
+        (p) => p.id === id,
+        () => false,
+      ),
+      pending,
+    );
     const project = view.projects.get(id);
     return project && project.user_id === userId ? project : null;
   }
@@ -46,7 +73,15 @@ export class Reads {
   async taskRows(userId: string, id: string): Promise<{ task: TaskRow; children: TaskRow[] } | null> {
     const pending = await this.pendingOf(userId);
     const rows = await this.store.taskWithSubtasks(id);
-    const view = await this.overlay(newView([], rows, () => false, (t) => t.id === id || t.parent_id === id), pending);
+    const view = await this.overlay(
+      newView(
+        [],
+        rows,
+        () => false,
+        (t) => t.id === id || t.parent_id === id,
+      ),
+      pending,
+    );
     const task = view.tasks.get(id);
     if (!task || task.user_id !== userId) return null;
     const children = [...view.tasks.values()].filter((t) => t.parent_id === id).sort(byPosition);
@@ -58,14 +93,25 @@ export class Reads {
    * Pending entries are read before the cache: an entry already removed was applied and its
    * generation bumped before removal, so the list read next is that write or newer.
    */
-  private async taskList(userId: string, projectId: string): Promise<TaskListSnapshot | null> {
-    const pending = await this.pendingOf(userId);
-    const gen = await this.cache.generation(projectCacheKey(projectId));
-    const snapshot = await this.cache.getOrLoad<TaskListSnapshot>("todos_task_list", `todos:tasks:${projectId}@${gen}`, this.listTtlMs, () =>
-      this.store.taskList(projectId),
+  private async taskList(userId: string, projectId: string, pending?: readonly Command[]): Promise<TaskListSnapshot | null> {
+    pending ??= await this.pendingOf(userId);
+    return this.taskListAt(userId, projectId, await this.cache.generation(projectCacheKey(projectId)), pending);
+  }
+
+  private async taskListAt(userId: string, projectId: string, gen: number, pending: readonly Command[]): Promise<TaskListSnapshot | null> {
+    const snapshot = await this.cache.getOrLoad<TaskListSnapshot>(
+      "todos_task_list",
+      `todos:tasks:${projectId}@${gen}`,
+      this.listTtlMs,
+      () => this.store.taskList(projectId),
     );
     const view = await this.overlay(
-      newView(snapshot.project ? [snapshot.project] : [], snapshot.tasks, (p) => p.id === projectId, (t) => t.project_id === projectId && t.parent_id === null),
+      newView(
+        snapshot.project ? [snapshot.project] : [],
+        snapshot.tasks,
+        (p) => p.id === projectId,
+        (t) => t.project_id === projectId && t.parent_id === null,
+      ),
       pending,
     );
     const project = view.projects.get(projectId);
@@ -75,7 +121,15 @@ export class Reads {
 
   async listProjects(userId: string): Promise<{ items: Project[] }> {
     const pending = await this.pendingOf(userId);
-    const view = await this.overlay(newView(await this.store.projectsOf(userId), [], (r) => r.user_id === userId, () => false), pending);
+    const view = await this.overlay(
+      newView(
+        await this.store.projectsOf(userId),
+        [],
+        (r) => r.user_id === userId,
+        () => false,
+      ),
+      pending,
+    );
     const items = [...view.projects.values()].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
     return { items: items.map(toProject) };
   }
@@ -89,9 +143,35 @@ export class Reads {
   /** Lists leave DELETED tasks out unless asked. */
   async listTasks(userId: string, projectId: string, includeDeleted = false): Promise<TaskList> {
     const id = projectId.toLowerCase();
-    const list = await this.taskList(userId, id);
+    return this.toTaskList(await this.taskList(userId, id), id, includeDeleted);
+  }
+
+  /**
+   * listTasks as the response body. While none of the user's writes is pending (always, in
+   * direct mode) it is stored bytes under the project's generation, per reader and flag: the
+   * owner check happens when the body is made, so another user's read never finds it; a hit
+   * neither parses nor re-serializes the list. With pending writes the body is made afresh.
+   */
+  async listTasksBody(userId: string, projectId: string, includeDeleted = false): Promise<StoredBody> {
+    const id = projectId.toLowerCase();
+    const pending = await this.pendingOf(userId);
+    if (pending.length > 0 || this.listTtlMs === 0) {
+      return this.responses.once(
+        TaskList,
+        this.toTaskList(await this.taskList(userId, id, pending), id, includeDeleted),
+        taskListBodyCacheName,
+      );
+    }
+    const gen = await this.cache.generation(projectCacheKey(id));
+    const key = `todos:tasks:${id}@${gen}:${userId}:${includeDeleted ? "all" : "live"}`;
+    return this.responses.get(taskListBodyCacheName, key, this.listTtlMs, TaskList, async () => ({
+      value: this.toTaskList(await this.taskListAt(userId, id, gen, pending), id, includeDeleted),
+    }));
+  }
+
+  private toTaskList(list: TaskListSnapshot | null, projectId: string, includeDeleted: boolean): TaskList {
     if (!list) throw todoProblems.projectNotFound();
-    return { projectId: id, items: listed(list.tasks, includeDeleted).map(toTask) };
+    return { projectId, items: listed(list.tasks, includeDeleted).map(toTask) };
   }
 
   /** A task reads whatever its status, DELETED included; its subtasks list like any list. */
@@ -120,7 +200,19 @@ export class Reads {
     const rows =
       pending.length === 0
         ? await this.store.tasksOf(userId, "closed")
-        : [...(await this.overlay(newView([], await this.store.tasksOf(userId), () => false, (t) => t.user_id === userId), pending)).tasks.values()];
+        : [
+            ...(
+              await this.overlay(
+                newView(
+                  [],
+                  await this.store.tasksOf(userId),
+                  () => false,
+                  (t) => t.user_id === userId,
+                ),
+                pending,
+              )
+            ).tasks.values(),
+          ];
     return rows
       .filter((r) => r.status === "DONE" || r.status === "FAIL")
       .map((r) => ({

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createApp, createModules } from "../../app";
 import { ConfigError, loadConfig, moduleConfig } from "../../config";
 import { todosModule } from "./index";
+import { taskListBodyCacheName } from "./reads";
 import { createPlatform, type Platform } from "../../platform";
 import { createLogger } from "../../platform/logger";
 import { createTestApp, signupAndLogin, type TestApp } from "../../testing/app";
@@ -130,6 +131,38 @@ describe.each(cases)("todos (%s, %s writes)", (mode, writeMode) => {
     const row = t.platform.db.query<{ title: string; due_at: number | null }, [string]>("SELECT title, due_at FROM todo_tasks WHERE id = ?").get(task.id);
     await applied("the edit", () => t.platform.db.query<{ title: string }, [string]>("SELECT title FROM todo_tasks WHERE id = ?").get(task.id)?.title === "Write it all");
     expect(row).not.toBeNull();
+  });
+
+  test("task list as stored bytes: ETag and 304, another user's read of a cached list still 404, a write retires it, includeDeleted apart", async () => {
+    const projectId = await newProject(a);
+    const first = await newTask(a, projectId);
+    const path = `/projects/${projectId}/tasks`;
+    await applied("the first task", () => dbCount("SELECT count(*) AS n FROM todo_tasks WHERE id = ?", first.id) === 1);
+    const v1 = await req(a, "GET", path);
+    expect(v1.status).toBe(200);
+    const etag = v1.headers.get("etag");
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(v1.headers.get("cache-control")).toBe("private, no-cache");
+    expect(((await v1.json()) as { items: TaskBody[] }).items.map((x) => x.id)).toEqual([first.id]);
+    const again = await t.request("GET", path, { token: a.tokens.accessToken, headers: { "if-none-match": etag! } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+    // The owner's body is cached: another reader still gets 404, never those bytes.
+    const stranger = await req(b, "GET", path);
+    expect(stranger.status).toBe(404);
+    expect((await problem(stranger)).code).toBe("project_not_found");
+    const second = await newTask(a, projectId);
+    const v2 = await t.request("GET", path, { token: a.tokens.accessToken, headers: { "if-none-match": etag! } });
+    expect(v2.status).toBe(200);
+    expect(v2.headers.get("etag")).not.toBe(etag);
+    expect(((await v2.json()) as { items: TaskBody[] }).items.map((x) => x.id)).toEqual([first.id, second.id]);
+    expect((await req(a, "DELETE", `/tasks/${first.id}`)).status).toBe(removed);
+    expect((await listTasks(a, projectId)).map((x) => x.id)).toEqual([second.id]);
+    const all = await json<{ items: TaskBody[] }>(await req(a, "GET", `${path}?includeDeleted=true`), 200);
+    expect(all.items.map((x) => [x.id, x.status])).toEqual([
+      [first.id, "DELETED"],
+      [second.id, "PENDING"],
+    ]);
   });
 
   test("owner only: another user gets 404 for every project and task route", async () => {
@@ -375,7 +408,7 @@ describe.each(cases)("todos (%s, %s writes)", (mode, writeMode) => {
     await newTask(a, projectId);
     const hits = async () => {
       const text = await (await t.request("GET", "/metrics")).text();
-      const line = text.split("\n").find((l) => l.startsWith('homebase_cache_requests_total{cache="todos_task_list",result="hit"}'));
+      const line = text.split("\n").find((l) => l.startsWith(`homebase_cache_requests_total{cache="${taskListBodyCacheName}",result="hit"}`));
       return Number(line?.split(" ").pop() ?? 0);
     };
     // Async mode: the worker's invalidation may land between two reads; then the next pair hits.
