@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createApp, createModules } from "../../app";
 import { createPlatform } from "../../platform";
 import { createLogger } from "../../platform/logger";
-import { createTestApp, newUser, type TestApp } from "../../testing/app";
+import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../testing/app";
 import { modes } from "../../testing/modes";
 import { startServer, type RunningServer } from "../../testing/process";
 import { SqliteAccountsStore } from "./store.sqlite";
@@ -203,6 +203,94 @@ describe("the cached path (one store, its own connection and another)", () => {
     // This process's own writes move the counters the same way.
     await store.revokeSession(login.sessionId, "logout", now);
     expect((await store.sessionAuthState(login.sessionId, userId, now))?.revokedAt).toBe(now);
+  });
+
+  test("a read given its request's auth-check mark reuses that look; a look since, or no mark, looks again and sees what committed", async () => {
+    const signup = newUser("marked");
+    const userId = ((await (await t.request("POST", "/auth/signup", { body: signup })).json()) as { id: string }).id;
+    const login = (await (
+      await t.request("POST", "/auth/login", { body: { email: signup.email, password: signup.password } })
+    ).json()) as Tokens;
+    const now = Date.now();
+    await store.sessionAuthState(login.sessionId, userId, now);
+    await store.user(userId);
+    const check = async () => {
+      await store.sessionAuthState(login.sessionId, userId, now);
+      return store.readMark();
+    };
+    const looks = () => store.caches.stats.looks;
+
+    let mark = await check();
+    let before = looks();
+    expect((await store.user(userId, mark))?.id).toBe(userId);
+    expect(looks()).toBe(before);
+    // No mark, a stale mark (another look came between): a look of its own.
+    expect((await store.user(userId))?.id).toBe(userId);
+    expect(looks()).toBe(before + 1);
+    expect((await store.user(userId, mark))?.id).toBe(userId);
+    expect(looks()).toBe(before + 2);
+
+    const other = new Database(join(t.dataDir, "homebase.sqlite"));
+    try {
+      // Committed before the request's auth check: that check's look sees it, so the reuse does.
+      other.query("UPDATE users SET nickname = 'before_the_check' WHERE id = ?").run(userId);
+      mark = await check();
+      expect((await store.user(userId, mark))?.nickname).toBe("before_the_check");
+      // Committed after: a later request's check sees it.
+      other.query("UPDATE users SET nickname = 'after_the_check' WHERE id = ?").run(userId);
+      mark = await check();
+      before = looks();
+      expect((await store.user(userId, mark))?.nickname).toBe("after_the_check");
+      expect(looks()).toBe(before);
+    } finally {
+      other.close();
+    }
+  });
+
+  test("GET /me looks at the counters once (its auth check's look); PATCH /me answers its own write", async () => {
+    const u = await signupAndLogin(t, "once");
+    const me = () => t.request("GET", "/me", { token: u.tokens.accessToken });
+    await me();
+    // The app's own store (the service keeps it private): its looks are what GET /me costs.
+    const appStore = (t.modules.apis.accounts as unknown as { store: SqliteAccountsStore }).store;
+    const before = appStore.caches.stats.looks;
+    for (let i = 0; i < 10; i++) expect((await me()).status).toBe(200);
+    expect(appStore.caches.stats.looks - before).toBe(10);
+    const patched = await t.request("PATCH", "/me", { token: u.tokens.accessToken, body: { nickname: `renamed${Date.now() % 100000}` } });
+    expect(patched.status).toBe(200);
+    const nickname = ((await patched.json()) as { nickname: string }).nickname;
+    expect(nickname).toMatch(/^renamed/);
+    expect(((await (await me()).json()) as { nickname: string }).nickname).toBe(nickname);
+  });
+});
+
+describe("auth state across two processes on one data dir", () => {
+  let first: RunningServer;
+  let second: RunningServer;
+  beforeAll(async () => {
+    first = await startServer({ HOMEBASE_LOG_LEVEL: "warn" }, { args: ["all"] });
+    second = await startServer({ HOMEBASE_LOG_LEVEL: "warn" }, { args: ["serve"], dataDir: first.dataDir });
+  });
+  afterAll(async () => {
+    await Promise.all([first?.stop(), second?.stop()]);
+  });
+
+  test("logged out through one process, refused by the other on its next request", async () => {
+    const body = newUser("xproc");
+    const json = { "content-type": "application/json" };
+    expect((await fetch(`${first.url}/auth/signup`, { method: "POST", headers: json, body: JSON.stringify(body) })).status).toBe(201);
+    const login = (await (
+      await fetch(`${first.url}/auth/login`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ email: body.email, password: body.password }),
+      })
+    ).json()) as Tokens;
+    const auth = { authorization: `Bearer ${login.accessToken}` };
+    for (let i = 0; i < 3; i++) expect((await fetch(`${second.url}/me`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${first.url}/auth/logout`, { method: "POST", headers: auth })).status).toBe(204);
+    const refused = await fetch(`${second.url}/me`, { headers: auth });
+    expect([refused.status, await codeOf(refused)]).toEqual([401, "session_revoked"]);
   });
 });
 

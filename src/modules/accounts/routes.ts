@@ -146,7 +146,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
       response: { 200: Revoked, ...problemResponses({ ...bodyFailures, 401: authFailures }) },
       detail: { tags, summary: "Revoke every session of the caller, this one included" },
     })
-    .get("/me", ({ principal }) => accounts.me(principal), {
+    .get("/me", ({ principal }) => accounts.me(principal, { reuseAuthCheck: true }), {
       auth: true,
       response: { 200: User, ...problemResponses({ ...requestFailures, 401: authFailures, 404: [E.userNotFound] }) },
       detail: { tags, summary: "The caller's profile" },

@@ -25,6 +25,8 @@ export interface Principal {
   userId: string;
   sessionId: string;
   role: Role;
+  /** The store's read mark right after this request's auth check (GET /me reuses its look). */
+  authCheckMark?: number;
 }
 
 export interface ClientInfo {
@@ -232,7 +234,7 @@ export class AccountsService {
       throw problems.unauthorized(E.sessionRevoked, "the session has ended; log in again");
     }
     // The role comes from the store, not the token, so a demotion takes effect at once.
-    return { userId: sub, sessionId: sid, role: state.role };
+    return { userId: sub, sessionId: sid, role: state.role, authCheckMark: this.store.readMark() };
   }
 
   async logout(principal: Principal): Promise<void> {
@@ -243,8 +245,9 @@ export class AccountsService {
     return this.store.revokeUserSessions(principal.userId, "logout_all", this.clock.now());
   }
 
-  async me(principal: Principal): Promise<User> {
-    const user = await this.store.user(principal.userId);
+  /** reuseAuthCheck: from a request that wrote nothing since its auth check (GET /me). */
+  async me(principal: Principal, { reuseAuthCheck = false } = {}): Promise<User> {
+    const user = await this.store.user(principal.userId, reuseAuthCheck ? principal.authCheckMark : undefined);
     if (!user) throw userGone();
     // A record the store serves from memory (frozen, one object while it holds) is rendered once.
     if (!Object.isFrozen(user)) return toUser(user);

@@ -48,6 +48,8 @@ export class EpochCaches<A, U> {
   private readonly auth: BoundedMap<string, A>;
   private readonly users: BoundedMap<string, U>;
   readonly stats = { looks: 0, authDrops: 0, userDrops: 0 };
+  /** Counts the looks at the counters: the mark of the latest (see syncUnless). */
+  private looks = 0;
   private readonly epoch;
   /** The counters as last read; null: unknown (no row), nothing is cached. */
   private seen: { auth: number; users: number } | null = null;
@@ -58,7 +60,23 @@ export class EpochCaches<A, U> {
     this.users = new BoundedMap(max);
   }
 
+  /** The mark of the latest look at the counters. */
+  get mark(): number {
+    return this.looks;
+  }
+
+  /**
+   * sync() unless no look happened since the one that gave `mark`: a later read of the same
+   * request may rely on its auth check's look. That serves the state as of that look, a moment
+   * inside the request — what any write finished before the request began had made. A request
+   * that writes must not pass its mark to a read after its write.
+   */
+  syncUnless(mark: number | undefined): void {
+    if (mark === undefined || mark !== this.looks || this.seen === null) this.sync();
+  }
+
   sync(): void {
+    this.looks++;
     this.stats.looks++;
     const now = this.epoch.get();
     if (now === null || now.auth !== this.seen?.auth) {

@@ -152,8 +152,8 @@ export class SqliteAccountsStore implements AccountsStore {
     };
   }
 
-  async user(id: string): Promise<UserRecord | null> {
-    this.caches.sync();
+  async user(id: string, authCheckMark?: number): Promise<UserRecord | null> {
+    this.caches.syncUnless(authCheckMark);
     const cached = this.caches.user(id);
     if (cached !== undefined) return cached;
     const row = this.q.userById.get(id);
@@ -294,6 +294,10 @@ export class SqliteAccountsStore implements AccountsStore {
       this.q.touchSession.run(at, expiresAt, session.id);
       return { kind: "rotated", user: toUser(user), sessionId: session.id };
     });
+  }
+
+  readMark(): number {
+    return this.caches.mark;
   }
 
   async sessionAuthState(sessionId: string, userId: string, at: number): Promise<SessionAuthState | null> {

@@ -76,7 +76,11 @@ export type RefreshRotation =
 
 export interface AccountsStore {
   /** A live account. */
-  user(id: string): Promise<UserRecord | null>;
+  /**
+   * authCheckMark: readMark() as the request's auth check left it, from a request that wrote
+   * nothing since; the read may then reuse that check's look at what changed.
+   */
+  user(id: string, authCheckMark?: number): Promise<UserRecord | null>;
   userByEmail(email: string): Promise<UserRecord | null>;
   /** Which of the values a live account (other than `exceptUserId`) holds; email/phone null = not checked. */
   taken(email: string | null, nicknameKey: string, exceptUserId?: string, phone?: string | null): Promise<TakenField | null>;
@@ -118,6 +122,8 @@ export interface AccountsStore {
    * though a live session's state may be served from memory (store.sqlite.cache.ts).
    */
   sessionAuthState(sessionId: string, userId: string, at: number): Promise<SessionAuthState | null>;
+  /** A mark of what the reads so far have seen (see user()). */
+  readMark(): number;
   revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean>;
   /** The user's sessions neither revoked nor expired at `at`, most recently used first, at most `limit`; and how many there are. */
   liveSessions(userId: string, at: number, limit: number): Promise<{ sessions: SessionView[]; total: number }>;
