@@ -53,7 +53,7 @@ export class CacheAside {
       flight = created;
     }
     const { encoded, result } = await flight.promise;
-    this.metrics.cacheRequests.inc({ cache: cacheName, result });
+    this.metrics.cacheLookups.add(cacheName, result);
     return encoded;
   }
 
