@@ -4,18 +4,7 @@
 import type { CacheAside } from "../../platform/cache/cache-aside";
 import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Outcome } from "./coach";
-import {
-  applyToView,
-  byPosition,
-  createdIds,
-  newView,
-  toProject,
-  toTask,
-  type Command,
-  type ProjectRow,
-  type TaskRow,
-  type View,
-} from "./commands";
+import { applyToView, byPosition, createdIds, newView, toProject, toTask, type Command, type ProjectRow, type TaskRow, type View } from "./commands";
 import { todoProblems } from "./errors";
 import { TaskList, type Project, type Task, type TaskDetail } from "./model";
 import type { PendingStore } from "./pending";
@@ -56,15 +45,7 @@ export class Reads {
   async projectRow(userId: string, id: string): Promise<ProjectRow | null> {
     const pending = await this.pendingOf(userId);
     const row = await this.store.project(id);
-    const view = await this.overlay(
-      newView(
-        row ? [row] : [],
-        [],
-        (p) => p.id === id,
-        () => false,
-      ),
-      pending,
-    );
+    const view = await this.overlay(newView(row ? [row] : [], [], (p) => p.id === id, () => false), pending);
     const project = view.projects.get(id);
     return project && project.user_id === userId ? project : null;
   }
@@ -73,15 +54,7 @@ export class Reads {
   async taskRows(userId: string, id: string): Promise<{ task: TaskRow; children: TaskRow[] } | null> {
     const pending = await this.pendingOf(userId);
     const rows = await this.store.taskWithSubtasks(id);
-    const view = await this.overlay(
-      newView(
-        [],
-        rows,
-        () => false,
-        (t) => t.id === id || t.parent_id === id,
-      ),
-      pending,
-    );
+    const view = await this.overlay(newView([], rows, () => false, (t) => t.id === id || t.parent_id === id), pending);
     const task = view.tasks.get(id);
     if (!task || task.user_id !== userId) return null;
     const children = [...view.tasks.values()].filter((t) => t.parent_id === id).sort(byPosition);
@@ -99,19 +72,11 @@ export class Reads {
   }
 
   private async taskListAt(userId: string, projectId: string, gen: number, pending: readonly Command[]): Promise<TaskListSnapshot | null> {
-    const snapshot = await this.cache.getOrLoad<TaskListSnapshot>(
-      "todos_task_list",
-      `todos:tasks:${projectId}@${gen}`,
-      this.listTtlMs,
-      () => this.store.taskList(projectId),
+    const snapshot = await this.cache.getOrLoad<TaskListSnapshot>("todos_task_list", `todos:tasks:${projectId}@${gen}`, this.listTtlMs, () =>
+      this.store.taskList(projectId),
     );
     const view = await this.overlay(
-      newView(
-        snapshot.project ? [snapshot.project] : [],
-        snapshot.tasks,
-        (p) => p.id === projectId,
-        (t) => t.project_id === projectId && t.parent_id === null,
-      ),
+      newView(snapshot.project ? [snapshot.project] : [], snapshot.tasks, (p) => p.id === projectId, (t) => t.project_id === projectId && t.parent_id === null),
       pending,
     );
     const project = view.projects.get(projectId);
@@ -121,15 +86,7 @@ export class Reads {
 
   async listProjects(userId: string): Promise<{ items: Project[] }> {
     const pending = await this.pendingOf(userId);
-    const view = await this.overlay(
-      newView(
-        await this.store.projectsOf(userId),
-        [],
-        (r) => r.user_id === userId,
-        () => false,
-      ),
-      pending,
-    );
+    const view = await this.overlay(newView(await this.store.projectsOf(userId), [], (r) => r.user_id === userId, () => false), pending);
     const items = [...view.projects.values()].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
     return { items: items.map(toProject) };
   }
@@ -156,11 +113,7 @@ export class Reads {
     const id = projectId.toLowerCase();
     const pending = await this.pendingOf(userId);
     if (pending.length > 0 || this.listTtlMs === 0) {
-      return this.responses.once(
-        TaskList,
-        this.toTaskList(await this.taskList(userId, id, pending), id, includeDeleted),
-        taskListBodyCacheName,
-      );
+      return this.responses.once(TaskList, this.toTaskList(await this.taskList(userId, id, pending), id, includeDeleted), taskListBodyCacheName);
     }
     const gen = await this.cache.generation(projectCacheKey(id));
     const key = `todos:tasks:${id}@${gen}:${userId}:${includeDeleted ? "all" : "live"}`;
@@ -200,19 +153,7 @@ export class Reads {
     const rows =
       pending.length === 0
         ? await this.store.tasksOf(userId, "closed")
-        : [
-            ...(
-              await this.overlay(
-                newView(
-                  [],
-                  await this.store.tasksOf(userId),
-                  () => false,
-                  (t) => t.user_id === userId,
-                ),
-                pending,
-              )
-            ).tasks.values(),
-          ];
+        : [...(await this.overlay(newView([], await this.store.tasksOf(userId), () => false, (t) => t.user_id === userId), pending)).tasks.values()];
     return rows
       .filter((r) => r.status === "DONE" || r.status === "FAIL")
       .map((r) => ({
