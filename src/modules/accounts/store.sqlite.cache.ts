@@ -48,8 +48,6 @@ export class EpochCaches<A, U> {
   private readonly auth: BoundedMap<string, A>;
   private readonly users: BoundedMap<string, U>;
   readonly stats = { looks: 0, authDrops: 0, userDrops: 0 };
-  /** Counts the looks at the counters: the mark of the latest (see syncUnless). */
-  private looks = 0;
   private readonly epoch;
   /** The counters as last read; null: unknown (no row), nothing is cached. */
   private seen: { auth: number; users: number } | null = null;
@@ -60,9 +58,9 @@ export class EpochCaches<A, U> {
     this.users = new BoundedMap(max);
   }
 
-  /** The mark of the latest look at the counters. */
+  /** The mark of the latest look at the counters: how many there were. */
   get mark(): number {
-    return this.looks;
+    return this.stats.looks;
   }
 
   /**
@@ -72,11 +70,10 @@ export class EpochCaches<A, U> {
    * that writes must not pass its mark to a read after its write.
    */
   syncUnless(mark: number | undefined): void {
-    if (mark === undefined || mark !== this.looks || this.seen === null) this.sync();
+    if (mark === undefined || mark !== this.stats.looks || this.seen === null) this.sync();
   }
 
   sync(): void {
-    this.looks++;
     this.stats.looks++;
     const now = this.epoch.get();
     if (now === null || now.auth !== this.seen?.auth) {
