@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 const outfile = process.env.HOMEBASE_BUILD_OUT ?? "dist/homebase";
 const started = performance.now();
 const build =
-  await $`${process.execPath} build src/main.ts src/platform/db/backup-worker.ts --compile --target=bun --minify-whitespace --minify-syntax --sourcemap=inline --outfile ${outfile}`
+  await $`${process.execPath} build src/main.ts src/platform/db/backup-worker.ts src/platform/db/checkpoint-worker.ts --compile --target=bun --minify-whitespace --minify-syntax --sourcemap=inline --outfile ${outfile}`
     .quiet()
     .nothrow();
 if (build.exitCode !== 0) {

@@ -17,6 +17,7 @@ import { platformMigrations } from "./migrations";
 import { createLockManager } from "./lock";
 import type { LockManager } from "./lock/port";
 import { createLogger, type Logger } from "./logger";
+import { WalCheckpointer } from "./db/checkpoint";
 import { Metrics } from "./metrics";
 import { createRateLimiter } from "./ratelimit";
 import type { RateLimiter } from "./ratelimit/port";
@@ -70,6 +71,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   if (applied.length > 0) logger.info("migrations applied", { versions: applied });
   // FULL: durable before a write is answered, the WAL's sync run off the event loop (wal-sync.ts).
   const writer = new GroupCommitWriter(db, { sync: config.sqliteSynchronous === "FULL" ? new WalFileSync(dbPath) : null });
+  // ... and the WAL's checkpoints too (checkpoint.ts), after the commits.
+  const checkpointer = config.sqliteSynchronous === "FULL" ? new WalCheckpointer(db, dbPath, writer, logger) : null;
 
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
   const mongo = config.mongoUrl ? await connectMongo(config.mongoUrl) : null;
@@ -143,6 +146,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       for (const fn of closers.reverse()) await fn().catch((err: unknown) => logger.warn("close hook failed", { err: String(err) }));
       await events.close();
       await writer.close();
+      await checkpointer?.close();
       await Promise.allSettled([cacheStore.close(), locks.close(), limiter.close(), mongo?.close()]);
       if (redis) redis.disconnect();
       metrics.close();

@@ -161,6 +161,8 @@ export class GroupCommitWriter {
   private current: Promise<void> | null = null;
   /** Set when a sync failed: what was committed since may not be on disk, so nothing more is acknowledged. */
   private syncFailure: unknown = null;
+  /** While set, no batch starts (a checkpoint is letting the WAL start over: checkpoint.ts). */
+  private held: Promise<void> | null = null;
   /** Batches committed and writes in them, syncs run (with a WalSync), for metrics and tests. */
   readonly stats = { batches: 0, writes: 0, maxBatch: 0, syncs: 0 };
 
@@ -218,6 +220,26 @@ export class GroupCommitWriter {
     return new Promise((resolve, reject) => this.barriers.push({ resolve, reject }));
   }
 
+  /**
+   * Starts no batch until `until` settles: queued writes wait (they are not refused), the event
+   * loop serves meanwhile, and they commit together after.
+   */
+  holdWhile(until: Promise<unknown>): void {
+    const held: Promise<void> = until
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => {
+        if (this.held === held) this.held = null;
+        if (this.queue.length > 0 && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => this.flush());
+        }
+      });
+    this.held = held;
+  }
+
   /** Called after every committed batch once it is durable (the outbox relay uses it to wake up). */
   onCommit(hook: () => void): void {
     this.afterCommitHooks.push(hook);
@@ -225,7 +247,7 @@ export class GroupCommitWriter {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 || this.held !== null) return;
     if (this.sync === null) {
       this.runBatches();
       return;
@@ -339,6 +361,7 @@ export class GroupCommitWriter {
 
   /** Waits for queued writes and their sync, then refuses new ones. */
   async close(): Promise<void> {
+    if (this.held !== null) await this.held;
     if (this.queue.length > 0) await new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
     this.closed = true;
     while (this.syncing !== null) await this.syncing;
