@@ -19,6 +19,9 @@ export function createRedis(url: string, logger: Logger, options: RedisOptions =
     // Queue only while the first connect is in progress (startup); once it has succeeded or
     // failed, commands on a dead connection fail at once (see the handlers below).
     enableOfflineQueue: true,
+    // Commands issued in one tick go out in one write and come back in one read: under load a
+    // cache hit, a lock and a rate limit share round trips instead of one syscall pair each.
+    enableAutoPipelining: true,
     // Exponential backoff with jitter, capped at 2 s; never give up.
     retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
   });
