@@ -122,11 +122,11 @@ export class TwoLevelCacheStore implements CacheStore {
     if (usable) {
       const value = this.local.get(key);
       if (value !== undefined) {
-        this.metrics.cacheLocal.inc({ result: "hit" });
+        this.metrics.cacheLocalReads.add("hit");
         return value === absent ? undefined : value;
       }
     }
-    this.metrics.cacheLocal.inc({ result: usable ? "miss" : "off" });
+    this.metrics.cacheLocalReads.add(usable ? "miss" : "off");
     const p = this.track(key);
     try {
       const found = await this.remote.getWithTtl(key);
