@@ -4,14 +4,10 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
 /**
- * Counts by two label values with no work per call but two map lookups: prom-client's
- * counter.inc(labels) checks and hashes the label object on every call (the cached reads count
- * one each). A counter's collect() drains the tally into it, so a scrape, or counter.get(),
- * sees every count made before it.
- */
-/**
  * Counts per label value, for a counter on a hot path: one Map lookup and an increment, where
- * prom-client's inc() hashes the labels every time. The counter adds them when collected.
+ * prom-client's counter.inc(labels) checks and hashes the label object on every call. The
+ * counter's collect() drains the tally into it, so a scrape, or counter.get(), sees every count
+ * made before it.
  */
 export class Tally {
   private readonly counts = new Map<string, { n: number }>();

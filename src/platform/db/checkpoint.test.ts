@@ -12,10 +12,14 @@ import { GroupCommitWriter, openDatabase } from "./sqlite";
 import { WalFileSync } from "./wal-sync";
 
 let dir: string;
+let path: string;
 let db: Database;
+/** Rows in the test table, read on the test's own connection. */
+const rows = () => db.query<{ n: number }, []>("SELECT count(*) AS n FROM t").get()!.n;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "homebase-checkpoint-"));
-  db = openDatabase(join(dir, "homebase.sqlite"), { synchronous: "FULL" });
+  path = join(dir, "homebase.sqlite");
+  db = openDatabase(path, { synchronous: "FULL" });
   db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
 });
 afterEach(() => {
@@ -24,7 +28,6 @@ afterEach(() => {
 });
 
 test("the writer's connection never checkpoints; the worker does, after commits, and the rows stay", async () => {
-  const path = join(dir, "homebase.sqlite");
   const writer = new GroupCommitWriter(db, { sync: new WalFileSync(path) });
   const checkpointer = new WalCheckpointer(db, path, writer, createLogger("error"));
   expect(db.query<{ wal_autocheckpoint: number }, []>("PRAGMA wal_autocheckpoint").get()!.wal_autocheckpoint).toBe(0);
@@ -38,13 +41,12 @@ test("the writer's connection never checkpoints; the worker does, after commits,
   // Everything is in the database file now: a checkpoint here finds nothing left to copy.
   const here = db.query<{ log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!;
   expect(here.log).toBe(here.checkpointed);
-  expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM t").get()!.n).toBe(2000);
+  expect(rows()).toBe(2000);
   await writer.close();
   await checkpointer.close();
 });
 
 test("under writes that never stop, the WAL still starts over: it stays near the restart threshold, not the volume written", async () => {
-  const path = join(dir, "homebase.sqlite");
   const writer = new GroupCommitWriter(db, { sync: new WalFileSync(path) });
   // 500 frames (~2 MB) before the writer is held so the WAL can start over; ~16 MB written
   // below, with no pause between batches.
@@ -59,13 +61,12 @@ test("under writes that never stop, the WAL still starts over: it stays near the
   expect(checkpointer.stats.holds).toBeGreaterThan(0);
   // PASSIVE checkpoints alone would leave every byte written in the WAL (≥ 16 MB).
   expect(largest).toBeLessThan(10 * 1024 * 1024);
-  expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM t").get()!.n).toBe(4000);
+  expect(rows()).toBe(4000);
   await writer.close();
   await checkpointer.close();
 });
 
 test("a write queued while the writer is held commits after the hold, not before, and is not refused", async () => {
-  const path = join(dir, "homebase.sqlite");
   const writer = new GroupCommitWriter(db, { sync: new WalFileSync(path) });
   let release!: () => void;
   writer.holdWhile(new Promise<void>((resolve) => (release = resolve)));
@@ -73,9 +74,9 @@ test("a write queued while the writer is held commits after the hold, not before
   const write = writer.write(() => db.query("INSERT INTO t (body) VALUES ('held')").run()).then(() => (done = true));
   await Bun.sleep(50);
   expect(done).toBe(false);
-  expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM t").get()!.n).toBe(0);
+  expect(rows()).toBe(0);
   release();
   await write;
-  expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM t").get()!.n).toBe(1);
+  expect(rows()).toBe(1);
   await writer.close();
 });
