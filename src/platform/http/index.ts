@@ -137,13 +137,15 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
   const durations = new RouteDurations(metrics.httpDuration);
 
   return new Elysia({ name: "homebase.http" })
+    // Elysia copies these into each request's headers as one object of a fixed shape: cheaper
+    // than assigning five headers into the empty object it makes per request otherwise.
+    .headers(securityHeaders)
     .onRequest((ctx) => {
       const { request, set } = ctx;
       const incoming = request.headers.get("x-request-id");
       const id = incoming !== null && requestIdPattern.test(incoming) ? incoming : nextRequestId();
       (ctx as Tracked)[meta] = { id, start: performance.now() };
       const headers = set.headers as Record<string, string>;
-      Object.assign(headers, securityHeaders);
       headers["x-request-id"] = id;
       const draining = isDraining();
       if (draining) headers.connection = "close";
