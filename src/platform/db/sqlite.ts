@@ -4,6 +4,7 @@
 import { Database } from "bun:sqlite";
 import { dirname } from "node:path";
 import { createPrivateFile, ensurePrivateDir, restrictFile } from "./files";
+import { planOnce } from "./parameters";
 import type { WalSync } from "./wal-sync";
 
 export interface Migration {
@@ -36,6 +37,7 @@ export function openDatabase(path: string, options: OpenOptions): Database {
     createPrivateFile(path);
   }
   const db = new Database(path, { create: true, strict: true });
+  planOnce(db);
   db.exec("PRAGMA journal_mode = WAL");
   // Left by an older binary (or another user's umask) with a looser mode.
   if (onDisk) for (const suffix of ["-wal", "-shm"]) restrictFile(path + suffix);
