@@ -162,7 +162,7 @@ describe("the cached path (one store, its own connection and another)", () => {
     await t.close();
   });
 
-  test("cached reads look at the counters only (one point read each), nothing is dropped until one moves; a revocation drops the states", async () => {
+  test("cached reads read nothing from SQLite while nothing committed (the -shm header says so), nothing is dropped until a counter moves; a revocation drops the states", async () => {
     const signup = newUser("cached");
     const created = await t.request("POST", "/auth/signup", { body: signup });
     const userId = ((await created.json()) as { id: string }).id;
@@ -177,13 +177,16 @@ describe("the cached path (one store, its own connection and another)", () => {
     }
     expect(store.caches.stats).toEqual({ ...before, looks: before.looks + 200 });
 
-    // Another connection commits something unrelated: nothing dropped.
+    // Another connection commits something unrelated: the counters are read again, nothing dropped.
     const other = new Database(join(t.dataDir, "homebase.sqlite"));
     try {
       other.exec("CREATE TABLE IF NOT EXISTS cache_test_unrelated (n INTEGER)");
       other.query("INSERT INTO cache_test_unrelated (n) VALUES (1)").run();
       expect((await store.sessionAuthState(login.sessionId, userId, now))?.revokedAt).toBeNull();
-      expect(store.caches.stats).toEqual({ ...before, looks: before.looks + 201 });
+      expect(store.caches.stats).toEqual({ ...before, looks: before.looks + 201, reads: before.reads + 1 });
+      // Read once, the counters hold again until the next commit.
+      expect((await store.sessionAuthState(login.sessionId, userId, now))?.revokedAt).toBeNull();
+      expect(store.caches.stats).toEqual({ ...before, looks: before.looks + 202, reads: before.reads + 1 });
       // A session of the same user prolonged elsewhere moves no counter; a shortened one does.
       other.query("UPDATE sessions SET expires_at = expires_at + 1000 WHERE id = ?").run(login.sessionId);
       await store.sessionAuthState(login.sessionId, userId, now);

@@ -3,15 +3,96 @@
 //
 // Each cache is valid under one counter of the accounts_epoch row (migration 0005): triggers move
 // the counter in the transaction of any change that could make a cached value wrong, whoever
-// writes it. Every cached read looks at that one-row table first (a point read, ~2 µs) and drops
-// a cache whose counter moved: one tiny read instead of the session and account reads.
+// writes it. Reading that row costs a SQLite read transaction (WAL read locks, syscalls; several
+// µs under load), so it is read only when something may have committed since the last look: the
+// WAL index header at the start of the -shm file (https://www.sqlite.org/walformat.html, §2.2)
+// changes with every commit of every connection, ours included. One pread of its 96 bytes
+// (~0.35 µs) compared with the copy taken at the last look says whether anything committed.
 //
-// Not done, on purpose: watching the WAL index header by mapping the -shm file. Mapping it opens
-// and closes a descriptor of its own, and closing any descriptor of a file drops every POSIX lock
-// this process holds on it, SQLite's included: another process's connection then takes itself
-// for the only one, rebuilds the -shm under the mapping, and this process dies of SIGBUS (seen
-// with a read-only connection of a second process: the restore drill).
+// Order matters for exactness: the header is read before the counters, and the counters before
+// any row is cached; a commit that lands in between changes the header again, so the next look
+// reads the counters again.
+//
+// The -shm file is read through a descriptor this process opens once per file and never closes,
+// not mapped: closing any descriptor of a file drops every POSIX lock the process holds on it,
+// SQLite's included, and Bun.mmap opens and closes one of its own. With its locks gone, this
+// process's connection looked absent to another process's, which rebuilt the -shm under the
+// mapping: the server died of SIGBUS (the restore drill's read-only second process). A pread
+// neither faults on a file that shrinks nor closes anything.
 import type { Database } from "bun:sqlite";
+import { existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** The two copies of the WAL index header, 48 bytes each. */
+const headerBytes = 96;
+
+/** One read-only descriptor per -shm file for the life of the process (see above: never closed). */
+const shmDescriptors = new Map<string, number>();
+
+function shmDescriptor(shmPath: string): number {
+  const current = statSync(shmPath).ino;
+  const known = shmDescriptors.get(shmPath);
+  if (known !== undefined && fstatSync(known).ino === current) return known;
+  // A new file at that path (the old one was replaced while no connection of ours had it open):
+  // a descriptor of its own; the old one stays open, as every descriptor of a -shm file does.
+  const fd = openSync(shmPath, "r");
+  shmDescriptors.set(shmPath, fd);
+  return fd;
+}
+
+/**
+ * Whether any connection may have committed to the database since the last call. Always "yes"
+ * where the header cannot be read (an in-memory database, no -shm yet, a short read).
+ */
+export class CommitWatch {
+  private fd: number | null = null;
+  private closed = false;
+  private readonly now = new Uint32Array(headerBytes / 4);
+  private readonly nowBytes = new Uint8Array(this.now.buffer);
+  private readonly last = new Uint32Array(headerBytes / 4);
+  private readonly shmPath: string | null;
+
+  constructor(dbPath: string) {
+    this.shmPath = dbPath === "" || dbPath === ":memory:" ? null : `${resolve(dbPath)}-shm`;
+  }
+
+  /** Attached once this process's connection has the -shm open (past its first read). */
+  private attach(): number | null {
+    if (this.closed || this.shmPath === null || !existsSync(this.shmPath)) return null;
+    try {
+      return shmDescriptor(this.shmPath);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Call with the connection open and past its first read; reads the header before answering. */
+  changed(): boolean {
+    const fd = this.closed ? null : (this.fd ??= this.attach());
+    if (fd === null) return true;
+    let read: number;
+    try {
+      read = readSync(fd, this.nowBytes, 0, headerBytes, 0);
+    } catch {
+      return true;
+    }
+    if (read < headerBytes) return true;
+    const { now, last } = this;
+    for (let i = 0; i < now.length; i++) {
+      if (now[i] !== last[i]) {
+        last.set(now);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Before the connection closes: from then on every call answers "changed". */
+  close(): void {
+    this.closed = true;
+    this.fd = null;
+  }
+}
 
 /** A bounded map: past `max` entries the oldest is dropped (insertion order). */
 class BoundedMap<K, V> {
@@ -47,12 +128,15 @@ class BoundedMap<K, V> {
 export class EpochCaches<A, U> {
   private readonly auth: BoundedMap<string, A>;
   private readonly users: BoundedMap<string, U>;
-  readonly stats = { looks: 0, authDrops: 0, userDrops: 0 };
+  /** looks: syncs (what a read mark counts); reads: those that read the counters. */
+  readonly stats = { looks: 0, reads: 0, authDrops: 0, userDrops: 0 };
+  private readonly watch: CommitWatch;
   private readonly epoch;
   /** The counters as last read; null: unknown (no row), nothing is cached. */
   private seen: { auth: number; users: number } | null = null;
 
   constructor(db: Database, max: number) {
+    this.watch = new CommitWatch(db.filename);
     this.epoch = db.query<{ auth: number; users: number }, []>("SELECT auth, users FROM accounts_epoch WHERE id = 1");
     this.auth = new BoundedMap(max);
     this.users = new BoundedMap(max);
@@ -75,6 +159,9 @@ export class EpochCaches<A, U> {
 
   sync(): void {
     this.stats.looks++;
+    // Nothing committed anywhere since the counters were last read: they still hold.
+    if (!this.watch.changed() && this.seen !== null) return;
+    this.stats.reads++;
     const now = this.epoch.get();
     if (now === null || now.auth !== this.seen?.auth) {
       if (this.auth.clear()) this.stats.authDrops++;
@@ -102,6 +189,7 @@ export class EpochCaches<A, U> {
   }
 
   close(): void {
+    this.watch.close();
     this.seen = null;
     this.auth.clear();
     this.users.clear();
