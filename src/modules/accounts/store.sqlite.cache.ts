@@ -58,7 +58,7 @@ export class CommitWatch {
 
   /** Attached once this process's connection has the -shm open (past its first read). */
   private attach(): number | null {
-    if (this.closed || this.shmPath === null || !existsSync(this.shmPath)) return null;
+    if (this.shmPath === null || !existsSync(this.shmPath)) return null;
     try {
       return shmDescriptor(this.shmPath);
     } catch {
