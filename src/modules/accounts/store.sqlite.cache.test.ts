@@ -1,6 +1,6 @@
-// The commit watch under the auth check's caches (store.sqlite.cache.ts): the -shm header read
-// by pread says "changed" after any connection's commit and only then, one descriptor per file
-// and process, never closed.
+// The commit watch under the auth check's caches (store.sqlite.cache.ts): the -shm header, read
+// from a shared mapping (pread where none can be made), says "changed" after any connection's or
+// process's commit and only then, one descriptor per file and process, never closed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -49,6 +49,18 @@ describe("CommitWatch", () => {
     } finally {
       other.close();
     }
+  });
+
+  test("on Linux the header is read from the mapping, and it sees another process's commit", async () => {
+    const watch = new CommitWatch(path);
+    watch.changed();
+    expect(watch.reads).toBe(process.platform === "linux" ? "mapped" : "pread");
+    expect(watch.changed()).toBe(false);
+    const insert = `const { Database } = require("bun:sqlite"); new Database(${JSON.stringify(path)}).query("INSERT INTO t VALUES (4)").run();`;
+    const child = Bun.spawn([process.execPath, "-e", insert], { stderr: "inherit" });
+    expect(await child.exited).toBe(0);
+    expect(watch.changed()).toBe(true);
+    expect(watch.changed()).toBe(false);
   });
 
   test("every watch of a file shares one descriptor, kept open when the watches close", () => {
