@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics";
 import type { RouteMethods } from "./allow";
 import { HttpProblem, problemResponse, type FieldError, type Problem } from "./problem";
 import { RouteDurations } from "./route-durations";
+import { installCompiledTransforms } from "./transforms";
 
 export { HttpProblem, problems, ProblemSchema, problemResponses } from "./problem";
 export { RouteMethods } from "./allow";
@@ -135,6 +136,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
   // Resolved once: the access log's fields are built only when debug lines are written.
   const debug = logger.enabled?.("debug") ?? true;
   const durations = new RouteDurations(metrics.httpDuration);
+  installCompiledTransforms();
 
   return new Elysia({ name: "homebase.http" })
     // Elysia copies these into each request's headers as one object of a fixed shape: cheaper
