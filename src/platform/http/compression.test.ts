@@ -161,4 +161,32 @@ describe("storedResponse", () => {
     expect(notModified.headers.get("x-request-id")).toBe("r2");
     expect(set304.status).toBe(304);
   });
+
+  test("headers built once per representation: each response gets its own request's, the security headers, and the body's", async () => {
+    const stored = storedBody(big);
+    const answer = (headers: Record<string, unknown>, request = get({ "accept-encoding": "gzip" })) =>
+      storedResponse(request, stored, { cacheControl: "private, no-cache", set: { headers } });
+    const first = await answer({ "x-request-id": "a", "access-control-allow-origin": "https://app.example" });
+    const second = await answer({ "x-request-id": "b", "x-frame-options": "SAMEORIGIN", "cache-control": "public" });
+    expect(Object.fromEntries(first.headers)).toMatchObject({
+      "x-request-id": "a",
+      "access-control-allow-origin": "https://app.example",
+      "x-frame-options": "DENY",
+      "x-content-type-options": "nosniff",
+      "cache-control": "private, no-cache",
+      "content-encoding": "gzip",
+      vary: "Accept-Encoding",
+    });
+    // Nothing of the first request's leaks into the next; a route's own value of a security
+    // header wins, but not over what the stored response sets itself.
+    expect(second.headers.get("x-request-id")).toBe("b");
+    expect(second.headers.get("access-control-allow-origin")).toBeNull();
+    expect(second.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+    expect(second.headers.get("cache-control")).toBe("private, no-cache");
+    expect(second.headers.get("etag")).toBe(first.headers.get("etag"));
+    const plain = await answer({ "x-request-id": "c" }, get());
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect(plain.headers.get("etag")).toBe(stored.etag);
+    expect(plain.headers.get("x-frame-options")).toBe("DENY");
+  });
 });

@@ -6,6 +6,7 @@ import type { Metrics } from "../metrics";
 import type { RouteMethods } from "./allow";
 import { HttpProblem, problemResponse, type FieldError, type Problem } from "./problem";
 import { RouteDurations } from "./route-durations";
+import { securityHeaders } from "./security-headers";
 import { installCompiledTransforms } from "./transforms";
 
 export { HttpProblem, problems, ProblemSchema, problemResponses } from "./problem";
@@ -26,14 +27,6 @@ interface Tracked {
 const idPrefix = Bun.randomUUIDv7().slice(-12);
 let idSeq = 0;
 const nextRequestId = () => `${idPrefix}-${(++idSeq).toString(36)}`;
-
-const securityHeaders: Record<string, string> = {
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "cross-origin-opener-policy": "same-origin",
-  "cross-origin-resource-policy": "same-origin",
-};
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
