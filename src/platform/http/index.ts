@@ -125,6 +125,9 @@ function nestedDeeperThan(root: object, limit: number): boolean {
   return false;
 }
 
+/** The headers every plain JSON 200 starts from (see the mapResponse hook). */
+const jsonHeaders = new Headers(securityHeaders);
+
 export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits = {}, isDraining = () => false, routeMethods }: HttpPlatformOptions) {
   // Resolved once: the access log's fields are built only when debug lines are written.
   const debug = logger.enabled?.("debug") ?? true;
@@ -208,6 +211,26 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
       }
       set.status = problem.status;
       return problemResponse(problem, headers);
+    })
+    // A plain JSON value answered 200 (most reads): built on a Headers template holding the
+    // security headers, with the request's own headers set on top. Bun copies a Headers object
+    // in about half the time it converts the plain object Elysia would pass (7 headers: 1.65 →
+    // 0.96 µs in a quiet loop). Anything else (other statuses, cookies, Responses, strings)
+    // Elysia maps as before. Runs after response validation.
+    .mapResponse({ as: "global" }, ({ responseValue, set }) => {
+      if (set.status !== 200 || set.cookie !== undefined || responseValue === null || typeof responseValue !== "object") return;
+      const proto = Object.getPrototypeOf(responseValue);
+      if (proto !== Object.prototype && proto !== Array.prototype) return;
+      const own = set.headers as Record<string, unknown>;
+      for (const key in own) if (typeof own[key] !== "string") return;
+      const response = Response.json(responseValue, { headers: jsonHeaders });
+      for (const key in own) {
+        const value = own[key] as string;
+        if (securityHeaders[key] !== value) response.headers.set(key, value);
+      }
+      // Emptied: Elysia hands the Response out as is instead of copying it to merge them.
+      set.headers = {};
+      return response;
     })
     .onAfterResponse({ as: "global" }, (ctx) => {
       const m = (ctx as Tracked)[meta];

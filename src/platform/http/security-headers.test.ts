@@ -9,6 +9,16 @@ import { HttpProblem, httpPlatform } from ".";
 
 const module = new Elysia({ name: "some.module" })
   .get("/value", () => ({ ok: true }))
+  .get("/list", () => [1, 2, 3])
+  .get("/headed", ({ set }) => {
+    set.headers["x-own"] = "kept";
+    set.headers["x-frame-options"] = "SAMEORIGIN";
+    return { ok: true };
+  })
+  .get("/cookie", ({ cookie }) => {
+    cookie.seen!.value = "yes";
+    return { ok: true };
+  })
   .get("/response", () => new Response("made by hand", { headers: { "content-type": "text/plain", "x-own": "kept" } }))
   .get("/status", ({ status }) => status(202, { queued: true }))
   .get("/problem", () => {
@@ -31,6 +41,8 @@ const call = (path: string, init?: RequestInit) => app.handle(new Request(`http:
 describe("security headers", () => {
   const cases: Array<[string, () => Promise<Response>, number]> = [
     ["a handler's value", () => call("/value"), 200],
+    ["a handler's array", () => call("/list"), 200],
+    ["a value with a cookie set", () => call("/cookie"), 200],
     ["a Response the handler built", () => call("/response"), 200],
     ["status()", () => call("/status"), 202],
     ["a thrown problem", () => call("/problem"), 409],
@@ -50,6 +62,20 @@ describe("security headers", () => {
       expect(res.headers.get("x-request-id")).toBeTruthy();
     });
   }
+
+  test("a JSON value: its body and content type, the route's own headers, one request's id not the next one's", async () => {
+    const [a, b] = [await call("/headed"), await call("/value")];
+    expect(await a.json()).toEqual({ ok: true });
+    expect(a.headers.get("content-type")).toStartWith("application/json");
+    expect(a.headers.get("x-own")).toBe("kept");
+    expect(a.headers.get("x-frame-options")).toBe("SAMEORIGIN"); // the route's value wins
+    expect(b.headers.get("x-own")).toBeNull();
+    expect(b.headers.get("x-frame-options")).toBe("DENY");
+    expect(a.headers.get("x-request-id")).not.toBe(b.headers.get("x-request-id"));
+    expect(await (await call("/list")).json()).toEqual([1, 2, 3]);
+    const withCookie = await call("/cookie");
+    expect(withCookie.headers.get("set-cookie")).toStartWith("seen=yes");
+  });
 
   test("a Response keeps its own headers, and one request's id is not the next one's", async () => {
     const [a, b] = [await call("/response"), await call("/response")];
