@@ -76,6 +76,25 @@ describe("compiled transform walks", () => {
     sameAsTypeBox(t.Array(Wrapped), [[{ n: "1" }, { n: 2 }], [{ n: "y" }], []]);
   });
 
+  test("unions whose members transform: nullable integers and dates, a union of objects", () => {
+    const schema = t.Object({
+      estimate: t.Optional(t.Union([Integer, t.Null()])),
+      due: t.Optional(t.Union([t.Date(), t.Null()])),
+      either: t.Optional(t.Union([t.Object({ a: Integer }), t.Object({ b: t.String() })])),
+    });
+    expect(compiledWalk(TypeCompiler.Compile(schema), "decode")).toBe("compiled");
+    expect(compiledWalk(TypeCompiler.Compile(schema), "encode")).toBe("compiled");
+    sameAsTypeBox(schema, [
+      { estimate: "25", due: null },
+      { estimate: null, due: "2026-12-03T08:00:00.000Z" },
+      { estimate: 25, due: new Date("2026-12-03T08:00:00.000Z") },
+      { either: { a: "7" } },
+      { either: { b: "x" } },
+      { either: { c: 1 } },
+      { estimate: "many" },
+    ]);
+  });
+
   test("a transform that throws: TypeBox's TransformDecodeError, with its path", () => {
     const Strict = t
       .Transform(t.String())

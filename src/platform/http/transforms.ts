@@ -8,12 +8,12 @@
 // an integer pays an encode walk over the whole body.
 //
 // This compiles, on a TypeCheck's first Decode or Encode, the walk for the shapes those schemas
-// take (objects, arrays, unions whose members hold no transform, a transform over any of them),
-// in TypeBox's order, with union members checked by compiled checks. Any other shape holding a
+// take (objects, arrays, unions, a transform over any of them), in TypeBox's order, with union
+// members checked by compiled checks. Any other shape holding a
 // transform (records, tuples, intersections, references) keeps TypeBox's walk. A failure on the
 // compiled walk runs TypeBox's own, which throws its error (TransformDecodeError with its path,
 // what Elysia answers 422 with); the transforms are pure functions, so it fails the same way.
-import { TypeCheck } from "@sinclair/typebox/compiler";
+import { TypeCheck, TypeCompiler } from "@sinclair/typebox/compiler";
 import { Kind, type TSchema, TransformKind } from "@sinclair/typebox";
 import { HasTransform } from "@sinclair/typebox/value";
 
@@ -41,8 +41,8 @@ function compile(schema: TSchema, references: TSchema[], direction: "decode" | "
   const inner = interior(schema, references, direction);
   if (inner === identity) return own;
   if (own === identity) return inner;
-  // TypeBox decodes the interior first and encodes it last.
-  return direction === "decode" ? (v) => own(inner(v)) : (v) => inner(own(v));
+  // TypeBox decodes the interior first; it encodes it last, but for a union's.
+  return direction === "decode" || schema[Kind] === "Union" ? (v) => own(inner(v)) : (v) => inner(own(v));
 }
 
 /** The walk of what is inside `schema` (its own transform aside). */
@@ -76,10 +76,29 @@ function interior(schema: TSchema, references: TSchema[], direction: "decode" | 
       if (items === identity) return identity;
       return (value) => (isArray(value) ? value.map((item) => items(item)) : value);
     }
-    case "Union":
+    case "Union": {
       // Members without transforms come out as they went in, whichever one matches.
-      for (const member of schema.anyOf as TSchema[]) if (HasTransform(member, references)) throw new Unsupported();
-      return identity;
+      const members = (schema.anyOf as TSchema[]).map((member) => ({ member, walk: compile(member, references, direction) }));
+      if (members.every((m) => m.walk === identity)) return identity;
+      // Else as TypeBox: the first member the value matches walks it (checked compiled, not
+      // interpreted); encoding, when none matches, the first whose walk makes the union match.
+      const checked = members.map(({ member, walk }) => ({ check: TypeCompiler.Compile(member, references), walk }));
+      if (direction === "decode") {
+        return (value) => {
+          for (const m of checked) if (m.check.Check(value)) return m.walk(value);
+          return value;
+        };
+      }
+      const union = TypeCompiler.Compile(schema, references);
+      return (value) => {
+        for (const m of checked) if (m.check.Check(value)) return m.walk(value);
+        for (const m of checked) {
+          const walked = m.walk(value);
+          if (union.Check(walked)) return walked;
+        }
+        return value;
+      };
+    }
     case "Import":
     case "Intersect":
     case "Not":
