@@ -186,9 +186,11 @@ export class SqliteTodosStore implements TodosStore {
     return this.unit<Registration & { tasks: NewTask[] }>(delivery, () => {
       const { userId, at, place } = w;
       let where: Pick<NewTask, "projectId" | "parentId" | "replanOf">;
+      // Each id looked up once: the ownership check below and the replay check both use it.
+      const existing = w.tasks.map((t) => this.tables.idRow(t.id));
       if (place.under === "project") {
         // Ownership of a replay is checked against its registration instead (assertReplay).
-        if (w.tasks.some((t) => this.tables.idRow(t.id) === null)) ownedProject(this.tables.idRow(place.projectId), userId);
+        if (existing.includes(null)) ownedProject(this.tables.idRow(place.projectId), userId);
         where = { projectId: place.projectId, parentId: null, replanOf: null };
       } else {
         const row = this.ownedTask(userId, place.taskId);
@@ -198,7 +200,6 @@ export class SqliteTodosStore implements TodosStore {
         } else where = { projectId: row.project_id, parentId: row.parent_id ?? place.taskId, replanOf: place.taskId };
       }
       const tasks = w.tasks.map((t): NewTask => ({ ...t, ...where }));
-      const existing = tasks.map((t) => this.tables.idRow(t.id));
       if (assertTasksReplay(existing, userId, tasks)) {
         return { commands: [], result: { replay: true, seqs: existing.map((e) => (e as IdRow).seq), at: existing[0]!.created_at, tasks } };
       }
