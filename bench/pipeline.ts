@@ -1,8 +1,7 @@
 // Micro-benchmark of the request pipeline through app.handle (no socket, no load generator):
-// µs per request for GET /health/live, GET /me and a cached read (GET /challenges/logs/:id,
-// 20 logs, from the memory cache) on an embedded app, beside a bare function answering the same
-// body. Lower noise than the oha scenarios on a busy box; run alternately before and after a
-// change:  bun bench/pipeline.ts [iterations] [health|me|logs]
+// µs per request for GET /health/live and GET /me on an embedded app, beside a bare function
+// answering the same body. Lower noise than the oha scenarios on a busy box; run alternately
+// before and after a change:  bun bench/pipeline.ts [iterations] [health|me]
 import { createTestApp, newUser } from "../src/testing/app";
 
 const drain = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -36,24 +35,10 @@ try {
   const auth = { authorization: `Bearer ${login.accessToken}` };
   const meBody = await (await t.request("GET", "/me", { token: login.accessToken })).text();
   const handle = (r: Request) => t.app.handle(r);
-  if (!only || only === "health") await perRequest("bare function (15 B)", () => new Request("http://localhost.test/health/live"), () => Response.json({ status: "ok" }));
-  if (!only || only === "health") await perRequest("GET /health/live", () => new Request("http://localhost.test/health/live"), handle);
-  if (!only || only === "me") await perRequest(`bare function (${meBody.length} B)`, () => new Request("http://localhost.test/me", { headers: auth }), () => new Response(meBody, { headers: { "content-type": "application/json" } }));
-  if (!only || only === "me") await perRequest("GET /me", () => new Request("http://localhost.test/me", { headers: auth }), handle);
-  if (!only || only === "logs") {
-    const { id: userId } = (await (await t.request("GET", "/me", { token: login.accessToken })).json()) as { id: string };
-    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-    for (let i = 0; i < 20; i++) {
-      const made = await t.request("POST", "/challenges", { token: login.accessToken, body: { title: `pipeline ${i}`, startDate: day(-1), endDate: day(1) } });
-      const { id } = (await made.json()) as { id: string };
-      const logged = await t.request("POST", `/challenges/${id}/logs`, { token: login.accessToken });
-      if (logged.status !== 201) throw new Error(`log: ${logged.status} ${await logged.text()}`);
-    }
-    const logs = `http://localhost.test/challenges/logs/${userId}?count=20`;
-    const logsBody = await (await t.app.handle(new Request(logs, { headers: auth }))).text();
-    await perRequest(`bare function (${logsBody.length} B)`, () => new Request(logs, { headers: auth }), () => new Response(logsBody, { headers: { "content-type": "application/json" } }));
-    await perRequest("GET /challenges/logs/:id", () => new Request(logs, { headers: auth }), handle);
-  }
+  if (only !== "me") await perRequest("bare function (15 B)", () => new Request("http://localhost.test/health/live"), () => Response.json({ status: "ok" }));
+  if (only !== "me") await perRequest("GET /health/live", () => new Request("http://localhost.test/health/live"), handle);
+  if (only !== "health") await perRequest(`bare function (${meBody.length} B)`, () => new Request("http://localhost.test/me", { headers: auth }), () => new Response(meBody, { headers: { "content-type": "application/json" } }));
+  if (only !== "health") await perRequest("GET /me", () => new Request("http://localhost.test/me", { headers: auth }), handle);
   const status = (await t.request("GET", "/me", { token: login.accessToken })).status;
   if (status !== 200) throw new Error(`GET /me answered ${status}`);
 } finally {

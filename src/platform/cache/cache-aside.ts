@@ -42,8 +42,6 @@ export class CacheAside {
    * and failure rules; undefined is returned but not stored.
    */
   async getOrLoadText(cacheName: string, key: string, ttlMs: number, loader: () => Promise<string | undefined> | string | undefined): Promise<string | undefined> {
-    const known = this.peekText(cacheName, key);
-    if (known !== undefined) return known;
     let flight = this.flights.get(key);
     if (!flight) {
       const created: Flight = { stale: false, promise: undefined! };
@@ -57,17 +55,6 @@ export class CacheAside {
     const { encoded, result } = await flight.promise;
     this.metrics.cacheLookups.add(cacheName, result);
     return encoded;
-  }
-
-  /**
-   * The value of `key` when the store holds it in this process (counted as a hit), without I/O
-   * or single-flight: a hit needs no lookup to share. Undefined when only getOrLoadText can say.
-   */
-  peekText(cacheName: string, key: string): string | undefined {
-    const known = this.store.peek?.(key);
-    if (typeof known !== "string") return undefined;
-    this.metrics.cacheLookups.add(cacheName, "hit");
-    return known;
   }
 
   private async lookup(key: string, ttlMs: number, loader: () => Promise<string | undefined> | string | undefined, flight: Flight): Promise<{ encoded: string | undefined; result: Result }> {
@@ -127,9 +114,7 @@ export class CacheAside {
    */
   async generation(namespace: string): Promise<number> {
     try {
-      const key = generationPrefix + namespace;
-      const known = this.store.peek?.(key);
-      const raw = known === undefined ? await this.store.get(key) : (known ?? undefined);
+      const raw = await this.store.get(generationPrefix + namespace);
       this.storeRecovered();
       const gen = raw === undefined ? 0 : Number(raw);
       return Number.isSafeInteger(gen) ? gen : 0;

@@ -23,12 +23,7 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.peek(key) ?? undefined;
-  }
-
-  /** Everything is local: a miss is known absent. */
-  peek(key: string): string | null {
-    return this.values.get(key) ?? this.counters.get(key)?.toString() ?? null;
+    return this.values.get(key) ?? this.counters.get(key)?.toString();
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {

@@ -3,12 +3,6 @@
 export interface CacheStore {
   readonly kind: "memory" | "redis" | "two-level";
   get(key: string): Promise<string | undefined>;
-  /**
-   * What this process holds for key, without I/O: the value, null when it knows there is none,
-   * undefined when only get() can tell. Optional: a store with no local level has none. A cache
-   * hit served from it skips get()'s promise and cache-aside's single-flight bookkeeping.
-   */
-  peek?(key: string): string | null | undefined;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   del(...keys: string[]): Promise<void>;
   /** Atomically increments an integer (used for key generations); creates it at 1. */

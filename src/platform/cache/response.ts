@@ -67,10 +67,6 @@ export class ResponseCache {
     schema: TSchema,
     produce: () => Promise<Produced> | Produced,
   ): Promise<StoredBody> {
-    // A hit this process holds: its body, with no lookup, loader or promise of its own.
-    const known = this.cache.peekText(cacheName, keyPrefix + key);
-    const held = known === undefined ? undefined : this.fromText(known);
-    if (held) return held;
     for (let attempt = 1; ; attempt++) {
       let made: StoredBody | undefined;
       const text = await this.cache.getOrLoadText(cacheName, keyPrefix + key, ttlMs, async () => {

@@ -117,19 +117,15 @@ export class TwoLevelCacheStore implements CacheStore {
     if (ttl >= 1) this.local.set(key, value, { ttl });
   }
 
-  /** A local hit (value or known absent) while the local level serves; undefined otherwise. */
-  peek(key: string): string | null | undefined {
-    if (!this.usable()) return undefined;
-    const value = this.local.get(key);
-    if (value === undefined) return undefined;
-    this.metrics.cacheLocalReads.add("hit");
-    return value === absent ? null : value;
-  }
-
   async get(key: string): Promise<string | undefined> {
-    const known = this.peek(key);
-    if (known !== undefined) return known ?? undefined;
     const usable = this.usable();
+    if (usable) {
+      const value = this.local.get(key);
+      if (value !== undefined) {
+        this.metrics.cacheLocalReads.add("hit");
+        return value === absent ? undefined : value;
+      }
+    }
     this.metrics.cacheLocalReads.add(usable ? "miss" : "off");
     const p = this.track(key);
     try {
