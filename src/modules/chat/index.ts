@@ -15,6 +15,8 @@ import { createChatMetrics } from "./metrics";
 import chatSql from "./migrations/0001_chat.sql" with { type: "text" };
 import reactionsSql from "./migrations/0002_reactions.sql" with { type: "text" };
 import deletedAuthorsSql from "./migrations/0003_deleted_authors.sql" with { type: "text" };
+import { MemoryRoomLists, RedisRoomLists } from "./room-lists";
+import { CachedChatStore, roomListSpecs } from "./store.cached";
 import { MongoChatStore } from "./store.mongo";
 import { MemoryPresence, RedisPresence } from "./presence";
 import { MemoryReadState, ReadFlusher, RedisReadState } from "./reads";
@@ -48,7 +50,11 @@ export const chatModule = defineModule({
     // a crashed instance's users go offline within it (presence.ts: instance leases).
     const presenceTtlMs = 9_000;
 
-    const store = platform.mongo ? new MongoChatStore(platform.mongo.db) : new SqliteChatStore(platform.db, platform.writer);
+    // On Mongo, a join's three reads (first history page, members, read marks) come from the
+    // rooms' hot lists (room-lists.ts); SQLite answers them from its indexes in microseconds.
+    const roomLists = () =>
+      platform.redis ? new RedisRoomLists(platform.redis, ns ? `${ns}:` : "", roomListSpecs, platform.clock) : new MemoryRoomLists(roomListSpecs, platform.clock);
+    const store = platform.mongo ? new CachedChatStore(new MongoChatStore(platform.mongo.db), roomLists(), logger) : new SqliteChatStore(platform.db, platform.writer);
     void store.init().catch((err: unknown) => logger.error("chat store indexes", { err: String(err) }));
     const hot = platform.redis ? new RedisReadState(platform.redis, ns ? `${ns}:` : "", platform.clock) : new MemoryReadState();
     const presence = platform.redis ? new RedisPresence(platform.redis, ns ? `${ns}:` : "", instanceId, presenceTtlMs, platform.clock) : new MemoryPresence();

@@ -4,17 +4,23 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Redis from "ioredis";
 import { MongoClient } from "mongodb";
+import { systemClock } from "../../platform/clock";
+import { createLogger } from "../../platform/logger";
 import { migrationSets } from "../../app";
 import { GroupCommitWriter, migrate, openDatabase } from "../../platform/db/sqlite";
 import { modes } from "../../testing/modes";
 import { startRealBackends } from "../../testing/servers";
+import { MemoryRoomLists, RedisRoomLists } from "./room-lists";
+import { CachedChatStore, roomListSpecs } from "./store.cached";
 import { MongoChatStore } from "./store.mongo";
 import { SqliteChatStore } from "./store.sqlite";
 import { nameKey, type ChatStore, type FileRecord, type MessageRecord, type RoomRecord } from "./store";
 
-// Embedded mode runs the SQLite store; real mode the Mongo store (the one MONGO_URL selects).
-const kinds = modes.map((m) => (m === "embedded" ? "sqlite" : "mongo"));
+// Embedded mode runs the SQLite store; real mode the Mongo store, bare and as the app runs it:
+// with the rooms' hot lists in Redis (REDIS_URL set) or in memory (store.cached.ts).
+const kinds = modes.flatMap((m) => (m === "embedded" ? ["sqlite"] : ["mongo", "mongo + lists in Redis", "mongo + lists in memory"]));
 
 const id = () => Bun.randomUUIDv7();
 let clock = Date.now();
@@ -65,10 +71,17 @@ describe.each(kinds)("chat store (%s)", (kind) => {
       const client = new MongoClient(mongoUrl);
       await client.connect();
       const db = client.db(`chat_store_${id().replaceAll("-", "").slice(-12)}`);
-      store = new MongoChatStore(db);
+      const mongo = new MongoChatStore(db);
+      let redis: Redis | null = null;
+      if (kind === "mongo + lists in Redis") {
+        redis = new Redis((await startRealBackends()).redisUrl);
+      }
+      const lists = redis ? new RedisRoomLists(redis, `store-test-${id()}:`, roomListSpecs, systemClock) : new MemoryRoomLists(roomListSpecs, systemClock);
+      store = kind === "mongo" ? mongo : new CachedChatStore(mongo, lists, createLogger("error"));
       close = async () => {
         await db.dropDatabase().catch(() => undefined);
         await client.close();
+        redis?.disconnect();
       };
     }
     await store.init();
