@@ -136,3 +136,18 @@ describe("optional variables", () => {
     expect(readEnv(schema, { HOMEBASE_X_SWITCH: "off" }).HOMEBASE_X_SWITCH).toBe("off");
   });
 });
+
+describe("the composed request handlers", () => {
+  test("no HTTP route defines Elysia's `server` per request (one handler or hook naming it makes every route do so)", async () => {
+    const t = await createTestApp("embedded");
+    try {
+      const history = (t.app as unknown as { router: { history: Array<{ method: string; path: string; compile(): unknown }> } }).router.history;
+      expect(history.length).toBeGreaterThan(100);
+      // The WebSocket route's upgrade needs the server: Elysia's own code, not ours.
+      const reading = history.filter((r) => r.method !== "WS" && String(r.compile()).includes("defineProperty(c,'server'"));
+      expect(reading.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});

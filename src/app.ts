@@ -136,6 +136,10 @@ export function createApp(platform: Platform, modules: Modules<ModuleList>) {
   for (const { runtime } of installed) for (const routes of runtime.routes ?? []) app = app.use(routes) as unknown as typeof app;
   // Once every route is in: a known path with another method answers 405 with Allow.
   routeMethods.build(app.routes);
+  // The socket peers for platform.clientIp, once the app listens (not read from each handler's
+  // context: see client-ip.ts).
+  const served = app;
+  platform.peers.attach(() => served.server);
   return app;
 }
 

@@ -12,7 +12,7 @@ import { connectMongo, type MongoHandle } from "./db/mongo";
 import { GroupCommitWriter, type MigrationSet, migrate, openDatabase } from "./db/sqlite";
 import { WalFileSync } from "./db/wal-sync";
 import { EventBus } from "./events/bus";
-import { createClientIp, type ClientIpResolver } from "./http/client-ip";
+import { createClientIp, type ClientIpResolver, ServerPeers } from "./http/client-ip";
 import { platformMigrations } from "./migrations";
 import { createLockManager } from "./lock";
 import type { LockManager } from "./lock/port";
@@ -31,6 +31,8 @@ export interface Platform {
   clock: Clock;
   /** The client's address for every module: the peer, or X-Forwarded-For through HOMEBASE_TRUSTED_PROXIES. */
   clientIp: ClientIpResolver;
+  /** The servers clientIp finds a request's socket peer on: createApp attaches its app's. */
+  peers: ServerPeers;
   logger: Logger;
   metrics: Metrics;
   db: Database;
@@ -98,13 +100,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
   const backups = new BackupScheduler({ db, writer, dbPath, settings: config.backup, locks, clock, logger, registry: metrics.registry });
 
+  const peers = new ServerPeers();
   let closed = false;
   const extraChecks = new Map<string, () => Promise<boolean>>();
   const closers: Array<() => Promise<void>> = [];
   return {
     config,
     clock,
-    clientIp: createClientIp(config.trustedProxies),
+    clientIp: createClientIp(config.trustedProxies, peers.addressOf),
+    peers,
     logger,
     metrics,
     db,

@@ -31,8 +31,8 @@ export function cookieValue(request: Request, name: string): string | null {
 }
 
 export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
-  const clientInfo = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null): ClientInfo => ({
-    ip: clientIp(request, server),
+  const clientInfo = (request: Request): ClientInfo => ({
+    ip: clientIp(request),
     userAgent: request.headers.get("user-agent"),
   });
   const cookie = (name: string, value: string, path: string, maxAgeSec: number) =>
@@ -81,9 +81,9 @@ export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
     )
     .get(
       "/auth/oidc/:provider/callback",
-      async ({ params, request, server }) => {
+      async ({ params, request }) => {
         const search = new URL(request.url).searchParams;
-        const done = await oidc.callback(params.provider, search, cookieValue(request, stateCookie), clientInfo(request, server));
+        const done = await oidc.callback(params.provider, search, cookieValue(request, stateCookie), clientInfo(request));
         const headers = new Headers({ location: `${oidc.basePath}${done.returnTo}`, "cache-control": "no-store" });
         headers.append("set-cookie", cookie(stateCookie, "", `/auth/oidc/${params.provider}/callback`, 0));
         headers.append("set-cookie", cookie(loginCookie, done.loginCode, "/auth/oidc/exchange", oidcLoginCodeTtlSec));
@@ -118,8 +118,8 @@ export function oidcController(oidc: OidcSignIn, clientIp: ClientIpResolver) {
     )
     .post(
       "/auth/oidc/exchange",
-      async ({ request, server, set }) => {
-        const tokens = await oidc.exchange(cookieValue(request, loginCookie), clientInfo(request, server));
+      async ({ request, set }) => {
+        const tokens = await oidc.exchange(cookieValue(request, loginCookie), clientInfo(request));
         set.headers["set-cookie"] = cookie(loginCookie, "", "/auth/oidc/exchange", 0);
         set.headers["cache-control"] = "no-store";
         return tokens;

@@ -80,14 +80,14 @@ export function authPlugin(accounts: AccountsService) {
 
 export function accountsController(accounts: AccountsService, clientIp: ClientIpResolver) {
   // Behind a trusted proxy the login and signup limits count the forwarded client, not the proxy.
-  const clientInfo = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null): ClientInfo => ({
-    ip: clientIp(request, server),
+  const clientInfo = (request: Request): ClientInfo => ({
+    ip: clientIp(request),
     userAgent: request.headers.get("user-agent"),
   });
 
   return new Elysia({ name: "homebase.accounts" })
     .use(authPlugin(accounts))
-    .post("/auth/signup", async ({ body, request, server, status }) => status(201, await accounts.signup(body, clientInfo(request, server))), {
+    .post("/auth/signup", async ({ body, request, status }) => status(201, await accounts.signup(body, clientInfo(request))), {
       body: SignupBody,
       response: {
         201: User,
@@ -104,7 +104,7 @@ export function accountsController(accounts: AccountsService, clientIp: ClientIp
         description: "Emits homebase.accounts.user.registered. Attempts are limited per client IP (429 with Retry-After).",
       },
     })
-    .post("/auth/login", ({ body, request, server }) => accounts.login(body, clientInfo(request, server)), {
+    .post("/auth/login", ({ body, request }) => accounts.login(body, clientInfo(request)), {
       body: LoginBody,
       response: {
         200: TokenPair,

@@ -89,7 +89,7 @@ export function chatController(
 
   return new Elysia({ name: "homebase.chat" })
     .use(authPlugin(accounts))
-    .get("/rooms", ({ principal, query, request, server }) => service.listRooms(principal.userId, query, clientIp(request, server)), {
+    .get("/rooms", ({ principal, query, request }) => service.listRooms(principal.userId, query, clientIp(request)), {
       auth: true,
       query: RoomListQuery,
       response: { 200: RoomPage, ...problemResponses({ ...requestRefused, 401: authFailures, 422: invalid, 429: [chatErrors.roomListRateLimited] }) },
@@ -294,7 +294,7 @@ export function chatController(
       // Authenticated before the upgrade: a refused client gets a 401 problem and no socket;
       // one past the socket caps a 429.
       async upgrade(context) {
-        const { request, set, server } = context;
+        const { request, set } = context;
         if (isDraining()) throw problems.unavailable(chatErrors.draining, "this instance is shutting down; reconnect");
         let token = new URL(request.url).searchParams.get("token");
         const protocol = request.headers.get("sec-websocket-protocol");
@@ -306,7 +306,7 @@ export function chatController(
         if (!token) throw problems.unauthorized(chatErrors.missingToken, "pass the access token as ?token= or as Sec-WebSocket-Protocol: bearer, <token>");
         const principal = await sessions.authenticate(token);
         const nickname = await nicknameOf(principal);
-        const ip = clientIp(request, server);
+        const ip = clientIp(request);
         // Last, with nothing awaited after it: a slot is only taken for an upgrade that goes ahead.
         const reservation = sessions.reserve(principal.userId, ip);
         const auth: SocketAuth = { userId: principal.userId, sessionId: principal.sessionId, nickname, token, expiresAt: principal.expiresAt, ip, reservation };

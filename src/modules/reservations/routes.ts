@@ -93,8 +93,8 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
     .use(authPlugin(accounts))
     .get(
       "/movies",
-      async ({ query, request, server, set }) => {
-        answer(await nowShowing.admit(clientIp(request, server)), moviesFailures);
+      async ({ query, request, set }) => {
+        answer(await nowShowing.admit(clientIp(request)), moviesFailures);
         // The stored bytes (checked against NowShowing when stored; see now-showing.ts): ETag/304, gzip/br.
         return storedResponse(request, answer(await nowShowing.body(query), moviesFailures), { cacheControl: "no-cache", set });
       },
@@ -114,9 +114,9 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
     )
     .get(
       "/api/v1/movies",
-      async ({ query, request, server, set }) => {
+      async ({ query, request, set }) => {
         // The same limit (one budget per IP with /movies), rules, cache and invalidation as /movies.
-        answer(await nowShowing.admit(clientIp(request, server)), moviesFailures);
+        answer(await nowShowing.admit(clientIp(request)), moviesFailures);
         return storedResponse(request, answer(await nowShowing.body(query, referenceFormat), moviesFailures), { cacheControl: "no-cache", set });
       },
       {

@@ -194,7 +194,6 @@ describe("the internal guard", () => {
       new Request("http://localhost.test/internal/x", {
         headers: { ...(ip ? { "x-test-ip": ip } : {}), ...(authorization ? { authorization } : {}) },
       }),
-      null,
     );
 
   test("the address first (403), then the token (401); both needed", () => {

@@ -3,16 +3,42 @@
 // X-Forwarded-For. Anyone can send that header, so it is believed only as far as trusted hops go:
 // read right to left, skip the trusted proxies, and the first other address is the client.
 //
-//   const ip = createClientIp(config.trustedProxies);
-//   app.get("/x", ({ request, server }) => ip(request, server))
+//   const peers = new ServerPeers();
+//   const ip = createClientIp(config.trustedProxies, peers.addressOf);
+//   peers.attach(() => app.server);
+//   app.get("/x", ({ request }) => ip(request))
+//
+// The server is attached once rather than taken from each handler's context: a handler (or hook)
+// that reads Elysia's `server` makes every route of the app define that property per request.
 import { BlockList, isIP } from "node:net";
 
-/** What Elysia passes as `server` (null under app.handle in tests). */
+/** A Bun server: it knows the socket peer of a request it received. */
 export interface PeerSource {
   requestIP(request: Request): { address: string } | null;
 }
 
-export type ClientIpResolver = (request: Request, server: PeerSource | null | undefined) => string | null;
+/** The client's address, or null when no socket is known (app.handle in tests). */
+export type ClientIpResolver = (request: Request) => string | null;
+
+/** A request's socket peer, or null/undefined when it did not come over a socket. */
+export type PeerAddress = (request: Request) => string | null | undefined;
+
+/** The socket peers of the servers attached to it: createApp attaches its app's (there once it listens). */
+export class ServerPeers {
+  private readonly servers: Array<() => PeerSource | null | undefined> = [];
+
+  attach(server: () => PeerSource | null | undefined): void {
+    this.servers.push(server);
+  }
+
+  readonly addressOf: PeerAddress = (request) => {
+    for (const server of this.servers) {
+      const address = server()?.requestIP(request)?.address;
+      if (address) return address;
+    }
+    return null;
+  };
+}
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`, so one client has one key however it arrived. */
 export function normaliseIp(address: string): string {
@@ -65,12 +91,12 @@ export function ipMatcher(entries: readonly string[]): (ip: string) => boolean {
 }
 
 /** Builds the resolver for a list of trusted proxies (addresses or CIDR blocks, already validated). */
-export function createClientIp(trustedProxies: readonly string[]): ClientIpResolver {
+export function createClientIp(trustedProxies: readonly string[], peerOf: PeerAddress): ClientIpResolver {
   const isTrusted = ipMatcher(trustedProxies);
   // Resolved once per request, whichever module asks (and however often).
   const resolved = new WeakMap<Request, string | null>();
-  const resolve: ClientIpResolver = (request, server) => {
-    const peer = server?.requestIP(request)?.address;
+  const resolve: ClientIpResolver = (request) => {
+    const peer = peerOf(request);
     if (!peer) return null;
     const address = normaliseIp(peer);
     if (!isTrusted(address)) return address;
@@ -89,10 +115,10 @@ export function createClientIp(trustedProxies: readonly string[]): ClientIpResol
     }
     return client;
   };
-  return (request, server) => {
+  return (request) => {
     const known = resolved.get(request);
     if (known !== undefined) return known;
-    const ip = resolve(request, server);
+    const ip = resolve(request);
     // No peer (app.handle in tests) is not remembered: the request may be re-run with a server.
     if (ip !== null) resolved.set(request, ip);
     return ip;

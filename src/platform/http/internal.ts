@@ -21,7 +21,7 @@ import { Elysia } from "elysia";
 import { Counter, type Registry } from "prom-client";
 import { ConfigError } from "../config/env";
 import type { Logger } from "../logger";
-import { type ClientIpResolver, ipMatcher, type PeerSource } from "./client-ip";
+import { type ClientIpResolver, ipMatcher } from "./client-ip";
 import { HttpProblem, problemResponses } from "./problem";
 
 /** The codes the guard answers with (documented on every internal route by `internalResponses`). */
@@ -113,7 +113,7 @@ export interface InternalVerdict {
 
 /** Decides who may call internal routes, and records every call. */
 export interface InternalGuard {
-  check(request: Request, server: PeerSource | null | undefined): InternalVerdict;
+  check(request: Request): InternalVerdict;
   /** One log line with the caller and the outcome, and one count in the metric. */
   record(route: string, verdict: InternalVerdict): void;
 }
@@ -151,8 +151,8 @@ export function createInternalGuard(o: InternalGuardOptions): InternalGuard {
   const isAllowed = ipMatcher(o.allow);
   const calls = callsCounter(o.registry);
   return {
-    check(request, server) {
-      const ip = o.clientIp(request, server);
+    check(request) {
+      const ip = o.clientIp(request);
       if (ip === null || !isAllowed(ip)) return { outcome: "forbidden", ip };
       const given = bearer(request);
       return { outcome: given !== null && secretEquals(given, o.token) ? "allowed" : "unauthorized", ip };
@@ -186,10 +186,10 @@ function refusal(outcome: Exclude<InternalOutcome, "allowed">): HttpProblem {
 export function internalInstance<const Prefix extends string>(name: string, prefix: Prefix, guard: InternalGuard) {
   // Decided once per request (parse and transform both ask), logged and counted once.
   const verdicts = new WeakMap<Request, InternalVerdict>();
-  const decide = (request: Request, server: PeerSource | null | undefined, route: string | undefined): InternalVerdict => {
+  const decide = (request: Request, route: string | undefined): InternalVerdict => {
     const known = verdicts.get(request);
     if (known) return known;
-    const verdict = guard.check(request, server);
+    const verdict = guard.check(request);
     verdicts.set(request, verdict);
     guard.record(`${request.method} ${route ?? new URL(request.url).pathname}`, verdict);
     return verdict;
@@ -198,13 +198,13 @@ export function internalInstance<const Prefix extends string>(name: string, pref
     new Elysia({ name, prefix })
       // Parsing comes before every other hook: a refused caller's body is not even read (a
       // parse hook that throws would answer 400, so it hands over an empty body instead) ...
-      .onParse(({ request, server, route }) => {
-        if (decide(request, server, route).outcome === "allowed") return;
+      .onParse(({ request, route }) => {
+        if (decide(request, route).outcome === "allowed") return;
         return {};
       })
       // ... and the refusal comes before validation (and for bodiless requests, which skip parsing).
-      .onTransform(({ request, server, route }) => {
-        const { outcome } = decide(request, server, route);
+      .onTransform(({ request, route }) => {
+        const { outcome } = decide(request, route);
         if (outcome !== "allowed") throw refusal(outcome);
       })
   );

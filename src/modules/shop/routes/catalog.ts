@@ -37,7 +37,7 @@ export function catalogRoutes(catalog: CatalogService, accounts: AccountsService
           },
         },
       )
-      .get("/items/:id", ({ params, request, server }) => handled(() => catalog.detail(params.id, clientIp(request, server))), {
+      .get("/items/:id", ({ params, request }) => handled(() => catalog.detail(params.id, clientIp(request))), {
         params: ItemIdParams,
         response: { 200: ItemDetail, ...errors(422, shopErrors.itemNotFound) },
         detail: { tags, summary: "One item", description: "Counts the caller (by IP) as one of today's unique visitors of the item." },
