@@ -10,7 +10,7 @@ import { modes } from "../../testing/modes";
 import { startRealBackends } from "../../testing/servers";
 import { applyChange, type ListSpec, MemoryRoomLists, RedisRoomLists, type RoomLists, writeLeaseMs } from "./room-lists";
 import type { ChatStore, MemberRecord, MessageRecord } from "./store";
-import { CachedChatStore, roomListSpecs } from "./store.cached";
+import { CachedChatStore, listSpecs, roomListSpecs } from "./store.cached";
 import { MongoChatStore } from "./store.mongo";
 
 const id = () => Bun.randomUUIDv7();
@@ -157,6 +157,7 @@ describe.each(modes.filter((m) => m === "real"))("cached Mongo chat store, two i
   let reads = 0;
   let a: ChatStore;
   let b: ChatStore;
+  let small: ChatStore;
 
   beforeAll(async () => {
     const backends = await startRealBackends();
@@ -168,7 +169,7 @@ describe.each(modes.filter((m) => m === "real"))("cached Mongo chat store, two i
     const logger = createLogger("error");
     const counted = () => {
       const mongo = new MongoChatStore(db);
-      for (const method of ["history", "members", "reads"] as const) {
+      for (const method of ["history", "members", "reads", "member"] as const) {
         const original = mongo[method].bind(mongo) as (...args: unknown[]) => Promise<unknown>;
         (mongo as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
           reads++;
@@ -180,6 +181,8 @@ describe.each(modes.filter((m) => m === "real"))("cached Mongo chat store, two i
     const clock = new ManualClock();
     a = new CachedChatStore(counted(), new RedisRoomLists(redis, prefix, roomListSpecs, clock), logger);
     b = new CachedChatStore(counted(), new RedisRoomLists(redis, prefix, roomListSpecs, clock), logger);
+    // Lists of at most two members, to see a full one.
+    small = new CachedChatStore(counted(), new RedisRoomLists(redis, `${prefix}small:`, listSpecs(2), clock), logger, 2);
     await a.init();
   });
   afterAll(async () => {
@@ -233,5 +236,35 @@ describe.each(modes.filter((m) => m === "real"))("cached Mongo chat store, two i
     expect(reads).toBe(1);
     expect((await a.members(roomId, 1000)).map((m) => m.nickname)).toEqual(["renamed"]);
     expect(reads).toBe(1);
+  });
+  test("membership comes from the member list while it holds every member; once it is full, from the store", async () => {
+    const roomId = id();
+    const owner: MemberRecord = { roomId, userId: id(), nickname: "owner", joinedAt: 1 };
+    const room = { id: roomId, name: "m", nameKey: "m", passwordHash: null, ownerId: owner.userId, createdAt: 1, memberCount: 1 };
+    await a.createRoom(room, owner, message(roomId, owner.userId, "joined", 1));
+    const guest: MemberRecord = { roomId, userId: id(), nickname: "guest", joinedAt: 2 };
+    const stranger = id();
+    reads = 0;
+    expect(await b.member(roomId, guest.userId)).toBeNull();
+    expect(await a.join(guest, message(roomId, guest.userId, "joined", 2))).toBe(true);
+    expect(await b.member(roomId, guest.userId)).toMatchObject({ nickname: "guest" });
+    expect(await b.member(roomId, stranger)).toBeNull();
+    expect(await b.leave(roomId, guest.userId, message(roomId, guest.userId, "left", 3))).toBe(true);
+    expect(await a.member(roomId, guest.userId)).toBeNull();
+    expect(await a.member(roomId, owner.userId)).toMatchObject({ nickname: "owner" });
+    expect(reads).toBe(0);
+
+    // Two kept, three members: the third is not in the list, and only the store knows it.
+    const other = id();
+    const first: MemberRecord = { roomId: other, userId: id(), nickname: "first", joinedAt: 1 };
+    await small.createRoom({ ...room, id: other }, first, message(other, first.userId, "joined", 1));
+    const second: MemberRecord = { roomId: other, userId: id(), nickname: "second", joinedAt: 2 };
+    const third: MemberRecord = { roomId: other, userId: id(), nickname: "third", joinedAt: 3 };
+    await small.join(second, message(other, second.userId, "joined", 2));
+    await small.join(third, message(other, third.userId, "joined", 3));
+    reads = 0;
+    expect(await small.member(other, third.userId)).toMatchObject({ nickname: "third" });
+    expect(await small.member(other, stranger)).toBeNull();
+    expect(reads).toBe(2);
   });
 });
