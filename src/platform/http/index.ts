@@ -16,6 +16,7 @@ export { RouteMethods } from "./allow";
 const meta = Symbol("homebase.request");
 
 interface Tracked {
+  /** start: performance.now() at arrival; -1 once the request's duration is observed. */
   [meta]?: { id: string; start: number };
 }
 
@@ -134,6 +135,20 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
   const durations = new RouteDurations(metrics.httpDuration);
   installCompiledTransforms();
 
+  // Observed where the answer is decided (mapResponse, onError, the refusals below), once per
+  // request: an onAfterResponse hook would cost every request an async task queued behind it.
+  const observe = (m: { id: string; start: number }, request: Request, route: string | undefined, path: string, status: number) => {
+    if (m.start < 0) return;
+    const seconds = (performance.now() - m.start) / 1000;
+    m.start = -1;
+    // Route template, never the raw path: unbounded label values would blow up the registry.
+    const template = route !== undefined && route !== "" ? route : "unmatched";
+    durations.observe(template, request.method, status, seconds);
+    if (debug) {
+      logger.debug("request", { requestId: m.id, method: request.method, path, route: template, status, ms: Math.round(seconds * 100_000) / 100 });
+    }
+  };
+
   return new Elysia({ name: "homebase.http" })
     // Elysia copies these into each request's headers as one object of a fixed shape: cheaper
     // than assigning five headers into the empty object it makes per request otherwise.
@@ -142,7 +157,8 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
       const { request, set } = ctx;
       const incoming = request.headers.get("x-request-id");
       const id = incoming !== null && requestIdPattern.test(incoming) ? incoming : nextRequestId();
-      (ctx as Tracked)[meta] = { id, start: performance.now() };
+      const tracked = { id, start: performance.now() };
+      (ctx as Tracked)[meta] = tracked;
       const headers = set.headers as Record<string, string>;
       headers["x-request-id"] = id;
       const draining = isDraining();
@@ -153,6 +169,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
       if (declared === null) {
         if (request.headers.get("transfer-encoding") === null) return;
         const path = new URL(request.url).pathname;
+        observe(tracked, request, undefined, path, 411);
         return problemResponse(
           new HttpProblem(411, "length_required", "send the body with a Content-Length header (chunked bodies are not accepted)").toProblem(path, id),
           { "x-request-id": id, ...securityHeaders, ...(draining ? { connection: "close" } : {}) },
@@ -164,6 +181,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
         // Only past the default limit is the path looked at: the common case costs nothing.
         const limit = routeBodyLimits[`${request.method} ${path}`] ?? bodyLimitBytes;
         if (length <= limit) return;
+        observe(tracked, request, undefined, path, 413);
         return problemResponse(
           new HttpProblem(413, "body_too_large", `request body exceeds ${limit} bytes`).toProblem(path, id),
           { "x-request-id": id, ...securityHeaders, ...(draining ? { connection: "close" } : {}) },
@@ -210,6 +228,8 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
         problem = new HttpProblem(500, "internal_error", "an unexpected error occurred").toProblem(path, requestId);
       }
       set.status = problem.status;
+      const m = (ctx as Tracked)[meta];
+      if (m !== undefined) observe(m, request, ctx.route, path, problem.status);
       return problemResponse(problem, headers);
     })
     // A plain JSON value answered 200 (most reads): built on a Headers template holding the
@@ -217,7 +237,13 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
     // in about half the time it converts the plain object Elysia would pass (7 headers: 1.65 →
     // 0.96 µs in a quiet loop). Anything else (other statuses, cookies, Responses, strings)
     // Elysia maps as before. Runs after response validation.
-    .mapResponse({ as: "global" }, ({ responseValue, set }) => {
+    .mapResponse({ as: "global" }, (ctx) => {
+      const { responseValue, set } = ctx;
+      const m = (ctx as Tracked)[meta];
+      if (m !== undefined && m.start >= 0) {
+        const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
+        observe(m, ctx.request, ctx.route, ctx.path, status);
+      }
       if (set.status !== 200 || set.cookie !== undefined || responseValue === null || typeof responseValue !== "object") return;
       const proto = Object.getPrototypeOf(responseValue);
       if (proto !== Object.prototype && proto !== Array.prototype) return;
@@ -231,25 +257,5 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
       // Emptied: Elysia hands the Response out as is instead of copying it to merge them.
       set.headers = {};
       return response;
-    })
-    .onAfterResponse({ as: "global" }, (ctx) => {
-      const m = (ctx as Tracked)[meta];
-      if (m === undefined) return;
-      const { request, route, set } = ctx;
-      const seconds = (performance.now() - m.start) / 1000;
-      const status = typeof set.status === "number" ? set.status : 200;
-      // Route template, never the raw path: unbounded label values would blow up the registry.
-      const template = route && route !== "" ? route : "unmatched";
-      durations.observe(template, request.method, status, seconds);
-      if (debug) {
-        logger.debug("request", {
-          requestId: m.id,
-          method: request.method,
-          path: ctx.path,
-          route: template,
-          status,
-          ms: Math.round(seconds * 100_000) / 100,
-        });
-      }
     });
 }
