@@ -3,7 +3,7 @@
 // 304s), errors thrown in hooks and handlers, validation failures, unknown routes and methods,
 // and the refusals the platform answers before any route runs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestApp, newUser, signupAndLogin, type TestApp } from "../../testing/app";
+import { createTestApp, newUser, signupAndLogin, type TestApp } from "./testing/app";
 
 type Series = Map<string, number>;
 
