@@ -15,9 +15,14 @@ export { RouteMethods } from "./allow";
 /** Where the request's id and start time live: on Elysia's per-request context, no side table. */
 const meta = Symbol("homebase.request");
 
+interface RequestMeta {
+  id: string;
+  /** performance.now() at arrival; -1 once the request's duration is observed. */
+  start: number;
+}
+
 interface Tracked {
-  /** start: performance.now() at arrival; -1 once the request's duration is observed. */
-  [meta]?: { id: string; start: number };
+  [meta]?: RequestMeta;
 }
 
 /**
@@ -137,7 +142,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
 
   // Observed where the answer is decided (mapResponse, onError, the refusals below), once per
   // request: an onAfterResponse hook would cost every request an async task queued behind it.
-  const observe = (m: { id: string; start: number }, request: Request, route: string | undefined, path: string, status: number) => {
+  const observe = (m: RequestMeta, request: Request, route: string | undefined, path: string, status: number) => {
     if (m.start < 0) return;
     const seconds = (performance.now() - m.start) / 1000;
     m.start = -1;
@@ -157,7 +162,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
       const { request, set } = ctx;
       const incoming = request.headers.get("x-request-id");
       const id = incoming !== null && requestIdPattern.test(incoming) ? incoming : nextRequestId();
-      const tracked = { id, start: performance.now() };
+      const tracked: RequestMeta = { id, start: performance.now() };
       (ctx as Tracked)[meta] = tracked;
       const headers = set.headers as Record<string, string>;
       headers["x-request-id"] = id;
@@ -240,7 +245,7 @@ export function httpPlatform({ logger, metrics, bodyLimitBytes, routeBodyLimits 
     .mapResponse({ as: "global" }, (ctx) => {
       const { responseValue, set } = ctx;
       const m = (ctx as Tracked)[meta];
-      if (m !== undefined && m.start >= 0) {
+      if (m !== undefined) {
         const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
         observe(m, ctx.request, ctx.route, ctx.path, status);
       }
