@@ -73,6 +73,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   if (applied.length > 0) logger.info("migrations applied", { versions: applied });
   // FULL: durable before a write is answered, the WAL's sync run off the event loop (wal-sync.ts).
   const writer = new GroupCommitWriter(db, { sync: config.sqliteSynchronous === "FULL" ? new WalFileSync(dbPath) : null });
+  metrics.observeWriter(writer.stats);
   // ... and the WAL's checkpoints too (checkpoint.ts), after the commits.
   const checkpointer = config.sqliteSynchronous === "FULL" ? new WalCheckpointer(db, dbPath, writer, logger) : null;
 

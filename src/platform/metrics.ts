@@ -2,6 +2,7 @@
 // wrong under Bun, so we export RSS, CPU and event-loop lag ourselves.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { WriterStats } from "./db/sqlite";
 
 /**
  * Counts per label value, for a counter on a hot path: one Map lookup and an increment, where
@@ -202,6 +203,33 @@ export class Metrics {
       help: "Start time of the process since unix epoch in seconds",
       registers: [this.registry],
     }).set(Math.round(Date.now() / 1000 - process.uptime()));
+  }
+
+  /**
+   * The SQLite writer's running totals (GroupCommitWriter.stats), exported as counters read at
+   * scrape time: nothing per write. Rates of these say how many writes a batch and a sync carry
+   * and what share of the event loop the commits take.
+   */
+  observeWriter(stats: Readonly<WriterStats>): void {
+    const counter = (name: string, help: string, read: () => number) => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const now = read();
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+    };
+    counter("homebase_db_writes_total", "Writes committed by the SQLite writer", () => stats.writes);
+    counter("homebase_db_write_batches_total", "Transactions the SQLite writer committed (group commits)", () => stats.batches);
+    counter("homebase_db_wal_syncs_total", "fdatasyncs of the WAL that made commits durable (synchronous=FULL)", () => stats.syncs);
+    counter("homebase_db_write_batch_seconds_total", "Event-loop time spent in write transactions: the writes and their COMMIT", () => stats.batchSeconds);
+    counter("homebase_db_commit_seconds_total", "Event-loop time spent in COMMIT (writing the changed pages to the WAL)", () => stats.commitSeconds);
+    counter("homebase_db_wal_sync_seconds_total", "Time the WAL syncs took (off the event loop)", () => stats.syncSeconds);
   }
 
   close(): void {

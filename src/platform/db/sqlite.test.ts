@@ -225,6 +225,24 @@ describe("durable commits with the sync off the event loop", () => {
     expect(sync.closed).toBe(true);
   });
 
+  test("the stats say where a write's time went: in the batch, in its COMMIT, in the sync", async () => {
+    const spin = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const a = writer.write(() => (spin(5), insert("a")()));
+    while (sync.started.length === 0) await turns(1);
+    const { batchSeconds, commitSeconds } = writer.stats;
+    expect(batchSeconds).toBeGreaterThanOrEqual(0.005); // the write's own 5 ms are in the batch…
+    expect(commitSeconds).toBeGreaterThan(0);
+    expect(commitSeconds).toBeLessThan(batchSeconds - 0.004); // …not in its COMMIT
+    expect(writer.stats.syncSeconds).toBe(0); // counted when the sync is done
+    await Bun.sleep(20);
+    sync.finish();
+    await a;
+    expect(writer.stats.syncSeconds).toBeGreaterThanOrEqual(0.019);
+  });
+
   test("with the real WAL sync every write resolves and is in the file", async () => {
     const real = new GroupCommitWriter(db, { sync: new WalFileSync(join(dir, "t.sqlite")) });
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => real.write(() => (insert(`r${i}`)(), i))));
