@@ -227,6 +227,29 @@ export async function scrape(baseUrl: string, name: string, labels: Record<strin
   return sum;
 }
 
+/**
+ * Runs `run` and adds what the server's SQLite writer did meanwhile (its homebase_db_ counters):
+ * writes per group commit and per WAL sync, the event loop's time per commit and in COMMIT.
+ */
+export async function withWriterFigures(baseUrl: string, run: () => Promise<LoadResult>): Promise<LoadResult> {
+  const names = ["writes", "write_batches", "wal_syncs", "write_batch_seconds", "commit_seconds"] as const;
+  const read = async () => Object.fromEntries(await Promise.all(names.map(async (n) => [n, await scrape(baseUrl, `homebase_db_${n}_total`)]))) as Record<(typeof names)[number], number>;
+  const before = await read();
+  const result = await run();
+  const after = await read();
+  const d = (n: (typeof names)[number]) => after[n] - before[n];
+  const per = (a: number, b: number, digits = 1) => (b > 0 ? (a / b).toFixed(digits) : "–");
+  return {
+    ...result,
+    extra: {
+      ...result.extra,
+      "writes/commit": per(d("writes"), d("write_batches")),
+      "writes/sync": per(d("writes"), d("wal_syncs")),
+      "µs/commit (in COMMIT)": `${per(d("write_batch_seconds") * 1e6, d("write_batches"), 0)} (${per(d("commit_seconds") * 1e6, d("write_batches"), 0)})`,
+    },
+  };
+}
+
 export function markdownTable(results: LoadResult[]): string {
   const extras = [...new Set(results.flatMap((r) => Object.keys(r.extra ?? {})))];
   const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "–");

@@ -17,7 +17,7 @@ import { newUser } from "../../src/testing/app";
 import { freePort } from "../../src/testing/ports";
 import type { RunningServer } from "../../src/testing/process";
 import { waitFor } from "../../src/testing/wait";
-import { startCeiling, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
+import { startCeiling, startHomebase, withWriterFigures, type BenchContext, type LoadResult, type Scenario } from "../lib";
 import { seedMovies } from "./movies";
 import { seededRandom } from "../../src/platform/random";
 
@@ -182,13 +182,13 @@ export const booking: Scenario = {
       ...(await runDriver(ctx, `ceiling: Bun.serve, ${bytes} B JSON, same client`, { url: ceiling.replace(/\/$/, ""), screeningId: target.screeningId, tokens: target.tokens, seconds: ctx.seconds, seed: 1 })),
       isCeiling: true,
     });
-    results.push(await runDriver(ctx, `POST /reservations, ${clients} clients, 1 screening — in-process lock`, { url: embedded.url, ...target, seconds: ctx.seconds, seed: 1 }));
+    results.push(await withWriterFigures(embedded.url, () => runDriver(ctx, `POST /reservations, ${clients} clients, 1 screening — in-process lock`, { url: embedded.url, ...target, seconds: ctx.seconds, seed: 1 })));
 
     const redisUrl = await startRedis(ctx);
     if (redisUrl) {
       const withRedis = await startHomebase(ctx, { ...env, REDIS_URL: redisUrl });
       const { bytes: _, ...redisTarget } = await prepare(withRedis, clients);
-      results.push(await runDriver(ctx, `POST /reservations, ${clients} clients, 1 screening — Redis lock + Lua limits`, { url: withRedis.url, ...redisTarget, seconds: ctx.seconds, seed: 1 }));
+      results.push(await withWriterFigures(withRedis.url, () => runDriver(ctx, `POST /reservations, ${clients} clients, 1 screening — Redis lock + Lua limits`, { url: withRedis.url, ...redisTarget, seconds: ctx.seconds, seed: 1 })));
     } else {
       process.stderr.write("\n[bench] redis-server not installed: the Redis variant is skipped (apt-get install redis-server)\n");
     }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { cpus } from "node:os";
 import { newUser } from "../../src/testing/app";
 import type { RunningServer } from "../../src/testing/process";
-import { releaseBinary, runLoad, scrape, startCeiling, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
+import { releaseBinary, runLoad, scrape, withWriterFigures, startCeiling, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
 
 interface FlowPlan {
   url: string;
@@ -155,7 +155,7 @@ export const shop: Scenario = {
     const buyers = ctx.quick ? 8 : 16;
     const tokens = await Promise.all(Array.from({ length: buyers }, () => signup(server.url)));
     const plan: FlowPlan = { url: server.url, itemId: top.items[0]!.id, tokens, seconds: ctx.seconds };
-    results.push(await runFlow(ctx, "order + pay (4 requests, 2 gateway calls)", plan));
+    results.push(await withWriterFigures(server.url, () => runFlow(ctx, "order + pay (4 requests, 2 gateway calls)", plan)));
     await sandboxFaults(server, { errorPct: 20 });
     results.push(await runFlow(ctx, "order + pay, 20 % gateway errors (retried)", plan));
     await sandboxFaults(server, { errorPct: 0 });
