@@ -62,15 +62,13 @@ export class ChallengeReads {
    * Cache-aside under a per-user generation: every `count` has its own key, and one bump after a
    * write retires all of them at once, on every instance.
    */
-  async userLogs(userId: string, count: number): Promise<StoredBody> {
+  userLogs(userId: string, count: number): StoredBody | Promise<StoredBody> {
     const load = async (): Promise<UserLogs> => ({
       userId,
       logs: (await this.store.userLogs(userId, count)).map((l) => ({ challengeId: l.challengeId, createdAt: iso(l.createdAt) })),
     });
-    if (this.settings.logsTtlMs === 0) return this.responses.once(UserLogs, await load(), logsCacheName);
-    const ns = logsNamespace(userId);
-    const gen = await this.cache.generation(ns);
-    return this.responses.get(logsCacheName, `${ns}@${gen}:count=${count}`, this.settings.logsTtlMs, UserLogs, async () => ({
+    if (this.settings.logsTtlMs === 0) return load().then((logs) => this.responses.once(UserLogs, logs, logsCacheName));
+    return this.responses.versioned(logsCacheName, logsNamespace(userId), `:count=${count}`, this.settings.logsTtlMs, UserLogs, async () => ({
       value: await load(),
     }));
   }

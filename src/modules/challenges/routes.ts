@@ -71,8 +71,7 @@ export function challengesController({ catalog, members, reads }: ChallengesServ
       // The stored bytes (checked against UserLogs when stored): ETag/304, gzip/br, per-user data.
       .get(
         "/challenges/logs/:userId",
-        async ({ params, query, request, set }) =>
-          storedResponse(request, await reads.userLogs(params.userId, query.count ?? 10), { cacheControl: "private, no-cache", set }),
+        ({ params, query, request, set }) => storedResponse(request, reads.userLogs(params.userId, query.count ?? 10), { cacheControl: "private, no-cache", set }),
         {
           auth: true,
           params: UserIdParams,

@@ -100,17 +100,17 @@ export class NowShowingList {
     if (title !== "") return once(await this.load({ ...filter, titleKey: textKey(title) }));
     const ttl = this.settings.cacheTtlMs;
     if (ttl === 0) return once(await this.load(filter));
-    const generation = await this.cache.generation(catalogNamespace);
-    const key = `${catalogNamespace}@${generation}:now-showing:${format.name}:${filter.today}:${genre?.value ?? "*"}`;
+    const suffix = `:now-showing:${format.name}:${filter.today}:${genre?.value ?? "*"}`;
     const load = async (at: number) => {
       const items = await this.load({ ...filter, now: at });
       return { value: format.shape(items), validUntil: Math.min(nextUtcMidnight(at), firstStart(items)) };
     };
-    const read = (at: number) => this.responses.get(nowShowingCacheName, key, listTtlMs(at, ttl), format.schema, () => load(at));
+    const read = (at: number) => this.responses.versioned(nowShowingCacheName, catalogNamespace, suffix, listTtlMs(at, ttl), format.schema, () => load(at));
     let cached = await read(now);
     if (this.clock.now() >= cached.validUntil) {
-      // A screening in it has started since it was cached: replace it.
-      await this.responses.invalidate(key);
+      // A screening in it has started since it was cached: replace it (its key under the current
+      // generation; after a bump no one reads the older key again).
+      await this.responses.invalidate(`${catalogNamespace}@${await this.cache.generation(catalogNamespace)}${suffix}`);
       cached = await read(this.clock.now());
     }
     const at = this.clock.now();

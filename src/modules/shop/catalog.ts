@@ -84,15 +84,15 @@ export class CatalogService {
    * stored, so a hit is served as the stored bytes: no parse, no response validation, no
    * serialisation of 20 items per request.
    */
-  async mainBody(): Promise<StoredBody> {
+  mainBody(): StoredBody | Promise<StoredBody> {
     const load = async (): Promise<MainPage> => ({
       topSellers: (await this.store.topSellers(mainListSize)).map(toItem),
       topDiscounts: (await this.store.topDiscounts(mainListSize)).map(toItem),
     });
-    if (this.settings.mainTtlMs === 0) return this.responses.once(MainPage, await load(), mainCacheName);
-    const gen = await this.cache.generation(mainNamespace);
-    return this.responses.get(mainCacheName, `${mainNamespace}@${gen}`, this.settings.mainTtlMs, MainPage, async () => ({ value: await load() }));
+    if (this.settings.mainTtlMs === 0) return load().then((page) => this.responses.once(MainPage, page, mainCacheName));
+    return this.responses.versioned(mainCacheName, mainNamespace, "", this.settings.mainTtlMs, MainPage, async () => ({ value: await load() }));
   }
+
 
   /** One item; counts the caller (by IP, null when unknown) as today's visitor of it. */
   async detail(id: string, visitor: string | null): Promise<ItemDetail> {

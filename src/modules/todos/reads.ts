@@ -109,15 +109,18 @@ export class Reads {
    * owner check happens when the body is made, so another user's read never finds it; a hit
    * neither parses nor re-serializes the list. With pending writes the body is made afresh.
    */
-  async listTasksBody(userId: string, projectId: string, includeDeleted = false): Promise<StoredBody> {
+  listTasksBody(userId: string, projectId: string, includeDeleted = false): StoredBody | Promise<StoredBody> {
     const id = projectId.toLowerCase();
-    const pending = await this.pendingOf(userId);
-    if (pending.length > 0 || this.listTtlMs === 0) {
-      return this.responses.once(TaskList, this.toTaskList(await this.taskList(userId, id, pending), id, includeDeleted), taskListBodyCacheName);
-    }
-    const gen = await this.cache.generation(projectCacheKey(id));
-    const key = `todos:tasks:${id}@${gen}:${userId}:${includeDeleted ? "all" : "live"}`;
-    return this.responses.get(taskListBodyCacheName, key, this.listTtlMs, TaskList, async () => ({
+    if (!this.writes.writeBehind && this.listTtlMs !== 0) return this.storedTaskList(userId, id, includeDeleted, []);
+    return this.pendingOf(userId).then(async (pending) =>
+      pending.length > 0 || this.listTtlMs === 0
+        ? this.responses.once(TaskList, this.toTaskList(await this.taskList(userId, id, pending), id, includeDeleted), taskListBodyCacheName)
+        : this.storedTaskList(userId, id, includeDeleted, pending),
+    );
+  }
+
+  private storedTaskList(userId: string, id: string, includeDeleted: boolean, pending: readonly Command[]): StoredBody | Promise<StoredBody> {
+    return this.responses.versioned(taskListBodyCacheName, projectCacheKey(id), `:${userId}:${includeDeleted ? "all" : "live"}`, this.listTtlMs, TaskList, async (gen) => ({
       value: this.toTaskList(await this.taskListAt(userId, id, gen, pending), id, includeDeleted),
     }));
   }

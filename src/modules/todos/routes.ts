@@ -117,8 +117,8 @@ export function todosController({ reads, projects, tasks, coach }: Todos, accoun
     // The stored bytes (checked against TaskList when stored): ETag/304, gzip/br, per reader.
     .get(
       "/projects/:id/tasks",
-      async ({ principal, params, query, request, set }) =>
-        storedResponse(request, await reads.listTasksBody(principal.userId, params.id, query.includeDeleted), { cacheControl: "private, no-cache", set }),
+      ({ principal, params, query, request, set }) =>
+        storedResponse(request, reads.listTasksBody(principal.userId, params.id, query.includeDeleted), { cacheControl: "private, no-cache", set }),
       {
         auth: true,
         params: IdParams,

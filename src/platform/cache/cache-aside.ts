@@ -124,6 +124,25 @@ export class CacheAside {
     }
   }
 
+  /**
+   * The cached value of `key` when this process holds it (a hit, counted), with no promise on
+   * the way; undefined otherwise: then call getOrLoadText, which also handles a miss.
+   */
+  peekText(cacheName: string, key: string): string | undefined {
+    const value = this.store.peek?.(key);
+    if (typeof value !== "string") return undefined;
+    this.metrics.cacheLookups.add(cacheName, "hit");
+    return value;
+  }
+
+  /** generation() when this process knows it without asking the store; undefined otherwise. */
+  peekGeneration(namespace: string): number | undefined {
+    const raw = this.store.peek?.(generationPrefix + namespace);
+    if (raw === undefined) return undefined;
+    const gen = raw === null ? 0 : Number(raw);
+    return Number.isSafeInteger(gen) ? gen : 0;
+  }
+
   /** Moves a namespace to its next generation (call after the write is committed). */
   async bump(namespace: string): Promise<void> {
     try {

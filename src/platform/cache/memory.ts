@@ -23,7 +23,11 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.values.get(key) ?? this.counters.get(key)?.toString();
+    return this.peek(key) ?? undefined;
+  }
+
+  peek(key: string): string | null {
+    return this.values.get(key) ?? this.counters.get(key)?.toString() ?? null;
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {

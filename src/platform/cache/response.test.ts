@@ -42,6 +42,24 @@ describe.each(modes)("response cache (%s)", (mode: Mode) => {
   });
   afterEach(() => metrics.close());
 
+  test("versioned: a body this process holds comes back without a promise; a bump retires it on the next read", async () => {
+    const ns = uniqueKey("ns");
+    let calls = 0;
+    const produce = (generation: number) => ({ value: { items: [{ id: ++calls, name: `gen ${generation}` }] } });
+    const first = await responses.versioned("pages", ns, ":a", 10_000, Page, produce);
+    expect(await first.body.text()).toBe(JSON.stringify({ items: [{ id: 1, name: "gen 0" }] }));
+    const again = responses.versioned("pages", ns, ":a", 10_000, Page, produce);
+    // Only the memory store answers from this process without asking; Redis is asked each time.
+    expect(again instanceof Promise).toBe(store.kind !== "memory");
+    expect(await again).toBe(first);
+    expect(await hits(metrics, "hit")).toBe(1);
+    await cache.bump(ns);
+    const next = responses.versioned("pages", ns, ":a", 10_000, Page, produce);
+    expect(next).toBeInstanceOf(Promise);
+    expect(await (await next).body.text()).toBe(JSON.stringify({ items: [{ id: 2, name: "gen 1" }] }));
+    expect(calls).toBe(2);
+  });
+
   test("a miss is checked, serialized and stored once; 50 concurrent readers share it; hits never call the producer", async () => {
     const key = uniqueKey("page");
     let calls = 0;

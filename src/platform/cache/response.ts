@@ -88,6 +88,29 @@ export class ResponseCache {
   }
 
   /**
+   * get() under a namespace's generation (CacheAside.generation): the key is
+   * `<namespace>@<generation><suffix>`, so one bump of the namespace retires every key under it.
+   * A body this process holds comes back as is, with no await on the way (the hot path of a
+   * cached read); anything else, as a promise of get()'s answer. `produce` gets the generation.
+   */
+  versioned(
+    cacheName: string,
+    namespace: string,
+    suffix: string,
+    ttlMs: number,
+    schema: TSchema,
+    produce: (generation: number) => Promise<Produced> | Produced,
+  ): StoredBody | Promise<StoredBody> {
+    const known = this.cache.peekGeneration(namespace);
+    if (known !== undefined) {
+      const text = this.cache.peekText(cacheName, `${keyPrefix}${namespace}@${known}${suffix}`);
+      const stored = text === undefined ? undefined : this.fromText(text);
+      if (stored) return stored;
+    }
+    return this.cache.generation(namespace).then((gen) => this.get(cacheName, `${namespace}@${gen}${suffix}`, ttlMs, schema, () => produce(gen)));
+  }
+
+  /**
    * A body answered once, uncached (a TTL of 0, a title search). Checked against the schema
    * under `bun test` only: on every request the check would cost more than the serialization
    * (3 ms for a 500-movie list), which is why these routes answer a Response in the first

@@ -109,6 +109,27 @@ describe.if(modes.includes("real"))("two-level cache, two stores in one process"
     expect(await b.store.get(counter)).toBe("2");
   });
 
+  test("peek answers from the local level only, and never what another instance's write replaced", async () => {
+    const a = instance();
+    const b = instance();
+    await live(a.store, b.store);
+    const key = unique("peek");
+    expect(b.store.peek(key)).toBeUndefined(); // not held here: ask Redis
+    await a.store.set(key, "v1", 60_000);
+    expect(b.store.peek(key)).toBeUndefined();
+    expect(await b.store.get(key)).toBe("v1");
+    expect(b.store.peek(key)).toBe("v1");
+    await a.store.set(key, "v2", 60_000);
+    expect(b.store.peek(key)).toBeUndefined();
+    expect(await b.store.get(key)).toBe("v2");
+    const missing = unique("peek-absent");
+    expect(await b.store.get(missing)).toBeUndefined();
+    expect(b.store.peek(missing)).toBeNull(); // known absent: a never-bumped generation is 0
+    await a.store.incr(missing);
+    expect(b.store.peek(missing)).toBeUndefined();
+    expect(await b.store.get(missing)).toBe("1");
+  });
+
   test("a key Redis lacks is remembered as absent locally; the first incr on another instance is seen", async () => {
     const a = instance();
     const b = instance();

@@ -138,6 +138,15 @@ export class TwoLevelCacheStore implements CacheStore {
     }
   }
 
+  /** The local level's answer when it has one and may be trusted (see usable()); a local miss asks Redis. */
+  peek(key: string): string | null | undefined {
+    if (!this.usable()) return undefined;
+    const value = this.local.get(key);
+    if (value === undefined) return undefined;
+    this.metrics.cacheLocalReads.add("hit");
+    return value === absent ? null : value;
+  }
+
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     this.forget(key);
     const p = this.track(key);

@@ -153,7 +153,9 @@ const ownHeaders = new Set(["cache-control", "vary", "etag", "content-type", "co
  * takes to convert a plain object of ten headers. Only what differs per request (the request id,
  * CORS, a draining server's Connection: close) is set on top.
  */
-export async function storedResponse(request: Request, stored: StoredBody, opts: StoredResponseOptions): Promise<Response> {
+export function storedResponse(request: Request, stored: StoredBody | Promise<StoredBody>, opts: StoredResponseOptions): Response | Promise<Response> {
+  // A body at hand (a cache hit this process holds) is answered with no await on the way.
+  if (stored instanceof Promise) return stored.then((body) => storedResponse(request, body, opts));
   if (stored.etag === null) {
     const headers: Record<string, string> = { ...securityHeaders };
     if (opts.set) routeHeaders(opts.set, headers);
@@ -166,7 +168,12 @@ export async function storedResponse(request: Request, stored: StoredBody, opts:
   let coding: ContentCoding | null = null;
   if (stored.size > compressMinBytes) {
     coding = negotiateEncoding(request.headers.get("accept-encoding"));
-    if (coding) ({ body, etag } = await variant(stored, coding));
+    if (coding) {
+      const compressed = stored.variants.get(coding);
+      // The first request for this coding compresses it; the rest find it.
+      if (!compressed) return variant(stored, coding).then(() => storedResponse(request, stored, opts));
+      ({ body, etag } = compressed);
+    }
   }
   const notModified = etagMatches(request.headers.get("if-none-match"), etag);
   if (notModified && opts.set) opts.set.status = 304;
