@@ -108,9 +108,8 @@ export class NowShowingList {
     const read = (at: number) => this.responses.versioned(nowShowingCacheName, catalogNamespace, suffix, listTtlMs(at, ttl), format.schema, () => load(at));
     let cached = await read(now);
     if (this.clock.now() >= cached.validUntil) {
-      // A screening in it has started since it was cached: replace it (its key under the current
-      // generation; after a bump no one reads the older key again).
-      await this.responses.invalidate(`${catalogNamespace}@${await this.cache.generation(catalogNamespace)}${suffix}`);
+      // A screening in it has started since it was cached: replace it.
+      await this.responses.invalidateVersioned(catalogNamespace, suffix);
       cached = await read(this.clock.now());
     }
     const at = this.clock.now();

@@ -93,7 +93,6 @@ export class CatalogService {
     return this.responses.versioned(mainCacheName, mainNamespace, "", this.settings.mainTtlMs, MainPage, async () => ({ value: await load() }));
   }
 
-
   /** One item; counts the caller (by IP, null when unknown) as today's visitor of it. */
   async detail(id: string, visitor: string | null): Promise<ItemDetail> {
     const row = await this.store.item(id);

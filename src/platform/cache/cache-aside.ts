@@ -15,6 +15,12 @@ interface Flight {
 
 const generationPrefix = "gen:";
 
+/** A stored generation counter; a missing or unreadable one counts as 0. */
+function generationOf(raw: string | undefined): number {
+  const gen = raw === undefined ? 0 : Number(raw);
+  return Number.isSafeInteger(gen) ? gen : 0;
+}
+
 export class CacheAside {
   private readonly flights = new Map<string, Flight>();
   private storeFailing = false;
@@ -116,8 +122,7 @@ export class CacheAside {
     try {
       const raw = await this.store.get(generationPrefix + namespace);
       this.storeRecovered();
-      const gen = raw === undefined ? 0 : Number(raw);
-      return Number.isSafeInteger(gen) ? gen : 0;
+      return generationOf(raw);
     } catch (err) {
       this.storeFailed(err);
       return -1 - Math.floor(Math.random() * Number.MAX_SAFE_INTEGER);
@@ -138,9 +143,7 @@ export class CacheAside {
   /** generation() when this process knows it without asking the store; undefined otherwise. */
   peekGeneration(namespace: string): number | undefined {
     const raw = this.store.peek?.(generationPrefix + namespace);
-    if (raw === undefined) return undefined;
-    const gen = raw === null ? 0 : Number(raw);
-    return Number.isSafeInteger(gen) ? gen : 0;
+    return raw === undefined ? undefined : generationOf(raw ?? undefined);
   }
 
   /** Moves a namespace to its next generation (call after the write is committed). */

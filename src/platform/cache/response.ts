@@ -110,6 +110,11 @@ export class ResponseCache {
     return this.cache.generation(namespace).then((gen) => this.get(cacheName, `${namespace}@${gen}${suffix}`, ttlMs, schema, () => produce(gen)));
   }
 
+  /** Drops versioned()'s entry under the namespace's current generation (older ones are read by no one). */
+  async invalidateVersioned(namespace: string, suffix: string): Promise<void> {
+    await this.invalidate(`${namespace}@${await this.cache.generation(namespace)}${suffix}`);
+  }
+
   /**
    * A body answered once, uncached (a TTL of 0, a title search). Checked against the schema
    * under `bun test` only: on every request the check would cost more than the serialization
