@@ -11,7 +11,7 @@ import { checkDisplayName, textKey } from "../../platform/text";
 import { accountsErrors as E } from "./errors";
 import { type AttemptSettings, AttemptLimits } from "./limits";
 import { nicknameChars, type Role, type Session, type TokenPair, type User } from "./model";
-import type { AccountsStore, ProfilePatch, TakenField, UserRecord } from "./store";
+import type { AccountsStore, ProfilePatch, SessionAuthState, TakenField, UserRecord } from "./store";
 import { AccessTokens } from "./tokens";
 
 export interface AccountsSettings extends AttemptSettings {
@@ -229,12 +229,28 @@ export class AccountsService {
     const now = this.clock.now();
     // A token seen before is checked without a pause: one await (the session's state) in all.
     const { sub, sid } = this.tokens.known(token, now) ?? (await this.tokens.verify(token, now));
-    const state = await this.store.sessionAuthState(sid, sub, now);
+    return this.principal(sub, sid, await this.store.sessionAuthState(sid, sub, now), now);
+  }
+
+  /**
+   * authenticate's answer when it needs no wait — a token verified before, a store that answers
+   * at once — with the same checks and refusals; undefined otherwise (then call authenticate).
+   * The common path of every authenticated request: no promise on the way.
+   */
+  authenticateNow(token: string): Principal | undefined {
+    if (this.store.sessionAuthStateNow === undefined) return undefined;
+    const now = this.clock.now();
+    const claims = this.tokens.known(token, now);
+    if (claims === null) return undefined;
+    return this.principal(claims.sub, claims.sid, this.store.sessionAuthStateNow(claims.sid, claims.sub, now), now);
+  }
+
+  private principal(userId: string, sessionId: string, state: SessionAuthState | null, now: number): Principal {
     if (!state || state.revokedAt !== null || state.userDeletedAt !== null || state.expiresAt <= now) {
       throw problems.unauthorized(E.sessionRevoked, "the session has ended; log in again");
     }
     // The role comes from the store, not the token, so a demotion takes effect at once.
-    return { userId: sub, sessionId: sid, role: state.role, authCheckMark: this.store.readMark() };
+    return { userId, sessionId, role: state.role, authCheckMark: this.store.readMark() };
   }
 
   async logout(principal: Principal): Promise<void> {
@@ -245,9 +261,17 @@ export class AccountsService {
     return this.store.revokeUserSessions(principal.userId, "logout_all", this.clock.now());
   }
 
-  /** reuseAuthCheck: from a request that wrote nothing since its auth check (GET /me). */
-  async me(principal: Principal, { reuseAuthCheck = false } = {}): Promise<User> {
-    const user = await this.store.user(principal.userId, reuseAuthCheck ? principal.authCheckMark : undefined);
+  /**
+   * reuseAuthCheck: from a request that wrote nothing since its auth check (GET /me). Answered
+   * without a promise where the store reads at once (see authenticateNow).
+   */
+  me(principal: Principal, { reuseAuthCheck = false } = {}): User | Promise<User> {
+    const mark = reuseAuthCheck ? principal.authCheckMark : undefined;
+    if (this.store.userNow !== undefined) return this.wireUser(this.store.userNow(principal.userId, mark));
+    return this.store.user(principal.userId, mark).then((user) => this.wireUser(user));
+  }
+
+  private wireUser(user: UserRecord | null): User {
     if (!user) throw userGone();
     // A record the store serves from memory (frozen, one object while it holds) is rendered once.
     if (!Object.isFrozen(user)) return toUser(user);

@@ -153,6 +153,10 @@ export class SqliteAccountsStore implements AccountsStore {
   }
 
   async user(id: string, authCheckMark?: number): Promise<UserRecord | null> {
+    return this.userNow(id, authCheckMark);
+  }
+
+  userNow(id: string, authCheckMark?: number): UserRecord | null {
     this.caches.syncUnless(authCheckMark);
     const cached = this.caches.user(id);
     if (cached !== undefined) return cached;
@@ -301,6 +305,10 @@ export class SqliteAccountsStore implements AccountsStore {
   }
 
   async sessionAuthState(sessionId: string, userId: string, at: number): Promise<SessionAuthState | null> {
+    return this.sessionAuthStateNow(sessionId, userId, at);
+  }
+
+  sessionAuthStateNow(sessionId: string, userId: string, at: number): SessionAuthState | null {
     this.caches.sync();
     const cached = this.caches.authState(sessionId);
     // A cached expiry that has passed is read again: another instance may have prolonged it.

@@ -81,6 +81,8 @@ export interface AccountsStore {
    * nothing since; the read may then reuse that check's look at what changed.
    */
   user(id: string, authCheckMark?: number): Promise<UserRecord | null>;
+  /** user() answered without waiting, for stores that can (see sessionAuthStateNow). */
+  userNow?(id: string, authCheckMark?: number): UserRecord | null;
   userByEmail(email: string): Promise<UserRecord | null>;
   /** Which of the values a live account (other than `exceptUserId`) holds; email/phone null = not checked. */
   taken(email: string | null, nicknameKey: string, exceptUserId?: string, phone?: string | null): Promise<TakenField | null>;
@@ -122,6 +124,11 @@ export interface AccountsStore {
    * though a live session's state may be served from memory (store.sqlite.cache.ts).
    */
   sessionAuthState(sessionId: string, userId: string, at: number): Promise<SessionAuthState | null>;
+  /**
+   * sessionAuthState answered without waiting, for stores that can (SQLite: every read is
+   * synchronous): the auth check of a known token then costs no promise. Same contract.
+   */
+  sessionAuthStateNow?(sessionId: string, userId: string, at: number): SessionAuthState | null;
   /** A mark of what the reads so far have seen (see user()). */
   readMark(): number;
   revokeSession(sessionId: string, reason: RevokeReason, at: number): Promise<boolean>;
