@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { newUser } from "../src/testing/app";
+import { bundleFlags } from "./build";
 import { startServer, type RunningServer } from "../src/testing/process";
 import { waitFor } from "../src/testing/wait";
 
@@ -86,4 +87,34 @@ describe("compiled binary", () => {
     const spec = (await (await fetch(`${server.url}/swagger/json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(spec.paths)).toContain("/auth/login");
   });
+});
+
+describe("release bundle", () => {
+  // Elysia composes each route's handler from its hooks' source text (see build.ts): a bundle
+  // that reprints that text must not change what any request parses or awaits.
+  test("composes every route's handler exactly as the source does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homebase-bundle-"));
+    try {
+      const entry = join(root, "scripts/composed-handlers.ts");
+      const build = Bun.spawnSync([process.execPath, "build", entry, ...bundleFlags, "--outdir", dir], { cwd: root });
+      if (build.exitCode !== 0) throw new Error(`bundle failed:\n${build.stdout}\n${build.stderr}`);
+      const composed = (file: string) => {
+        const r = Bun.spawnSync([process.execPath, file], { cwd: root, env: { ...process.env, HOMEBASE_LOG_LEVEL: "silent" } });
+        if (r.exitCode !== 0) throw new Error(`${file} failed:\n${r.stderr}`);
+        // Elysia's own warnings (a misread hook) go to stdout too: the handlers are the JSON line.
+        const lines = r.stdout.toString().trim().split("\n");
+        return { handlers: JSON.parse(lines.at(-1)!) as Record<string, string>, other: lines.slice(0, -1) };
+      };
+      const source = composed(entry);
+      const bundled = composed(join(dir, "composed-handlers.js"));
+      expect(Object.keys(source.handlers).length).toBeGreaterThan(100);
+      expect(bundled.other).toEqual([]);
+      const differing = Object.keys(source.handlers).filter((route) => bundled.handlers[route] !== source.handlers[route]);
+      expect(differing).toEqual([]);
+      // What the inference gets right from source: GET /me parses no cookies, query or headers object.
+      expect(source.handlers["GET /me"]).not.toMatch(/parseCookie|parseQuery|headers\.toJSON/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
