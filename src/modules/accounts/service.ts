@@ -232,17 +232,12 @@ export class AccountsService {
     return this.principal(sub, sid, await this.store.sessionAuthState(sid, sub, now), now);
   }
 
-  /**
-   * authenticate's answer when it needs no wait — a token verified before, a store that answers
-   * at once — with the same checks and refusals; undefined otherwise (then call authenticate).
-   * The common path of every authenticated request: no promise on the way.
-   */
+  /** authenticate with no promise (a known token, a store that reads at once), same refusals; else undefined. */
   authenticateNow(token: string): Principal | undefined {
-    if (this.store.sessionAuthStateNow === undefined) return undefined;
     const now = this.clock.now();
-    const claims = this.tokens.known(token, now);
-    if (claims === null) return undefined;
-    return this.principal(claims.sub, claims.sid, this.store.sessionAuthStateNow(claims.sid, claims.sub, now), now);
+    const claims = this.store.sessionAuthStateNow && this.tokens.known(token, now);
+    if (!claims) return undefined;
+    return this.principal(claims.sub, claims.sid, this.store.sessionAuthStateNow!(claims.sid, claims.sub, now), now);
   }
 
   private principal(userId: string, sessionId: string, state: SessionAuthState | null, now: number): Principal {
@@ -261,10 +256,7 @@ export class AccountsService {
     return this.store.revokeUserSessions(principal.userId, "logout_all", this.clock.now());
   }
 
-  /**
-   * reuseAuthCheck: from a request that wrote nothing since its auth check (GET /me). Answered
-   * without a promise where the store reads at once (see authenticateNow).
-   */
+  /** reuseAuthCheck: from a request that wrote nothing since its auth check (GET /me). No promise where the store reads at once. */
   me(principal: Principal, { reuseAuthCheck = false } = {}): User | Promise<User> {
     const mark = reuseAuthCheck ? principal.authCheckMark : undefined;
     if (this.store.userNow !== undefined) return this.wireUser(this.store.userNow(principal.userId, mark));
