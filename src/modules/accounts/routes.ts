@@ -50,18 +50,20 @@ const principalKey = Symbol("homebase.principal");
 type Carrier = { [principalKey]?: Principal };
 
 export function authPlugin(accounts: AccountsService) {
+  // request, not the headers object: Elysia infers `headers` from its hooks' source text (see
+  // scripts/build.ts). A known token on a store that reads at once is checked with no promise.
+  const principalOf = (request: Request): Principal | Promise<Principal> => {
+    const token = bearerToken(request.headers.get("authorization"));
+    return accounts.authenticateNow(token) ?? accounts.authenticate(token);
+  };
   // Authentication runs in the transform stage, before body/query validation: an anonymous
   // caller learns nothing about a route's schema (401, not 422). resolve then hands it over.
   return new Elysia({ name: "homebase.auth" }).macro({
     auth: {
       detail: { security: bearerSecurity },
-      // request, not the headers object: Elysia infers `headers` from source text, which the
-      // compiled (minified) binary changes.
-      // Async in name (Elysia awaits it), but a known token on a store that reads at once awaits
-      // nothing inside: authenticateNow.
       async transform(ctx) {
-        const token = bearerToken(ctx.request.headers.get("authorization"));
-        (ctx as Carrier)[principalKey] = accounts.authenticateNow(token) ?? (await accounts.authenticate(token));
+        const principal = principalOf(ctx.request);
+        (ctx as Carrier)[principalKey] = principal instanceof Promise ? await principal : principal;
       },
       resolve(ctx) {
         return { principal: (ctx as Carrier)[principalKey]! };
@@ -70,8 +72,8 @@ export function authPlugin(accounts: AccountsService) {
     admin: {
       detail: { security: bearerSecurity },
       async transform(ctx) {
-        const token = bearerToken(ctx.request.headers.get("authorization"));
-        const principal = accounts.authenticateNow(token) ?? (await accounts.authenticate(token));
+        const checked = principalOf(ctx.request);
+        const principal = checked instanceof Promise ? await checked : checked;
         if (principal.role !== "admin") throw problems.forbidden(E.adminOnly, "this operation needs the admin role");
         (ctx as Carrier)[principalKey] = principal;
       },
