@@ -6,6 +6,7 @@ import { resolveTodosConfig, todosConfigSchema } from "./config";
 import { todoConsumers } from "./events";
 import todosSql from "./migrations/0001_todos.sql" with { type: "text" };
 import statusesSql from "./migrations/0002_task_statuses.sql" with { type: "text" };
+import rowidTablesSql from "./migrations/0003_rowid_tables.sql" with { type: "text" };
 import { OverdueJob } from "./overdue";
 import { createPendingStore } from "./pending";
 import { Projects } from "./projects";
@@ -40,6 +41,7 @@ export const todosModule = defineModule({
   migrations: [
     { version: 1, name: "todos", sql: todosSql, legacyVersion: 4 },
     { version: 2, name: "task_statuses", sql: statusesSql },
+    { version: 3, name: "rowid_tables", sql: rowidTablesSql },
   ],
   setup({ platform, config, logger, use }) {
     const { clock } = platform;
