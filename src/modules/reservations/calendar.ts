@@ -5,12 +5,22 @@ export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+const dayMs = 86_400_000;
+// The last day formatted: every GET /movies asks for today (a Date and toISOString were ~10 % of a cached hit).
+let lastDay = Number.NaN;
+let lastDayText = "";
+
 /** YYYY-MM-DD (UTC). */
 export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const day = Math.floor(ms / dayMs);
+  if (day !== lastDay) {
+    lastDayText = new Date(day * dayMs).toISOString().slice(0, 10);
+    lastDay = day;
+  }
+  return lastDayText;
 }
 
+/** UTC days are 86,400,000 ms long in JavaScript time (no leap seconds). */
 export function nextUtcMidnight(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+  return (Math.floor(ms / dayMs) + 1) * dayMs;
 }

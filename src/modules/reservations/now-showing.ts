@@ -5,7 +5,7 @@ import type { CacheAside } from "../../platform/cache/cache-aside";
 import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Clock } from "../../platform/clock";
 import type { Logger } from "../../platform/logger";
-import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit/port";
+import type { RateLimiter, RateLimitResult, RateLimitRule } from "../../platform/ratelimit/port";
 import { iso, nextUtcMidnight, utcDay } from "./calendar";
 import { textKey } from "./catalog";
 import { fail, ok, reservationErrors as errors, type Outcome } from "./errors";
@@ -49,6 +49,12 @@ export function listFormat(name: string, schema: TSchema, shape: (items: NowShow
 export const itemsFormat: ListFormat = listFormat("items", NowShowing, (items) => ({ items }) satisfies NowShowing);
 
 type UnknownGenre = typeof errors.unknownGenre;
+type ListBody = Outcome<StoredBody, UnknownGenre>;
+type Admission = Outcome<void, typeof errors.moviesRateLimited>;
+
+const admitted: Admission = ok(undefined);
+const admission = (result: RateLimitResult): Admission =>
+  result.allowed ? admitted : fail(errors.moviesRateLimited, "too many movie list requests from this address; try again later", { retryAfterMs: result.retryAfterMs });
 
 export class NowShowingList {
   private readonly responses: ResponseCache;
@@ -64,19 +70,17 @@ export class NowShowingList {
     this.responses = new ResponseCache(cache);
   }
 
-  /** Counts a request from a client against the per-IP limit. */
-  async admit(ip: string | null): Promise<Outcome<void, typeof errors.moviesRateLimited>> {
+  /** Counts a request from a client against the per-IP limit; with no promise when the limiter is in-process. */
+  admit(ip: string | null): Admission | Promise<Admission> {
     const rule = this.settings.rateRule;
-    if (!rule) return ok(undefined);
-    const result = await this.limiter.hit(`movies:ip:${ip ?? "unknown"}`, rule).catch((err: unknown) => {
+    if (!rule) return admitted;
+    const key = `movies:ip:${ip ?? "unknown"}`;
+    if (this.limiter.hitNow) return admission(this.limiter.hitNow(key, rule));
+    return this.limiter.hit(key, rule).then(admission, (err: unknown) => {
       // A read must not fail because the limiter's store is down: let it through, say so.
       this.logger.warn("movies rate limiter unavailable; request let through", { err });
-      return null;
+      return admitted;
     });
-    if (result && !result.allowed) {
-      return fail(errors.moviesRateLimited, "too many movie list requests from this address; try again later", { retryAfterMs: result.retryAfterMs });
-    }
-    return ok(undefined);
   }
 
   /**
@@ -90,23 +94,36 @@ export class NowShowingList {
    * it past that point drops it and loads afresh, so the list is exact at any moment; catalog
    * changes move every entry to a new generation.
    */
-  async body(query: NowShowingQuery, format: ListFormat = itemsFormat): Promise<Outcome<StoredBody, UnknownGenre>> {
+  body(query: NowShowingQuery, format: ListFormat = itemsFormat): ListBody | Promise<ListBody> {
     const once = (items: NowShowingMovie[]) => ok(this.responses.once(format.schema, format.shape(items), nowShowingCacheName));
     const genre = query.genre === undefined ? undefined : knownGenre(query.genre);
     if (genre && !genre.ok) return genre;
     const now = this.clock.now();
     const title = query.title?.trim() ?? "";
     const filter: NowShowingFilter = { today: utcDay(now), now, ...(genre ? { genre: genre.value } : {}) };
-    if (title !== "") return once(await this.load({ ...filter, titleKey: textKey(title) }));
+    if (title !== "") return this.load({ ...filter, titleKey: textKey(title) }).then(once);
     const ttl = this.settings.cacheTtlMs;
-    if (ttl === 0) return once(await this.load(filter));
+    if (ttl === 0) return this.load(filter).then(once);
     const suffix = `:now-showing:${format.name}:${filter.today}:${genre?.value ?? "*"}`;
     const load = async (at: number) => {
       const items = await this.load({ ...filter, now: at });
       return { value: format.shape(items), validUntil: Math.min(nextUtcMidnight(at), firstStart(items)) };
     };
     const read = (at: number) => this.responses.versioned(nowShowingCacheName, catalogNamespace, suffix, listTtlMs(at, ttl), format.schema, () => load(at));
-    let cached = await read(now);
+    const first = read(now);
+    // A list this process holds, still exact: answered with no await on the way (the hot path).
+    if (!(first instanceof Promise) && this.clock.now() < (first.validUntil ?? Number.POSITIVE_INFINITY)) return ok(first);
+    return this.exactList(first, read, suffix, (at) => this.load({ ...filter, now: at }).then(once));
+  }
+
+  /** body() past its hot path: the cached list once read, replaced when a screening in it has started. */
+  private async exactList(
+    first: StoredBody | Promise<StoredBody>,
+    read: (at: number) => StoredBody | Promise<StoredBody>,
+    suffix: string,
+    uncached: (at: number) => Promise<ListBody>,
+  ): Promise<ListBody> {
+    let cached = await first;
     if (this.clock.now() >= cached.validUntil) {
       // A screening in it has started since it was cached: replace it.
       await this.responses.invalidateVersioned(catalogNamespace, suffix);
@@ -115,7 +132,7 @@ export class NowShowingList {
     const at = this.clock.now();
     // Only when a reload raced another start (or the clocks of two instances disagree): load it
     // as of now, uncached.
-    if (at >= cached.validUntil) return once(await this.load({ ...filter, now: at }));
+    if (at >= cached.validUntil) return uncached(at);
     return ok(cached);
   }
 

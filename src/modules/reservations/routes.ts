@@ -4,12 +4,13 @@
 // case can return is missing from the route's map.
 import { Elysia, t } from "elysia";
 import type { ClientIpResolver } from "../../platform/http/client-ip";
-import { storedResponse } from "../../platform/http/compression";
+import { storedResponse, type StoredResponseOptions } from "../../platform/http/compression";
 import { platformErrors as P } from "../../platform/http/errors";
 import { decodeCursor, encodeCursor } from "../../platform/http/paging";
 import { HttpProblem, problemResponses, problems } from "../../platform/http/problem";
 import { adminFailures, authFailures, authPlugin, type AccountsService } from "../accounts";
 import type { ReservationsApi } from "./api";
+import type { NowShowingList } from "./now-showing";
 import { reservationErrors as E, type Failure, type Outcome, type ReservationErrorCode } from "./errors";
 import {
   BookBody,
@@ -87,17 +88,35 @@ function found<T>(value: T | null, code: ReservationErrorCode, detail: string): 
   return value;
 }
 
+/**
+ * A now-showing list answered: the client's IP admitted, then the list's stored bytes. A hit
+ * this process holds, under an in-process limiter, goes through with no await on the way.
+ */
+function movieList(
+  nowShowing: NowShowingList,
+  ip: string | null,
+  request: Request,
+  set: StoredResponseOptions["set"],
+  list: () => ReturnType<NowShowingList["body"]>,
+): Response | Promise<Response> {
+  const respond = (admission: Awaited<ReturnType<NowShowingList["admit"]>>) => {
+    answer(admission, moviesFailures);
+    const body = list();
+    const opts: StoredResponseOptions = { cacheControl: "no-cache", set };
+    return body instanceof Promise ? body.then((b) => storedResponse(request, answer(b, moviesFailures), opts)) : storedResponse(request, answer(body, moviesFailures), opts);
+  };
+  const admission = nowShowing.admit(ip);
+  return admission instanceof Promise ? admission.then(respond) : respond(admission);
+}
+
 export function reservationsController(api: ReservationsApi, accounts: AccountsService, clientIp: ClientIpResolver) {
   const { catalog, nowShowing, booking, userReservations, referenceFormat } = api;
   return new Elysia({ name: "homebase.reservations" })
     .use(authPlugin(accounts))
     .get(
       "/movies",
-      async ({ query, request, set }) => {
-        answer(await nowShowing.admit(clientIp(request)), moviesFailures);
-        // The stored bytes (checked against NowShowing when stored; see now-showing.ts): ETag/304, gzip/br.
-        return storedResponse(request, answer(await nowShowing.body(query), moviesFailures), { cacheControl: "no-cache", set });
-      },
+      // The stored bytes (checked against NowShowing when stored; see now-showing.ts): ETag/304, gzip/br.
+      ({ query, request, set }) => movieList(nowShowing, clientIp(request), request, set, () => nowShowing.body(query)),
       {
         query: NowShowingQuery,
         response: { 200: NowShowing, ...problemResponses(moviesFailures) },
@@ -114,11 +133,8 @@ export function reservationsController(api: ReservationsApi, accounts: AccountsS
     )
     .get(
       "/api/v1/movies",
-      async ({ query, request, set }) => {
-        // The same limit (one budget per IP with /movies), rules, cache and invalidation as /movies.
-        answer(await nowShowing.admit(clientIp(request)), moviesFailures);
-        return storedResponse(request, answer(await nowShowing.body(query, referenceFormat), moviesFailures), { cacheControl: "no-cache", set });
-      },
+      // The same limit (one budget per IP with /movies), rules, cache and invalidation as /movies.
+      ({ query, request, set }) => movieList(nowShowing, clientIp(request), request, set, () => nowShowing.body(query, referenceFormat)),
       {
         query: NowShowingQuery,
         response: { 200: ReferenceMovies, ...problemResponses(moviesFailures) },

@@ -18,19 +18,32 @@ export { RedisRateLimiter } from "./redis";
 export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?: Clock, namespace = ""): RateLimiter {
   const inner: RateLimiter = redis ? new RedisRateLimiter(redis, namespace ? `ratelimit:${namespace}:` : "ratelimit:") : new MemoryRateLimiter(clock);
   // Redis wants whole milliseconds (PX, PEXPIRE); the memory limiter follows suit.
-  const normalise = (rule: RateLimitRule): RateLimitRule => ({
-    ...rule,
-    limit: Math.floor(rule.limit),
-    windowMs: Math.max(1, Math.ceil(rule.windowMs)),
-    blockMs: rule.blockMs && rule.blockMs > 0 ? Math.ceil(rule.blockMs) : 0,
-  });
+  // Once per rule object: the hot routes pass the same rule on every request.
+  const normalised = new WeakMap<RateLimitRule, RateLimitRule>();
+  const normalise = (rule: RateLimitRule): RateLimitRule => {
+    let done = normalised.get(rule);
+    if (done === undefined) {
+      done = {
+        ...rule,
+        limit: Math.floor(rule.limit),
+        windowMs: Math.max(1, Math.ceil(rule.windowMs)),
+        blockMs: rule.blockMs && rule.blockMs > 0 ? Math.ceil(rule.blockMs) : 0,
+      };
+      normalised.set(rule, done);
+    }
+    return done;
+  };
+  const counted = (key: string, rule: RateLimitRule, result: RateLimitResult): RateLimitResult => {
+    if (!result.allowed) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
+    return result;
+  };
+  const hitNow = inner.hitNow?.bind(inner);
   return {
     kind: inner.kind,
     async hit(key, rule) {
-      const result: RateLimitResult = await inner.hit(key, normalise(rule));
-      if (!result.allowed) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
-      return result;
+      return counted(key, rule, await inner.hit(key, normalise(rule)));
     },
+    ...(hitNow ? { hitNow: (key: string, rule: RateLimitRule) => counted(key, rule, hitNow(key, normalise(rule))) } : {}),
     peek: (key, rule) => inner.peek(key, normalise(rule)),
     async take(checks) {
       const result: TakeResult = await inner.take(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) })));

@@ -16,7 +16,11 @@ export class MemoryRateLimiter implements RateLimiter {
   /** Windows and blocks follow the platform's clock: a test moves it instead of sleeping. */
   constructor(private readonly clock: Clock = systemClock) {}
 
-  async hit(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): Promise<RateLimitResult> {
+  async hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
+    return this.hitNow(key, rule);
+  }
+
+  hitNow(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): RateLimitResult {
     const now = this.clock.now();
     let entry = this.entries.get(key);
     if (entry && entry.blockedUntil > now) return refused(entry.blockedUntil - now);

@@ -31,6 +31,8 @@ export interface TakeResult extends RateLimitResult {
 export interface RateLimiter {
   readonly kind: "memory" | "redis";
   hit(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
+  /** hit() answered with no promise, where the counters live in this process (the in-process limiter). */
+  hitNow?(key: string, rule: RateLimitRule): RateLimitResult;
   /**
    * Without counting a request: would a hit() now be allowed? allowed = not blocked and
    * count < limit; remaining = limit - count; retryAfterMs as hit() would report it.

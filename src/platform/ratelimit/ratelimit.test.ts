@@ -201,6 +201,26 @@ describe.each(modes)("rate limiter (%s)", (mode: Mode) => {
     for (let i = 0; i < 5; i++) await limiter.hit(key, { limit: 2, windowMs: 60_000, name: "metric-test" });
     expect((await refusedCount(metrics, "metric-test")) - refusedBefore).toBe(3);
   });
+
+  test("hitNow, where there is one, counts with hit in one window: no promise, the same answers and refusals metric", async () => {
+    if (mode === "real") {
+      expect(limiter.hitNow).toBeUndefined();
+      return;
+    }
+    const key = uniqueKey("now");
+    const rule = { limit: 3, windowMs: 60_000, name: "now-test" };
+    const refusedBefore = await refusedCount(metrics, "now-test");
+    const first = limiter.hitNow!(key, rule);
+    expect(first).not.toBeInstanceOf(Promise);
+    expect(first).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    expect((await limiter.hit(key, rule)).remaining).toBe(1);
+    expect(limiter.hitNow!(key, rule)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    const refused = limiter.hitNow!(key, rule);
+    expect(refused.allowed).toBe(false);
+    expect(refused.retryAfterMs).toBeGreaterThan(59_000);
+    expect((await limiter.hit(key, rule)).allowed).toBe(false);
+    expect((await refusedCount(metrics, "now-test")) - refusedBefore).toBe(2);
+  });
 });
 
 async function refusedCount(metrics: Metrics, limiter: string): Promise<number> {
