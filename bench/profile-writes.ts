@@ -8,11 +8,18 @@
 //                                 fsync in place (synchronous=FULL) vs the sync off the loop.
 //   booking [clients] [seconds]   the booking bench's loop through app.handle: each client books
 //                                 1-3 seats of one screening and cancels what it got.
-//   node_modules/.bin/bun bench/profile-writes.ts todos 40 250 | writer 500 60 | booking 16 5
+//   inserts [random|ordered] [n]  the todo create's statements alone (TodoTables on the todos
+//                                 migrations, n creates in transactions of 200, a savepoint
+//                                 each, no sync): µs per create and its COMMIT share, the ids
+//                                 in creation order or shuffled (as the todos bench sends them).
+//   node_modules/.bin/bun bench/profile-writes.ts todos 40 250 | writer 500 60 | booking 16 5 | inserts random 60000
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GroupCommitWriter, openDatabase } from "../src/platform/db/sqlite";
+import { GroupCommitWriter, migrate, openDatabase } from "../src/platform/db/sqlite";
+import { todosModule } from "../src/modules/todos";
+import { TodoTables } from "../src/modules/todos/store.sqlite.tables";
+import { seededRandom } from "../src/platform/random";
 import { WalFileSync } from "../src/platform/db/wal-sync";
 import { createTestApp, signupAndLogin } from "../src/testing/app";
 
@@ -65,6 +72,54 @@ async function writerLoop(offThread: boolean, clients: number, cpuUs: number, to
     `${offThread ? "sync off the loop" : "fsync in COMMIT  "}: ${total} writes, ${clients} clients, ${cpuUs} µs CPU each: ${Math.round(total / (ms / 1000))}/s, ` +
       `${batches} batches (${(total / batches).toFixed(1)} writes each), ${syncs} syncs; one COMMIT blocks the loop ${((blockedMs / 50) * 1000).toFixed(0)} µs`,
   );
+}
+
+/** What a group commit of todo creates costs in SQLite, ids in creation order or not. */
+function taskInserts(order: "random" | "ordered", n: number) {
+  const dir = mkdtempSync(join(tmpdir(), "homebase-inserts-"));
+  const db = openDatabase(join(dir, "t.sqlite"), { synchronous: "NORMAL" });
+  // The WAL is checkpointed by another thread in the server: none here, so COMMIT is only COMMIT.
+  db.exec("PRAGMA wal_autocheckpoint = 0");
+  migrate(db, [{ module: "todos", migrations: todosModule.migrations ?? [] }]);
+  const tables = new TodoTables(db);
+  const user = Bun.randomUUIDv7();
+  const project = Bun.randomUUIDv7();
+  const at = Date.now();
+  db.transaction(() => {
+    const seq = tables.allocSeq(1);
+    tables.insertId({ id: project, kind: "project", user_id: user, project_id: null, parent_id: null, body_hash: "h", seq, created_at: at });
+    tables.applyCommand({ kind: "project.create", seq, userId: user, at, project: { id: project, title: "p", description: null } });
+  })();
+  const ids = Array.from({ length: n }, () => Bun.randomUUIDv7());
+  const random = seededRandom(1);
+  if (order === "random") for (let i = n - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); [ids[i], ids[j]] = [ids[j]!, ids[i]!]; }
+  let inCommit = 0;
+  const started = performance.now();
+  for (let b = 0; b < n; b += 200) {
+    db.exec("BEGIN IMMEDIATE");
+    for (const id of ids.slice(b, b + 200)) {
+      db.exec("SAVEPOINT gc_job");
+      tables.idRow(id);
+      tables.idRow(project);
+      const seq = tables.allocSeq(1);
+      const task = { id, title: "Load", description: null, category: "work", estimateMinutes: 25, dueAt: null, projectId: project, parentId: null, replanOf: null };
+      tables.insertId({ id, kind: "task", user_id: user, project_id: project, parent_id: null, body_hash: new Bun.CryptoHasher("sha256").update(id).digest("hex"), seq, created_at: at });
+      tables.applyCommand({ kind: "task.create", seq, userId: user, at, task });
+      db.exec("RELEASE gc_job");
+    }
+    const c = performance.now();
+    db.exec("COMMIT");
+    inCommit += performance.now() - c;
+  }
+  const us = ((performance.now() - started) * 1000) / n;
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`task creates, ids ${order}: ${n} in transactions of 200: ${us.toFixed(1)} µs each, of which COMMIT ${((inCommit * 1000) / n).toFixed(1)} µs`);
+}
+
+if (what === "inserts") {
+  taskInserts(wavesArg === "ordered" ? "ordered" : "random", Number(concArg === "250" ? 60_000 : concArg));
+  process.exit(0);
 }
 
 if (what === "writer") {
