@@ -4,7 +4,7 @@
 import type { CacheAside } from "../../platform/cache/cache-aside";
 import { ResponseCache, type StoredBody } from "../../platform/cache/response";
 import type { Outcome } from "./coach";
-import { applyToView, byPosition, createdIds, newView, toProject, toTask, type Command, type ProjectRow, type TaskRow, type View } from "./commands";
+import { applyToView, byPosition, createdIdsFor, newView, toProject, toTask, type Command, type ProjectRow, type TaskRow, type View } from "./commands";
 import { todoProblems } from "./errors";
 import { TaskList, type Project, type Task, type TaskDetail } from "./model";
 import type { PendingStore } from "./pending";
@@ -36,7 +36,7 @@ export class Reads {
 
   private async overlay(view: View, pending: readonly Command[]): Promise<View> {
     if (pending.length === 0) return view;
-    const gone = await this.store.goneAmong(pending.flatMap(createdIds));
+    const gone = await this.store.goneAmong(pending.flatMap((cmd) => createdIdsFor(view, cmd)));
     for (const cmd of pending) applyToView(view, cmd, gone);
     return view;
   }
