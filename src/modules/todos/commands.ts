@@ -135,8 +135,8 @@ export function projectOf(cmd: Command): string {
  * server's time under load in async mode).
  */
 export function createdIdsFor(view: View, cmd: Command): string[] {
-  if (cmd.kind === "project.create") return view.wantsProject(newProjectRow(cmd)) ? [cmd.project.id] : [];
-  if (cmd.kind === "task.create") return view.wantsTask(newTaskRow(cmd)) ? [cmd.task.id] : [];
+  if (cmd.kind === "project.create") return view.wantsProject(projectPlace(cmd)) ? [cmd.project.id] : [];
+  if (cmd.kind === "task.create") return view.wantsTask(taskPlace(cmd)) ? [cmd.task.id] : [];
   return [];
 }
 
@@ -244,18 +244,30 @@ export function deletedRow(row: TaskRow, cmd: Extract<Command, { kind: "task.del
 }
 
 /** Part of the data a read loaded, plus which rows belong to it (for rows a command creates). */
+/** Where a row sits: all a view's filter looks at (a pending create is tested before its row is built). */
+export type ProjectPlace = Pick<ProjectRow, "id" | "user_id">;
+export type TaskPlace = Pick<TaskRow, "id" | "project_id" | "parent_id" | "user_id">;
+
 export interface View {
   projects: Map<string, ProjectRow>;
   tasks: Map<string, TaskRow>;
-  wantsProject(row: ProjectRow): boolean;
-  wantsTask(row: TaskRow): boolean;
+  wantsProject(row: ProjectPlace): boolean;
+  wantsTask(row: TaskPlace): boolean;
 }
+
+const projectPlace = (cmd: Extract<Command, { kind: "project.create" }>): ProjectPlace => ({ id: cmd.project.id, user_id: cmd.userId });
+const taskPlace = (cmd: Extract<Command, { kind: "task.create" }>): TaskPlace => ({
+  id: cmd.task.id,
+  project_id: cmd.task.projectId,
+  parent_id: cmd.task.parentId,
+  user_id: cmd.userId,
+});
 
 export function newView(
   projects: Iterable<ProjectRow>,
   tasks: Iterable<TaskRow>,
-  wantsProject: (row: ProjectRow) => boolean,
-  wantsTask: (row: TaskRow) => boolean,
+  wantsProject: (row: ProjectPlace) => boolean,
+  wantsTask: (row: TaskPlace) => boolean,
 ): View {
   return {
     projects: new Map([...projects].map((p) => [p.id, p])),
@@ -284,8 +296,8 @@ const changes = (row: TaskRow | undefined, seq: number): row is TaskRow => row !
 export function applyToView(view: View, cmd: Command, gone: ReadonlySet<string>): void {
   switch (cmd.kind) {
     case "project.create": {
-      const row = newProjectRow(cmd);
-      if (!view.projects.has(row.id) && !gone.has(row.id) && view.wantsProject(row)) view.projects.set(row.id, row);
+      const id = cmd.project.id;
+      if (!view.projects.has(id) && !gone.has(id) && view.wantsProject(projectPlace(cmd))) view.projects.set(id, newProjectRow(cmd));
       return;
     }
     case "project.update": {
@@ -299,8 +311,8 @@ export function applyToView(view: View, cmd: Command, gone: ReadonlySet<string>)
       return;
     }
     case "task.create": {
-      const row = newTaskRow(cmd);
-      if (!view.tasks.has(row.id) && !gone.has(row.id) && view.wantsTask(row)) view.tasks.set(row.id, row);
+      const id = cmd.task.id;
+      if (!view.tasks.has(id) && !gone.has(id) && view.wantsTask(taskPlace(cmd))) view.tasks.set(id, newTaskRow(cmd));
       return;
     }
     case "task.update": {
