@@ -3,7 +3,8 @@
 // refusal names the first of: the seat rule, the rate limit, the taken seats), then
 // the pipeline that applies them, per screening:
 //   request ─ checks that need no lock (seat shape, screening exists and has not started,
-//             rate-limit pre-check) ─▶ the screening's in-process queue
+//             rate-limit pre-check for a user this instance saw at the limit) ─▶ the
+//             screening's in-process queue
 //   queue   ─ one batch at a time, under the screening's lock (platform.locks: Redis when
 //             configured, so several instances serialize; the batches queued meanwhile run
 //             under the same lease, up to 16 or 25 ms): rate-limit quotas (peek), then every
@@ -16,6 +17,7 @@
 // cannot double-book. Queueing in-process first means one lock round trip and one fsync per
 // batch instead of per request, which is what keeps contention on a hot screening cheap; not
 // waiting for the sync under the lock is what lets the next batch in while the disk syncs.
+import { LRUCache } from "lru-cache";
 import { Counter, type Registry } from "prom-client";
 import type { Clock } from "../../platform/clock";
 import { withLock, type LockManager } from "../../platform/lock";
@@ -110,6 +112,13 @@ function takenRefusal(seats: string[], state: SeatState): Failure<typeof errors.
 
 export class Booking {
   private readonly queues = new Map<string, BookingJob[]>();
+  /**
+   * Booking keys this instance saw at their limit (refused, or the last slot just used), for
+   * as long as that can last. Only these are peeked before queueing, for a quick refusal; the
+   * others go straight to the queue, whose batch peeks every key under the lock anyway and
+   * decides: one limiter round trip per booking instead of two (Redis: ~8 % of a booking's CPU).
+   */
+  private readonly atLimit = new LRUCache<string, true>({ max: 10_000, ttl: 1, ttlAutopurge: false });
   private readonly bookings: Counter<"outcome">;
 
   constructor(
@@ -149,7 +158,7 @@ export class Booking {
       return fail(errors.screeningStarted, "this screening has already started", { field: { field: "/screeningId", message: "in the past" } });
     }
     const rule = this.settings.rateRule;
-    if (rule) {
+    if (rule && this.atLimit.has(bookingKey(userId, screening.id))) {
       // Fast refusal without queueing; the decisive check runs under the lock.
       const peek = await this.limiter.peek(bookingKey(userId, screening.id), rule).catch((err: unknown) => this.unavailable(err));
       if ("failure" in peek) return peek;
@@ -224,6 +233,7 @@ export class Booking {
         keys.forEach((k, i) => {
           const p = peeks[i]!;
           quota.set(k, { left: p.allowed ? p.remaining : 0, retryAfterMs: p.allowed ? rule.windowMs : p.retryAfterMs });
+          if (!p.allowed) this.sawAtLimit(k, p.retryAfterMs);
         });
       }
     } catch (err) {
@@ -250,7 +260,10 @@ export class Booking {
           return takenRefusal(job.seats, state);
         },
         booked: (): ReservationConfirmed => {
-          if (slot) slot.left--;
+          if (slot) {
+            slot.left--;
+            if (slot.left <= 0) this.sawAtLimit(bookingKey(job.userId, job.screening.id), slot.retryAfterMs);
+          }
           return confirmedEvent(id, job, now);
         },
       };
@@ -290,6 +303,12 @@ export class Booking {
       );
     }
     return true;
+  }
+
+  /** Until the key can take a booking again at the latest (a block period may outlast the window). */
+  private sawAtLimit(key: string, retryAfterMs: number): void {
+    const rule = this.settings.rateRule;
+    this.atLimit.set(key, true, { ttl: Math.max(retryAfterMs, rule?.windowMs ?? 0, rule?.blockMs ?? 0, 1) });
   }
 
   private unavailable(err: unknown): { ok: false; failure: Failure<typeof errors.bookingUnavailable> } {

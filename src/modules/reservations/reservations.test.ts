@@ -644,6 +644,29 @@ describe.each(modes)("reservation rate limits (%s)", (mode) => {
     await expectProblem(await book([another]), 429, "booking_rate_limited");
   }, 20_000);
 
+  test("POST /reservations: the limit is asked once per booking under it (under the lock), before queueing only once at it", async () => {
+    const s = await bookable(strict);
+    const user = await signupAndLogin(strict);
+    const limiter = strict.platform.limiter;
+    const peek = limiter.peek;
+    const peeked: string[] = [];
+    limiter.peek = (key, rule) => {
+      peeked.push(key);
+      return peek.call(limiter, key, rule);
+    };
+    try {
+      const book = (seat: string) => strict.request("POST", "/reservations", { token: user.tokens.accessToken, body: { screeningId: s.id, seats: [seat] } });
+      expect((await book("A1")).status).toBe(201);
+      expect(peeked).toHaveLength(1);
+      // The slot is used: the next attempt is refused by one peek before it queues.
+      await expectProblem(await book("A2"), 429, "booking_rate_limited");
+      expect(peeked).toHaveLength(2);
+      expect(new Set(peeked).size).toBe(1);
+    } finally {
+      limiter.peek = peek;
+    }
+  });
+
   test("POST /reservations: the slot comes back when the window ends", async () => {
     const s = await bookable(brief);
     const user = await signupAndLogin(brief);
