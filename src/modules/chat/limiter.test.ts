@@ -30,6 +30,8 @@ test("a failing shared limiter: answered by the local one (its limit still holds
     kind: "redis",
     hit: (key, rule) => unless(() => healthy.hit(key, rule)),
     peek: (key, rule) => unless(() => healthy.peek(key, rule)),
+    peekAll: (checks) => unless(() => healthy.peekAll(checks)),
+    hitAll: (checks) => unless(() => healthy.hitAll(checks)),
     take: (checks) => unless(() => healthy.take(checks)),
     refund: (key) => unless(() => healthy.refund(key)),
     reset: (key) => unless(() => healthy.reset(key)),

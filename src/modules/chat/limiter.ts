@@ -54,6 +54,18 @@ export function withLocalFallback(primary: RateLimiter, fallback: RateLimiter, r
         () => primary.peek(key, rule),
         () => fallback.peek(key, rule),
       ),
+    peekAll: (checks) =>
+      guarded(
+        labelOf(checks[0]?.key ?? "peekAll", checks[0]?.rule),
+        () => primary.peekAll(checks),
+        () => fallback.peekAll(checks),
+      ),
+    hitAll: (checks) =>
+      guarded(
+        labelOf(checks[0]?.key ?? "hitAll", checks[0]?.rule),
+        () => primary.hitAll(checks),
+        () => fallback.hitAll(checks),
+      ),
     take: (checks) =>
       guarded(
         labelOf(checks[0]?.key ?? "take", checks[0]?.rule),

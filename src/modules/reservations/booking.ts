@@ -229,7 +229,8 @@ export class Booking {
     try {
       if (rule) {
         const keys = [...new Set(batch.map((j) => bookingKey(j.userId, j.screening.id)))];
-        const peeks = await Promise.all(keys.map((k) => this.limiter.peek(k, rule)));
+        // One step for the batch's keys (one Redis round trip, not one per booking).
+        const peeks = await this.limiter.peekAll(keys.map((key) => ({ key, rule })));
         keys.forEach((k, i) => {
           const p = peeks[i]!;
           quota.set(k, { left: p.allowed ? p.remaining : 0, retryAfterMs: p.allowed ? rule.windowMs : p.retryAfterMs });
@@ -294,13 +295,12 @@ export class Booking {
     );
     if (rule) {
       // Only a booking that succeeded uses up the user's slot for the screening.
-      await Promise.all(
-        confirmed.map((job) =>
-          this.limiter.hit(bookingKey(job.userId, job.screening.id), rule).catch((err: unknown) => {
-            this.logger.warn("booking rate limit not recorded (limiter unavailable)", { userId: job.userId, screeningId: job.screening.id, err });
-          }),
-        ),
-      );
+      if (confirmed.length > 0) {
+        await this.limiter.hitAll(confirmed.map((job) => ({ key: bookingKey(job.userId, job.screening.id), rule }))).catch((err: unknown) => {
+          const bookings = confirmed.map((job) => ({ userId: job.userId, screeningId: job.screening.id }));
+          this.logger.warn("booking rate limit not recorded (limiter unavailable)", { bookings, err });
+        });
+      }
     }
     return true;
   }

@@ -648,11 +648,15 @@ describe.each(modes)("reservation rate limits (%s)", (mode) => {
     const s = await bookable(strict);
     const user = await signupAndLogin(strict);
     const limiter = strict.platform.limiter;
-    const peek = limiter.peek;
+    const { peek, peekAll } = limiter;
     const peeked: string[] = [];
     limiter.peek = (key, rule) => {
       peeked.push(key);
       return peek.call(limiter, key, rule);
+    };
+    limiter.peekAll = (checks) => {
+      peeked.push(...checks.map((c) => c.key));
+      return peekAll.call(limiter, checks);
     };
     try {
       const book = (seat: string) => strict.request("POST", "/reservations", { token: user.tokens.accessToken, body: { screeningId: s.id, seats: [seat] } });
@@ -663,7 +667,7 @@ describe.each(modes)("reservation rate limits (%s)", (mode) => {
       expect(peeked).toHaveLength(2);
       expect(new Set(peeked).size).toBe(1);
     } finally {
-      limiter.peek = peek;
+      Object.assign(limiter, { peek, peekAll });
     }
   });
 

@@ -45,6 +45,11 @@ export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?
     },
     ...(hitNow ? { hitNow: (key: string, rule: RateLimitRule) => counted(key, rule, hitNow(key, normalise(rule))) } : {}),
     peek: (key, rule) => inner.peek(key, normalise(rule)),
+    peekAll: (checks) => inner.peekAll(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) }))),
+    async hitAll(checks) {
+      const results = await inner.hitAll(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) })));
+      return results.map((result, i) => counted(checks[i]!.key, checks[i]!.rule, result));
+    },
     async take(checks) {
       const result: TakeResult = await inner.take(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) })));
       for (const { key, rule } of checks) if (result.refusedBy.includes(key)) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });

@@ -39,7 +39,19 @@ export class MemoryRateLimiter implements RateLimiter {
     return refused(entry.windowEndsAt - now);
   }
 
-  async peek(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): Promise<RateLimitResult> {
+  async peek(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
+    return this.peekNow(key, rule);
+  }
+
+  async peekAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    return checks.map(({ key, rule }) => this.peekNow(key, rule));
+  }
+
+  async hitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    return checks.map(({ key, rule }) => this.hitNow(key, rule));
+  }
+
+  private peekNow(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule): RateLimitResult {
     const now = this.clock.now();
     const entry = this.entries.get(key);
     if (entry && entry.blockedUntil > now) return refused(entry.blockedUntil - now);

@@ -38,6 +38,10 @@ export interface RateLimiter {
    * count < limit; remaining = limit - count; retryAfterMs as hit() would report it.
    */
   peek(key: string, rule: RateLimitRule): Promise<RateLimitResult>;
+  /** peek() of several keys in one step (one round trip to Redis); the answers in order. */
+  peekAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]>;
+  /** hit() of several keys in one step, each counted on its own (not all-or-nothing); the answers in order. */
+  hitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]>;
   /**
    * One attempt against several limits (distinct keys) as one atomic, all-or-nothing step:
    * when every key is under its limit, each counts the attempt (remaining = the least left);

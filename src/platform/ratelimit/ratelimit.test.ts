@@ -202,6 +202,28 @@ describe.each(modes)("rate limiter (%s)", (mode: Mode) => {
     expect((await refusedCount(metrics, "metric-test")) - refusedBefore).toBe(3);
   });
 
+  test("peekAll and hitAll answer each key in order as peek and hit would, each counted on its own", async () => {
+    const [one, two, blocked] = [uniqueKey("all1"), uniqueKey("all2"), uniqueKey("all3")];
+    const checks = [
+      { key: one, rule: { limit: 1, windowMs: 60_000, name: "all-test" } },
+      { key: two, rule: { limit: 2, windowMs: 60_000, name: "all-test" } },
+      { key: blocked, rule: { limit: 1, windowMs: 60_000, blockMs: 120_000, name: "all-test" } },
+    ];
+    const refusedBefore = await refusedCount(metrics, "all-test");
+    expect(await limiter.peekAll([])).toEqual([]);
+    expect((await limiter.peekAll(checks)).map((r) => [r.allowed, r.remaining])).toEqual([[true, 1], [true, 2], [true, 1]]);
+    expect((await limiter.hitAll(checks)).map((r) => [r.allowed, r.remaining])).toEqual([[true, 0], [true, 1], [true, 0]]);
+    const second = await limiter.hitAll(checks);
+    expect(second.map((r) => [r.allowed, r.remaining])).toEqual([[false, 0], [true, 0], [false, 0]]);
+    expect(second[0]!.retryAfterMs).toBeGreaterThan(59_000);
+    expect(second[2]!.retryAfterMs).toBe(120_000);
+    // The same state through the one-key calls: the block holds, the window's count too.
+    expect((await limiter.peek(blocked, checks[2]!.rule)).retryAfterMs).toBeGreaterThan(119_000);
+    expect((await limiter.peekAll(checks)).map((r) => r.allowed)).toEqual([false, false, false]);
+    expect((await limiter.hit(two, checks[1]!.rule)).allowed).toBe(false);
+    expect((await refusedCount(metrics, "all-test")) - refusedBefore).toBe(3);
+  });
+
   test("hitNow, where there is one, counts with hit in one window: no promise, the same answers and refusals metric", async () => {
     if (mode === "real") {
       expect(limiter.hitNow).toBeUndefined();

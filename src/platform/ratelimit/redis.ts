@@ -4,30 +4,41 @@ import type Redis from "ioredis";
 import { defineScript } from "../redis";
 import type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 
-// KEYS: window counter, block flag. ARGV: limit, windowMs, blockMs (0 = none), 1 = hit | 0 = peek.
-// Returns {allowed 0|1, remaining, retryAfterMs}.
+// hit() and peek(), of one key or several. KEYS: per key its window counter and block flag.
+// ARGV: per key limit, windowMs, blockMs (0 = none), 1 = hit | 0 = peek. Each key on its own.
+// Returns per key {allowed 0|1, remaining, retryAfterMs}, flattened.
 const lua = `
-local limit, windowMs, blockMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local blocked = redis.call('PTTL', KEYS[2])
-if blocked > 0 then return {0, 0, blocked} end
-if ARGV[4] == '1' then
-  local count = redis.call('INCR', KEYS[1])
-  if count == 1 then redis.call('PEXPIRE', KEYS[1], windowMs) end
-  if count <= limit then return {1, limit - count, 0} end
-  if blockMs > 0 then
-    -- The block replaces the rest of the window, so the key starts afresh when it ends.
-    redis.call('SET', KEYS[2], '1', 'PX', blockMs)
-    redis.call('DEL', KEYS[1])
-    return {0, 0, blockMs}
+local function one(w, b, limit, windowMs, blockMs, hit)
+  local blocked = redis.call('PTTL', b)
+  if blocked > 0 then return 0, 0, blocked end
+  if hit == '1' then
+    local count = redis.call('INCR', w)
+    if count == 1 then redis.call('PEXPIRE', w, windowMs) end
+    if count <= limit then return 1, limit - count, 0 end
+    if blockMs > 0 then
+      -- The block replaces the rest of the window, so the key starts afresh when it ends.
+      redis.call('SET', b, '1', 'PX', blockMs)
+      redis.call('DEL', w)
+      return 0, 0, blockMs
+    end
+  else
+    local count = tonumber(redis.call('GET', w) or '0')
+    if count < limit then return 1, limit - count, 0 end
+    if blockMs > 0 then return 0, 0, blockMs end
   end
-else
-  local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if count < limit then return {1, limit - count, 0} end
-  if blockMs > 0 then return {0, 0, blockMs} end
+  local ttl = redis.call('PTTL', w)
+  if ttl <= 0 then ttl = windowMs end
+  return 0, 0, ttl
 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl <= 0 then ttl = windowMs end
-return {0, 0, ttl}`;
+local out = {}
+for i = 1, #KEYS / 2 do
+  local a = 4 * i
+  local allowed, remaining, retry = one(KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[a - 3]), tonumber(ARGV[a - 2]), tonumber(ARGV[a - 1]), ARGV[a])
+  out[#out + 1] = allowed
+  out[#out + 1] = remaining
+  out[#out + 1] = retry
+end
+return out`;
 
 // take(): KEYS: per check its window counter and block flag. ARGV: per check limit, windowMs,
 // blockMs. Every key is checked first (a key at its limit arms its block); only when none
@@ -76,7 +87,7 @@ type VariadicScript = (numberOfKeys: number, ...keysThenArgs: (string | number)[
 
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
-  private readonly script;
+  private readonly script: VariadicScript;
   private readonly refundScript;
   private readonly takeScript: VariadicScript;
 
@@ -84,10 +95,11 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly redis: Redis,
     private readonly prefix = "ratelimit:",
   ) {
-    this.script = defineScript(redis, "homebaseRateLimit", 2, lua);
     this.refundScript = defineScript(redis, "homebaseRateLimitRefund", 1, refundLua);
     // A variable number of keys: ioredis takes their count as the first argument.
     const commands = redis as unknown as Record<string, VariadicScript | undefined>;
+    if (typeof commands.homebaseRateLimitKeys !== "function") redis.defineCommand("homebaseRateLimitKeys", { lua });
+    this.script = commands.homebaseRateLimitKeys!.bind(redis);
     if (typeof commands.homebaseRateLimitTake !== "function") redis.defineCommand("homebaseRateLimitTake", { lua: takeLua });
     this.takeScript = commands.homebaseRateLimitTake!.bind(redis);
   }
@@ -104,12 +116,20 @@ export class RedisRateLimiter implements RateLimiter {
     await this.refundScript([this.keys(key)[0]!], []);
   }
 
-  hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
-    return this.run(key, rule, 1);
+  async hit(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
+    return (await this.run([{ key, rule }], 1))[0]!;
   }
 
-  peek(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
-    return this.run(key, rule, 0);
+  async peek(key: string, rule: RateLimitRule): Promise<RateLimitResult> {
+    return (await this.run([{ key, rule }], 0))[0]!;
+  }
+
+  peekAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    return this.run(checks, 0);
+  }
+
+  hitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    return this.run(checks, 1);
   }
 
   async reset(key: string): Promise<void> {
@@ -119,9 +139,12 @@ export class RedisRateLimiter implements RateLimiter {
   /** The connection is shared and owned by the platform. */
   async close(): Promise<void> {}
 
-  private async run(key: string, { limit, windowMs, blockMs = 0 }: RateLimitRule, hit: 0 | 1): Promise<RateLimitResult> {
-    const [ok, remaining, retryAfterMs] = (await this.script(this.keys(key), [limit, windowMs, blockMs, hit])) as [number, number, number];
-    return { allowed: ok === 1, remaining, retryAfterMs };
+  private async run(checks: readonly RateLimitCheck[], hit: 0 | 1): Promise<RateLimitResult[]> {
+    if (checks.length === 0) return [];
+    const keys = checks.flatMap(({ key }) => this.keys(key));
+    const args = checks.flatMap(({ rule }) => [rule.limit, rule.windowMs, rule.blockMs ?? 0, hit]);
+    const flat = (await this.script(keys.length, ...keys, ...args)) as number[];
+    return checks.map((_, i) => ({ allowed: flat[3 * i] === 1, remaining: flat[3 * i + 1]!, retryAfterMs: flat[3 * i + 2]! }));
   }
 
   private keys(key: string): string[] {
