@@ -50,7 +50,11 @@ test("a failing shared limiter: answered by the local one (its limit still holds
     expect(
       (await limiter.take([{ key: "chat-room-password:r:u", rule: { name: "chat_room_password", limit: 1, windowMs: 60_000 } }])).allowed,
     ).toBe(true);
-    expect(await fallbacks(metrics, "chat_room_list")).toBe(3);
+    // Several keys at once fall back the same way, and count in the local limiter's windows.
+    const batch = [{ key: "chat-rooms:ip:1", rule }, { key: "chat-rooms:ip:3", rule }];
+    expect((await limiter.peekAll(batch)).map((r) => r.allowed)).toEqual([false, true]);
+    expect((await limiter.hitAll(batch)).map((r) => r.remaining)).toEqual([0, 1]);
+    expect(await fallbacks(metrics, "chat_room_list")).toBe(5);
     expect(await fallbacks(metrics, "chat_room_password")).toBe(1);
     expect(logger.lines.filter((l) => l.level === "warn")).toHaveLength(1);
     // Back: one info line, and the next outage is logged again.
