@@ -4,7 +4,7 @@ import type Redis from "ioredis";
 import type { Clock } from "../clock";
 import type { Metrics } from "../metrics";
 import { MemoryRateLimiter } from "./memory";
-import type { RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
+import type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 import { RedisRateLimiter } from "./redis";
 
 export { MemoryRateLimiter } from "./memory";
@@ -33,8 +33,10 @@ export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?
     }
     return done;
   };
+  const normaliseAll = (checks: readonly RateLimitCheck[]): RateLimitCheck[] => checks.map(({ key, rule }) => ({ key, rule: normalise(rule) }));
+  const countRefusal = (key: string, rule: RateLimitRule) => metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
   const counted = (key: string, rule: RateLimitRule, result: RateLimitResult): RateLimitResult => {
-    if (!result.allowed) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
+    if (!result.allowed) countRefusal(key, rule);
     return result;
   };
   const hitNow = inner.hitNow?.bind(inner);
@@ -45,14 +47,14 @@ export function createRateLimiter(redis: Redis | null, metrics?: Metrics, clock?
     },
     ...(hitNow ? { hitNow: (key: string, rule: RateLimitRule) => counted(key, rule, hitNow(key, normalise(rule))) } : {}),
     peek: (key, rule) => inner.peek(key, normalise(rule)),
-    peekAll: (checks) => inner.peekAll(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) }))),
+    peekAll: (checks) => inner.peekAll(normaliseAll(checks)),
     async hitAll(checks) {
-      const results = await inner.hitAll(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) })));
+      const results = await inner.hitAll(normaliseAll(checks));
       return results.map((result, i) => counted(checks[i]!.key, checks[i]!.rule, result));
     },
     async take(checks) {
-      const result: TakeResult = await inner.take(checks.map(({ key, rule }) => ({ key, rule: normalise(rule) })));
-      for (const { key, rule } of checks) if (result.refusedBy.includes(key)) metrics?.rateLimited.inc({ limiter: rule.name ?? key.split(":")[0] ?? key });
+      const result: TakeResult = await inner.take(normaliseAll(checks));
+      for (const { key, rule } of checks) if (result.refusedBy.includes(key)) countRefusal(key, rule);
       return result;
     },
     refund: (key) => inner.refund(key),
