@@ -158,9 +158,10 @@ export class Booking {
       return fail(errors.screeningStarted, "this screening has already started", { field: { field: "/screeningId", message: "in the past" } });
     }
     const rule = this.settings.rateRule;
-    if (rule && this.atLimit.has(bookingKey(userId, screening.id))) {
+    const key = bookingKey(userId, screening.id);
+    if (rule && this.atLimit.has(key)) {
       // Fast refusal without queueing; the decisive check runs under the lock.
-      const peek = await this.limiter.peek(bookingKey(userId, screening.id), rule).catch((err: unknown) => this.unavailable(err));
+      const peek = await this.limiter.peek(key, rule).catch((err: unknown) => this.unavailable(err));
       if ("failure" in peek) return peek;
       if (!peek.allowed) {
         // The seat rule before the wait: a request over the 5 seats is told so, not to come back
@@ -250,7 +251,8 @@ export class Booking {
     const now = this.clock.now();
     const attempts = batch.map((job) => {
       const id = Bun.randomUUIDv7();
-      const slot = quota.get(bookingKey(job.userId, job.screening.id));
+      const key = bookingKey(job.userId, job.screening.id);
+      const slot = quota.get(key);
       return {
         reservation: { id, userId: job.userId, screeningId: job.screening.id, seats: job.seats, createdAt: now },
         // In the order a user needs them: the seat rule, then the wait, then the seats taken.
@@ -263,7 +265,7 @@ export class Booking {
         booked: (): ReservationConfirmed => {
           if (slot) {
             slot.left--;
-            if (slot.left <= 0) this.sawAtLimit(bookingKey(job.userId, job.screening.id), slot.retryAfterMs);
+            if (slot.left <= 0) this.sawAtLimit(key, slot.retryAfterMs);
           }
           return confirmedEvent(id, job, now);
         },

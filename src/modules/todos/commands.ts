@@ -243,11 +243,11 @@ export function deletedRow(row: TaskRow, cmd: Extract<Command, { kind: "task.del
   return { ...row, status: "DELETED", completed_at: null, failed_at: null, fail_reason: null, fail_note: null, rev: Math.max(row.rev, cmd.seq), updated_at: cmd.at };
 }
 
-/** Part of the data a read loaded, plus which rows belong to it (for rows a command creates). */
 /** Where a row sits: all a view's filter looks at (a pending create is tested before its row is built). */
 export type ProjectPlace = Pick<ProjectRow, "id" | "user_id">;
 export type TaskPlace = Pick<TaskRow, "id" | "project_id" | "parent_id" | "user_id">;
 
+/** Part of the data a read loaded, plus which rows belong to it (for rows a command creates). */
 export interface View {
   projects: Map<string, ProjectRow>;
   tasks: Map<string, TaskRow>;
