@@ -13,6 +13,7 @@ import { defineModule } from "../../platform/module";
 import { resolveSandboxPgConfig, type SandboxPgConfig, sandboxPgConfigSchema } from "./config";
 import { SandboxPg } from "./engine";
 import sandboxSql from "./migrations/0001_sandbox_pg.sql" with { type: "text" };
+import idempotencyRowidSql from "./migrations/0002_idempotency_rowid.sql" with { type: "text" };
 import { controlRoutes } from "./routes/control";
 import { kakaoRoutes } from "./routes/kakao";
 import { checkoutRoutes, nativeRoutes } from "./routes/native";
@@ -56,7 +57,10 @@ export const sandboxPgModule = defineModule({
       "The built-in sandbox payment gateway (KakaoPay-style): its native API, the buyer's checkout page, fault injection and ledger",
   },
   config: { schema: sandboxPgConfigSchema, resolve: resolveSandboxPgConfig },
-  migrations: [{ version: 1, name: "sandbox_pg", sql: sandboxSql }],
+  migrations: [
+    { version: 1, name: "sandbox_pg", sql: sandboxSql },
+    { version: 2, name: "idempotency_rowid", sql: idempotencyRowidSql },
+  ],
   doctor: sandboxChecks,
   setup({ platform, config: s, logger }) {
     if (s.enabled) {

@@ -288,7 +288,7 @@ describe.each(modes)("sandbox PG (%s)", (mode) => {
         upgraded.t.platform.db
           .query<{ version: number }, [string]>("SELECT version FROM module_migrations WHERE module = ?")
           .all("sandbox-pg"),
-      ).toEqual([{ version: 1 }]);
+      ).toEqual([{ version: 1 }, { version: 2 }]);
       expect(upgraded.engine.payments("old-order")).toEqual([
         expect.objectContaining({ tid: "TOLD", status: "APPROVED", amount: 9_000, sid: "SOLD" }),
       ]);
