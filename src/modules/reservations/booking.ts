@@ -58,6 +58,8 @@ const maxHoldMs = 25;
 interface BookingJob {
   userId: string;
   screening: ScreeningView;
+  /** The user's rate-limit key for this screening (bookingKey), made once per attempt. */
+  key: string;
   seats: string[];
   settle(outcome: Outcome<Reservation, BookingFailureCode>): void;
   reject(err: unknown): void;
@@ -170,7 +172,7 @@ export class Booking {
         return overLimit ? { ok: false, failure: overLimit } : rateLimited(peek.retryAfterMs);
       }
     }
-    return new Promise((settle, reject) => this.enqueue({ userId, screening, seats: seats.value, settle, reject }));
+    return new Promise((settle, reject) => this.enqueue({ userId, screening, key, seats: seats.value, settle, reject }));
   }
 
   private enqueue(job: BookingJob): void {
@@ -229,7 +231,7 @@ export class Booking {
     const quota: Quota = new Map();
     try {
       if (rule) {
-        const keys = [...new Set(batch.map((j) => bookingKey(j.userId, j.screening.id)))];
+        const keys = [...new Set(batch.map((j) => j.key))];
         // One step for the batch's keys (one Redis round trip, not one per booking).
         const peeks = await this.limiter.peekAll(keys.map((key) => ({ key, rule })));
         keys.forEach((k, i) => {
@@ -251,7 +253,7 @@ export class Booking {
     const now = this.clock.now();
     const attempts = batch.map((job) => {
       const id = Bun.randomUUIDv7();
-      const key = bookingKey(job.userId, job.screening.id);
+      const { key } = job;
       const slot = quota.get(key);
       return {
         reservation: { id, userId: job.userId, screeningId: job.screening.id, seats: job.seats, createdAt: now },
@@ -298,7 +300,7 @@ export class Booking {
     if (rule) {
       // Only a booking that succeeded uses up the user's slot for the screening.
       if (confirmed.length > 0) {
-        await this.limiter.hitAll(confirmed.map((job) => ({ key: bookingKey(job.userId, job.screening.id), rule }))).catch((err: unknown) => {
+        await this.limiter.hitAll(confirmed.map((job) => ({ key: job.key, rule }))).catch((err: unknown) => {
           const bookings = confirmed.map((job) => ({ userId: job.userId, screeningId: job.screening.id }));
           this.logger.warn("booking rate limit not recorded (limiter unavailable)", { bookings, err });
         });
