@@ -66,3 +66,13 @@ export function defineScript(redis: Redis, name: string, numberOfKeys: number, l
     return fn.call(redis, ...keys, ...args);
   };
 }
+
+/** A script taking a variable number of keys: ioredis takes their count as the first argument. */
+export type VariadicScript = (numberOfKeys: number, ...keysThenArgs: (string | number)[]) => Promise<unknown>;
+
+/** defineScript for a variable number of keys (same EVALSHA fallback, same harmless redefinition). */
+export function defineVariadicScript(redis: Redis, name: string, lua: string): VariadicScript {
+  const commands = redis as unknown as Record<string, VariadicScript | undefined>;
+  if (typeof commands[name] !== "function") redis.defineCommand(name, { lua });
+  return commands[name]!.bind(redis);
+}

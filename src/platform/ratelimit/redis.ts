@@ -1,7 +1,7 @@
 // Redis fixed-window limiter: one Lua script, so check, count and block are one atomic step
 // however many instances hit the same key.
 import type Redis from "ioredis";
-import { defineScript } from "../redis";
+import { defineScript, defineVariadicScript, type VariadicScript } from "../redis";
 import type { RateLimitCheck, RateLimiter, RateLimitResult, RateLimitRule, TakeResult } from "./port";
 
 // hit() and peek(), of one key or several. KEYS: per key its window counter and block flag.
@@ -83,8 +83,6 @@ const refundLua = `
 if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
 return 0`;
 
-type VariadicScript = (numberOfKeys: number, ...keysThenArgs: (string | number)[]) => Promise<unknown>;
-
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
   private readonly script: VariadicScript;
@@ -96,12 +94,8 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly prefix = "ratelimit:",
   ) {
     this.refundScript = defineScript(redis, "homebaseRateLimitRefund", 1, refundLua);
-    // A variable number of keys: ioredis takes their count as the first argument.
-    const commands = redis as unknown as Record<string, VariadicScript | undefined>;
-    if (typeof commands.homebaseRateLimitKeys !== "function") redis.defineCommand("homebaseRateLimitKeys", { lua });
-    this.script = commands.homebaseRateLimitKeys!.bind(redis);
-    if (typeof commands.homebaseRateLimitTake !== "function") redis.defineCommand("homebaseRateLimitTake", { lua: takeLua });
-    this.takeScript = commands.homebaseRateLimitTake!.bind(redis);
+    this.script = defineVariadicScript(redis, "homebaseRateLimitKeys", lua);
+    this.takeScript = defineVariadicScript(redis, "homebaseRateLimitTake", takeLua);
   }
 
   async take(checks: readonly RateLimitCheck[]): Promise<TakeResult> {
