@@ -4,7 +4,7 @@
 // without bound); the outage is logged once, each fallback counted.
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../../platform/logger";
-import type { RateLimiter, RateLimitRule } from "../../platform/ratelimit";
+import type { RateLimitCheck, RateLimiter, RateLimitRule } from "../../platform/ratelimit";
 
 export function withLocalFallback(primary: RateLimiter, fallback: RateLimiter, registry: Registry, logger: Logger): RateLimiter {
   if (primary.kind === "memory") return primary;
@@ -40,6 +40,8 @@ export function withLocalFallback(primary: RateLimiter, fallback: RateLimiter, r
     }
   };
   const labelOf = (key: string, rule?: RateLimitRule) => rule?.name ?? key.split(":")[0] ?? key;
+  // A call over several keys is labelled by its first one.
+  const labelOfAll = (checks: readonly RateLimitCheck[], call: string) => labelOf(checks[0]?.key ?? call, checks[0]?.rule);
   return {
     kind: primary.kind,
     hit: (key, rule) =>
@@ -56,19 +58,19 @@ export function withLocalFallback(primary: RateLimiter, fallback: RateLimiter, r
       ),
     peekAll: (checks) =>
       guarded(
-        labelOf(checks[0]?.key ?? "peekAll", checks[0]?.rule),
+        labelOfAll(checks, "peekAll"),
         () => primary.peekAll(checks),
         () => fallback.peekAll(checks),
       ),
     hitAll: (checks) =>
       guarded(
-        labelOf(checks[0]?.key ?? "hitAll", checks[0]?.rule),
+        labelOfAll(checks, "hitAll"),
         () => primary.hitAll(checks),
         () => fallback.hitAll(checks),
       ),
     take: (checks) =>
       guarded(
-        labelOf(checks[0]?.key ?? "take", checks[0]?.rule),
+        labelOfAll(checks, "take"),
         () => primary.take(checks),
         () => fallback.take(checks),
       ),
