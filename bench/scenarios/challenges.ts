@@ -14,6 +14,11 @@ import { startRealBackends, stopRealBackends } from "../../src/testing/servers";
 import { runLoad, scrape, startCeiling, startHomebase, type BenchContext, type LoadResult, type Scenario } from "../lib";
 
 const counts = [5, 10, 20];
+
+/** The logs URLs oha picks from (a random line per request): every user × count, at `origin`. */
+function writeLogsUrls(file: string, origin: string, userIds: string[]): void {
+  writeFileSync(file, userIds.flatMap((id) => counts.map((n) => `${origin}/challenges/logs/${id}?count=${n}`)).join("\n") + "\n");
+}
 const rate = 3000;
 
 async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -90,7 +95,7 @@ export const challenges: Scenario = {
     const urlsFile = join(dataDir, "urls.txt");
     for (const [cache, env] of variants) {
       const server = await startHomebase(ctx, env, dataDir);
-      writeFileSync(urlsFile, userIds.flatMap((id) => counts.map((n) => `${server.url}/challenges/logs/${id}?count=${n}`)).join("\n") + "\n");
+      writeLogsUrls(urlsFile, server.url, userIds);
       bodyBytes ||= (await (await fetch(`${server.url}/challenges/logs/${userIds[0]}?count=10`, { headers: auth })).text()).length;
       // The last run asks for compression: bodies over 1 KB (count=20 of enough logs) come br-encoded, smaller ones as they are.
       for (const [fixed, compressed] of [[true, false], [false, false], [false, true]] as const) {
@@ -110,8 +115,7 @@ export const challenges: Scenario = {
     // same list, with the same header. Picking costs oha ~10 % of its rate, which it loses against
     // the real server as much as against the ceiling; the single-URL ceiling is shown beside it.
     const ceilingUrls = join(dataDir, "ceiling-urls.txt");
-    const ceilingOrigin = new URL(ceiling).origin;
-    writeFileSync(ceilingUrls, userIds.flatMap((id) => counts.map((n) => `${ceilingOrigin}/challenges/logs/${id}?count=${n}`)).join("\n") + "\n");
+    writeLogsUrls(ceilingUrls, new URL(ceiling).origin, userIds);
     results.unshift(
       {
         ...(await runLoad(ctx, `ceiling: Bun.serve, ${bodyBytes} B JSON, max, same URL list`, { url: ceiling, urlsFile: ceilingUrls, headers: auth, connections, seconds: ctx.seconds })),
